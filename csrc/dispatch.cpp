@@ -1,0 +1,77 @@
+// CPU feature detection and the active kernel table. Chosen once at load time; FIELDCONV_ISA
+// (generic|avx2) overrides, and set_isa() switches for tests.
+#include "dispatch.hpp"
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "fieldconv/runtime.hpp"
+
+namespace fieldconv {
+namespace {
+
+const KernelTable generic_table = {
+    "generic",
+    {&generic::conv2d_direct_blocked<float>, &generic::conv2d_depthwise<float>},
+    {&generic::conv2d_direct_blocked<double>, &generic::conv2d_depthwise<double>},
+};
+
+#if FIELDCONV_HAVE_AVX2_KERNELS
+const KernelTable avx2_table = {
+    "avx2",
+    {&avx2::conv2d_direct_blocked<float>, &avx2::conv2d_depthwise<float>},
+    {&avx2::conv2d_direct_blocked<double>, &avx2::conv2d_depthwise<double>},
+};
+#endif
+
+bool cpu_has_avx2_fma() noexcept {
+#if FIELDCONV_HAVE_AVX2_KERNELS && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  return false;
+#endif
+}
+
+const KernelTable* table_by_name(const char* name) noexcept {
+  if (std::strcmp(name, "generic") == 0) return &generic_table;
+#if FIELDCONV_HAVE_AVX2_KERNELS
+  if (std::strcmp(name, "avx2") == 0 && cpu_has_avx2_fma()) return &avx2_table;
+#endif
+  return nullptr;
+}
+
+const KernelTable* best_table() noexcept {
+  const char* forced = std::getenv("FIELDCONV_ISA");
+  if (forced != nullptr && *forced != '\0') {
+    if (const KernelTable* table = table_by_name(forced)) return table;
+    // An unknown or unsupported request falls back to the portable kernels: never crash.
+    return &generic_table;
+  }
+  if (const KernelTable* table = table_by_name("avx2")) return table;
+  return &generic_table;
+}
+
+std::atomic<const KernelTable*>& active_table() noexcept {
+  static std::atomic<const KernelTable*> table{best_table()};
+  return table;
+}
+
+}  // namespace
+
+const KernelTable& active_kernels() noexcept { return *active_table().load(std::memory_order_acquire); }
+
+const char* get_isa() noexcept { return active_kernels().isa_name; }
+
+void set_isa(const char* name) {
+  const KernelTable* table = table_by_name(name);
+  if (table == nullptr)
+    throw std::invalid_argument(std::string("isa must be one this CPU supports ('generic'") +
+                                (cpu_has_avx2_fma() ? ", 'avx2'" : "") + "), got '" + name + "'");
+  active_table().store(table, std::memory_order_release);
+}
+
+}  // namespace fieldconv

@@ -1,0 +1,29 @@
+// Kernel table: one entry per operation and dtype, chosen once from the ISA the CPU supports
+// (or FIELDCONV_ISA). Entries are the kernel families' functions (kernels/kernels.hpp).
+#pragma once
+
+#include "kernels/kernels.hpp"
+
+namespace fieldconv {
+
+template <class T>
+struct Conv2dKernels {
+  KernelStatus (*direct_blocked)(const Conv2dJob<T>&) noexcept;
+  KernelStatus (*depthwise)(const Conv2dJob<T>&) noexcept;
+};
+
+struct KernelTable {
+  const char* isa_name;
+  Conv2dKernels<float> conv2d_f32;
+  Conv2dKernels<double> conv2d_f64;
+
+  template <class T>
+  const Conv2dKernels<T>& conv2d() const noexcept {
+    if constexpr (sizeof(T) == sizeof(float)) return conv2d_f32;
+    else return conv2d_f64;
+  }
+};
+
+const KernelTable& active_kernels() noexcept;
+
+}  // namespace fieldconv

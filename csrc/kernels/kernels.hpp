@@ -1,0 +1,56 @@
+// Declarations of every kernel family's entry points. Each family lives in its own namespace
+// (fieldconv::generic, fieldconv::avx2) and its translation units are compiled with that
+// family's flags; kernels take only plain structs, so no inline function compiled with AVX2
+// flags can be merged into code the generic path runs.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "fieldconv/shapes.hpp"
+
+namespace fieldconv {
+
+// Packed conv2d weights as the kernels see them (see PackedConv2dWeights).
+template <class T>
+struct PackedWeightsView {
+  const T* data;
+  std::int64_t block_width;       // out-channel lanes per block (a multiple of the SIMD width)
+  std::int64_t blocks_per_group;
+  std::int64_t block_stride;      // elements from one block to the next
+};
+
+template <class T>
+struct Conv2dJob {
+  Conv2dParams params;
+  Conv2dShape shape;
+  const T* input;
+  PackedWeightsView<T> weight;
+  const T* bias;  // may be null
+  T* output;
+  int threads;
+};
+
+enum class KernelStatus {
+  ok,
+  workspace_too_large,  // would exceed the per-thread workspace limit (1 GiB): ValueError upstream
+  out_of_memory,        // a workspace allocation of a legal size failed: MemoryError upstream
+};
+
+// Workspace memory, allocated outside the kernel families (in a file compiled without SIMD
+// flags). Returns nullptr on failure; kernels allocate before any parallel region.
+void* allocate_workspace(std::size_t bytes) noexcept;
+void free_workspace(void* memory) noexcept;
+
+#define FIELDCONV_DECLARE_KERNEL_FAMILY                        \
+  template <class T>                                           \
+  KernelStatus conv2d_direct_blocked(const Conv2dJob<T>& job) noexcept; \
+  template <class T>                                           \
+  KernelStatus conv2d_depthwise(const Conv2dJob<T>& job) noexcept;
+
+namespace generic { FIELDCONV_DECLARE_KERNEL_FAMILY }
+namespace avx2 { FIELDCONV_DECLARE_KERNEL_FAMILY }
+
+#undef FIELDCONV_DECLARE_KERNEL_FAMILY
+
+}  // namespace fieldconv

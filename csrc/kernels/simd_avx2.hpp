@@ -1,0 +1,44 @@
+// AVX2 + FMA vector traits (one 256-bit register). Include only from files compiled with
+// -mavx2 -mfma, inside an anonymous namespace of the avx2 kernel family.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cmath>
+
+namespace fieldconv {
+namespace FIELDCONV_KERNEL_FAMILY {
+namespace {  // internal linkage: each family has its own Simd
+
+template <class T>
+struct Simd;
+
+template <>
+struct Simd<float> {
+  using vec = __m256;
+  static constexpr int lanes = 8;
+  static vec zero() { return _mm256_setzero_ps(); }
+  static vec set1(float v) { return _mm256_set1_ps(v); }
+  static vec load(const float* p) { return _mm256_loadu_ps(p); }
+  static vec broadcast(const float* p) { return _mm256_broadcast_ss(p); }
+  static void store(float* p, vec v) { _mm256_storeu_ps(p, v); }
+  static vec fma(vec a, vec b, vec c) { return _mm256_fmadd_ps(a, b, c); }
+  static float fma(float a, float b, float c) { return std::fma(a, b, c); }
+};
+
+template <>
+struct Simd<double> {
+  using vec = __m256d;
+  static constexpr int lanes = 4;
+  static vec zero() { return _mm256_setzero_pd(); }
+  static vec set1(double v) { return _mm256_set1_pd(v); }
+  static vec load(const double* p) { return _mm256_loadu_pd(p); }
+  static vec broadcast(const double* p) { return _mm256_broadcast_sd(p); }
+  static void store(double* p, vec v) { _mm256_storeu_pd(p, v); }
+  static vec fma(vec a, vec b, vec c) { return _mm256_fmadd_pd(a, b, c); }
+  static double fma(double a, double b, double c) { return std::fma(a, b, c); }
+};
+
+}  // namespace
+}  // namespace FIELDCONV_KERNEL_FAMILY
+}  // namespace fieldconv

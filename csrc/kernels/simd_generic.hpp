@@ -1,0 +1,44 @@
+// Portable vector traits: a 32-byte array the compiler may map onto whatever SIMD the baseline
+// target has (SSE2 on x86-64, NEON on aarch64). "fma" is a multiply then an add, each rounded.
+#pragma once
+
+namespace fieldconv {
+namespace FIELDCONV_KERNEL_FAMILY {
+namespace {  // internal linkage: each family has its own Simd
+
+template <class T>
+struct Simd {
+  static constexpr int lanes = 32 / sizeof(T);
+  struct vec {
+    T v[lanes];
+  };
+  static vec zero() {
+    vec r;
+    for (int i = 0; i < lanes; ++i) r.v[i] = T(0);
+    return r;
+  }
+  static vec set1(T value) {
+    vec r;
+    for (int i = 0; i < lanes; ++i) r.v[i] = value;
+    return r;
+  }
+  static vec load(const T* p) {
+    vec r;
+    for (int i = 0; i < lanes; ++i) r.v[i] = p[i];
+    return r;
+  }
+  static vec broadcast(const T* p) { return set1(*p); }
+  static void store(T* p, const vec& a) {
+    for (int i = 0; i < lanes; ++i) p[i] = a.v[i];
+  }
+  static vec fma(const vec& a, const vec& b, const vec& c) {
+    vec r;
+    for (int i = 0; i < lanes; ++i) r.v[i] = a.v[i] * b.v[i] + c.v[i];
+    return r;
+  }
+  static T fma(T a, T b, T c) { return a * b + c; }
+};
+
+}  // namespace
+}  // namespace FIELDCONV_KERNEL_FAMILY
+}  // namespace fieldconv

@@ -1,0 +1,15 @@
+"""fieldconv: fast CPU 2-D convolution and pooling for NumPy, with receptive fields."""
+from ._version import __version__
+from ._runtime import get_isa, get_num_threads, set_num_threads, show_config
+from .functional import conv2d
+from .layers import Conv2d
+
+__all__ = [
+    "__version__",
+    "conv2d",
+    "Conv2d",
+    "get_isa",
+    "get_num_threads",
+    "set_num_threads",
+    "show_config",
+]

@@ -1,0 +1,35 @@
+"""Thread count, kernel family and build configuration."""
+from __future__ import annotations
+
+import sys
+
+from . import _core, _params
+from ._version import __version__
+
+
+def set_num_threads(n: int) -> None:
+    """Threads every kernel uses from now on, whichever Python thread calls it (n >= 1)."""
+    _core.set_num_threads(_params.thread_count(n))
+
+
+def get_num_threads() -> int:
+    """Threads the kernels use: OMP_NUM_THREADS if set, else the CPUs available to the process."""
+    return int(_core.get_num_threads())
+
+
+def get_isa() -> str:
+    """Kernel family in use: "avx2" or "generic" (FIELDCONV_ISA=generic forces the portable one)."""
+    return str(_core.get_isa())
+
+
+def show_config(file=None) -> None:
+    """Prints version, kernel family, threads, OpenMP runtime and compiler."""
+    lines = [
+        f"fieldconv {__version__}",
+        f"  ISA:       {get_isa()}",
+        f"  threads:   {get_num_threads()}",
+        f"  OpenMP:    {_core.openmp_description()}",
+        f"  compiler:  {_core.compiler_description()}",
+        f"  python:    {sys.version.split()[0]}",
+    ]
+    print("\n".join(lines), file=file or sys.stdout)
