@@ -3,11 +3,13 @@ from ._version import __version__
 from ._runtime import get_isa, get_num_threads, set_num_threads, show_config
 from .functional import conv2d
 from .layers import Conv2d
+from .receptive_field import ReceptiveField
 
 __all__ = [
     "__version__",
     "conv2d",
     "Conv2d",
+    "ReceptiveField",
     "get_isa",
     "get_num_threads",
     "set_num_threads",

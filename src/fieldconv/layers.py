@@ -7,6 +7,7 @@ import numpy as np
 
 from . import _core, _params
 from .functional import run_conv2d
+from .receptive_field import ReceptiveField, window_receptive_field
 
 
 class Conv2d:
@@ -62,6 +63,11 @@ class Conv2d:
     @property
     def parameter_count(self) -> int:
         return int(self.weight.size + (0 if self.bias is None else self.bias.size))
+
+    @property
+    def receptive_field(self) -> ReceptiveField:
+        top, _, left, _ = self.padding
+        return window_receptive_field(self.kernel_size, self.stride, self.dilation, (top, left))
 
     def _packed_weights(self, dtype):
         dtype = np.dtype(dtype)
