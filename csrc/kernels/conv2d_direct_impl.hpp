@@ -142,7 +142,12 @@ void direct_microkernel(const T* strip, const i64* pixel_offsets, const i64* ste
   }
   const T* base[P];
 #pragma GCC unroll 6
-  for (int j = 0; j < P; ++j) base[j] = strip + pixel_offsets[j];
+  for (int j = 0; j < P; ++j) {
+    base[j] = strip + pixel_offsets[j];
+    // Keep each pixel's address in a register so a broadcast is one [base + offset] load
+    // (GCC otherwise re-associates strip + pixel + offset into extra integer ops per tap).
+    asm("" : "+r"(base[j]));
+  }
 
   for (i64 s = 0; s < steps; ++s) {
     const i64 offset = step_offsets[s];
@@ -387,10 +392,54 @@ KernelStatus direct_blocked(const Conv2dJob<T>& job) noexcept {
 // ---------------------------------------------------------------------------------------------
 // Depthwise kernel: groups with one input channel each (any channel multiplier).
 
+// One output row segment of U vectors: U independent FMA chains (a 3x3 tap chain alone is
+// latency-bound). The last vector may be partial: it is computed whole (the strip has a
+// zeroed slack of one vector) and only its first `valid_last` lanes are stored.
+template <class T, int U>
+void depthwise_row_segment(const T* strip_row, const i64* tap_offsets, i64 taps, const T* weights, T bias,
+                           T* out, i64 valid_last) {
+  using S = Simd<T>;
+  constexpr int L = S::lanes;
+  typename S::vec acc[U];
+#pragma GCC unroll 8
+  for (int u = 0; u < U; ++u) acc[u] = S::set1(bias);
+  for (i64 t = 0; t < taps; ++t) {
+    const T* src = strip_row + tap_offsets[t];
+    const typename S::vec w = S::broadcast(weights + t);
+#pragma GCC unroll 8
+    for (int u = 0; u < U; ++u) acc[u] = S::fma(S::load(src + u * L), w, acc[u]);
+  }
+#pragma GCC unroll 8
+  for (int u = 0; u < U - 1; ++u) S::store(out + u * L, acc[u]);
+  if (valid_last == L) {
+    S::store(out + (U - 1) * L, acc[U - 1]);
+  } else {
+    T last[L];
+    S::store(last, acc[U - 1]);
+    for (i64 l = 0; l < valid_last; ++l) out[(U - 1) * L + l] = last[l];
+  }
+}
+
+template <class T>
+using DepthwiseRowKernel = void (*)(const T*, const i64*, i64, const T*, T, T*, i64);
+
+template <class T>
+DepthwiseRowKernel<T> depthwise_row_kernel_for(i64 vectors) {
+  switch (vectors) {
+    case 1: return &depthwise_row_segment<T, 1>;
+    case 2: return &depthwise_row_segment<T, 2>;
+    case 3: return &depthwise_row_segment<T, 3>;
+    case 4: return &depthwise_row_segment<T, 4>;
+    case 5: return &depthwise_row_segment<T, 5>;
+    case 6: return &depthwise_row_segment<T, 6>;
+    case 7: return &depthwise_row_segment<T, 7>;
+    default: return &depthwise_row_segment<T, 8>;
+  }
+}
+
 template <class T>
 KernelStatus depthwise(const Conv2dJob<T>& job) noexcept {
-  using S = Simd<T>;
-  constexpr i64 L = S::lanes;
+  constexpr i64 L = Simd<T>::lanes;
   const Conv2dParams& p = job.params;
   const Conv2dShape& s = job.shape;
   if (s.output_elements == 0) return KernelStatus::ok;
@@ -410,11 +459,20 @@ KernelStatus depthwise(const Conv2dJob<T>& job) noexcept {
   const i64 strip_elements = rows.extent * strip_pitch;
   const i64 item_count = p.batch * p.out_channels * rows.tiles * cols.tiles;
   const int threads = int(min_i64(job.threads, item_count));
-  const i64 strip_bytes = (strip_elements * i64(sizeof(T)) + 63) / 64 * 64;
+  // one vector of zeroed slack: partial last vectors read (and discard) past the strip
+  const i64 strip_bytes = ((strip_elements + L) * i64(sizeof(T)) + 63) / 64 * 64;
   const i64 row_buffer_bytes = (cols.extent * i64(sizeof(T)) + 63) / 64 * 64;
   const i64 thread_bytes = strip_bytes + row_buffer_bytes;
   Workspace thread_memory(std::size_t(thread_bytes) * threads);
-  if (thread_memory.get() == nullptr) return KernelStatus::out_of_memory;
+  // Offset of every tap in the strip relative to output (0, 0), computed once.
+  Workspace tap_memory(sizeof(i64) * taps);
+  if (thread_memory.get() == nullptr || tap_memory.get() == nullptr) return KernelStatus::out_of_memory;
+  i64* tap_offsets = static_cast<i64*>(tap_memory.get());
+  for (i64 kh = 0; kh < kh_count; ++kh)
+    for (i64 kw = 0; kw < kw_count; ++kw) {
+      const i64 tap = kw * cols.tap_step;
+      tap_offsets[kh * kw_count + kw] = kh * rows.tap_step * strip_pitch + (tap % phases) * phase_len + tap / phases;
+    }
 
   const i64 in_plane = p.in_height * p.in_width, out_plane = s.out_height * s.out_width;
   const i64 multiplier = s.out_channels_per_group;
@@ -423,6 +481,7 @@ KernelStatus depthwise(const Conv2dJob<T>& job) noexcept {
     char* memory = static_cast<char*>(thread_memory.get()) + thread * thread_bytes;
     T* strip = reinterpret_cast<T*>(memory);
     T* row_buffer = reinterpret_cast<T*>(memory + strip_bytes);
+    std::memset(static_cast<void*>(strip + strip_elements), 0, sizeof(T) * L);
     const i64 col_tile = item % cols.tiles;
     i64 rest = item / cols.tiles;
     const i64 row_tile = rest % rows.tiles;
@@ -441,60 +500,29 @@ KernelStatus depthwise(const Conv2dJob<T>& job) noexcept {
     const i64 col_count = cols.gap == 1 ? (tile_cols - 1) * sw + (kw_count - 1) * p.dilation_width + 1 : cols.extent;
     const i64 row_origin = oh0 * p.stride_height - p.pad_top;
     const i64 col_origin = ow0 * sw - p.pad_left;
-    for (i64 i = 0; i < row_count; ++i) {
-      fill_strip_plane(plane, p.in_height, p.in_width, row_origin + i * rows.gap, 1, 1, col_origin,
-                       col_count, cols.gap, row_buffer, col_count);
-      T* dst = strip + i * strip_pitch;
-      if (phases == 1) {
-        std::memcpy(static_cast<void*>(dst), row_buffer, sizeof(T) * col_count);
-      } else {
-        for (i64 j = 0; j < col_count; ++j) dst[(j % phases) * phase_len + j / phases] = row_buffer[j];
+    if (phases == 1) {
+      fill_strip_plane(plane, p.in_height, p.in_width, row_origin, row_count, rows.gap, col_origin, col_count,
+                       cols.gap, strip, strip_pitch);
+    } else {
+      for (i64 i = 0; i < row_count; ++i) {
+        fill_strip_plane(plane, p.in_height, p.in_width, row_origin + i * rows.gap, 1, 1, col_origin,
+                         col_count, cols.gap, row_buffer, col_count);
+        T* dst = strip + i * strip_pitch;
+        for (i64 ph = 0; ph < phases; ++ph)
+          for (i64 j = ph, k = 0; j < col_count; j += phases, ++k) dst[ph * phase_len + k] = row_buffer[j];
       }
     }
 
     T* out = job.output + (image * p.out_channels + channel) * out_plane + oh0 * s.out_width + ow0;
-    constexpr i64 U = 4;  // vectors of outputs per register block
+    constexpr i64 max_vectors = 8;
     for (i64 r = 0; r < tile_rows; ++r) {
       T* out_row = out + r * s.out_width;
       const T* strip_row = strip + r * rows.out_step * strip_pitch;
-      i64 c = 0;
-      for (; c + U * L <= tile_cols; c += U * L) {
-        typename S::vec acc[U];
-        for (i64 u = 0; u < U; ++u) acc[u] = S::set1(bias);
-        for (i64 kh = 0; kh < kh_count; ++kh) {
-          const T* tap_row = strip_row + kh * rows.tap_step * strip_pitch;
-          for (i64 kw = 0; kw < kw_count; ++kw) {
-            const i64 tap = kw * cols.tap_step;
-            const T* src = tap_row + (tap % phases) * phase_len + tap / phases + c;
-            const typename S::vec w = S::set1(weights[kh * kw_count + kw]);
-#pragma GCC unroll 4
-            for (i64 u = 0; u < U; ++u) acc[u] = S::fma(S::load(src + u * L), w, acc[u]);
-          }
-        }
-        for (i64 u = 0; u < U; ++u) S::store(out_row + c + u * L, acc[u]);
-      }
-      for (; c + L <= tile_cols; c += L) {
-        typename S::vec acc = S::set1(bias);
-        for (i64 kh = 0; kh < kh_count; ++kh) {
-          const T* tap_row = strip_row + kh * rows.tap_step * strip_pitch;
-          for (i64 kw = 0; kw < kw_count; ++kw) {
-            const i64 tap = kw * cols.tap_step;
-            acc = S::fma(S::load(tap_row + (tap % phases) * phase_len + tap / phases + c),
-                         S::set1(weights[kh * kw_count + kw]), acc);
-          }
-        }
-        S::store(out_row + c, acc);
-      }
-      for (; c < tile_cols; ++c) {
-        T acc = bias;
-        for (i64 kh = 0; kh < kh_count; ++kh) {
-          const T* tap_row = strip_row + kh * rows.tap_step * strip_pitch;
-          for (i64 kw = 0; kw < kw_count; ++kw) {
-            const i64 tap = kw * cols.tap_step;
-            acc = S::fma(tap_row[(tap % phases) * phase_len + tap / phases + c], weights[kh * kw_count + kw], acc);
-          }
-        }
-        out_row[c] = acc;
+      for (i64 c = 0; c < tile_cols; c += max_vectors * L) {
+        const i64 count = min_i64(max_vectors * L, tile_cols - c);
+        const i64 vectors = ceil_div(count, L);
+        depthwise_row_kernel_for<T>(vectors)(strip_row + c, tap_offsets, taps, weights, bias, out_row + c,
+                                             count - (vectors - 1) * L);
       }
     }
   });
