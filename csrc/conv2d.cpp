@@ -56,8 +56,11 @@ PackedConv2dWeights<T>::PackedConv2dWeights(const T* weight, const Conv2dParams&
     for (std::int64_t i = 0; i < shape.weight_elements; ++i) data_.data()[i] = weight[i];
     return;
   }
-  // Two vectors of lanes per block, or one when a group has no more out-channels than lanes.
-  block_width_ = out_per_group > lanes ? 2 * lanes : lanes;
+  // 64 bytes of out-channels per block, or the active family's preference (128 bytes for
+  // AVX-512) when the group has more out-channels than 64 bytes hold.
+  const std::int64_t narrow = 64 / std::int64_t(sizeof(T));
+  const std::int64_t preferred = active_kernels().conv2d_block_bytes / std::int64_t(sizeof(T));
+  block_width_ = out_per_group > narrow ? preferred : narrow;
   blocks_per_group_ = (out_per_group + block_width_ - 1) / block_width_;
   block_stride_ = checked_mul(checked_mul(in_channels_per_group_, taps, "packed weight size"), block_width_,
                               "packed weight size");

@@ -1,5 +1,5 @@
 // CPU feature detection and the active kernel table. Chosen once at load time; FIELDCONV_ISA
-// (generic|avx2) overrides, and set_isa() switches for tests.
+// (generic|avx2|avx512) overrides, and set_isa() switches for tests.
 #include "dispatch.hpp"
 
 #include <atomic>
@@ -15,6 +15,7 @@ namespace {
 
 const KernelTable generic_table = {
     "generic",
+    64,
     {&generic::conv2d_direct_blocked<float>, &generic::conv2d_depthwise<float>},
     {&generic::conv2d_direct_blocked<double>, &generic::conv2d_depthwise<double>},
 };
@@ -22,8 +23,16 @@ const KernelTable generic_table = {
 #if FIELDCONV_HAVE_AVX2_KERNELS
 const KernelTable avx2_table = {
     "avx2",
+    64,
     {&avx2::conv2d_direct_blocked<float>, &avx2::conv2d_depthwise<float>},
     {&avx2::conv2d_direct_blocked<double>, &avx2::conv2d_depthwise<double>},
+};
+
+const KernelTable avx512_table = {
+    "avx512",
+    128,
+    {&avx512::conv2d_direct_blocked<float>, &avx512::conv2d_depthwise<float>},
+    {&avx512::conv2d_direct_blocked<double>, &avx512::conv2d_depthwise<double>},
 };
 #endif
 
@@ -36,10 +45,20 @@ bool cpu_has_avx2_fma() noexcept {
 #endif
 }
 
+bool cpu_has_avx512f() noexcept {
+#if FIELDCONV_HAVE_AVX2_KERNELS && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();
+  return cpu_has_avx2_fma() && __builtin_cpu_supports("avx512f");
+#else
+  return false;
+#endif
+}
+
 const KernelTable* table_by_name(const char* name) noexcept {
   if (std::strcmp(name, "generic") == 0) return &generic_table;
 #if FIELDCONV_HAVE_AVX2_KERNELS
   if (std::strcmp(name, "avx2") == 0 && cpu_has_avx2_fma()) return &avx2_table;
+  if (std::strcmp(name, "avx512") == 0 && cpu_has_avx512f()) return &avx512_table;
 #endif
   return nullptr;
 }
@@ -51,6 +70,7 @@ const KernelTable* best_table() noexcept {
     // An unknown or unsupported request falls back to the portable kernels: never crash.
     return &generic_table;
   }
+  if (const KernelTable* table = table_by_name("avx512")) return table;
   if (const KernelTable* table = table_by_name("avx2")) return table;
   return &generic_table;
 }
@@ -70,7 +90,8 @@ void set_isa(const char* name) {
   const KernelTable* table = table_by_name(name);
   if (table == nullptr)
     throw std::invalid_argument(std::string("isa must be one this CPU supports ('generic'") +
-                                (cpu_has_avx2_fma() ? ", 'avx2'" : "") + "), got '" + name + "'");
+                                (cpu_has_avx2_fma() ? ", 'avx2'" : "") + (cpu_has_avx512f() ? ", 'avx512'" : "") +
+                                "), got '" + name + "'");
   active_table().store(table, std::memory_order_release);
 }
 

@@ -14,6 +14,7 @@ struct Conv2dKernels {
 
 struct KernelTable {
   const char* isa_name;
+  std::int64_t conv2d_block_bytes;  // preferred bytes of out-channels per packed weight block
   Conv2dKernels<float> conv2d_f32;
   Conv2dKernels<double> conv2d_f64;
 

@@ -2,10 +2,11 @@
 // conv2d_direct_<isa>.cpp inside that family's namespace, after Simd<T> is defined.
 //
 // Blocked kernel (oneDNN's AVX2 direct scheme, reading NCHW directly): vectorise over output
-// channels, register-block over output pixels. For one block of 2 x lanes output channels and
-// 6 output pixels the microkernel keeps 12 accumulators, and for every (input channel, kh, kw)
-// loads 2 weight vectors and broadcasts 6 input values: 12 FMAs per 8 loads. The output pixels
-// of a tile are flattened (a segment of 6 may cross rows), so small maps (7x7) waste no lanes.
+// channels, register-block over output pixels. For one block of 2 vectors of output channels
+// and 6 output pixels (AVX2; 12 with AVX-512's 32 registers) the microkernel keeps 12 (24)
+// accumulators, and for every (input channel, kh, kw) loads 2 weight vectors and broadcasts
+// one input value per pixel. The output pixels of a tile are flattened (a segment may cross
+// rows), so small maps (7x7) waste no lanes.
 // Work is split into items = (image, group, output tile, out-channel range); an item copies
 // the zero-padded input rows it needs, one cache block of input channels at a time (a "strip"),
 // and accumulates into a tile buffer in [block][pixel][lane] order that is transposed into the
@@ -128,20 +129,20 @@ void direct_microkernel(const T* strip, const i64* pixel_offsets, const i64* ste
   constexpr int L = S::lanes;
   typename S::vec acc[P][V];
   if (init != nullptr) {
-#pragma GCC unroll 2
+#pragma GCC unroll 4
     for (int v = 0; v < V; ++v) {
       const typename S::vec b = S::load(init + v * L);
-#pragma GCC unroll 6
+#pragma GCC unroll 16
       for (int j = 0; j < P; ++j) acc[j][v] = b;
     }
   } else {
-#pragma GCC unroll 6
+#pragma GCC unroll 16
     for (int j = 0; j < P; ++j)
-#pragma GCC unroll 2
+#pragma GCC unroll 4
       for (int v = 0; v < V; ++v) acc[j][v] = S::load(acc_tile + (j * V + v) * L);
   }
   const T* base[P];
-#pragma GCC unroll 6
+#pragma GCC unroll 16
   for (int j = 0; j < P; ++j) {
     base[j] = strip + pixel_offsets[j];
     // Keep each pixel's address in a register so a broadcast is one [base + offset] load
@@ -152,37 +153,53 @@ void direct_microkernel(const T* strip, const i64* pixel_offsets, const i64* ste
   for (i64 s = 0; s < steps; ++s) {
     const i64 offset = step_offsets[s];
     typename S::vec w[V];
-#pragma GCC unroll 2
+#pragma GCC unroll 4
     for (int v = 0; v < V; ++v) w[v] = S::load(weights + v * L);
     weights += V * L;
-#pragma GCC unroll 6
+#pragma GCC unroll 16
     for (int j = 0; j < P; ++j) {
       const typename S::vec x = S::broadcast(base[j] + offset);
-#pragma GCC unroll 2
+#pragma GCC unroll 4
       for (int v = 0; v < V; ++v) acc[j][v] = S::fma(x, w[v], acc[j][v]);
     }
   }
-#pragma GCC unroll 6
+#pragma GCC unroll 16
   for (int j = 0; j < P; ++j)
-#pragma GCC unroll 2
+#pragma GCC unroll 4
     for (int v = 0; v < V; ++v) S::store(acc_tile + (j * V + v) * L, acc[j][v]);
 }
 
-constexpr int max_pixels_per_segment = 6;
+// Output pixels per microkernel call with V vectors of output channels: as many accumulators
+// as the register file holds beside V weight vectors and one broadcast (AVX2: 6 x 2 vectors;
+// AVX-512: 12 x 2), capped where more pixels stop paying for themselves.
+template <int V>
+constexpr int segment_pixels() {
+  constexpr int fit = (simd_registers - V - 1) / V;
+  constexpr int cap = simd_registers >= 32 ? 12 : 8;
+  return fit < cap ? fit : cap;
+}
+
+inline int segment_pixels_for(i64 vectors) {
+  return vectors == 1 ? segment_pixels<1>() : vectors == 2 ? segment_pixels<2>() : segment_pixels<4>();
+}
 
 template <class T>
 using DirectMicrokernel = void (*)(const T*, const i64*, const i64*, i64, const T*, T*, const T*);
 
-template <class T, int V>
+template <class T, int V, int P = 1>
 DirectMicrokernel<T> direct_microkernel_for(int pixels) {
-  switch (pixels) {
-    case 1: return &direct_microkernel<T, 1, V>;
-    case 2: return &direct_microkernel<T, 2, V>;
-    case 3: return &direct_microkernel<T, 3, V>;
-    case 4: return &direct_microkernel<T, 4, V>;
-    case 5: return &direct_microkernel<T, 5, V>;
-    default: return &direct_microkernel<T, 6, V>;
+  if constexpr (P >= segment_pixels<V>()) {
+    return &direct_microkernel<T, P, V>;
+  } else {
+    return pixels <= P ? &direct_microkernel<T, P, V> : direct_microkernel_for<T, V, P + 1>(pixels);
   }
+}
+
+template <class T>
+DirectMicrokernel<T> direct_microkernel_for_vectors(i64 vectors, int pixels) {
+  if (vectors == 1) return direct_microkernel_for<T, 1>(pixels);
+  if (vectors == 2) return direct_microkernel_for<T, 2>(pixels);
+  return direct_microkernel_for<T, 4>(pixels);
 }
 
 template <class T>
@@ -289,8 +306,8 @@ KernelStatus direct_blocked(const Conv2dJob<T>& job) noexcept {
         step_offsets[step++] = c * plan.strip_plane + kh * plan.rows.tap_step * plan.strip_pitch +
                                kw * plan.cols.tap_step;
 
-  const DirectMicrokernel<T> full_kernel = plan.vectors == 2 ? direct_microkernel_for<T, 2>(6)
-                                                             : direct_microkernel_for<T, 1>(6);
+  const int segment = segment_pixels_for(plan.vectors);
+  const DirectMicrokernel<T> full_kernel = direct_microkernel_for_vectors<T>(plan.vectors, segment);
   const i64 in_plane = p.in_height * p.in_width;
   const i64 out_plane = s.out_height * s.out_width;
 
@@ -358,14 +375,39 @@ KernelStatus direct_blocked(const Conv2dJob<T>& job) noexcept {
           init = init_block;
         }
         T* block_tile = tile + b * plan.tile_pixels * block_width;
+        // Full segments; a short remainder is merged with the last full segment and split in
+        // two near-equal halves, since a kernel with few pixels is load-bound.
+        const i64 remainder = pixels % segment;
+        i64 full_end = pixels - remainder;
+        if (remainder != 0 && 2 * remainder < segment && full_end >= segment) full_end -= segment;
+        // Prefetch the next weight slice into L2 a share per segment: with few pixels per
+        // item (7x7 maps) the weights come from memory and would stall the first segment.
+        const char* next_weights = reinterpret_cast<const char*>(
+            b + 1 < block_count ? weights + job.weight.block_stride
+                                : job.weight.data + (group * job.weight.blocks_per_group + block0) * job.weight.block_stride +
+                                      (c0 + channels) * taps * block_width);
+        const bool prefetch = b + 1 < block_count || chunk + 1 < plan.chunk_count;
+        const i64 slice_lines = steps * block_width * i64(sizeof(T)) / 64;
+        const i64 segments = ceil_div(pixels, segment);
+        const i64 lines_per_segment = ceil_div(slice_lines, segments);
+        i64 prefetched = 0;
+        const auto prefetch_share = [&]() {
+          if (!prefetch) return;
+          const i64 end = min_i64(slice_lines, prefetched + lines_per_segment);
+          for (; prefetched < end; ++prefetched) __builtin_prefetch(next_weights + prefetched * 64, 0, 2);
+        };
         i64 pixel = 0;
-        for (; pixel + max_pixels_per_segment <= pixels; pixel += max_pixels_per_segment)
+        for (; pixel < full_end; pixel += segment) {
+          prefetch_share();
           full_kernel(strip, pixel_offsets + pixel, step_offsets, steps, weights, block_tile + pixel * block_width, init);
-        if (pixel < pixels) {
-          const int remaining = int(pixels - pixel);
-          const DirectMicrokernel<T> tail_kernel = plan.vectors == 2 ? direct_microkernel_for<T, 2>(remaining)
-                                                                     : direct_microkernel_for<T, 1>(remaining);
-          tail_kernel(strip, pixel_offsets + pixel, step_offsets, steps, weights, block_tile + pixel * block_width, init);
+        }
+        while (pixel < pixels) {
+          const i64 left = pixels - pixel;
+          const int count = int(left > segment ? (left + 1) / 2 : left);
+          const DirectMicrokernel<T> kernel = direct_microkernel_for_vectors<T>(plan.vectors, count);
+          prefetch_share();
+          kernel(strip, pixel_offsets + pixel, step_offsets, steps, weights, block_tile + pixel * block_width, init);
+          pixel += count;
         }
       }
     }

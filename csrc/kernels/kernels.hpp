@@ -1,5 +1,5 @@
 // Declarations of every kernel family's entry points. Each family lives in its own namespace
-// (fieldconv::generic, fieldconv::avx2) and its translation units are compiled with that
+// (fieldconv::generic, fieldconv::avx2, fieldconv::avx512) and its translation units are compiled with that
 // family's flags; kernels take only plain structs, so no inline function compiled with AVX2
 // flags can be merged into code the generic path runs.
 #pragma once
@@ -15,7 +15,7 @@ namespace fieldconv {
 template <class T>
 struct PackedWeightsView {
   const T* data;
-  std::int64_t block_width;       // out-channel lanes per block (a multiple of the SIMD width)
+  std::int64_t block_width;       // out-channels per block: 64 or 128 bytes of them
   std::int64_t blocks_per_group;
   std::int64_t block_stride;      // elements from one block to the next
 };
@@ -50,6 +50,7 @@ void free_workspace(void* memory) noexcept;
 
 namespace generic { FIELDCONV_DECLARE_KERNEL_FAMILY }
 namespace avx2 { FIELDCONV_DECLARE_KERNEL_FAMILY }
+namespace avx512 { FIELDCONV_DECLARE_KERNEL_FAMILY }
 
 #undef FIELDCONV_DECLARE_KERNEL_FAMILY
 

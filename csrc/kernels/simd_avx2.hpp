@@ -10,6 +10,8 @@ namespace fieldconv {
 namespace FIELDCONV_KERNEL_FAMILY {
 namespace {  // internal linkage: each family has its own Simd
 
+constexpr int simd_registers = 16;
+
 template <class T>
 struct Simd;
 

@@ -9,17 +9,14 @@
 namespace fieldconv {
 
 // Weights (out_channels, in_channels / groups, kernel_height, kernel_width), reordered once for
-// the direct kernel: per group and block of out-channel lanes, [in_channel][kh][kw][lane]
-// (lanes beyond the group's out-channels are zero). Depthwise-style weights (one input
-// channel per group) are kept as given. Immutable after construction; safe to share between
-// threads.
+// the direct kernel: per group and block of out-channels, [in_channel][kh][kw][lane] (lanes
+// beyond the group's out-channels are zero). A block is 64 or 128 bytes of out-channels, as the
+// kernel family active at packing prefers; every family runs either width. Depthwise-style
+// weights (one input channel per group) are kept as given. Immutable after construction; safe
+// to share between threads.
 template <class T>
 class PackedConv2dWeights {
  public:
-  // Lanes of one SIMD register (32 bytes), the same for every kernel family, so a packing
-  // serves whichever ISA is active when it is used.
-  static constexpr std::int64_t lanes = 32 / sizeof(T);
-
   // Only out_channels, in_channels, kernel size and groups of params are used.
   PackedConv2dWeights(const T* weight, const Conv2dParams& params);
 

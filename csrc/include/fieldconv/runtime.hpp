@@ -10,10 +10,10 @@ int get_num_threads() noexcept;
 // Throws std::invalid_argument unless n >= 1.
 void set_num_threads(int n);
 
-// Kernel family in use: "avx2" or "generic". FIELDCONV_ISA=generic in the environment forces
-// the portable kernels; the default is the best the CPU supports.
+// Kernel family in use: "avx512", "avx2" or "generic". FIELDCONV_ISA=generic (or avx2) in the
+// environment forces that family; the default is the best the CPU supports.
 const char* get_isa() noexcept;
-// Selects a kernel family by name ("avx2", "generic"). Throws std::invalid_argument for an
+// Selects a kernel family by name ("avx512", "avx2", "generic"). Throws std::invalid_argument for an
 // unknown name or one the CPU cannot run. Meant for tests and benchmarks.
 void set_isa(const char* name);
 

@@ -1,0 +1,46 @@
+// AVX-512F vector traits (one 512-bit register, 32 registers). Include only from files
+// compiled with -mavx512f -mfma, inside the avx512 kernel family's namespace.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cmath>
+
+namespace fieldconv {
+namespace FIELDCONV_KERNEL_FAMILY {
+namespace {  // internal linkage: each family has its own Simd
+
+constexpr int simd_registers = 32;
+
+template <class T>
+struct Simd;
+
+template <>
+struct Simd<float> {
+  using vec = __m512;
+  static constexpr int lanes = 16;
+  static vec zero() { return _mm512_setzero_ps(); }
+  static vec set1(float v) { return _mm512_set1_ps(v); }
+  static vec load(const float* p) { return _mm512_loadu_ps(p); }
+  static vec broadcast(const float* p) { return _mm512_set1_ps(*p); }
+  static void store(float* p, vec v) { _mm512_storeu_ps(p, v); }
+  static vec fma(vec a, vec b, vec c) { return _mm512_fmadd_ps(a, b, c); }
+  static float fma(float a, float b, float c) { return std::fma(a, b, c); }
+};
+
+template <>
+struct Simd<double> {
+  using vec = __m512d;
+  static constexpr int lanes = 8;
+  static vec zero() { return _mm512_setzero_pd(); }
+  static vec set1(double v) { return _mm512_set1_pd(v); }
+  static vec load(const double* p) { return _mm512_loadu_pd(p); }
+  static vec broadcast(const double* p) { return _mm512_set1_pd(*p); }
+  static void store(double* p, vec v) { _mm512_storeu_pd(p, v); }
+  static vec fma(vec a, vec b, vec c) { return _mm512_fmadd_pd(a, b, c); }
+  static double fma(double a, double b, double c) { return std::fma(a, b, c); }
+};
+
+}  // namespace
+}  // namespace FIELDCONV_KERNEL_FAMILY
+}  // namespace fieldconv
