@@ -412,20 +412,23 @@ KernelStatus direct_blocked(const Conv2dJob<T>& job) noexcept {
       }
     }
 
-    // Transpose the [block][pixel][lane] accumulators into the NCHW output.
+    // Transpose the [block][pixel][lane] accumulators into the NCHW output, 16 pixels at a
+    // time so the rows being read stay in L1 while every channel's run is written.
+    constexpr i64 run = 16;
     for (i64 b = 0; b < block_count; ++b) {
       const i64 oc0 = (block0 + b) * block_width;
       const i64 lanes_used = min_i64(block_width, s.out_channels_per_group - oc0);
       const T* block_tile = tile + b * plan.tile_pixels * block_width;
-      for (i64 l = 0; l < lanes_used; ++l) {
-        const i64 channel = group * s.out_channels_per_group + oc0 + l;
-        T* out = job.output + (image * p.out_channels + channel) * out_plane + oh0 * s.out_width + ow0;
-        const T* src = block_tile + l;
-        for (i64 r = 0; r < tile_rows; ++r) {
-          T* out_row = out + r * s.out_width;
-          for (i64 c = 0; c < tile_cols; ++c, src += block_width) out_row[c] = *src;
+      T* out = job.output + (image * p.out_channels + group * s.out_channels_per_group + oc0) * out_plane +
+               oh0 * s.out_width + ow0;
+      for (i64 r = 0; r < tile_rows; ++r)
+        for (i64 c0 = 0; c0 < tile_cols; c0 += run) {
+          const i64 count = min_i64(run, tile_cols - c0);
+          const T* src = block_tile + (r * tile_cols + c0) * block_width;
+          T* dst = out + r * s.out_width + c0;
+          for (i64 l = 0; l < lanes_used; ++l)
+            for (i64 k = 0; k < count; ++k) dst[l * out_plane + k] = src[k * block_width + l];
         }
-      }
     }
   });
   return KernelStatus::ok;
