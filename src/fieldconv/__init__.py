@@ -1,6 +1,6 @@
 """fieldconv: fast CPU 2-D convolution and pooling for NumPy, with receptive fields."""
 from ._version import __version__
-from ._runtime import get_isa, get_num_threads, set_num_threads, show_config
+from ._runtime import get_cmake_dir, get_include, get_isa, get_num_threads, set_num_threads, show_config
 from .functional import conv2d
 from .layers import Conv2d
 from .receptive_field import ReceptiveField
@@ -10,6 +10,8 @@ __all__ = [
     "conv2d",
     "Conv2d",
     "ReceptiveField",
+    "get_cmake_dir",
+    "get_include",
     "get_isa",
     "get_num_threads",
     "set_num_threads",

@@ -1,6 +1,7 @@
 """Thread count, kernel family and build configuration."""
 from __future__ import annotations
 
+import os
 import sys
 
 from . import _core, _params
@@ -33,3 +34,17 @@ def show_config(file=None) -> None:
         f"  python:    {sys.version.split()[0]}",
     ]
     print("\n".join(lines), file=file or sys.stdout)
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def get_include() -> str:
+    """Folder holding the public C++ headers (``#include <fieldconv/conv2d.hpp>``)."""
+    return os.path.join(_PACKAGE_DIR, "include")
+
+
+def get_cmake_dir() -> str:
+    """Folder holding fieldconvConfig.cmake: ``find_package(fieldconv)`` with this on CMAKE_PREFIX_PATH
+    (or ``-Dfieldconv_DIR=...``) gives the target ``fieldconv::fieldconv``."""
+    return os.path.join(_PACKAGE_DIR, "lib", "cmake", "fieldconv")
