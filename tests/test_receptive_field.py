@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 import io
 import math
+import pickle
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -143,6 +145,8 @@ def test_value_object_fields_equality_hash_repr():
     assert len({field, ReceptiveField((5, 3), (2, 1), (1.0, 0.0)), ReceptiveField.identity()}) == 2
     assert ReceptiveField(3, 2, 1) == ReceptiveField((3, 3), (2, 2), (1.0, 1.0))  # one number: both axes
     assert repr(field) == "ReceptiveField(size=(5, 3), jump=(2, 1), start=(1.0, 0.0))"
+    assert pickle.loads(pickle.dumps(field)) == field and dataclasses.asdict(field) == {"size": (5, 3), "jump": (2, 1), "start": (1.0, 0.0)}
+    assert field != (5, 3) and field != ReceptiveField((5, 3), (1, 1), (1.0, 0.0))
     with pytest.raises(dataclasses.FrozenInstanceError):
         field.size = (1, 1)
     with pytest.raises(AttributeError):
@@ -661,3 +665,17 @@ def test_import_fieldconv_does_not_import_matplotlib():
 
     code = "import sys, fieldconv; print('matplotlib' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+@needs_pools
+def test_readme_receptive_field_example_runs(capsys):
+    readme = Path(__file__).resolve().parent.parent / "README.md"
+    if not readme.exists():
+        pytest.skip("README.md not next to the tests")
+    section = readme.read_text().split("## Receptive fields", 1)[1]
+    code = section.split("```python", 1)[1].split("```", 1)[0]
+    namespace = {}
+    exec(code, namespace)
+    assert namespace["field"] == ReceptiveField(16, 4, 7.5)
+    assert namespace["field"].input_region(1, 2) == ((4, 20), (8, 24))
+    assert "Total params: 2,572" in capsys.readouterr().out

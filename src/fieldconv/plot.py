@@ -136,5 +136,5 @@ def plot_receptive_field(image, layers, outputs=None, ax=None, *, input_shape=No
         f"start ({field.start[0]:g}, {field.start[1]:g})",
         fontsize=9,
     )
-    ax.legend(loc="upper right", fontsize=7, framealpha=0.8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=2, fontsize=7, frameon=False)
     return ax

@@ -12,14 +12,14 @@ a multiple of 1/2 (a half-integer for an even field, as for an even kernel).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Tuple
 
 from . import _params
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ReceptiveField:
     """Immutable per-axis (rows, cols) receptive field of an output pixel.
 
@@ -33,9 +33,17 @@ class ReceptiveField:
     size: Tuple[int, int]
     jump: Tuple[int, int]
     start: Tuple[float, float]
-    # Exact first input row/col of output (0, 0)'s field: start - (size - 1) / 2. Equality and
-    # hashing use it (with size and jump) rather than the float start, which it determines.
-    _first: Tuple[int, int] = field(init=False, repr=False, compare=True)
+    # Not a field: self._first, the exact first input row/col of output (0, 0)'s field,
+    # start - (size - 1) / 2, set in __post_init__. Equality and hashing use it (with size and
+    # jump) rather than the float start, which it determines.
+
+    def __eq__(self, other):
+        if not isinstance(other, ReceptiveField):
+            return NotImplemented
+        return (self.size, self.jump, self._first) == (other.size, other.jump, other._first)
+
+    def __hash__(self):
+        return hash((ReceptiveField, self.size, self.jump, self._first))
 
     def __post_init__(self):
         size = _params.rf_extent_pair(self.size, "size")
