@@ -20,7 +20,21 @@ from reference import conv2d_reference
 
 HAVE_POOLS = hasattr(fieldconv, "MaxPool2d") and hasattr(fieldconv, "AvgPool2d")
 needs_pools = pytest.mark.skipif(not HAVE_POOLS, reason="fieldconv.MaxPool2d/AvgPool2d not available yet")
-ISAS = ["generic", "avx2"] if fieldconv.get_isa() == "avx2" else ["generic"]
+
+
+def _supported_isas():
+    previous, found = fieldconv.get_isa(), []
+    for name in ("generic", "avx2", "avx512"):
+        try:
+            fieldconv._core.set_isa(name)
+            found.append(name)
+        except ValueError:
+            pass
+    fieldconv._core.set_isa(previous)
+    return found
+
+
+ISAS = _supported_isas()
 
 
 @pytest.fixture(params=ISAS)
