@@ -376,7 +376,7 @@ def test_relu_array_likes_and_input_untouched():
     expected = np.where(base < 0, 0, base)
     frozen = base.copy()
     frozen.flags.writeable = False
-    for variant in (base, base.tolist(), np.asfortranarray(base), base[:, :, ::-1][:, :, ::-1], frozen):
+    for variant in (base, base.tolist(), np.asfortranarray(base), base[:, :, ::-1][:, :, ::-1], frozen, base.astype(">f8")):
         before = np.array(variant, copy=True)
         got = fieldconv.relu(variant)
         np.testing.assert_array_equal(got, expected)

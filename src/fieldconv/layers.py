@@ -192,7 +192,8 @@ def _layer_macs(layer, input_shape, output_shape) -> int:
 def _reraise_naming(error: Exception, where: str, layer):
     """Re-raise a ValueError/TypeError from a layer with the layer's position and repr in front."""
     if type(error) in (ValueError, TypeError):
-        raise type(error)(f"{where} ({layer!r}): {error}") from error
+        text = f"Sequential of {len(layer)} layers" if isinstance(layer, Sequential) else repr(layer)
+        raise type(error)(f"{where} ({text}): {error}") from error
     raise error
 
 
