@@ -4,6 +4,12 @@ from ._runtime import get_cmake_dir, get_include, get_isa, get_num_threads, set_
 from .functional import conv2d
 from .layers import Conv2d
 from .receptive_field import ReceptiveField
+# Receptive fields (API.md section 3). The function fieldconv.receptive_field shadows the
+# submodule of the same name; keep this import after every import that loads that submodule.
+from .functional import relu
+from .layers import ReLU, Sequential, SummaryRow
+from .plot import plot_receptive_field
+from .receptive_field import receptive_field
 
 __all__ = [
     "__version__",
@@ -16,4 +22,10 @@ __all__ = [
     "get_num_threads",
     "set_num_threads",
     "show_config",
+    "relu",
+    "ReLU",
+    "Sequential",
+    "SummaryRow",
+    "receptive_field",
+    "plot_receptive_field",
 ]

@@ -27,3 +27,19 @@ def run_conv2d(call: _params.Conv2dCall, packed) -> np.ndarray:
     y = call.allocate_output()
     _core.conv2d_direct(call.x, packed, call.bias, y, call.stride, call.dilation, call.padding)
     return call.finish(y)
+
+
+def relu(x) -> np.ndarray:
+    """max(x, 0) elementwise, as ``torch.relu``: NaN stays NaN and -0.0 stays -0.0.
+
+    x: any array-like of float32 or float64 (any shape); other dtypes raise TypeError. Returns a
+    new array of the same dtype and shape; x is never modified.
+    """
+    if isinstance(x, np.ndarray) and x.dtype.kind == "f" and not x.dtype.isnative:
+        x = x.astype(x.dtype.newbyteorder("="))  # byte-swapped floats are still float32/64
+    array = _params.float_array(x, "x")
+    y = np.array(array, dtype=array.dtype, order="C", copy=True)
+    # Only values strictly below zero change: -0.0 < 0 and NaN < 0 are False, so both are kept
+    # (np.maximum(x, 0) would turn -0.0 into +0.0, unlike PyTorch).
+    np.copyto(y, y.dtype.type(0), where=y < 0)
+    return y
