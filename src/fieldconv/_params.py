@@ -53,8 +53,10 @@ def float_array(value, name: str) -> np.ndarray:
         array = np.asarray(value)
     except (ValueError, TypeError) as error:  # ragged lists and the like
         raise TypeError(f"{name} must be an array of float32 or float64, got {_describe(value)}: {error}") from None
-    if array.dtype not in FLOAT_DTYPES:
+    if array.dtype.newbyteorder("=") not in FLOAT_DTYPES:
         raise TypeError(f"{name} must have dtype float32 or float64, got {array.dtype}")
+    if not array.dtype.isnative:  # byte-swapped floats are float32/64 too: work in native order
+        array = array.astype(array.dtype.newbyteorder("="))
     return array
 
 

@@ -41,7 +41,11 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 def get_include() -> str:
     """Folder holding the public C++ headers (``#include <fieldconv/conv2d.hpp>``)."""
-    return os.path.join(_PACKAGE_DIR, "include")
+    installed = os.path.join(_PACKAGE_DIR, "include")
+    if os.path.isdir(installed):
+        return installed
+    # editable install: the headers of the source tree
+    return os.path.join(os.path.dirname(os.path.dirname(_PACKAGE_DIR)), "csrc", "include")
 
 
 def get_cmake_dir() -> str:

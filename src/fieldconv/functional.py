@@ -35,8 +35,6 @@ def relu(x) -> np.ndarray:
     x: any array-like of float32 or float64 (any shape); other dtypes raise TypeError. Returns a
     new array of the same dtype and shape; x is never modified.
     """
-    if isinstance(x, np.ndarray) and x.dtype.kind == "f" and not x.dtype.isnative:
-        x = x.astype(x.dtype.newbyteorder("="))  # byte-swapped floats are still float32/64
     array = _params.float_array(x, "x")
     y = np.array(array, dtype=array.dtype, order="C", copy=True)
     # Only values strictly below zero change: -0.0 < 0 and NaN < 0 are False, so both are kept
