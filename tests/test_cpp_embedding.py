@@ -58,6 +58,12 @@ target_link_libraries(embed PRIVATE fieldconv::fieldconv)
 """
 
 
+def _build_env():
+    # A sanitizer run preloads its runtime into Python; the tools and the program must not
+    # inherit that (the program links the runtime itself through CXXFLAGS/LDFLAGS).
+    return {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+
+
 def test_find_package_program_matches_python(tmp_path):
     assert os.path.isfile(os.path.join(fieldconv.get_include(), "fieldconv", "conv2d.hpp"))
     assert os.path.isfile(os.path.join(fieldconv.get_cmake_dir(), "fieldconvConfig.cmake"))
@@ -67,10 +73,12 @@ def test_find_package_program_matches_python(tmp_path):
     subprocess.run(
         [CMAKE, "-S", str(tmp_path), "-B", str(build), f"-Dfieldconv_DIR={fieldconv.get_cmake_dir()}",
          "-DCMAKE_BUILD_TYPE=Release"],
-        check=True, capture_output=True, text=True,
+        check=True, capture_output=True, text=True, env=_build_env(),
     )
-    subprocess.run([CMAKE, "--build", str(build)], check=True, capture_output=True, text=True)
-    output = subprocess.run([str(build / "embed")], check=True, capture_output=True, text=True).stdout.splitlines()
+    subprocess.run([CMAKE, "--build", str(build)], check=True, capture_output=True, text=True, env=_build_env())
+    output = subprocess.run(
+        [str(build / "embed")], check=True, capture_output=True, text=True, env=_build_env()
+    ).stdout.splitlines()
 
     x = np.sin(0.1 * np.arange(2 * 3 * 9 * 11)).reshape(2, 3, 9, 11)
     w = np.cos(0.3 * np.arange(5 * 3 * 3 * 3)).reshape(5, 3, 3, 3)
