@@ -94,6 +94,8 @@ SWEEP = {
     "cin-1": (3, 1, 9, 10, 8, 5, 1, {}),
     "cin-57-chunks": (1, 57, 6, 5, 16, 3, 1, {"padding": 1}),
     "cin-130-chunks": (1, 130, 5, 4, 20, 3, 1, {}),
+    "strip-budget-halves-chunk": (1, 60, 3, 260, 9, 3, 1, {"padding": 1}),
+    "cout-130-oc-splits": (1, 3, 24, 24, 130, 3, 1, {"padding": 1}),
     "pixels-49": (1, 8, 9, 9, 16, 3, 1, {}),
     "pixels-25-1x1": (2, 16, 5, 5, 24, 1, 1, {}),
     "wide-300-cols": (1, 2, 3, 300, 10, 1, 1, {}),
@@ -129,6 +131,8 @@ SWEEP = {
     "depthwise-dilation-40": (1, 2, 7, 9, 2, 3, 2, {"dilation": 40, "padding": 40}),
     "depthwise-5x5-same": (1, 4, 10, 70, 4, 5, 4, {"padding": "same"}),
     "depthwise-large-kernel": (1, 2, 4, 5, 2, (6, 7), 2, {"padding": 1}),
+    "depthwise-tall-row-tiles": (1, 2, 300, 200, 2, 3, 2, {"padding": 1}),
+    "depthwise-1030-cols": (2, 1, 3, 1030, 1, 3, 1, {"padding": 1, "stride": (1, 2)}),
 }
 
 

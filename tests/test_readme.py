@@ -1,0 +1,50 @@
+"""The README's Python examples run as written, and CI runs the README's test command."""
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+
+
+def python_blocks(text: str):
+    return re.findall(r"^```python\n(.*?)^```", text, flags=re.DOTALL | re.MULTILINE)
+
+
+@pytest.fixture(scope="module")
+def readme_text():
+    if not README.exists():
+        pytest.skip("README.md is not next to the tests (installed package without sources)")
+    return README.read_text(encoding="utf-8")
+
+
+def test_readme_python_blocks_run(readme_text):
+    blocks = python_blocks(readme_text)
+    assert len(blocks) >= 2
+    namespace = {"__name__": "readme"}
+    output = io.StringIO()
+    for index, block in enumerate(blocks):  # one session, in order, like a reader typing them
+        with contextlib.redirect_stdout(output):
+            exec(compile(block, f"README.md python block {index + 1}", "exec"), namespace)
+    assert "30." in output.getvalue()
+
+
+def test_readme_setup_commands_and_ci(readme_text):
+    bench = 'pip install ".[bench]" && python -m fieldconv bench'
+    test = 'pip install ".[test]" && python -m pytest tests'
+    assert bench in readme_text and test in readme_text
+    ci = (ROOT / ".ci" / "run").read_text()
+    commands = [line.strip() for line in ci.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    assert test in commands
+
+
+def test_readme_has_every_section(readme_text):
+    headings = re.findall(r"^## (.+)$", readme_text, flags=re.MULTILINE)
+    for heading in ("Set up on a fresh machine", "Example", "API overview", "Pooling", "Receptive fields",
+                    "SciPy drop-ins", "Threads and instruction sets", "Limits", "Accuracy", "Benchmark"):
+        assert heading in headings
