@@ -16,7 +16,8 @@ implementations) or a Winograd implementation next to the direct one by adding e
 Measurement: every implementation of a workload is warmed up, then all are timed in
 interleaved rounds (round r times each implementation once, in turn), so slow drifts of this
 shared, noisy machine hit all of them alike; a round repeats fast calls until ~5 ms have passed
-and records the time per call. The table shows the median over rounds, GFLOP/s from the
+and records the time per call, after a 20 ms pause that lets the previous implementation's
+spinning thread pool go idle. The table shows the median over rounds, GFLOP/s from the
 workload's nominal operation count, the percentage of the machine's AVX2 FMA peak (derivation
 printed with the table) and each implementation's time relative to the first "ours" entry.
 """
@@ -320,7 +321,8 @@ class Peak:
     def describe(self) -> str:
         lines = [
             f"% peak = GFLOP/s / theoretical AVX2 FMA peak = 2 FMA pipes x 8 fp32 lanes x 2 flop x "
-            f"{self.ghz:.2f} GHz ({self.ghz_source}) x {self.threads} threads = {self.theoretical_gflops:.0f} GFLOP/s",
+            f"{self.ghz:.2f} GHz ({self.ghz_source}; turbo may run faster, > 100 % means it did) x "
+            f"{self.threads} threads = {self.theoretical_gflops:.0f} GFLOP/s",
         ]
         if self.blas_gflops is not None:
             lines.append(
@@ -343,8 +345,8 @@ def cpu_ghz() -> tuple:
     return 3.0, "assumed: /proc/cpuinfo has no cpu MHz"
 
 
-def measure_peak(threads: int, blas: bool = True) -> Peak:
-    ghz, source = cpu_ghz()
+def measure_peak(threads: int, blas: bool = True, ghz: Optional[float] = None) -> Peak:
+    ghz, source = (ghz, "--ghz") if ghz else cpu_ghz()
     theoretical = 2 * 8 * 2 * ghz * threads
     blas_gflops = None
     if blas:
@@ -358,6 +360,21 @@ def measure_peak(threads: int, blas: bool = True) -> Peak:
             times.append(time.perf_counter() - start)
         blas_gflops = 2 * 2048**3 / min(times) / 1e9
     return Peak(ghz, source, threads, theoretical, blas_gflops)
+
+
+def load_warning(threads: int) -> Optional[str]:
+    """A warning when other processes keep the CPUs busy (1-minute load average)."""
+    try:
+        with open("/proc/loadavg") as handle:
+            load = float(handle.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if load + threads > cpus + 0.5:
+        return (f"WARNING: load average {load:.1f} on {cpus} CPUs before this run: other processes compete for "
+                f"the cores, so multi-threaded times (of every implementation) are unreliable; compare the "
+                f"ratios, rerun on a quiet machine, or use --threads 1")
+    return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -511,6 +528,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="avx2: cap torch (oneDNN, ATen) at AVX2 like fieldconv's kernels; "
                              "native: whatever the CPU has (AVX-512 here, if present)")
     parser.add_argument("--no-blas-peak", action="store_true", help="skip the NumPy matmul peak probe")
+    parser.add_argument("--ghz", type=float, default=None,
+                        help="clock for the theoretical peak (default: /proc/cpuinfo 'cpu MHz', often the "
+                             "nominal clock, below what turbo reaches)")
     parser.add_argument("--list", action="store_true", help="list the workloads and exit")
 
 
@@ -527,12 +547,15 @@ def run(args: argparse.Namespace, out=None) -> Dict[str, List[Result]]:
 
     workloads = select_workloads(args.workload)
     fieldconv.set_num_threads(args.threads)
-    peak = measure_peak(args.threads, blas=not args.no_blas_peak)
+    peak = measure_peak(args.threads, blas=not args.no_blas_peak, ghz=args.ghz)
     print(f"fieldconv {fieldconv.__version__} ({fieldconv.get_isa()} kernels, {args.threads} threads); "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs", file=out)
     print(torch_description(), file=out)
     print(f"times: median of {args.repeats} interleaved rounds (scipy: at most 3), float32 NCHW", file=out)
     print(peak.describe(), file=out)
+    warning = load_warning(args.threads)
+    if warning:
+        print(warning, file=out)
     print(file=out)
 
     results: Dict[str, List[Result]] = {}
