@@ -105,3 +105,32 @@ def test_main_module_help():
     result = subprocess.run([sys.executable, "-m", "fieldconv", "bench", "--help"], capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0 and "--torch-isa" in result.stdout and "--workload" in result.stdout
+
+
+def test_registries_accept_new_kinds_and_implementations(monkeypatch):
+    """A later issue adds an operation kind (no flop count) with its own implementations."""
+    monkeypatch.setattr(benchmark, "SETTLE_SECONDS", 0.0)
+    monkeypatch.setitem(benchmark.FLOP_COUNTS, "test-kind", lambda params: None)
+    monkeypatch.setitem(benchmark.ARRAY_FACTORIES, "test-kind",
+                        lambda params, dtype, rng: {"x": rng.standard_normal(params["size"]).astype(dtype)})
+
+    def unavailable(workload, arrays, threads):
+        raise benchmark.Unavailable("n/a (not installed)")
+
+    monkeypatch.setitem(benchmark.IMPLEMENTATIONS, "test-kind", [
+        benchmark.Implementation("ours sum", lambda w, a, t: lambda: a["x"].sum(), ours=True),
+        benchmark.Implementation("ours cumsum", lambda w, a, t: lambda: a["x"].cumsum(), ours=True),
+        benchmark.Implementation("absent peer", unavailable),
+    ])
+    workload = benchmark.Workload("test-sum", "test-kind", "sum of 1000 values", {"size": 1000})
+    monkeypatch.setitem(benchmark.WORKLOADS, workload.name, workload)
+    peak = benchmark.measure_peak(1, blas=False, ghz=3.0)
+    assert peak.theoretical_gflops == 2 * 8 * 2 * 3.0
+    results = benchmark.run_workload(workload, 1, 2, peak)
+    assert [r.implementation for r in results] == ["ours sum", "ours cumsum", "absent peer"]
+    assert results[0].ratio == 1.0 and results[1].ratio > 0 and results[0].gflops is None
+    assert results[2].status == "n/a (not installed)" and results[2].median_seconds is None
+    table = benchmark.format_workload_table(workload, results)
+    assert "n/a (not installed)" in table and "1 (baseline)" in table
+    summary = benchmark.format_summary({workload.name: results}, [r.implementation for r in results])
+    assert "n/a (not installed)" in summary and "ours cumsum / ours" in summary

@@ -53,7 +53,8 @@ class Workload:
     default: bool = False  # part of the default (< 60 s) run
     dtype: str = "float32"
 
-    def flops(self) -> float:
+    def flops(self) -> Optional[float]:
+        """Nominal floating-point operations per call (None for kinds without a meaningful count)."""
         return FLOP_COUNTS[self.kind](self.params)
 
     def make_arrays(self, seed: int = 0) -> Dict[str, np.ndarray]:
@@ -66,11 +67,12 @@ class Implementation:
     prepare: Callable[[Workload, Dict[str, np.ndarray], int], Callable[[], object]]
     ours: bool = False  # fieldconv's own; the first one is the baseline of the ratios
     max_rounds: Optional[int] = None  # slow peers: time them in the first rounds only
+    max_seconds: Optional[float] = None  # skipped when the warm-up call takes longer
 
 
 WORKLOADS: Dict[str, Workload] = {}
 IMPLEMENTATIONS: Dict[str, List[Implementation]] = {}
-FLOP_COUNTS: Dict[str, Callable[[dict], float]] = {}
+FLOP_COUNTS: Dict[str, Callable[[dict], Optional[float]]] = {}
 ARRAY_FACTORIES: Dict[str, Callable[[dict, np.dtype, np.random.Generator], Dict[str, np.ndarray]]] = {}
 
 
@@ -254,7 +256,8 @@ def prepare_scipy(workload, arrays, threads):
 register_implementation("conv2d", Implementation("fieldconv direct", prepare_fieldconv_direct, ours=True))
 register_implementation("conv2d", Implementation("torch", prepare_torch))
 register_implementation("conv2d", Implementation("numpy im2col", prepare_numpy_im2col))
-register_implementation("conv2d", Implementation("scipy correlate2d", prepare_scipy, max_rounds=3))
+register_implementation("conv2d", Implementation("scipy correlate2d", prepare_scipy, max_rounds=3,
+                                                  max_seconds=SCIPY_LIMIT_SECONDS))
 
 # ResNet-18 3x3 body layers, its 7x7/2 stem, a bottleneck-style 1x1, a MobileNet-style depthwise
 # 3x3 and the widest VGG layer.
@@ -385,6 +388,7 @@ def load_warning(threads: int) -> Optional[str]:
 class Result:
     workload: str
     implementation: str
+    ours: bool = False
     status: str = "ok"  # or the reason it did not run
     seconds: List[float] = field(default_factory=list)  # per call, one per round
     median_seconds: Optional[float] = None
@@ -411,12 +415,12 @@ def run_workload(workload: Workload, threads: int, repeats: int, peak: Peak) -> 
     flops = workload.flops()
     entries = []  # (implementation, result, function, calls per round)
     for implementation in IMPLEMENTATIONS[workload.kind]:
-        result = Result(workload.name, implementation.name)
+        result = Result(workload.name, implementation.name, implementation.ours)
         function = None
         try:
             function = implementation.prepare(workload, arrays, threads)
             first = time_call(function, 1)  # warm-up (and a measure for the calls per round)
-            if implementation.name.startswith("scipy") and first > SCIPY_LIMIT_SECONDS:
+            if implementation.max_seconds is not None and first > implementation.max_seconds:
                 raise Unavailable(f"skipped ({first:.1f} s per call)")
         except Unavailable as reason:
             result.status = str(reason)
@@ -437,8 +441,9 @@ def run_workload(workload: Workload, threads: int, repeats: int, peak: Peak) -> 
     for implementation, result, _, _ in entries:
         if result.seconds:
             result.median_seconds = statistics.median(result.seconds)
-            result.gflops = flops / result.median_seconds / 1e9
-            result.peak_percent = 100 * result.gflops / peak.theoretical_gflops
+            if flops is not None:
+                result.gflops = flops / result.median_seconds / 1e9
+                result.peak_percent = 100 * result.gflops / peak.theoretical_gflops
             if implementation.ours and baseline is None:
                 baseline = result.median_seconds
     for _, result, _, _ in entries:
@@ -457,36 +462,48 @@ def _format_time(seconds: Optional[float]) -> str:
     return f"{seconds * 1e3:.3f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
+def _baseline(results: Sequence[Result]) -> Optional[Result]:
+    return next((r for r in results if r.ours and r.median_seconds is not None), None)
+
+
 def format_workload_table(workload: Workload, results: Sequence[Result]) -> str:
-    header = f"{workload.name}: {workload.description}  ({workload.flops() / 1e9:.3f} GFLOP per call)"
-    rows = [("implementation", "median time", "GFLOP/s", "% peak", "time / fieldconv")]
+    flops = workload.flops()
+    header = f"{workload.name}: {workload.description}" + (
+        f"  ({flops / 1e9:.3f} GFLOP per call)" if flops is not None else "")
+    baseline = _baseline(results)
+    rows = [("implementation", "median time", "GFLOP/s", "% peak",
+             f"time / {baseline.implementation}" if baseline else "time ratio")]
     for result in results:
         if result.median_seconds is None:
             rows.append((result.implementation, result.status, "", "", ""))
             continue
-        ratio = "1 (baseline)" if result.ratio == 1.0 and result.implementation.startswith("fieldconv") else (
-            f"{result.ratio:.2f}x" if result.ratio is not None else "")
-        rows.append((result.implementation, _format_time(result.median_seconds), f"{result.gflops:.1f}",
-                     f"{result.peak_percent:.0f} %", ratio))
+        ratio = "1 (baseline)" if result is baseline else (f"{result.ratio:.2f}x" if result.ratio is not None else "")
+        rows.append((result.implementation, _format_time(result.median_seconds),
+                     "" if result.gflops is None else f"{result.gflops:.1f}",
+                     "" if result.peak_percent is None else f"{result.peak_percent:.0f} %", ratio))
     return header + "\n" + _table(rows)
 
 
 def format_summary(results_by_workload: Dict[str, List[Result]], implementations: Sequence[str]) -> str:
-    """One row per workload: our time, GFLOP/s, % peak and each peer's time / ours."""
-    peers = [name for name in implementations if not name.startswith("fieldconv")]
-    rows = [("workload", "fieldconv", "GFLOP/s", "% peak") + tuple(f"{p} / fieldconv" for p in peers)]
+    """One row per workload: the baseline's time, GFLOP/s and % peak, then every other
+    implementation's time divided by the baseline's (> 1: the baseline is faster)."""
+    all_results = [r for rs in results_by_workload.values() for r in rs]
+    baseline_names = [r.implementation for r in all_results if r.ours]
+    baseline_name = baseline_names[0] if baseline_names else "baseline"
+    others = [name for name in implementations if name != baseline_name]
+    rows = [("workload", baseline_name, "GFLOP/s", "% peak") + tuple(f"{name} / ours" for name in others)]
     for name, results in results_by_workload.items():
         by_name = {r.implementation: r for r in results}
-        ours = next((r for r in results if r.implementation.startswith("fieldconv")), None)
-        row = [name, _format_time(ours.median_seconds) if ours else "",
-               f"{ours.gflops:.1f}" if ours and ours.gflops else "",
-               f"{ours.peak_percent:.0f} %" if ours and ours.peak_percent else ""]
-        for peer in peers:
-            result = by_name.get(peer)
+        base = _baseline(results)
+        row = [name, _format_time(base.median_seconds) if base else "",
+               f"{base.gflops:.1f}" if base and base.gflops is not None else "",
+               f"{base.peak_percent:.0f} %" if base and base.peak_percent is not None else ""]
+        for other in others:
+            result = by_name.get(other)
             if result is None:
                 row.append("")
             elif result.ratio is None:
-                row.append(result.status)
+                row.append(result.status if result.status != "ok" else "")
             else:
                 row.append(f"{result.ratio:.2f}x")
         rows.append(tuple(row))
@@ -567,7 +584,7 @@ def run(args: argparse.Namespace, out=None) -> Dict[str, List[Result]]:
                 implementations.append(result.implementation)
         print(format_workload_table(workload, results[workload.name]), file=out)
         print(file=out, flush=True)
-    print("summary (time / fieldconv: > 1 means fieldconv is faster)", file=out)
+    print("summary (peer time / fieldconv time: > 1 means fieldconv is faster)", file=out)
     print(format_summary(results, implementations), file=out)
 
     if args.json:
