@@ -376,7 +376,8 @@ def load_warning(threads: int) -> Optional[str]:
     if load + threads > cpus + 0.5:
         return (f"WARNING: load average {load:.1f} on {cpus} CPUs before this run: other processes compete for "
                 f"the cores, so multi-threaded times (of every implementation) are unreliable; compare the "
-                f"ratios, rerun on a quiet machine, or use --threads 1")
+                f"ratios, rerun on a quiet machine, use --threads 1, or set OMP_WAIT_POLICY=PASSIVE (spin-waiting "
+                f"OpenMP threads of every library lose their time slices to the other processes)")
     return None
 
 
@@ -471,14 +472,14 @@ def format_workload_table(workload: Workload, results: Sequence[Result]) -> str:
     header = f"{workload.name}: {workload.description}" + (
         f"  ({flops / 1e9:.3f} GFLOP per call)" if flops is not None else "")
     baseline = _baseline(results)
-    rows = [("implementation", "median time", "GFLOP/s", "% peak",
+    rows = [("implementation", "median time", "best", "GFLOP/s", "% peak",
              f"time / {baseline.implementation}" if baseline else "time ratio")]
     for result in results:
         if result.median_seconds is None:
-            rows.append((result.implementation, result.status, "", "", ""))
+            rows.append((result.implementation, result.status, "", "", "", ""))
             continue
         ratio = "1 (baseline)" if result is baseline else (f"{result.ratio:.2f}x" if result.ratio is not None else "")
-        rows.append((result.implementation, _format_time(result.median_seconds),
+        rows.append((result.implementation, _format_time(result.median_seconds), _format_time(min(result.seconds)),
                      "" if result.gflops is None else f"{result.gflops:.1f}",
                      "" if result.peak_percent is None else f"{result.peak_percent:.0f} %", ratio))
     return header + "\n" + _table(rows)
@@ -568,7 +569,8 @@ def run(args: argparse.Namespace, out=None) -> Dict[str, List[Result]]:
     print(f"fieldconv {fieldconv.__version__} ({fieldconv.get_isa()} kernels, {args.threads} threads); "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs", file=out)
     print(torch_description(), file=out)
-    print(f"times: median of {args.repeats} interleaved rounds (scipy: at most 3), float32 NCHW", file=out)
+    print(f"times: median (and best) of {args.repeats} interleaved rounds (scipy: at most 3), float32 NCHW; "
+          f"GFLOP/s, % peak and ratios from the median", file=out)
     print(peak.describe(), file=out)
     warning = load_warning(args.threads)
     if warning:
