@@ -9,7 +9,7 @@ import pytest
 import fieldconv
 from fieldconv import _core
 
-ISAS = ("generic", "avx2")
+ISAS = ("generic", "avx2", "avx512")
 
 
 def isa_supported(name: str) -> bool:
@@ -25,7 +25,7 @@ def isa_supported(name: str) -> bool:
 
 @pytest.fixture(params=ISAS)
 def isa(request):
-    """Runs the test once per kernel family ("generic", "avx2"), restoring the previous one."""
+    """Runs the test once per kernel family ("generic", "avx2", "avx512"), restoring the previous one."""
     name = request.param
     if not isa_supported(name):
         pytest.skip(f"this CPU (or build) has no {name} kernels")

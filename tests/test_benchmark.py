@@ -81,7 +81,7 @@ def test_command_runs_and_writes_json(tmp_path, monkeypatch):
     benchmark.run(args, out=out)
     text = out.getvalue()
     assert "test-tiny" in text and "fieldconv direct" in text and "% peak" in text
-    assert "GFLOP/s" in text and "theoretical AVX2 FMA peak" in text
+    assert "GFLOP/s" in text and f"theoretical {document_isa(fieldconv_isa())} FMA peak" in text
     document = json.loads(path.read_text())
     rows = {r["implementation"]: r for r in document["results"]}
     ours = rows["fieldconv direct"]
@@ -89,6 +89,37 @@ def test_command_runs_and_writes_json(tmp_path, monkeypatch):
     assert rows["numpy im2col"]["median_seconds"] > 0
     for name, row in rows.items():
         assert row["status"] == "ok" or row["median_seconds"] is None, name
+
+
+def fieldconv_isa():
+    import fieldconv
+
+    return fieldconv.get_isa()
+
+
+def document_isa(isa):
+    return isa if isa in ("avx2", "avx512") else "avx2"
+
+
+def test_isa_option_selects_the_kernels_and_the_peak(monkeypatch):
+    from fieldconv import _core
+
+    monkeypatch.setattr(benchmark, "SETTLE_SECONDS", 0.0)
+    tiny = benchmark.conv_workload("test-isa", 1, 2, 6, 3, 3)
+    monkeypatch.setitem(benchmark.WORKLOADS, tiny.name, tiny)
+    parser = benchmark.argparse.ArgumentParser()
+    benchmark.add_arguments(parser)
+    previous = _core.get_isa()
+    try:
+        out = io.StringIO()
+        benchmark.run(parser.parse_args(["--workload", "test-isa", "--repeats", "1", "--isa", "generic",
+                                         "--no-blas-peak", "--ghz", "2.0", "--threads", "1"]), out=out)
+        text = out.getvalue()
+        assert "generic kernels" in text
+        assert "theoretical avx2 FMA peak = 2 FMA pipes x 8 fp32 lanes x 2 flop x 2.00 GHz" in text
+    finally:
+        _core.set_isa(previous)
+    assert benchmark.measure_peak(2, blas=False, ghz=3.0, isa="avx512").theoretical_gflops == 2 * 16 * 2 * 3.0 * 2
 
 
 def test_torch_isa_avx2_is_applied_before_import():

@@ -18,8 +18,8 @@ interleaved rounds (round r times each implementation once, in turn), so slow dr
 shared, noisy machine hit all of them alike; a round repeats fast calls until ~5 ms have passed
 and records the time per call, after a 20 ms pause that lets the previous implementation's
 spinning thread pool go idle. The table shows the median over rounds, GFLOP/s from the
-workload's nominal operation count, the percentage of the machine's AVX2 FMA peak (derivation
-printed with the table) and each implementation's time relative to the first "ours" entry.
+workload's nominal operation count, the percentage of the machine's FMA peak for the
+instruction set of fieldconv's active kernels (derivation printed with the table) and each implementation's time relative to the first "ours" entry.
 """
 from __future__ import annotations
 
@@ -279,7 +279,7 @@ _TORCH_ISA = "native"
 
 
 def configure_torch_isa(choice: str) -> None:
-    """"avx2": cap oneDNN and ATen at AVX2 (our kernels' ISA); must run before torch is imported."""
+    """"avx2": cap oneDNN and ATen at AVX2; must run before torch is imported."""
     global _TORCH_ISA
     if choice not in ("native", "avx2"):
         raise ValueError(f"torch_isa must be 'native' or 'avx2', got {choice!r}")
@@ -313,6 +313,12 @@ def torch_description() -> str:
 # The machine's peak
 
 
+# float32 lanes of one FMA per kernel family; "generic" is measured against the AVX2 peak
+# (what the CPU could do with the portable code's work), which it is not expected to reach.
+FMA_LANES = {"avx512": 16, "avx2": 8, "generic": 8}
+FMA_PIPES = 2  # two FMA units per core on the x86-64 cores of this class (Zen 3-5, Skylake-SP and later)
+
+
 @dataclass
 class Peak:
     ghz: float
@@ -320,10 +326,13 @@ class Peak:
     threads: int
     theoretical_gflops: float
     blas_gflops: Optional[float]
+    isa: str = "avx2"
+    lanes: int = 8
 
     def describe(self) -> str:
         lines = [
-            f"% peak = GFLOP/s / theoretical AVX2 FMA peak = 2 FMA pipes x 8 fp32 lanes x 2 flop x "
+            f"% peak = GFLOP/s / theoretical {self.isa} FMA peak = {FMA_PIPES} FMA pipes x {self.lanes} fp32 lanes "
+            f"x 2 flop x "
             f"{self.ghz:.2f} GHz ({self.ghz_source}; turbo may run faster, > 100 % means it did) x "
             f"{self.threads} threads = {self.theoretical_gflops:.0f} GFLOP/s",
         ]
@@ -348,9 +357,11 @@ def cpu_ghz() -> tuple:
     return 3.0, "assumed: /proc/cpuinfo has no cpu MHz"
 
 
-def measure_peak(threads: int, blas: bool = True, ghz: Optional[float] = None) -> Peak:
+def measure_peak(threads: int, blas: bool = True, ghz: Optional[float] = None, isa: str = "avx2") -> Peak:
     ghz, source = (ghz, "--ghz") if ghz else cpu_ghz()
-    theoretical = 2 * 8 * 2 * ghz * threads
+    peak_isa = isa if isa in ("avx512", "avx2") else "avx2"
+    lanes = FMA_LANES[peak_isa]
+    theoretical = FMA_PIPES * lanes * 2 * ghz * threads
     blas_gflops = None
     if blas:
         a = np.random.default_rng(1).standard_normal((2048, 2048), dtype=np.float32)
@@ -362,7 +373,7 @@ def measure_peak(threads: int, blas: bool = True, ghz: Optional[float] = None) -
             a @ b
             times.append(time.perf_counter() - start)
         blas_gflops = 2 * 2048**3 / min(times) / 1e9
-    return Peak(ghz, source, threads, theoretical, blas_gflops)
+    return Peak(ghz, source, threads, theoretical, blas_gflops, peak_isa, lanes)
 
 
 def load_warning(threads: int) -> Optional[str]:
@@ -543,8 +554,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeats", type=int, default=7, help="interleaved rounds per workload (default 7)")
     parser.add_argument("--json", metavar="PATH", help="also write every measurement to PATH as JSON")
     parser.add_argument("--torch-isa", choices=("native", "avx2"), default="native",
-                        help="avx2: cap torch (oneDNN, ATen) at AVX2 like fieldconv's kernels; "
-                             "native: whatever the CPU has (AVX-512 here, if present)")
+                        help="avx2: cap torch (oneDNN, ATen) at AVX2 (compare with --isa avx2); "
+                             "native: whatever the CPU has (AVX-512, if present)")
+    parser.add_argument("--isa", choices=("auto", "generic", "avx2", "avx512"), default="auto",
+                        help="fieldconv's kernel family (default: the best this CPU supports)")
     parser.add_argument("--no-blas-peak", action="store_true", help="skip the NumPy matmul peak probe")
     parser.add_argument("--ghz", type=float, default=None,
                         help="clock for the theoretical peak (default: /proc/cpuinfo 'cpu MHz', often the "
@@ -565,7 +578,14 @@ def run(args: argparse.Namespace, out=None) -> Dict[str, List[Result]]:
 
     workloads = select_workloads(args.workload)
     fieldconv.set_num_threads(args.threads)
-    peak = measure_peak(args.threads, blas=not args.no_blas_peak, ghz=args.ghz)
+    if getattr(args, "isa", "auto") != "auto":
+        from . import _core
+
+        try:
+            _core.set_isa(args.isa)
+        except ValueError as error:
+            raise SystemExit(f"--isa {args.isa}: {error}") from None
+    peak = measure_peak(args.threads, blas=not args.no_blas_peak, ghz=args.ghz, isa=fieldconv.get_isa())
     print(f"fieldconv {fieldconv.__version__} ({fieldconv.get_isa()} kernels, {args.threads} threads); "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs", file=out)
     print(torch_description(), file=out)
