@@ -24,6 +24,7 @@ instruction set of fieldconv's active kernels (derivation printed with the table
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import os
@@ -241,10 +242,8 @@ def scipy_estimate_seconds(params) -> float:
 
 
 def prepare_scipy(workload, arrays, threads):
-    try:
-        import scipy.signal  # noqa: F401
-    except ImportError:
-        raise Unavailable("n/a (not installed)") from None
+    if importlib.util.find_spec("scipy") is None:
+        raise Unavailable("n/a (not installed)")
     estimate = scipy_estimate_seconds(workload.params)
     if estimate > SCIPY_LIMIT_SECONDS:
         raise Unavailable(f"skipped (~{estimate:.0f} s per call)")
