@@ -165,3 +165,14 @@ def test_registries_accept_new_kinds_and_implementations(monkeypatch):
     assert "n/a (not installed)" in table and "1 (baseline)" in table
     summary = benchmark.format_summary({workload.name: results}, [r.implementation for r in results])
     assert "n/a (not installed)" in summary and "ours cumsum / ours" in summary
+
+
+def test_absent_peers_say_not_installed(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch now raises ImportError
+    workload = SMALL["plain"]
+    with pytest.raises(benchmark.Unavailable, match=r"^n/a \(not installed\)$"):
+        benchmark.prepare_torch(workload, workload.make_arrays(), 1)
+    monkeypatch.setattr(benchmark.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(benchmark.Unavailable, match=r"^n/a \(not installed\)$"):
+        benchmark.prepare_scipy(workload, workload.make_arrays(), 1)
+    assert benchmark.torch_description() == "torch: not installed"
