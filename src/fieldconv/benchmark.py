@@ -14,7 +14,8 @@ implementations) or a Winograd implementation next to the direct one by adding e
     register_implementation("conv2d", Implementation("fieldconv winograd", prepare_winograd, ours=True))
 
 Measurement: every implementation of a workload is warmed up, then all are timed in
-interleaved rounds (round r times each implementation once, in turn), so slow drifts of this
+interleaved rounds (round r times each implementation once, in turn, starting with a different
+one each round), so slow drifts of this
 shared, noisy machine hit all of them alike; a round repeats fast calls until ~5 ms have passed
 and records the time per call, after a 20 ms pause that lets the previous implementation's
 spinning thread pool go idle. The table shows the median over rounds, GFLOP/s from the
@@ -430,7 +431,9 @@ def run_workload(workload: Workload, threads: int, repeats: int, peak: Peak) -> 
         function = None
         try:
             function = implementation.prepare(workload, arrays, threads)
-            first = time_call(function, 1)  # warm-up (and a measure for the calls per round)
+            first = time_call(function, 1)  # warm-up (first calls may build plans, caches)
+            if first < 0.5:
+                first = min(first, time_call(function, 1))  # a warm call sizes the rounds
             if implementation.max_seconds is not None and first > implementation.max_seconds:
                 raise Unavailable(f"skipped ({first:.1f} s per call)")
         except Unavailable as reason:
@@ -440,7 +443,9 @@ def run_workload(workload: Workload, threads: int, repeats: int, peak: Peak) -> 
         entries.append((implementation, result, function, calls))
 
     for round_index in range(repeats):
-        for implementation, result, function, calls in entries:
+        # rotate who goes first, so no implementation always follows the same neighbour
+        shift = round_index % len(entries)
+        for implementation, result, function, calls in entries[shift:] + entries[:shift]:
             if function is None:
                 continue
             if implementation.max_rounds is not None and round_index >= implementation.max_rounds:
