@@ -444,7 +444,7 @@ def run_workload(workload: Workload, threads: int, repeats: int, peak: Peak) -> 
 
     for round_index in range(repeats):
         # rotate who goes first, so no implementation always follows the same neighbour
-        shift = round_index % len(entries)
+        shift = round_index % max(1, len(entries))
         for implementation, result, function, calls in entries[shift:] + entries[:shift]:
             if function is None:
                 continue
