@@ -191,9 +191,20 @@ def conv2d_output_shape(input_shape, weight_shape, geometry: Conv2dGeometry) -> 
         if value > MAX_EXTENT:
             raise ValueError(f"x {what} {value} exceeds the limit {MAX_EXTENT}")
     padding = geometry.resolved_padding((kh, kw))
-    out_h, out_w = _core.conv2d_output_shape(
-        n, c, h, w, out_channels, kh, kw, geometry.stride, geometry.dilation, padding, groups
+    context = (
+        f"x shape {tuple(input_shape)}, weight shape {tuple(weight_shape)}, stride={geometry.stride}, "
+        f"padding={padding} (top, bottom, left, right), dilation={geometry.dilation}"
     )
+    try:
+        out_h, out_w = _core.conv2d_output_shape(
+            n, c, h, w, out_channels, kh, kw, geometry.stride, geometry.dilation, padding, groups
+        )
+    except ValueError as error:  # shapes.hpp names the quantity; add the arguments it came from
+        raise ValueError(f"{error} ({context})") from None
+    # shapes.hpp bounds the element count (2**48) but not the output extent per axis.
+    for value, what in ((out_h, "output height"), (out_w, "output width")):
+        if value > MAX_EXTENT:
+            raise ValueError(f"{what} {value} exceeds the limit {MAX_EXTENT} ({context})")
     return (n, out_channels, out_h, out_w)
 
 

@@ -1,0 +1,59 @@
+"""Type stubs of fieldconv._core, the compiled module (internal: use the fieldconv package).
+
+Arguments reaching these functions were already checked and normalised by fieldconv._params:
+arrays are C-contiguous, native float32 or float64, integers are plain ints.
+"""
+from typing import Optional, Tuple
+
+import numpy as np
+import numpy.typing as npt
+
+Pair = Tuple[int, int]
+Quad = Tuple[int, int, int, int]  # (top, bottom, left, right)
+
+max_extent: int  # 2**31 - 1: largest size, stride, dilation or padding along an axis
+max_element_count: int  # 2**48: largest number of elements of any array
+
+# runtime
+def get_num_threads() -> int: ...
+def set_num_threads(n: int) -> None: ...  # ValueError for n < 1
+def get_isa() -> str: ...  # "avx2" or "generic"
+def set_isa(name: str) -> None: ...  # for tests; ValueError if this CPU/build lacks it
+def openmp_description() -> str: ...
+def compiler_description() -> str: ...
+
+# conv2d
+def conv2d_output_shape(
+    batch: int,
+    in_channels: int,
+    in_height: int,
+    in_width: int,
+    out_channels: int,
+    kernel_height: int,
+    kernel_width: int,
+    stride: Pair,
+    dilation: Pair,
+    padding: Quad,
+    groups: int,
+) -> Pair: ...  # (out_height, out_width); ValueError for an invalid geometry (shapes.hpp)
+
+class PackedConv2dWeights:
+    """Weights (C_out, C_in // groups, kH, kW) reordered once for the direct kernel."""
+
+    def __init__(self, weight: npt.NDArray[np.floating], groups: int) -> None: ...
+    @property
+    def dtype(self) -> np.dtype: ...
+    @property
+    def shape(self) -> Quad: ...
+    @property
+    def groups(self) -> int: ...
+
+def conv2d_direct(
+    input: npt.NDArray[np.floating],
+    weight: PackedConv2dWeights,
+    bias: Optional[npt.NDArray[np.floating]],
+    output: npt.NDArray[np.floating],
+    stride: Pair,
+    dilation: Pair,
+    padding: Quad,
+) -> None: ...  # writes conv2d(input, weight) + bias into output (N, C_out, H_out, W_out)

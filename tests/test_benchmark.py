@@ -1,0 +1,178 @@
+"""The benchmark command: its peers compute the same thing, and the command runs end to end."""
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from fieldconv import benchmark
+from reference import conv2d_reference
+
+SMALL = {
+    "plain": benchmark.conv_workload("test-plain", 2, 5, 9, 7, 3, padding=1),
+    "strided-dilated": benchmark.conv_workload("test-strided", 1, 4, 12, 6, 3, stride=2, padding=2, dilation=2),
+    "grouped": benchmark.conv_workload("test-grouped", 2, 6, 8, 9, 3, padding=1, groups=3),
+    "depthwise": benchmark.conv_workload("test-depthwise", 1, 4, 10, 4, 5, stride=3, padding=2, groups=4),
+    "no-bias-1x1": benchmark.conv_workload("test-1x1", 1, 8, 5, 3, 1, bias=False),
+}
+
+
+@pytest.mark.parametrize("workload", SMALL.values(), ids=SMALL.keys())
+def test_every_implementation_computes_the_convolution(workload):
+    arrays = workload.make_arrays()
+    params = workload.params
+    expected = conv2d_reference(arrays["x"], arrays["weight"], arrays["bias"], stride=params["stride"],
+                                padding=params["padding"], dilation=params["dilation"], groups=params["groups"])
+    assert expected.shape[2:] == benchmark.conv_output_size(params)
+    ran = 0
+    for implementation in benchmark.IMPLEMENTATIONS["conv2d"]:
+        try:
+            function = implementation.prepare(workload, arrays, 1)
+        except benchmark.Unavailable:
+            continue
+        result = np.asarray(function())
+        assert result.shape == expected.shape, implementation.name
+        np.testing.assert_allclose(result, expected, rtol=1e-4, atol=1e-4, err_msg=implementation.name)
+        ran += 1
+    assert ran >= 2  # fieldconv and NumPy at least
+
+
+def test_flop_count():
+    workload = benchmark.WORKLOADS["resnet18-3x3-64@56"]
+    assert workload.flops() == 2 * 64 * 56 * 56 * 64 * 9
+    depthwise = benchmark.WORKLOADS["depthwise-3x3-128@56"]
+    assert depthwise.flops() == 2 * 128 * 56 * 56 * 9
+
+
+def test_registry_holds_the_stated_workloads():
+    names = set(benchmark.WORKLOADS)
+    for required in ("resnet18-3x3-64@56", "resnet18-3x3-128@28", "resnet18-3x3-256@14", "resnet18-3x3-512@7",
+                     "resnet18-3x3-64@56-n8", "resnet18-3x3-512@7-n8", "stem-7x7s2-3to64@224",
+                     "1x1-256to64@56", "depthwise-3x3-128@56", "vgg-3x3-64@224"):
+        assert required in names
+    defaults = benchmark.select_workloads("default")
+    assert 0 < len(defaults) < len(benchmark.WORKLOADS)
+    assert benchmark.select_workloads("all") == list(benchmark.WORKLOADS.values())
+    with pytest.raises(SystemExit):
+        benchmark.select_workloads("no-such-workload")
+
+
+def test_scipy_is_skipped_when_too_slow():
+    pytest.importorskip("scipy")
+    vgg = benchmark.WORKLOADS["vgg-3x3-64@224"]
+    with pytest.raises(benchmark.Unavailable, match="skipped"):
+        benchmark.prepare_scipy(vgg, {}, 1)
+
+
+def test_command_runs_and_writes_json(tmp_path, monkeypatch):
+    tiny = benchmark.conv_workload("test-tiny", 1, 4, 8, 8, 3, padding=1)
+    monkeypatch.setitem(benchmark.WORKLOADS, tiny.name, tiny)  # how later issues add workloads
+    monkeypatch.setattr(benchmark, "SETTLE_SECONDS", 0.0)
+    path = tmp_path / "bench.json"
+    out = io.StringIO()
+    parser = benchmark.argparse.ArgumentParser()
+    benchmark.add_arguments(parser)
+    args = parser.parse_args(["--workload", "test-tiny", "--repeats", "2", "--threads", "1", "--json", str(path),
+                              "--no-blas-peak"])
+    benchmark.run(args, out=out)
+    text = out.getvalue()
+    assert "test-tiny" in text and "fieldconv direct" in text and "% peak" in text
+    assert "GFLOP/s" in text and f"theoretical {document_isa(fieldconv_isa())} FMA peak" in text
+    document = json.loads(path.read_text())
+    rows = {r["implementation"]: r for r in document["results"]}
+    ours = rows["fieldconv direct"]
+    assert ours["ratio"] == 1.0 and len(ours["seconds"]) == 2 and ours["gflops"] > 0
+    assert rows["numpy im2col"]["median_seconds"] > 0
+    for name, row in rows.items():
+        assert row["status"] == "ok" or row["median_seconds"] is None, name
+
+
+def fieldconv_isa():
+    import fieldconv
+
+    return fieldconv.get_isa()
+
+
+def document_isa(isa):
+    return isa if isa in ("avx2", "avx512") else "avx2"
+
+
+def test_isa_option_selects_the_kernels_and_the_peak(monkeypatch):
+    from fieldconv import _core
+
+    monkeypatch.setattr(benchmark, "SETTLE_SECONDS", 0.0)
+    tiny = benchmark.conv_workload("test-isa", 1, 2, 6, 3, 3)
+    monkeypatch.setitem(benchmark.WORKLOADS, tiny.name, tiny)
+    parser = benchmark.argparse.ArgumentParser()
+    benchmark.add_arguments(parser)
+    previous = _core.get_isa()
+    try:
+        out = io.StringIO()
+        benchmark.run(parser.parse_args(["--workload", "test-isa", "--repeats", "1", "--isa", "generic",
+                                         "--no-blas-peak", "--ghz", "2.0", "--threads", "1"]), out=out)
+        text = out.getvalue()
+        assert "generic kernels" in text
+        assert "theoretical avx2 FMA peak = 2 FMA pipes x 8 fp32 lanes x 2 flop x 2.00 GHz" in text
+    finally:
+        _core.set_isa(previous)
+    assert benchmark.measure_peak(2, blas=False, ghz=3.0, isa="avx512").theoretical_gflops == 2 * 16 * 2 * 3.0 * 2
+
+
+def test_torch_isa_avx2_is_applied_before_import():
+    pytest.importorskip("torch")
+    code = ("from fieldconv import benchmark; benchmark.configure_torch_isa('avx2'); "
+            "import torch, os; print(torch.backends.cpu.get_cpu_capability(), os.environ['ONEDNN_MAX_CPU_ISA'])")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    capability, onednn = result.stdout.split()
+    assert capability in ("AVX2", "DEFAULT") and onednn == "AVX2"
+
+
+def test_main_module_help():
+    result = subprocess.run([sys.executable, "-m", "fieldconv", "bench", "--help"], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0 and "--torch-isa" in result.stdout and "--workload" in result.stdout
+
+
+def test_registries_accept_new_kinds_and_implementations(monkeypatch):
+    """A later issue adds an operation kind (no flop count) with its own implementations."""
+    monkeypatch.setattr(benchmark, "SETTLE_SECONDS", 0.0)
+    monkeypatch.setitem(benchmark.FLOP_COUNTS, "test-kind", lambda params: None)
+    monkeypatch.setitem(benchmark.ARRAY_FACTORIES, "test-kind",
+                        lambda params, dtype, rng: {"x": rng.standard_normal(params["size"]).astype(dtype)})
+
+    def unavailable(workload, arrays, threads):
+        raise benchmark.Unavailable("n/a (not installed)")
+
+    monkeypatch.setitem(benchmark.IMPLEMENTATIONS, "test-kind", [
+        benchmark.Implementation("ours sum", lambda w, a, t: lambda: a["x"].sum(), ours=True),
+        benchmark.Implementation("ours cumsum", lambda w, a, t: lambda: a["x"].cumsum(), ours=True),
+        benchmark.Implementation("absent peer", unavailable),
+    ])
+    workload = benchmark.Workload("test-sum", "test-kind", "sum of 1000 values", {"size": 1000})
+    monkeypatch.setitem(benchmark.WORKLOADS, workload.name, workload)
+    peak = benchmark.measure_peak(1, blas=False, ghz=3.0)
+    assert peak.theoretical_gflops == 2 * 8 * 2 * 3.0
+    results = benchmark.run_workload(workload, 1, 2, peak)
+    assert [r.implementation for r in results] == ["ours sum", "ours cumsum", "absent peer"]
+    assert results[0].ratio == 1.0 and results[1].ratio > 0 and results[0].gflops is None
+    assert results[2].status == "n/a (not installed)" and results[2].median_seconds is None
+    table = benchmark.format_workload_table(workload, results)
+    assert "n/a (not installed)" in table and "1 (baseline)" in table
+    summary = benchmark.format_summary({workload.name: results}, [r.implementation for r in results])
+    assert "n/a (not installed)" in summary and "ours cumsum / ours" in summary
+
+
+def test_absent_peers_say_not_installed(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch now raises ImportError
+    workload = SMALL["plain"]
+    with pytest.raises(benchmark.Unavailable, match=r"^n/a \(not installed\)$"):
+        benchmark.prepare_torch(workload, workload.make_arrays(), 1)
+    monkeypatch.setattr(benchmark.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(benchmark.Unavailable, match=r"^n/a \(not installed\)$"):
+        benchmark.prepare_scipy(workload, workload.make_arrays(), 1)
+    assert benchmark.torch_description() == "torch: not installed"

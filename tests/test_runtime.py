@@ -1,0 +1,131 @@
+"""Runtime settings: thread count, kernel family, configuration, forking."""
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import fieldconv
+from fieldconv import _core
+
+
+def run_python(code: str, env_updates: dict, timeout: float = 60) -> str:
+    env = dict(os.environ)
+    env.update(env_updates)
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True,
+                            text=True, timeout=timeout)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_version():
+    assert isinstance(fieldconv.__version__, str)
+    assert fieldconv.__version__.count(".") >= 2
+    assert fieldconv.__version__[0].isdigit()
+
+
+def test_set_and_get_num_threads():
+    fieldconv.set_num_threads(3)
+    assert fieldconv.get_num_threads() == 3
+    fieldconv.set_num_threads(np.int64(1))
+    assert fieldconv.get_num_threads() == 1
+
+
+@pytest.mark.parametrize("value, error", [
+    (0, ValueError), (-2, ValueError), (1.5, TypeError), ("2", TypeError), (True, TypeError), (None, TypeError),
+])
+def test_set_num_threads_rejects(value, error):
+    before = fieldconv.get_num_threads()
+    with pytest.raises(error, match="n"):
+        fieldconv.set_num_threads(value)
+    assert fieldconv.get_num_threads() == before
+
+
+def test_get_isa_is_a_known_family():
+    assert fieldconv.get_isa() in ("avx512", "avx2", "generic")
+
+
+def test_set_isa_rejects_unknown_names():
+    before = fieldconv.get_isa()
+    with pytest.raises(ValueError, match="isa"):
+        _core.set_isa("sse9")
+    assert fieldconv.get_isa() == before
+
+
+def test_fieldconv_isa_environment_forces_generic():
+    code = "import fieldconv; print(fieldconv.get_isa())"
+    assert run_python(code, {"FIELDCONV_ISA": "generic"}) == "generic"
+    # an unknown request falls back to the portable kernels rather than failing
+    assert run_python(code, {"FIELDCONV_ISA": "nonsense"}) == "generic"
+
+
+def test_fieldconv_isa_environment_selects_avx2():
+    from conftest import isa_supported
+
+    if not isa_supported("avx2"):
+        pytest.skip("no AVX2 on this CPU")
+    assert run_python("import fieldconv; print(fieldconv.get_isa())", {"FIELDCONV_ISA": "avx2"}) == "avx2"
+
+
+def test_omp_num_threads_environment_sets_the_default():
+    code = "import fieldconv; print(fieldconv.get_num_threads())"
+    assert run_python(code, {"OMP_NUM_THREADS": "3"}) == "3"
+
+
+def test_show_config_mentions_version_isa_threads():
+    buffer = io.StringIO()
+    fieldconv.show_config(file=buffer)
+    text = buffer.getvalue()
+    assert fieldconv.__version__ in text
+    assert fieldconv.get_isa() in text
+    assert "threads" in text and str(fieldconv.get_num_threads()) in text
+    assert "OpenMP" in text
+
+
+def test_forked_child_can_compute():
+    """After fork the child computes (maybe single-threaded) and exits; a hang fails, not blocks."""
+    if not hasattr(os, "fork"):
+        pytest.skip("no os.fork on this platform")
+    code = """
+        import os, sys
+        import numpy as np
+        import fieldconv
+        fieldconv.set_num_threads(2)
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((2, 8, 20, 20)).astype(np.float32)
+        w = rng.standard_normal((16, 8, 3, 3)).astype(np.float32)
+        expected = fieldconv.conv2d(x, w, padding=1)   # the parent's OpenMP pool now exists
+        pid = os.fork()
+        if pid == 0:
+            try:
+                ok = np.array_equal(fieldconv.conv2d(x, w, padding=1), expected)
+                ok = ok and np.array_equal(fieldconv.Conv2d(w, padding=1)(x), expected)
+                ok = ok and fieldconv.conv2d(x, w[:8, :1], groups=8).shape == (2, 8, 18, 18)
+            except BaseException:
+                ok = False
+            os._exit(0 if ok else 3)
+        import time
+        deadline = time.monotonic() + 30
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                print(os.waitstatus_to_exitcode(status))
+                break
+            if time.monotonic() > deadline:  # hung: kill the child we forked, report it
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+                print("hung")
+                break
+            time.sleep(0.05)
+        print(np.array_equal(fieldconv.conv2d(x, w, padding=1), expected))  # the parent still works
+    """
+    try:
+        output = run_python(code, {}, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("conv2d in a forked child hung")
+    assert output.split() == ["0", "True"]
