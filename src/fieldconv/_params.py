@@ -201,10 +201,6 @@ def conv2d_output_shape(input_shape, weight_shape, geometry: Conv2dGeometry) -> 
         )
     except ValueError as error:  # shapes.hpp names the quantity; add the arguments it came from
         raise ValueError(f"{error} ({context})") from None
-    # shapes.hpp bounds the element count (2**48) but not the output extent per axis.
-    for value, what in ((out_h, "output height"), (out_w, "output width")):
-        if value > MAX_EXTENT:
-            raise ValueError(f"{what} {value} exceeds the limit {MAX_EXTENT} ({context})")
     return (n, out_channels, out_h, out_w)
 
 

@@ -62,7 +62,11 @@ inline std::int64_t conv_output_size(const char* axis, std::int64_t input, std::
     throw_invalid("kernel ", axis, " (", kernel, ", dilated by ", dilation, " to ", dilated_kernel,
                   ") is larger than the padded input ", axis, " (", input, " + padding ",
                   pad_before + pad_after, " = ", padded, ")");
-  return (padded - dilated_kernel) / stride + 1;
+  const std::int64_t outputs = (padded - dilated_kernel) / stride + 1;
+  if (outputs > max_extent)
+    throw_invalid("output ", axis, " ", outputs, " exceeds the limit ", max_extent,
+                  " (input ", input, " + padding ", pad_before + pad_after, ", kernel ", kernel, ", stride ", stride, ")");
+  return outputs;
 }
 
 struct Conv2dParams {
