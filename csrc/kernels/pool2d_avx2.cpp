@@ -50,6 +50,11 @@ struct PoolVec<float> {
   static ivec iselect(mask m, ivec if_true, ivec if_false) {
     return _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(if_false), _mm256_castsi256_ps(if_true), m));
   }
+  static void update(vec value, ivec index, vec& best, ivec& best_index) {
+    const mask m = take(value, best);
+    best = select(m, value, best);
+    best_index = iselect(m, index, best_index);
+  }
 };
 
 template <>
@@ -86,6 +91,11 @@ struct PoolVec<double> {
   static ivec iadd(ivec a, ivec b) { return _mm256_add_epi64(a, b); }
   static ivec iselect(mask m, ivec if_true, ivec if_false) {
     return _mm256_castpd_si256(_mm256_blendv_pd(_mm256_castsi256_pd(if_false), _mm256_castsi256_pd(if_true), m));
+  }
+  static void update(vec value, ivec index, vec& best, ivec& best_index) {
+    const mask m = take(value, best);
+    best = select(m, value, best);
+    best_index = iselect(m, index, best_index);
   }
 };
 

@@ -1,6 +1,8 @@
 // Pooling kernels, portable family (baseline flags of the target).
 #define FIELDCONV_KERNEL_FAMILY generic
 #include <cstdint>
+#include <cstring>
+#include <type_traits>
 
 namespace fieldconv {
 namespace generic {
@@ -11,12 +13,10 @@ namespace {
 template <class T>
 struct PoolVec {
   static constexpr int lanes = 32 / sizeof(T);
-  using index_t = std::int64_t;
+  // Integer lanes as wide as T, so that selects vectorise.
+  using index_t = std::conditional_t<sizeof(T) == 4, std::int32_t, std::int64_t>;
   struct vec {
     T v[lanes];
-  };
-  struct mask {
-    bool m[lanes];
   };
   struct ivec {
     index_t v[lanes];
@@ -35,7 +35,12 @@ struct PoolVec {
     for (int i = 0; i < lanes; ++i) p[i] = a.v[i];
   }
   // NaN when either is NaN; ties keep `earlier`.
-  static T max_nan(T later, T earlier) { return (later > earlier || later != later) ? later : earlier; }
+  // Two selects (max, then NaN) rather than one `||`, so the compiler can vectorise it
+  // (maxps + cmpunordps on SSE2).
+  static T max_nan(T later, T earlier) {
+    const T larger = later > earlier ? later : earlier;
+    return later != later ? later : larger;
+  }
   static vec max_nan(const vec& later, const vec& earlier) {
     vec r;
     for (int i = 0; i < lanes; ++i) r.v[i] = max_nan(later.v[i], earlier.v[i]);
@@ -60,16 +65,18 @@ struct PoolVec {
       odd.v[lanes / 2 + i] = hi.v[2 * i + 1];
     }
   }
-  // PyTorch's update rule: value > best || isnan(value)
-  static mask take(const vec& value, const vec& best) {
-    mask m;
-    for (int i = 0; i < lanes; ++i) m.m[i] = value.v[i] > best.v[i] || value.v[i] != value.v[i];
-    return m;
-  }
-  static vec select(const mask& m, const vec& if_true, const vec& if_false) {
-    vec r;
-    for (int i = 0; i < lanes; ++i) r.v[i] = m.m[i] ? if_true.v[i] : if_false.v[i];
-    return r;
+  // PyTorch's update rule, lane by lane: take value (and its index) if value > best || isnan(value).
+  static void update(const vec& value, const ivec& index, vec& best, ivec& best_index) {
+    // as bit masks (all ones where taken): the compiler vectorises these selects
+    index_t take[lanes], value_bits[lanes], best_bits[lanes];
+    std::memcpy(value_bits, value.v, sizeof(value_bits));
+    std::memcpy(best_bits, best.v, sizeof(best_bits));
+    for (int i = 0; i < lanes; ++i) {
+      take[i] = -index_t((value.v[i] > best.v[i]) | (value.v[i] != value.v[i]));
+      best_bits[i] = (value_bits[i] & take[i]) | (best_bits[i] & ~take[i]);
+      best_index.v[i] = (index.v[i] & take[i]) | (best_index.v[i] & ~take[i]);
+    }
+    std::memcpy(best.v, best_bits, sizeof(best_bits));
   }
   static ivec iload(const index_t* p) {
     ivec r;
@@ -81,17 +88,13 @@ struct PoolVec {
   }
   static ivec iset1(std::int64_t value) {
     ivec r;
-    for (int i = 0; i < lanes; ++i) r.v[i] = value;
+    for (int i = 0; i < lanes; ++i) r.v[i] = static_cast<index_t>(value);  // wraps: only in-plane sums are kept
     return r;
   }
   static ivec iadd(const ivec& a, const ivec& b) {
     ivec r;
-    for (int i = 0; i < lanes; ++i) r.v[i] = a.v[i] + b.v[i];
-    return r;
-  }
-  static ivec iselect(const mask& m, const ivec& if_true, const ivec& if_false) {
-    ivec r;
-    for (int i = 0; i < lanes; ++i) r.v[i] = m.m[i] ? if_true.v[i] : if_false.v[i];
+    for (int i = 0; i < lanes; ++i)
+      r.v[i] = static_cast<index_t>(static_cast<std::make_unsigned_t<index_t>>(a.v[i]) + b.v[i]);  // wrapping
     return r;
   }
 };

@@ -1,7 +1,7 @@
 // Max and average pooling, one implementation for every kernel family. Included by
 // pool2d_<isa>.cpp inside that family's namespace, after PoolVec<T> is defined (vector traits
 // with the pooling operations: NaN-propagating max, add, divide, even/odd deinterleave, and the
-// compare/select/integer-lane operations of the index path).
+// integer lanes and PyTorch's update rule of the index path).
 //
 // Pooling is memory-bound: each item (one input plane, a block of output rows, a tile of output
 // columns) reads its input rows straight from the plane, separably:
@@ -425,10 +425,8 @@ KernelStatus max_with_indices(const Pool2dJob<T>& job, const PoolPlan<T>& plan) 
             ivec best_index = V::iload(index_row + ow);
             const ivec columns = V::iload(column_row + ow);
             for (i64 k = 0; k < p.kernel_width; ++k) {
-              const vec value = V::load(buffer + ow + offsets[k]);
-              const typename V::mask take = V::take(value, best);
-              best = V::select(take, value, best);
-              best_index = V::iselect(take, V::iadd(columns, V::iset1(row_base + k * p.dilation_width)), best_index);
+              V::update(V::load(buffer + ow + offsets[k]), V::iadd(columns, V::iset1(row_base + k * p.dilation_width)),
+                        best, best_index);
             }
             V::store(best_row + ow, best);
             V::istore(index_row + ow, best_index);
