@@ -174,10 +174,13 @@ def test_against_torch(dtype, torch):
         for data in (x, x_special, x_ties):
             expected, expected_indices = F.max_pool2d(torch.from_numpy(data), kernel, stride, padding, dilation,
                                                       ceil_mode, return_indices=True)
+            expected_values = F.max_pool2d(torch.from_numpy(data), kernel, stride, padding, dilation, ceil_mode)
             for _ in each_isa():
                 values, indices = fieldconv.max_pool2d(data, kernel, stride, padding, dilation, ceil_mode, True)
                 np.testing.assert_array_equal(values, expected.numpy())
                 np.testing.assert_array_equal(indices, expected_indices.numpy())
+                np.testing.assert_array_equal(fieldconv.max_pool2d(data, kernel, stride, padding, dilation, ceil_mode),
+                                              expected_values.numpy())
         if dilation == 1:
             for count_include_pad, divisor_override in ((True, None), (False, None), (False, 5)):
                 expected = F.avg_pool2d(torch.from_numpy(x), kernel, stride, padding, ceil_mode, count_include_pad,
