@@ -172,6 +172,8 @@ void vertical_pass(const T* first_row, i64 row_step, i64 row_count, i64 col_lo, 
     for (i64 r = 1; r < row_count; ++r) acc = Reduce::combine(acc, V::load(src + r * row_step));
     return acc;
   };
+  // A remainder narrower than the vector step is done as one more step ending at col_hi, which
+  // overlaps the previous one and rewrites the same values.
   i64 c = col_lo;
   if (stride == 1) {
     T* dst = buffer - col_origin;
@@ -181,13 +183,22 @@ void vertical_pass(const T* first_row, i64 row_step, i64 row_count, i64 col_lo, 
       V::store(dst + c + L, hi);
     }
     for (; c + L <= col_hi; c += L) V::store(dst + c, column_vector(c));
+    if (c < col_hi && col_hi - col_lo >= L) {
+      V::store(dst + col_hi - L, column_vector(col_hi - L));
+      c = col_hi;
+    }
   } else if (stride == 2) {
-    for (; c + 2 * L <= col_hi; c += 2 * L) {
+    const auto step = [&](i64 first) {
       vec even, odd;
-      V::deinterleave2(column_vector(c), column_vector(c + L), even, odd);
-      const i64 j = c - col_origin;
+      V::deinterleave2(column_vector(first), column_vector(first + L), even, odd);
+      const i64 j = first - col_origin;
       V::store(buffer + (j & 1) * phase_len + (j >> 1), even);
       V::store(buffer + ((j + 1) & 1) * phase_len + ((j + 1) >> 1), odd);
+    };
+    for (; c + 2 * L <= col_hi; c += 2 * L) step(c);
+    if (c < col_hi && col_hi - col_lo >= 2 * L) {
+      step(col_hi - 2 * L);
+      c = col_hi;
     }
   } else {
     for (; c + L <= col_hi; c += L) {
@@ -204,7 +215,8 @@ void vertical_pass(const T* first_row, i64 row_step, i64 row_count, i64 col_lo, 
     T acc = Reduce::first(src[0]);
     for (i64 r = 1; r < row_count; ++r) acc = Reduce::combine(acc, src[r * row_step]);
     const i64 j = c - col_origin;
-    buffer[(j % stride) * phase_len + j / stride] = acc;
+    const i64 position = stride == 1 ? j : stride == 2 ? (j & 1) * phase_len + (j >> 1) : (j % stride) * phase_len + j / stride;
+    buffer[position] = acc;
   }
 }
 
