@@ -256,6 +256,20 @@ inline void store_partial(T* dst, const typename PoolVec<T>::vec& v, i64 count) 
   }
 }
 
+// Calls body(first_output, count) over [0, cols) in whole vectors; a remainder is one more whole
+// vector ending at cols (overlapping, rewriting the same values) when cols >= lanes, else a
+// partial one (count < lanes).
+template <class T, class Body>
+inline void for_each_output_vector(i64 cols, Body&& body) {
+  constexpr i64 L = PoolVec<T>::lanes;
+  i64 ow = 0;
+  for (; ow + L <= cols; ow += L) body(ow, L);
+  if (ow < cols) {
+    if (cols >= L) body(cols - L, L);
+    else body(ow, cols - ow);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Scalar path: PyTorch's loops (aten/src/ATen/native/cpu/MaxPoolKernel.cpp, AvgPoolKernel.cpp).
 
@@ -369,12 +383,13 @@ KernelStatus max_values(const Pool2dJob<T>& job, const PoolPlan<T>& plan) {
       }
       vertical_pass<T, MaxReduce<T>>(plane + rows.first * p.in_width, p.dilation_height * p.in_width, rows.count,
                                      c.col_lo, c.col_hi, c.col_origin, p.stride_width, buffer, plan.phase_len);
-      for (i64 ow = 0; ow < r.cols; ow += L) {
+      const auto output_vector = [&](i64 ow) {
         const T* src = buffer + ow;
         vec acc = V::load(src + offsets[0]);
         for (i64 k = 1; k < p.kernel_width; ++k) acc = V::max_nan(V::load(src + offsets[k]), acc);
-        store_partial<T>(out + ow, acc, min_i64(L, r.cols - ow));
-      }
+        return acc;
+      };
+      for_each_output_vector<T>(r.cols, [&](i64 ow, i64 count) { store_partial<T>(out + ow, output_vector(ow), count); });
     }
   });
   return KernelStatus::ok;
@@ -514,12 +529,13 @@ KernelStatus avg_values(const Pool2dJob<T>& job, const PoolPlan<T>& plan) {
       const WindowRows rows = window_rows(oh, p.stride_height, p.pad_height, 1, p.kernel_height, p.in_height);
       vertical_pass<T, SumReduce<T>>(plane + rows.first * p.in_width, p.in_width, rows.count, c.col_lo, c.col_hi,
                                      c.col_origin, p.stride_width, buffer, plan.phase_len);
-      for (i64 ow = 0; ow < r.cols; ow += L) {
+      const auto output_vector = [&](i64 ow) {
         const T* src = buffer + ow;
         vec acc = V::load(src + offsets[0]);
         for (i64 k = 1; k < p.kernel_width; ++k) acc = V::add(acc, V::load(src + offsets[k]));
-        store_partial<T>(out + ow, V::div(acc, V::load(divisors + ow)), min_i64(L, r.cols - ow));
-      }
+        return V::div(acc, V::load(divisors + ow));
+      };
+      for_each_output_vector<T>(r.cols, [&](i64 ow, i64 count) { store_partial<T>(out + ow, output_vector(ow), count); });
     }
   });
   return KernelStatus::ok;
