@@ -63,10 +63,11 @@ class Workspace {
   void* memory_;
 };
 
-// The window rows of output row `out_row`: input rows first, first + step, ... (count of them),
-// the in-range taps only. first_tap is the tap index of `first`.
+// The window rows of output row `out_row`: input rows first, first + dilation, ... (count of
+// them), the in-range taps only. `first` is PyTorch's `while (ih0 < 0) ih0 += dilation` even when
+// count is 0.
 struct WindowRows {
-  i64 first, count, first_tap;
+  i64 first, count;
 };
 
 inline WindowRows window_rows(i64 out_row, i64 stride, i64 pad, i64 dilation, i64 kernel, i64 input) {
@@ -75,7 +76,6 @@ inline WindowRows window_rows(i64 out_row, i64 stride, i64 pad, i64 dilation, i6
   const i64 tap_begin = start >= 0 ? 0 : ceil_div(-start, dilation);
   const i64 tap_end = start >= input ? 0 : min_i64(kernel, ceil_div(input - start, dilation));
   WindowRows rows;
-  rows.first_tap = tap_begin;
   rows.first = start + tap_begin * dilation;
   rows.count = max_i64(0, tap_end - tap_begin);
   return rows;
