@@ -9,20 +9,14 @@ import pytest
 import fieldconv
 from fieldconv import _core
 
+from conftest import isa_supported
 from reference import avg_pool2d_reference, max_pool2d_reference, pool_output_size
 
-ISAS = ["generic"] + (["avx2"] if _core.get_isa() == "avx2" else [])
+# pooling has generic and AVX2 kernels (the AVX-512 table uses the AVX2 ones)
+POOL_ISAS = [name for name in ("generic", "avx2") if isa_supported(name)]
 DTYPES = [np.float32, np.float64]
 # avg pooling: |result - reference| <= RTOL * (the average of |x| over the same window)
 RTOL = {np.dtype(np.float32): 1e-6, np.dtype(np.float64): 1e-14}
-
-
-@pytest.fixture(params=ISAS)
-def isa(request):
-    previous = _core.get_isa()
-    _core.set_isa(request.param)
-    yield request.param
-    _core.set_isa(previous)
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +32,7 @@ def each_isa():
     """Runs the loop body once per kernel family (the reference is computed once outside)."""
     previous = _core.get_isa()
     try:
-        for name in ISAS:
+        for name in POOL_ISAS:
             _core.set_isa(name)
             yield name
     finally:

@@ -339,7 +339,7 @@ class Pool2dGeometry:
 
     def output_shape(self, input_shape) -> Tuple[int, ...]:
         """Shape of the result for an (N, C, H, W) or (C, H, W) input shape; ValueError with the reason."""
-        shape = tuple(int(v) for v in input_shape)
+        shape = shape_tuple(input_shape)
         if len(shape) not in (3, 4):
             raise ValueError(f"input must be (N, C, H, W) or unbatched (C, H, W), got shape {tuple(input_shape)}")
         n, c, h, w = shape if len(shape) == 4 else (1,) + shape

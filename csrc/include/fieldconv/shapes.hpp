@@ -146,6 +146,9 @@ inline std::int64_t pool_output_size(int index, std::int64_t input, std::int64_t
                   ", padding", suffix, " ", padding, ", kernel_size", suffix, " ", kernel, ", dilation", suffix, " ",
                   dilation, ", stride", suffix, " ", stride, "); the dilated window (", dilation * (kernel - 1) + 1,
                   ") must fit in the padded input (", input + 2 * padding, ")");
+  if (outputs > max_extent)
+    throw_invalid("output ", axis, " ", outputs, " exceeds the limit ", max_extent, " (input ", input, ", padding",
+                  suffix, " ", padding, ", kernel_size", suffix, " ", kernel, ", stride", suffix, " ", stride, ")");
   return outputs;
 }
 
