@@ -1,58 +1,59 @@
-"""Pooling benchmarks: fieldconv vs PyTorch (float32, NCHW) on the workloads of the performance bar.
+"""pytest-benchmark suite of the pooling workloads of ``python -m fieldconv bench``.
 
-Run: python -m pytest bench/test_bench_pool2d.py --benchmark-group-by=param:workload
-Threads: FIELDCONV_BENCH_THREADS (default 2) for both libraries. PyTorch is skipped if absent.
+    python -m pytest bench/test_bench_pool2d.py --benchmark-group-by=param:workload
+
+Workloads (ResNet-18's 3x3/2 max pooling at 1x and 8x64x112^2, with indices; 2x2/2 and 3x3/1
+average pooling) and implementations (fieldconv, torch) come from fieldconv.benchmark, so the
+command and this suite time the same problems. Threads: FIELDCONV_BENCH_THREADS (default 2) for
+fieldconv and torch alike; torch is skipped when it is not installed.
 """
 from __future__ import annotations
 
 import os
 
-import numpy as np
 import pytest
 
-import fieldconv
-
-pytest.importorskip("pytest_benchmark")
+from fieldconv import benchmark
 
 THREADS = int(os.environ.get("FIELDCONV_BENCH_THREADS", "2"))
+POOL_WORKLOADS = [w for w in benchmark.WORKLOADS.values() if w.kind == "pool2d"]
+IMPLEMENTATIONS = {i.name: i for i in benchmark.IMPLEMENTATIONS["pool2d"]}
 
-# name: (input shape, op, keyword arguments)
-WORKLOADS = {
-    "max3x3s2p1-1x64x112": ((1, 64, 112, 112), "max", dict(kernel_size=3, stride=2, padding=1)),
-    "max3x3s2p1-8x64x112": ((8, 64, 112, 112), "max", dict(kernel_size=3, stride=2, padding=1)),
-    "max3x3s2p1-indices-1x64x112": ((1, 64, 112, 112), "max", dict(kernel_size=3, stride=2, padding=1,
-                                                                   return_indices=True)),
-    "avg2x2s2-8x128x56": ((8, 128, 56, 56), "avg", dict(kernel_size=2, stride=2)),
-    "avg3x3s1p1-8x64x56": ((8, 64, 56, 56), "avg", dict(kernel_size=3, stride=1, padding=1)),
-}
+
+def _id(workload):
+    return workload.name + ("-default" if workload.default else "")
 
 
 @pytest.fixture(scope="module")
-def threads():
-    previous = fieldconv.get_num_threads()
-    fieldconv.set_num_threads(THREADS)
-    yield THREADS
-    fieldconv.set_num_threads(previous)
+def arrays_by_workload():
+    cache = {}
+
+    def get(workload):
+        if workload.name not in cache:
+            cache[workload.name] = workload.make_arrays()
+        return cache[workload.name]
+
+    return get
 
 
-def make_call(library, workload):
-    shape, op, kwargs = WORKLOADS[workload]
-    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
-    if library == "fieldconv":
-        function = fieldconv.max_pool2d if op == "max" else fieldconv.avg_pool2d
-        return lambda: function(x, **kwargs)
-    torch = pytest.importorskip("torch")
-    torch.set_num_threads(THREADS)
-    t = torch.from_numpy(x)
-    function = torch.nn.functional.max_pool2d if op == "max" else torch.nn.functional.avg_pool2d
-    return lambda: function(t, **kwargs)
-
-
-@pytest.mark.parametrize("library", ["fieldconv", "torch"])
-@pytest.mark.parametrize("workload", list(WORKLOADS))
-def test_pool2d(benchmark, threads, library, workload):
-    call = make_call(library, workload)
-    benchmark.group = workload
-    benchmark.extra_info.update(library=library, threads=threads)
-    result = benchmark(call)
+def _run(benchmark_fixture, workload, implementation_name, arrays_by_workload):
+    implementation = IMPLEMENTATIONS[implementation_name]
+    try:
+        function = implementation.prepare(workload, arrays_by_workload(workload), THREADS)
+    except benchmark.Unavailable as reason:
+        pytest.skip(f"{implementation_name}: {reason}")
+    benchmark_fixture.group = workload.name
+    benchmark_fixture.extra_info.update(threads=THREADS)
+    result = benchmark_fixture(function)
     assert result is not None
+
+
+@pytest.mark.parametrize("workload", POOL_WORKLOADS, ids=_id)
+def test_fieldconv_pool(benchmark, workload, arrays_by_workload):
+    _run(benchmark, workload, "fieldconv pool", arrays_by_workload)
+
+
+@pytest.mark.parametrize("workload", POOL_WORKLOADS, ids=_id)
+def test_torch(benchmark, workload, arrays_by_workload):
+    pytest.importorskip("torch")
+    _run(benchmark, workload, "torch", arrays_by_workload)
