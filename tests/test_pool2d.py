@@ -5,6 +5,8 @@ import itertools
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import fieldconv
 from fieldconv import _core
@@ -382,3 +384,39 @@ def test_layer_constructors_check_arguments():
         fieldconv.AvgPool2d(2, divisor_override=0)
     with pytest.raises(TypeError, match="x"):
         fieldconv.AvgPool2d(2)(np.zeros((1, 4, 4), np.int64))
+
+
+@st.composite
+def pool_problems(draw):
+    """Random geometries: kernel, stride, padding (<= kernel // 2), dilation, ceil mode, sizes that fit."""
+    axes = []
+    for _ in range(2):
+        kernel = draw(st.integers(1, 5))
+        stride = draw(st.integers(1, 4))
+        padding = draw(st.integers(0, kernel // 2))
+        dilation = draw(st.integers(1, 3))
+        minimum = max(1, dilation * (kernel - 1) + 1 - 2 * padding)
+        size = draw(st.integers(minimum, minimum + 20))
+        axes.append((kernel, stride, padding, dilation, size))
+    ceil_mode = draw(st.booleans())
+    dtype = draw(st.sampled_from(DTYPES))
+    seed = draw(st.integers(0, 2**31))
+    return tuple(zip(*axes)), ceil_mode, dtype, seed
+
+
+@settings(max_examples=40, deadline=None)
+@given(problem=pool_problems())
+def test_property_matches_reference(problem):
+    (kernel, stride, padding, dilation, size), ceil_mode, dtype, seed = problem
+    x = random_input((1, 2) + size, dtype, seed % 1000, specials=seed % 2 == 0, ties=seed % 3 == 0)
+    expected, expected_indices = max_pool2d_reference(x, kernel, stride, padding, dilation, ceil_mode)
+    positive = np.abs(np.nan_to_num(x, nan=1.0, posinf=1.0, neginf=1.0))
+    expected_avg = avg_pool2d_reference(positive, kernel, stride, padding, ceil_mode, False)
+    for _ in each_isa():
+        values, indices = fieldconv.max_pool2d(x, kernel, stride, padding, dilation, ceil_mode, return_indices=True)
+        np.testing.assert_array_equal(values, expected)
+        np.testing.assert_array_equal(indices, expected_indices)
+        np.testing.assert_array_equal(fieldconv.max_pool2d(x, kernel, stride, padding, dilation, ceil_mode), expected)
+        average = fieldconv.avg_pool2d(positive, kernel, stride, padding, ceil_mode, False)
+        np.testing.assert_allclose(average, expected_avg, rtol=RTOL[np.dtype(dtype)])
+
