@@ -276,6 +276,7 @@ def test_any_array_like_gives_the_same_result(isa):
         base[:, :, ::-1, ::-1].copy()[:, :, ::-1, ::-1],  # negative strides
         wide[..., ::2],  # non-contiguous
         read_only,
+        base.astype(base.dtype.newbyteorder()),  # byte-swapped
     ]
     for variant in variants:
         snapshot = np.array(variant, copy=True)
