@@ -157,19 +157,47 @@ def test_max_pool2d_nan_rules(isa):
     np.testing.assert_array_equal(indices, [[[0, 2, 2, 4, 4]]])  # first maximum wins
 
 
+def signed_zeros_and_nans(shape, dtype, seed):
+    """+0, -0, +-1 and quiet NaNs with different signs and payloads: ties and NaNs whose bits differ."""
+    rng = np.random.default_rng(seed)
+    bits = np.uint32 if dtype == np.float32 else np.uint64
+    nan_bits = [0x7FC00000, 0xFFC00000, 0x7FC00123, 0xFFC00456] if dtype == np.float32 else [
+        0x7FF8000000000000, 0xFFF8000000000000, 0x7FF8000000000123, 0xFFF8000000000456]
+    pool = np.array([0.0, -0.0, 0.0, -0.0, -1.0, 1.0], dtype=dtype)
+    x = rng.choice(pool, size=shape)
+    nan_at = rng.random(shape) < 0.1
+    x.view(bits)[nan_at] = rng.choice(np.array(nan_bits, dtype=bits), size=int(nan_at.sum()))
+    return x
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_max_pool2d_values_are_the_chosen_elements_bit_for_bit(dtype):
+    bits = np.uint32 if dtype == np.float32 else np.uint64
+    x = signed_zeros_and_nans((2, 3, 13, 37), dtype, seed=20)
+    for kernel, stride, padding, dilation, ceil_mode in ((3, 2, 1, 1, False), (2, 1, 0, 1, True), ((3, 4), (1, 2), (1, 2), (2, 1), True)):
+        expected, _ = max_pool2d_reference(x, kernel, stride, padding, dilation, ceil_mode)
+        for _ in each_isa():
+            values, _ = fieldconv.max_pool2d(x, kernel, stride, padding, dilation, ceil_mode, return_indices=True)
+            np.testing.assert_array_equal(values.view(bits), expected.view(bits))
+            values = fieldconv.max_pool2d(x, kernel, stride, padding, dilation, ceil_mode)
+            np.testing.assert_array_equal(values.view(bits), expected.view(bits))
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_against_torch(dtype, torch):
     F = torch.nn.functional
     x = random_input((2, 3, 15, 42), dtype, seed=6)
     x_special = random_input((2, 3, 15, 42), dtype, seed=7, specials=True)
     x_ties = random_input((2, 3, 15, 42), dtype, seed=8, ties=True)
+    x_zeros = signed_zeros_and_nans((2, 3, 15, 42), dtype, seed=9)
+    bits = np.uint32 if dtype == np.float32 else np.uint64
     cases = [
         (2, None, 0, 1, False), (2, None, 1, 1, True), (3, 2, 1, 1, False), (3, 2, 1, 1, True),
         (3, 1, 1, 2, False), (3, (2, 3), 0, 2, True), ((2, 5), 1, 1, 1, True), ((2, 5), (2, 3), (1, 2), (2, 1), True),
         ((2, 5), None, 0, 2, False), (3, 1, 0, 1, True),
     ]
     for kernel, stride, padding, dilation, ceil_mode in cases:
-        for data in (x, x_special, x_ties):
+        for data in (x, x_special, x_ties, x_zeros):
             expected, expected_indices = F.max_pool2d(torch.from_numpy(data), kernel, stride, padding, dilation,
                                                       ceil_mode, return_indices=True)
             expected_values = F.max_pool2d(torch.from_numpy(data), kernel, stride, padding, dilation, ceil_mode)
@@ -177,8 +205,8 @@ def test_against_torch(dtype, torch):
                 values, indices = fieldconv.max_pool2d(data, kernel, stride, padding, dilation, ceil_mode, True)
                 np.testing.assert_array_equal(values, expected.numpy())
                 np.testing.assert_array_equal(indices, expected_indices.numpy())
-                np.testing.assert_array_equal(fieldconv.max_pool2d(data, kernel, stride, padding, dilation, ceil_mode),
-                                              expected_values.numpy())
+                values = fieldconv.max_pool2d(data, kernel, stride, padding, dilation, ceil_mode)
+                np.testing.assert_array_equal(values.view(bits), expected_values.numpy().view(bits))  # +-0, NaN bits
         if dilation == 1:
             for count_include_pad, divisor_override in ((True, None), (False, None), (False, 5)):
                 avg_args = (kernel, stride, padding, ceil_mode, count_include_pad, divisor_override)

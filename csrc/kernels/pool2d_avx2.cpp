@@ -8,9 +8,10 @@ namespace fieldconv {
 namespace avx2 {
 namespace {
 
-// Vector operations of the pooling kernels (see pool2d_impl.hpp). max_ps(a, b) returns b when
-// either operand is NaN, so max_nan ORs in an unordered compare: NaN (all ones) when either is.
-// Ties keep `earlier`. Indices ride in integer lanes as wide as T (32-bit for float).
+// Vector operations of the pooling kernels (see pool2d_impl.hpp). max_ps(later, earlier) returns
+// `earlier` when either operand is NaN (and on ties), so max_nan then takes `later` where it is
+// NaN: the result is NaN when either is, and it is that input NaN itself (PyTorch's value bits).
+// Indices ride in integer lanes as wide as T (32-bit for float).
 template <class T>
 struct PoolVec;
 
@@ -25,7 +26,7 @@ struct PoolVec<float> {
   static vec load(const float* p) { return _mm256_loadu_ps(p); }
   static void store(float* p, vec v) { _mm256_storeu_ps(p, v); }
   static vec max_nan(vec later, vec earlier) {
-    return _mm256_or_ps(_mm256_max_ps(later, earlier), _mm256_cmp_ps(later, earlier, _CMP_UNORD_Q));
+    return _mm256_blendv_ps(_mm256_max_ps(later, earlier), later, _mm256_cmp_ps(later, later, _CMP_UNORD_Q));
   }
   static float max_nan(float later, float earlier) { return (later > earlier || later != later) ? later : earlier; }
   static vec add(vec a, vec b) { return _mm256_add_ps(a, b); }
@@ -68,7 +69,7 @@ struct PoolVec<double> {
   static vec load(const double* p) { return _mm256_loadu_pd(p); }
   static void store(double* p, vec v) { _mm256_storeu_pd(p, v); }
   static vec max_nan(vec later, vec earlier) {
-    return _mm256_or_pd(_mm256_max_pd(later, earlier), _mm256_cmp_pd(later, earlier, _CMP_UNORD_Q));
+    return _mm256_blendv_pd(_mm256_max_pd(later, earlier), later, _mm256_cmp_pd(later, later, _CMP_UNORD_Q));
   }
   static double max_nan(double later, double earlier) {
     return (later > earlier || later != later) ? later : earlier;

@@ -34,7 +34,7 @@ struct PoolVec {
   static void store(T* p, const vec& a) {
     for (int i = 0; i < lanes; ++i) p[i] = a.v[i];
   }
-  // NaN when either is NaN; ties keep `earlier`.
+  // NaN when either is NaN (`later` when it is NaN, else `earlier`); ties keep `earlier`.
   // Two selects (max, then NaN) rather than one `||`, so the compiler can vectorise it
   // (maxps + cmpunordps on SSE2).
   static T max_nan(T later, T earlier) {

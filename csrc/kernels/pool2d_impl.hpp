@@ -4,25 +4,28 @@
 // integer lanes and PyTorch's update rule of the index path).
 //
 // Pooling is memory-bound: each item (one input plane, a block of output rows, a tile of output
-// columns) reads its input rows straight from the plane, separably:
-//   1. vertical pass: for one output row, reduce its window's input rows column by column
-//      (max or sum) and store the result into a row buffer split into `stride_width` phases
-//      (phase p, index i holds padded column i * stride + p), so that
-//   2. horizontal pass: every tap k of every output column is one contiguous vector load
-//      (phase (k * dilation) % stride, offset (k * dilation) / stride), vectorised along the
-//      output width.
-// Stride 2 (the common downsampling) deinterleaves even/odd columns in registers during the
-// vertical pass; stride 1 stores in place; other strides scatter lane by lane. The buffer's
-// padding positions hold the padding value (-inf for max, 0 for the sum) once per item. With
-// stride < window, input rows are re-read from cache (the plane's rows stay in L1/L2), so each
-// element comes from memory once.
+// columns) reads its input rows straight from the plane, separably. Rows are first copied into a
+// row buffer split into `stride_width` phases (phase p, index i holds padded column
+// i * stride + p), so that every horizontal tap k of every output column is one contiguous
+// vector load (phase (k * dilation) % stride, offset (k * dilation) / stride), vectorised along
+// the output width. Stride 2 (the common downsampling) deinterleaves even/odd columns in
+// registers; stride 1 stores in place; other strides scatter lane by lane. The buffer's padding
+// positions hold the padding value (-inf for max, 0 for the sum), set once per item.
+//   * Average: vertical first. For each output row the window's input rows are summed column by
+//     column straight into the row buffer, then the horizontal taps are summed and divided.
+//   * Max: horizontal first. Each input row is reduced along the width once, into a small cache
+//     of reduced rows (a window's span of rows), then each output row combines its window's
+//     reduced rows in order. Reducing rows first and keeping the earlier element on ties (the
+//     later one where it is NaN) picks exactly PyTorch's element in row-major order: the first
+//     maximum (its sign, for +-0) or the last NaN (its bits).
+// With stride < window, input rows are re-read from cache, so each element comes from memory once.
 //
-// NaN: max(later, earlier) is NaN when either is (PoolVec::max_nan), and keeps `earlier` on
-// ties. The index path (return_indices) scans the window in PyTorch's order (rows, then columns)
-// with PyTorch's update rule `value > best || isnan(value)`, vectorised over output columns,
-// which gives PyTorch's indices exactly: the first maximum, the last NaN, and for windows whose
-// elements are all -inf (or that hold no element at all, possible with dilation) the index of
-// the window's first in-range row and column.
+// NaN: max_nan(later, earlier) is NaN when either is, and keeps `earlier` on ties. The index path
+// (return_indices) scans the window in PyTorch's order (rows, then columns) with PyTorch's update
+// rule `value > best || isnan(value)`, vectorised over output columns, which gives PyTorch's
+// indices exactly: the first maximum, the last NaN, and for windows whose elements are all -inf
+// (or that hold no element at all, possible with dilation) the index of the window's first
+// in-range row and column.
 //
 // Geometries whose row buffer would exceed the budget (huge stride or dilation) and, for the
 // float index path, planes with more than 2**31 - 1 elements (indices are carried in 32-bit
@@ -350,6 +353,47 @@ KernelStatus scalar_path(const Pool2dJob<T>& job, RowFunction row) {
 // ---------------------------------------------------------------------------------------------
 // Max pooling, values only
 
+// Horizontal-first (each input row reduced along the width once, into a small cache of rows;
+// then the window's rows combined in order), so ties and NaN resolve in PyTorch's row-major
+// order: the result is bit for bit the element PyTorch returns (the first maximum, whose sign
+// matters for +-0, or the last NaN).
+constexpr i64 row_cache_budget_bytes = 256 * 1024;
+
+// row[ow] = max over taps k of buffer[offsets[k] + ow], for ow in [0, cols) rounded up to whole
+// vectors. Taps is KW when KW > 0 (unrolled), else `taps`.
+template <class T, int KW>
+void horizontal_max(const T* buffer, const i64* offsets, i64 taps, i64 cols, T* row) {
+  using V = PoolVec<T>;
+  using vec = typename V::vec;
+  constexpr i64 L = V::lanes;
+  if constexpr (KW > 0) {
+    const T* tap[KW];
+    for (int k = 0; k < KW; ++k) tap[k] = buffer + offsets[k];
+    i64 ow = 0;
+    for (; ow + L < cols; ow += 2 * L) {  // two independent chains
+      vec a = V::load(tap[0] + ow), b = V::load(tap[0] + ow + L);
+      for (int k = 1; k < KW; ++k) {
+        a = V::max_nan(V::load(tap[k] + ow), a);
+        b = V::max_nan(V::load(tap[k] + ow + L), b);
+      }
+      V::store(row + ow, a);
+      V::store(row + ow + L, b);
+    }
+    if (ow < cols) {
+      vec a = V::load(tap[0] + ow);
+      for (int k = 1; k < KW; ++k) a = V::max_nan(V::load(tap[k] + ow), a);
+      V::store(row + ow, a);
+    }
+  } else {
+    for (i64 ow = 0; ow < cols; ow += L) {
+      const T* src = buffer + ow;
+      vec acc = V::load(src + offsets[0]);
+      for (i64 k = 1; k < taps; ++k) acc = V::max_nan(V::load(src + offsets[k]), acc);
+      V::store(row + ow, acc);
+    }
+  }
+}
+
 template <class T>
 KernelStatus max_values(const Pool2dJob<T>& job, const PoolPlan<T>& plan) {
   using V = PoolVec<T>;
@@ -358,21 +402,50 @@ KernelStatus max_values(const Pool2dJob<T>& job, const PoolPlan<T>& plan) {
   const Pool2dParams& p = job.params;
   const Pool2dShape& s = job.shape;
   const int threads = int(min_i64(job.threads, plan.item_count));
+  // Cache slot of input row ih: ih % cache_rows. A whole window span fits in the usual case;
+  // otherwise (huge dilation) rows are recomputed as needed.
+  const i64 span_rows = (p.kernel_height - 1) * p.dilation_height + 1;
+  const i64 row_bytes = round_up(plan.padded_tile * i64(sizeof(T)), 64);
+  const i64 cache_rows = max_i64(1, min_i64(span_rows, row_cache_budget_bytes / row_bytes));
+  const bool whole_window = cache_rows == span_rows;
   const i64 buffer_bytes = round_up(plan.buffer_elements * i64(sizeof(T)), 64);
+  const i64 tags_bytes = round_up(cache_rows * i64(sizeof(i64)), 64);
+  const i64 thread_bytes = buffer_bytes + cache_rows * row_bytes + tags_bytes;
   Workspace shared(sizeof(i64) * p.kernel_width);
-  Workspace thread_memory(std::size_t(buffer_bytes) * threads);
+  Workspace thread_memory(std::size_t(thread_bytes) * threads);
   if (shared.get() == nullptr || thread_memory.get() == nullptr) return KernelStatus::out_of_memory;
   i64* offsets = static_cast<i64*>(shared.get());
   tap_offsets(p.kernel_width, p.dilation_width, p.stride_width, plan.phase_len, offsets);
   const i64 in_plane = p.in_height * p.in_width;
+  const i64 row_stride = row_bytes / i64(sizeof(T));
   const T pad = MaxReduce<T>::pad();
 
   parallel_for(plan.item_count, threads, [&](i64 item, int thread) {
-    T* buffer = reinterpret_cast<T*>(static_cast<char*>(thread_memory.get()) + thread * buffer_bytes);
+    char* memory = static_cast<char*>(thread_memory.get()) + thread * thread_bytes;
+    T* buffer = reinterpret_cast<T*>(memory);
+    T* cache = reinterpret_cast<T*>(memory + buffer_bytes);
+    i64* cached = reinterpret_cast<i64*>(memory + buffer_bytes + cache_rows * row_bytes);  // input row per slot
     const ItemRange r = item_range(job, plan, item);
     const ItemColumns c = item_columns(p, r);
     fill(buffer, plan.buffer_elements, pad);
+    for (i64 slot = 0; slot < cache_rows; ++slot) cached[slot] = -1;
     const T* plane = job.input + r.plane * in_plane;
+    // The horizontal maxima of input row ih (first maximum / last NaN along the row).
+    const auto reduced_row = [&](i64 ih) {
+      const i64 slot = ih % cache_rows;
+      T* row = cache + slot * row_stride;
+      if (cached[slot] != ih) {
+        vertical_pass<T, MaxReduce<T>>(plane + ih * p.in_width, 0, 1, c.col_lo, c.col_hi, c.col_origin,
+                                       p.stride_width, buffer, plan.phase_len);
+        switch (p.kernel_width) {  // the common widths unrolled
+          case 2: horizontal_max<T, 2>(buffer, offsets, 2, r.cols, row); break;
+          case 3: horizontal_max<T, 3>(buffer, offsets, 3, r.cols, row); break;
+          default: horizontal_max<T, 0>(buffer, offsets, p.kernel_width, r.cols, row); break;
+        }
+        cached[slot] = ih;
+      }
+      return static_cast<const T*>(row);
+    };
     for (i64 oh = r.row_begin; oh < r.row_end; ++oh) {
       T* out = job.output + (r.plane * s.out_height + oh) * s.out_width + r.col_begin;
       const WindowRows rows =
@@ -381,15 +454,30 @@ KernelStatus max_values(const Pool2dJob<T>& job, const PoolPlan<T>& plan) {
         fill(out, r.cols, pad);
         continue;
       }
-      vertical_pass<T, MaxReduce<T>>(plane + rows.first * p.in_width, p.dilation_height * p.in_width, rows.count,
-                                     c.col_lo, c.col_hi, c.col_origin, p.stride_width, buffer, plan.phase_len);
-      const auto output_vector = [&](i64 ow) {
-        const T* src = buffer + ow;
-        vec acc = V::load(src + offsets[0]);
-        for (i64 k = 1; k < p.kernel_width; ++k) acc = V::max_nan(V::load(src + offsets[k]), acc);
-        return acc;
-      };
-      for_each_output_vector<T>(r.cols, [&](i64 ow, i64 count) { store_partial<T>(out + ow, output_vector(ow), count); });
+      if (whole_window) {
+        // every row of the window in the cache at once: combine them in registers
+        const T* window[64];
+        const i64 direct = min_i64(rows.count, 64);
+        for (i64 t = 0; t < direct; ++t) window[t] = reduced_row(rows.first + t * p.dilation_height);
+        for_each_output_vector<T>(r.cols, [&](i64 ow, i64 count) {
+          vec acc = V::load(window[0] + ow);
+          for (i64 t = 1; t < direct; ++t) acc = V::max_nan(V::load(window[t] + ow), acc);
+          for (i64 t = direct; t < rows.count; ++t)  // windows taller than 64 rows
+            acc = V::max_nan(V::load(reduced_row(rows.first + t * p.dilation_height) + ow), acc);
+          store_partial<T>(out + ow, acc, count);
+        });
+      } else {
+        // one row at a time, combined into the output row
+        for (i64 t = 0; t < rows.count; ++t) {
+          const T* row = reduced_row(rows.first + t * p.dilation_height);
+          for_each_output_vector<T>(r.cols, [&](i64 ow, i64 count) {
+            const vec value = V::load(row + ow);
+            T previous[L] = {};
+            if (t > 0) std::memcpy(previous, out + ow, sizeof(T) * count);
+            store_partial<T>(out + ow, t == 0 ? value : V::max_nan(value, V::load(previous)), count);
+          });
+        }
+      }
     }
   });
   return KernelStatus::ok;
