@@ -342,6 +342,15 @@ def test_layers():
     assert "divisor_override=3" in repr(override)
     with pytest.raises(ValueError, match="output width"):
         fieldconv.MaxPool2d(5).output_shape((1, 1, 8, 4))
+    # in a stack: LeNet-style conv 5x5, ReLU, 2x2 average pool, 3x3/2 max pool
+    weight = random_input((6, 4, 5, 5), np.float32, seed=15)
+    stack = fieldconv.Sequential(fieldconv.Conv2d(weight), fieldconv.ReLU(), fieldconv.AvgPool2d(2),
+                                 fieldconv.MaxPool2d(3, 2, 1))
+    expected = fieldconv.max_pool2d(fieldconv.avg_pool2d(fieldconv.relu(fieldconv.conv2d(x, weight)), 2), 3, 2, 1)
+    np.testing.assert_array_equal(stack(x), expected)
+    assert stack.output_shape(x.shape) == expected.shape
+    field = stack.receptive_field
+    assert field.size == (5 + 1 + 2 * 2, 5 + 1 + 2 * 2) and field.jump == (4, 4)
     with pytest.raises(ValueError, match="padding"):
         fieldconv.AvgPool2d(2, padding=2)
 

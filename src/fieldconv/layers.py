@@ -360,6 +360,12 @@ def format_summary(rows, input_shape: Optional[Tuple[int, ...]] = None) -> str:
             f"start ({_pair_text(final.rf_start, ', ')})"
         )
     return "\n".join(out)
+
+
+# --------------------------------------------------------------------------------------------
+# Pooling layers
+
+
 class _Pool2d:
     """Shared parts of the pooling layers (hyper-parameters checked at construction)."""
 
