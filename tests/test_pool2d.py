@@ -260,6 +260,16 @@ def test_wide_and_scalar_paths(dtype):
         average = fieldconv.avg_pool2d(x, (1, 3), 1, (0, 1))
         np.testing.assert_array_equal(np.isnan(average), np.isnan(expected_avg))
         np.testing.assert_allclose(average, expected_avg, rtol=1e-6)
+    # windows taller than 64 rows; a dilated window whose rows do not all fit the row cache
+    for shape, kernel, stride, padding, dilation in (((1, 2, 75, 9), (70, 2), (3, 1), (2, 1), 1),
+                                                    ((1, 1, 1003, 600), (2, 3), (1, 2), (1, 1), (1000, 1))):
+        x = random_input(shape, dtype, seed=12, specials=True, ties=True)
+        expected, expected_indices = max_pool2d_reference(x, kernel, stride, padding, dilation, True)
+        for _ in each_isa():
+            values, indices = fieldconv.max_pool2d(x, kernel, stride, padding, dilation, True, return_indices=True)
+            np.testing.assert_array_equal(values, expected)
+            np.testing.assert_array_equal(indices, expected_indices)
+            np.testing.assert_array_equal(fieldconv.max_pool2d(x, kernel, stride, padding, dilation, True), expected)
     # a stride beyond the row buffer: the scalar path
     x = random_input((2, 2, 5, 7), dtype, seed=11, specials=True)
     kernel, stride = (2, 3), (1, 2**21)
