@@ -18,6 +18,8 @@ const KernelTable generic_table = {
     64,
     {&generic::conv2d_direct_blocked<float>, &generic::conv2d_depthwise<float>},
     {&generic::conv2d_direct_blocked<double>, &generic::conv2d_depthwise<double>},
+    {&generic::max_pool2d<float>, &generic::avg_pool2d<float>},
+    {&generic::max_pool2d<double>, &generic::avg_pool2d<double>},
 };
 
 #if FIELDCONV_HAVE_AVX2_KERNELS
@@ -26,6 +28,8 @@ const KernelTable avx2_table = {
     64,
     {&avx2::conv2d_direct_blocked<float>, &avx2::conv2d_depthwise<float>},
     {&avx2::conv2d_direct_blocked<double>, &avx2::conv2d_depthwise<double>},
+    {&avx2::max_pool2d<float>, &avx2::avg_pool2d<float>},
+    {&avx2::max_pool2d<double>, &avx2::avg_pool2d<double>},
 };
 
 const KernelTable avx512_table = {
@@ -33,6 +37,9 @@ const KernelTable avx512_table = {
     128,
     {&avx512::conv2d_direct_blocked<float>, &avx512::conv2d_depthwise<float>},
     {&avx512::conv2d_direct_blocked<double>, &avx512::conv2d_depthwise<double>},
+    // Pooling is memory-bound: the AVX2 kernels serve AVX-512 CPUs too.
+    {&avx2::max_pool2d<float>, &avx2::avg_pool2d<float>},
+    {&avx2::max_pool2d<double>, &avx2::avg_pool2d<double>},
 };
 #endif
 

@@ -12,6 +12,12 @@ struct Conv2dKernels {
   KernelStatus (*depthwise)(const Conv2dJob<T>&) noexcept;
 };
 
+template <class T>
+struct Pool2dKernels {
+  KernelStatus (*max)(const Pool2dJob<T>&) noexcept;
+  KernelStatus (*avg)(const Pool2dJob<T>&) noexcept;
+};
+
 struct KernelTable {
   const char* isa_name;
   std::int64_t conv2d_block_bytes;  // preferred bytes of out-channels per packed weight block
@@ -22,6 +28,15 @@ struct KernelTable {
   const Conv2dKernels<T>& conv2d() const noexcept {
     if constexpr (sizeof(T) == sizeof(float)) return conv2d_f32;
     else return conv2d_f64;
+  }
+
+  Pool2dKernels<float> pool2d_f32;
+  Pool2dKernels<double> pool2d_f64;
+
+  template <class T>
+  const Pool2dKernels<T>& pool2d() const noexcept {
+    if constexpr (sizeof(T) == sizeof(float)) return pool2d_f32;
+    else return pool2d_f64;
   }
 };
 

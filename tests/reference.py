@@ -114,3 +114,106 @@ def conv2d_error(y, x, weight, bias=None, **conv_args):
         ratio = np.where(plane_scale > 0, plane_error / np.where(plane_scale > 0, plane_scale, 1.0),
                          np.where(plane_error > 0, np.inf, 0.0))
     return float(ratio.max())
+
+
+# ============================================================================================
+# pooling (max_pool2d, avg_pool2d), as PyTorch
+
+
+def pool_output_size(size, kernel, stride, padding, dilation, ceil_mode):
+    """PyTorch's pooling_output_shape for one axis."""
+    span = size + 2 * padding - dilation * (kernel - 1) - 1
+    if ceil_mode:
+        outputs = -(-span // stride) + 1  # ceil division
+        if (outputs - 1) * stride >= size + padding:  # the last window must start inside the input or left padding
+            outputs -= 1
+    else:
+        outputs = span // stride + 1
+    return outputs
+
+
+def _window_positions(out_index, size, kernel, stride, padding, dilation):
+    """Input positions of one window along an axis, the padding ones left out."""
+    start = out_index * stride - padding
+    return [start + k * dilation for k in range(kernel) if 0 <= start + k * dilation < size]
+
+
+def _first_in_range(out_index, stride, padding, dilation):
+    """PyTorch's `while (start < 0) start += dilation`: the window's first position at or after 0."""
+    start = out_index * stride - padding
+    while start < 0:
+        start += dilation
+    return start
+
+
+def max_pool2d_reference(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """Returns (values, indices) as torch.nn.functional.max_pool2d(..., return_indices=True).
+
+    Each window is scanned row by row; the result is the first maximum, or the last NaN if the
+    window holds one; a window whose elements are all -inf (or that holds none) reports -inf and
+    the index of its first in-range row and column.
+    """
+    x = np.asarray(x)
+    unbatched = x.ndim == 3
+    if unbatched:
+        x = x[np.newaxis]
+    kh, kw = _pair(kernel_size)
+    sh, sw = _pair(kernel_size if stride is None else stride)
+    ph, pw = _pair(padding)
+    dh, dw = _pair(dilation)
+    n, c, h, w = x.shape
+    out_h = pool_output_size(h, kh, sh, ph, dh, ceil_mode)
+    out_w = pool_output_size(w, kw, sw, pw, dw, ceil_mode)
+    values = np.empty((n, c, out_h, out_w), dtype=x.dtype)
+    indices = np.empty((n, c, out_h, out_w), dtype=np.int64)
+    for oh in range(out_h):
+        rows = _window_positions(oh, h, kh, sh, ph, dh)
+        for ow in range(out_w):
+            cols = _window_positions(ow, w, kw, sw, pw, dw)
+            if not rows or not cols:  # the window holds padding only (possible with dilation)
+                values[:, :, oh, ow] = -np.inf
+                indices[:, :, oh, ow] = _first_in_range(oh, sh, ph, dh) * w + _first_in_range(ow, sw, pw, dw)
+                continue
+            # the window's elements in scan order (rows, then columns) and their flat indices
+            window = x[:, :, rows, :][:, :, :, cols].reshape(n, c, -1)
+            flat = (np.array(rows)[:, None] * w + np.array(cols)[None, :]).reshape(-1)
+            is_nan = np.isnan(window)
+            last_nan = window.shape[-1] - 1 - np.argmax(is_nan[..., ::-1], axis=-1)
+            first_max = np.argmax(np.where(is_nan, -np.inf, window), axis=-1)  # first occurrence
+            chosen = np.where(is_nan.any(axis=-1), last_nan, first_max)
+            values[:, :, oh, ow] = np.take_along_axis(window, chosen[..., np.newaxis], axis=-1)[..., 0]
+            indices[:, :, oh, ow] = flat[chosen]
+    if unbatched:
+        return values[0], indices[0]
+    return values, indices
+
+
+def avg_pool2d_reference(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+                         divisor_override=None):
+    """As torch.nn.functional.avg_pool2d, summing in float64 (result in x's dtype)."""
+    x = np.asarray(x)
+    unbatched = x.ndim == 3
+    if unbatched:
+        x = x[np.newaxis]
+    kh, kw = _pair(kernel_size)
+    sh, sw = _pair(kernel_size if stride is None else stride)
+    ph, pw = _pair(padding)
+    n, c, h, w = x.shape
+    out_h = pool_output_size(h, kh, sh, ph, 1, ceil_mode)
+    out_w = pool_output_size(w, kw, sw, pw, 1, ceil_mode)
+    result = np.empty((n, c, out_h, out_w), dtype=x.dtype)
+    for oh in range(out_h):
+        for ow in range(out_w):
+            row0, col0 = oh * sh - ph, ow * sw - pw
+            # the window clipped to the padded input (count_include_pad) or to the input
+            row1, col1 = min(row0 + kh, h + ph), min(col0 + kw, w + pw)
+            inside = x[:, :, max(row0, 0):min(row1, h), max(col0, 0):min(col1, w)].astype(np.float64)
+            if divisor_override is not None:
+                divisor = divisor_override
+            elif count_include_pad:
+                divisor = (row1 - row0) * (col1 - col0)
+            else:
+                divisor = inside.shape[2] * inside.shape[3]
+            with np.errstate(invalid="ignore"):  # inf - inf is NaN, as intended
+                result[:, :, oh, ow] = inside.sum(axis=(2, 3)) / divisor
+    return result[0] if unbatched else result

@@ -7,4 +7,5 @@ PYBIND11_MODULE(_core, module) {
   module.doc() = "fieldconv's compiled core (internal; use the fieldconv package)";
   fieldconv::bindings::register_runtime(module);
   fieldconv::bindings::register_conv2d(module);
+  fieldconv::bindings::register_pool2d(module);
 }

@@ -54,4 +54,30 @@ namespace avx512 { FIELDCONV_DECLARE_KERNEL_FAMILY }
 
 #undef FIELDCONV_DECLARE_KERNEL_FAMILY
 
+// ---------------------------------------------------------------------------------------------
+// Pooling (kernels/pool2d_impl.hpp)
+
+template <class T>
+struct Pool2dJob {
+  Pool2dParams params;
+  Pool2dShape shape;
+  const T* input;
+  T* output;
+  std::int64_t* indices;          // max pooling only; may be null
+  bool count_include_pad;         // average pooling only
+  std::int64_t divisor_override;  // average pooling only; 0 = none
+  int threads;
+};
+
+#define FIELDCONV_DECLARE_POOL2D_KERNELS                              \
+  template <class T>                                                  \
+  KernelStatus max_pool2d(const Pool2dJob<T>& job) noexcept;          \
+  template <class T>                                                  \
+  KernelStatus avg_pool2d(const Pool2dJob<T>& job) noexcept;
+
+namespace generic { FIELDCONV_DECLARE_POOL2D_KERNELS }
+namespace avx2 { FIELDCONV_DECLARE_POOL2D_KERNELS }
+
+#undef FIELDCONV_DECLARE_POOL2D_KERNELS
+
 }  // namespace fieldconv

@@ -3,6 +3,8 @@ from ._version import __version__
 from ._runtime import get_cmake_dir, get_include, get_isa, get_num_threads, set_num_threads, show_config
 from .functional import conv2d
 from .layers import Conv2d
+from .functional import avg_pool2d, max_pool2d
+from .layers import AvgPool2d, MaxPool2d
 from .receptive_field import ReceptiveField
 # Receptive fields (API.md section 3). The function fieldconv.receptive_field shadows the
 # submodule of the same name; keep this import after every import that loads that submodule.
@@ -28,4 +30,8 @@ __all__ = [
     "SummaryRow",
     "receptive_field",
     "plot_receptive_field",
+    "max_pool2d",
+    "avg_pool2d",
+    "MaxPool2d",
+    "AvgPool2d",
 ]

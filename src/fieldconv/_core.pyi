@@ -57,3 +57,38 @@ def conv2d_direct(
     dilation: Pair,
     padding: Quad,
 ) -> None: ...  # writes conv2d(input, weight) + bias into output (N, C_out, H_out, W_out)
+
+# pooling (max_pool2d, avg_pool2d); padding is (rows, cols) on both sides
+def pool2d_output_shape(
+    batch: int,
+    channels: int,
+    in_height: int,
+    in_width: int,
+    kernel_size: Pair,
+    stride: Pair,
+    padding: Pair,
+    dilation: Pair,
+    ceil_mode: bool,
+) -> Pair: ...  # (out_height, out_width); ValueError for an invalid geometry (shapes.hpp)
+
+def max_pool2d(
+    input: npt.NDArray[np.floating],
+    output: npt.NDArray[np.floating],
+    indices: Optional[npt.NDArray[np.int64]],
+    kernel_size: Pair,
+    stride: Pair,
+    padding: Pair,
+    dilation: Pair,
+    ceil_mode: bool,
+) -> None: ...  # writes values (and PyTorch's flat indices, if given) into (N, C, H_out, W_out) arrays
+
+def avg_pool2d(
+    input: npt.NDArray[np.floating],
+    output: npt.NDArray[np.floating],
+    kernel_size: Pair,
+    stride: Pair,
+    padding: Pair,
+    ceil_mode: bool,
+    count_include_pad: bool,
+    divisor_override: int,  # 0: none
+) -> None: ...

@@ -41,3 +41,49 @@ def relu(x) -> np.ndarray:
     # (np.maximum(x, 0) would turn -0.0 into +0.0, unlike PyTorch).
     np.copyto(y, y.dtype.type(0), where=y < 0)
     return y
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """2-D max pooling as ``torch.nn.functional.max_pool2d``.
+
+    x: (N, C, H, W) or unbatched (C, H, W), float32 or float64. kernel_size, stride (default:
+    kernel_size), padding, dilation: int or (h, w); padding is -inf and at most kernel_size // 2.
+    NaN propagates. With return_indices, returns (values, indices): int64 flat indices into
+    each input H*W plane, as PyTorch (first maximum in row-major order, last NaN).
+    """
+    geometry = _params.pool2d_geometry(kernel_size, stride, padding, dilation, ceil_mode)
+    with_indices = _params.as_flag(return_indices, "return_indices")
+    return run_max_pool2d(_params.pool2d_call(x, geometry), geometry, with_indices)
+
+
+def run_max_pool2d(call: _params.Pool2dCall, geometry: _params.Pool2dGeometry, with_indices: bool = False):
+    y = call.allocate_output()
+    indices = call.allocate_output(np.int64) if with_indices else None
+    _core.max_pool2d(call.x, y, indices, geometry.kernel_size, geometry.stride, geometry.padding, geometry.dilation,
+                     geometry.ceil_mode)
+    if with_indices:
+        return call.finish(y), call.finish(indices)
+    return call.finish(y)
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None) -> np.ndarray:
+    """2-D average pooling as ``torch.nn.functional.avg_pool2d``.
+
+    x: (N, C, H, W) or unbatched (C, H, W), float32 or float64. kernel_size, stride (default:
+    kernel_size), padding: int or (h, w); padding (zeros) at most kernel_size // 2. The divisor
+    is divisor_override if given (a non-zero int), else the window size, clipped to the padded
+    input (count_include_pad) or to the input.
+    """
+    geometry = _params.pool2d_geometry(kernel_size, stride, padding, 1, ceil_mode)
+    include_pad = _params.as_flag(count_include_pad, "count_include_pad")
+    divisor = _params.divisor_override_value(divisor_override)
+    return run_avg_pool2d(_params.pool2d_call(x, geometry), geometry, include_pad, divisor)
+
+
+def run_avg_pool2d(call: _params.Pool2dCall, geometry: _params.Pool2dGeometry, count_include_pad: bool,
+                   divisor_override: int) -> np.ndarray:
+    y = call.allocate_output()
+    _core.avg_pool2d(call.x, y, geometry.kernel_size, geometry.stride, geometry.padding, geometry.ceil_mode,
+                     count_include_pad, divisor_override)
+    return call.finish(y)

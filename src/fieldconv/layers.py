@@ -9,7 +9,7 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 from . import _core, _params
-from .functional import relu, run_conv2d
+from .functional import relu, run_avg_pool2d, run_conv2d, run_max_pool2d
 from .receptive_field import ReceptiveField, _field_of, window_receptive_field
 
 
@@ -360,3 +360,84 @@ def format_summary(rows, input_shape: Optional[Tuple[int, ...]] = None) -> str:
             f"start ({_pair_text(final.rf_start, ', ')})"
         )
     return "\n".join(out)
+
+
+# --------------------------------------------------------------------------------------------
+# Pooling layers
+
+
+class _Pool2d:
+    """Shared parts of the pooling layers (hyper-parameters checked at construction)."""
+
+    _geometry: _params.Pool2dGeometry
+
+    @property
+    def kernel_size(self):
+        return self._geometry.kernel_size
+
+    @property
+    def stride(self):
+        return self._geometry.stride
+
+    @property
+    def padding(self):
+        return self._geometry.padding
+
+    @property
+    def dilation(self):
+        return self._geometry.dilation
+
+    @property
+    def ceil_mode(self) -> bool:
+        return self._geometry.ceil_mode
+
+    @property
+    def receptive_field(self) -> ReceptiveField:
+        # ceil_mode changes the number of outputs, not the field
+        return window_receptive_field(self.kernel_size, self.stride, self.dilation, self.padding)
+
+    def output_shape(self, input_shape):
+        """Shape of self(x) for x of shape input_shape ((N, C, H, W) or (C, H, W))."""
+        return self._geometry.output_shape(input_shape)
+
+
+class MaxPool2d(_Pool2d):
+    """Max pooling layer, as ``fieldconv.max_pool2d`` with these arguments (values only)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+        self._geometry = _params.pool2d_geometry(kernel_size, stride, padding, dilation, ceil_mode)
+
+    def __call__(self, x):
+        return run_max_pool2d(_params.pool2d_call(x, self._geometry), self._geometry)
+
+    def __repr__(self):
+        return (
+            f"MaxPool2d(kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+            f"dilation={self.dilation}, ceil_mode={self.ceil_mode})"
+        )
+
+
+class AvgPool2d(_Pool2d):
+    """Average pooling layer, as ``fieldconv.avg_pool2d`` with these arguments."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+                 divisor_override=None):
+        self._geometry = _params.pool2d_geometry(kernel_size, stride, padding, 1, ceil_mode)
+        self.count_include_pad = _params.as_flag(count_include_pad, "count_include_pad")
+        self._divisor = _params.divisor_override_value(divisor_override)
+
+    @property
+    def divisor_override(self):
+        return self._divisor or None
+
+    def __call__(self, x):
+        call = _params.pool2d_call(x, self._geometry)
+        return run_avg_pool2d(call, self._geometry, self.count_include_pad, self._divisor)
+
+    def __repr__(self):
+        return (
+            f"AvgPool2d(kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+            f"ceil_mode={self.ceil_mode}, count_include_pad={self.count_include_pad}, "
+            f"divisor_override={self.divisor_override})"
+        )
+

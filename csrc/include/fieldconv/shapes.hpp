@@ -112,4 +112,75 @@ inline Conv2dShape conv2d_shape(const Conv2dParams& p) {
   return s;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Pooling (max_pool2d, avg_pool2d): PyTorch's output-size rule and checks.
+
+// Number of pooling outputs along one axis, as PyTorch's pooling_output_shape:
+// floor((input + 2 * padding - dilation * (kernel - 1) - 1 [+ stride - 1 in ceil mode]) / stride) + 1,
+// where in ceil mode the last window must start inside the input or the leading padding (else
+// it is dropped). Padding may be at most kernel // 2 (on the undilated kernel, as PyTorch).
+// `index` is 0 for the height axis and 1 for the width axis (names kernel_size[index] etc.).
+inline std::int64_t pool_output_size(int index, std::int64_t input, std::int64_t kernel, std::int64_t stride,
+                                     std::int64_t dilation, std::int64_t padding, bool ceil_mode) {
+  const char* axis = index == 0 ? "height" : "width";
+  const char* suffix = index == 0 ? "[0]" : "[1]";
+  const auto check = [&](const char* name, std::int64_t value, std::int64_t low) {
+    if (value < low || value > max_extent)
+      throw_invalid(name, suffix, " (", axis, ") must be between ", low, " and ", max_extent, ", got ", value);
+  };
+  check("kernel_size", kernel, 1);
+  check("stride", stride, 1);
+  check("dilation", dilation, 1);
+  check("padding", padding, 0);
+  if (input < 1 || input > max_extent)
+    throw_invalid("input ", axis, " must be between 1 and ", max_extent, ", got ", input);
+  if (padding > kernel / 2)
+    throw_invalid("padding", suffix, " (", axis, ") must be at most kernel_size", suffix, " // 2 = ", kernel / 2,
+                  " (PyTorch's rule), got ", padding);
+  // every term < 2**62: no overflow
+  const std::int64_t span = input + 2 * padding - dilation * (kernel - 1) - 1 + (ceil_mode ? stride - 1 : 0);
+  std::int64_t outputs = (span >= 0 ? span / stride : -((-span + stride - 1) / stride)) + 1;  // floor division
+  if (ceil_mode && outputs >= 1 && (outputs - 1) * stride >= input + padding) --outputs;
+  if (outputs < 1)
+    throw_invalid("pooling window too large: output ", axis, " would be ", outputs, " (input ", axis, " ", input,
+                  ", padding", suffix, " ", padding, ", kernel_size", suffix, " ", kernel, ", dilation", suffix, " ",
+                  dilation, ", stride", suffix, " ", stride, "); the dilated window (", dilation * (kernel - 1) + 1,
+                  ") must fit in the padded input (", input + 2 * padding, ")");
+  if (outputs > max_extent)
+    throw_invalid("output ", axis, " ", outputs, " exceeds the limit ", max_extent, " (input ", input, ", padding",
+                  suffix, " ", padding, ", kernel_size", suffix, " ", kernel, ", stride", suffix, " ", stride, ")");
+  return outputs;
+}
+
+struct Pool2dParams {
+  std::int64_t batch = 1, channels = 1, in_height = 1, in_width = 1;
+  std::int64_t kernel_height = 1, kernel_width = 1;
+  std::int64_t stride_height = 1, stride_width = 1;
+  std::int64_t pad_height = 0, pad_width = 0;  // on both sides, as PyTorch
+  std::int64_t dilation_height = 1, dilation_width = 1;
+  bool ceil_mode = false;
+};
+
+struct Pool2dShape {
+  std::int64_t out_height, out_width;
+  std::int64_t planes;  // batch * channels
+  std::int64_t input_elements, output_elements;
+};
+
+// Checks every field of p and returns the output geometry. Throws std::invalid_argument.
+// The batch may be 0 (empty result); channels, height and width must be at least 1 (PyTorch).
+inline Pool2dShape pool2d_shape(const Pool2dParams& p) {
+  check_range("batch size", p.batch, 0, max_extent);
+  check_range("channels", p.channels, 1, max_extent);
+  Pool2dShape s{};
+  s.out_height = pool_output_size(0, p.in_height, p.kernel_height, p.stride_height, p.dilation_height,
+                                  p.pad_height, p.ceil_mode);
+  s.out_width = pool_output_size(1, p.in_width, p.kernel_width, p.stride_width, p.dilation_width, p.pad_width,
+                                 p.ceil_mode);
+  s.planes = checked_mul(p.batch, p.channels, "input size");
+  s.input_elements = checked_mul(s.planes, checked_mul(p.in_height, p.in_width, "input size"), "input size");
+  s.output_elements = checked_mul(s.planes, checked_mul(s.out_height, s.out_width, "output size"), "output size");
+  return s;
+}
+
 }  // namespace fieldconv
