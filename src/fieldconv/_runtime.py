@@ -19,7 +19,7 @@ def get_num_threads() -> int:
 
 
 def get_isa() -> str:
-    """Kernel family in use: "avx2" or "generic" (FIELDCONV_ISA=generic forces the portable one)."""
+    """Kernel family in use: "avx512", "avx2" or "generic" (FIELDCONV_ISA=avx2 or generic forces one)."""
     return str(_core.get_isa())
 
 
