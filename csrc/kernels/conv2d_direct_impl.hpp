@@ -35,6 +35,9 @@ inline i64 ceil_div(i64 a, i64 b) { return (a + b - 1) / b; }
 constexpr i64 block_weight_budget_bytes = 32 * 1024;  // one block's weights for one channel chunk
 constexpr i64 strip_budget_bytes = 192 * 1024;        // one channel chunk of the padded input tile
 constexpr i64 tile_budget_bytes = 256 * 1024;         // accumulators of one item
+// Strips of every tile, built once and shared when out-channels are split across items (small
+// maps, where splits would otherwise rebuild the same strip per split), up to this size.
+constexpr i64 shared_strips_budget_bytes = 16 * 1024 * 1024;
 constexpr i64 target_tile_pixels = 512;
 // A dilated window wider than this is stored compactly (only the rows/columns taps touch).
 constexpr i64 compact_window_threshold = 64;
@@ -208,6 +211,7 @@ struct DirectPlan {
   i64 chunk_channels, chunk_count;  // cache blocking over input channels
   StripAxis rows, cols;
   bool copy_input;                 // false when there is no padding: read the input in place
+  bool shared_strips;              // strips built once for all out-channel splits of a tile
   i64 strip_pitch, strip_plane;    // strides of the strip (or of the input)
   i64 tile_pixels;                 // of a full tile
   i64 blocks_per_item, oc_splits;
@@ -268,8 +272,10 @@ bool plan_direct(const Conv2dJob<T>& job, DirectPlan<T>& plan) {
   plan.oc_splits = ceil_div(blocks, plan.blocks_per_item);
   plan.item_count = spatial_items * plan.oc_splits;
   plan.tile_elements = plan.blocks_per_item * plan.tile_pixels * block_width;
+  plan.shared_strips = plan.copy_input && plan.oc_splits > 1 &&
+                       plan.strip_elements <= shared_strips_budget_bytes / i64(sizeof(T)) / spatial_items / plan.chunk_count;
 
-  const i64 per_thread_bytes = (plan.strip_elements + plan.tile_elements + block_width) * i64(sizeof(T)) +
+  const i64 per_thread_bytes = ((plan.shared_strips ? 0 : plan.strip_elements) + plan.tile_elements + block_width) * i64(sizeof(T)) +
                                plan.tile_pixels * i64(sizeof(i64)) + 3 * 64;
   return per_thread_bytes <= max_thread_workspace_bytes;
 }
@@ -291,7 +297,7 @@ KernelStatus direct_blocked(const Conv2dJob<T>& job) noexcept {
   Workspace step_memory(sizeof(i64) * steps_per_chunk);
   // Per thread: strip, accumulator tile, pixel offsets, initial (bias) block; each 64-byte aligned.
   const auto round_up = [](i64 bytes) { return (bytes + 63) / 64 * 64; };
-  const i64 strip_bytes = round_up(plan.strip_elements * i64(sizeof(T)));
+  const i64 strip_bytes = plan.shared_strips ? 0 : round_up(plan.strip_elements * i64(sizeof(T)));
   const i64 tile_bytes = round_up(plan.tile_elements * i64(sizeof(T)));
   const i64 offsets_bytes = round_up(plan.tile_pixels * i64(sizeof(i64)));
   const i64 init_bytes = round_up(block_width * i64(sizeof(T)));
@@ -306,10 +312,44 @@ KernelStatus direct_blocked(const Conv2dJob<T>& job) noexcept {
         step_offsets[step++] = c * plan.strip_plane + kh * plan.rows.tap_step * plan.strip_pitch +
                                kw * plan.cols.tap_step;
 
-  const int segment = segment_pixels_for(plan.vectors);
-  const DirectMicrokernel<T> full_kernel = direct_microkernel_for_vectors<T>(plan.vectors, segment);
   const i64 in_plane = p.in_height * p.in_width;
   const i64 out_plane = s.out_height * s.out_width;
+
+  // Copies one channel chunk of the zero-padded input window of a tile into a strip.
+  const auto fill_strip = [&](i64 image, i64 group, i64 row_tile, i64 col_tile, i64 chunk, T* strip) {
+    const i64 oh0 = row_tile * plan.rows.tile, ow0 = col_tile * plan.cols.tile;
+    const i64 tile_rows = min_i64(plan.rows.tile, s.out_height - oh0);
+    const i64 tile_cols = min_i64(plan.cols.tile, s.out_width - ow0);
+    const i64 row_count = plan.rows.gap == 1 ? (tile_rows - 1) * p.stride_height + (p.kernel_height - 1) * p.dilation_height + 1
+                                             : plan.rows.extent;
+    const i64 col_count = plan.cols.gap == 1 ? (tile_cols - 1) * p.stride_width + (p.kernel_width - 1) * p.dilation_width + 1
+                                             : plan.cols.extent;
+    const i64 c0 = chunk * plan.chunk_channels;
+    const i64 channels = min_i64(plan.chunk_channels, s.in_channels_per_group - c0);
+    const T* chunk_input = job.input + (image * p.in_channels + group * s.in_channels_per_group + c0) * in_plane;
+    for (i64 c = 0; c < channels; ++c)
+      fill_strip_plane(chunk_input + c * in_plane, p.in_height, p.in_width, oh0 * p.stride_height - p.pad_top, row_count,
+                       plan.rows.gap, ow0 * p.stride_width - p.pad_left, col_count, plan.cols.gap, strip + c * plan.strip_plane,
+                       plan.strip_pitch);
+  };
+  const i64 spatial_items = plan.item_count / plan.oc_splits;
+  Workspace shared_memory(plan.shared_strips ? sizeof(T) * spatial_items * plan.chunk_count * plan.strip_elements : 0);
+  if (plan.shared_strips) {
+    if (shared_memory.get() == nullptr) return KernelStatus::out_of_memory;
+    T* shared = static_cast<T*>(shared_memory.get());
+    parallel_for(spatial_items * plan.chunk_count, threads, [&](i64 index, int) {
+      const i64 chunk = index % plan.chunk_count;
+      i64 rest = index / plan.chunk_count;
+      const i64 col_tile = rest % plan.cols.tiles;
+      rest /= plan.cols.tiles;
+      const i64 row_tile = rest % plan.rows.tiles;
+      rest /= plan.rows.tiles;
+      fill_strip(rest / p.groups, rest % p.groups, row_tile, col_tile, chunk, shared + index * plan.strip_elements);
+    });
+  }
+
+  const int segment = segment_pixels_for(plan.vectors);
+  const DirectMicrokernel<T> full_kernel = direct_microkernel_for_vectors<T>(plan.vectors, segment);
 
   parallel_for(plan.item_count, threads, [&](i64 item, int thread) {
     char* memory = static_cast<char*>(thread_memory.get()) + thread * thread_bytes;
@@ -338,27 +378,21 @@ KernelStatus direct_blocked(const Conv2dJob<T>& job) noexcept {
       for (i64 c = 0; c < tile_cols; ++c)
         pixel_offsets[pixel++] = r * plan.rows.out_step * plan.strip_pitch + c * plan.cols.out_step;
 
-    // Input window origin of the tile (may be negative: padding).
-    const i64 row_origin = oh0 * p.stride_height - p.pad_top;
-    const i64 col_origin = ow0 * p.stride_width - p.pad_left;
     const T* group_input = job.input + (image * p.in_channels + group * s.in_channels_per_group) * in_plane;
+    const i64 spatial_index = item / plan.oc_splits;
 
     for (i64 chunk = 0; chunk < plan.chunk_count; ++chunk) {
       const i64 c0 = chunk * plan.chunk_channels;
       const i64 channels = min_i64(plan.chunk_channels, s.in_channels_per_group - c0);
       const T* strip;
-      if (plan.copy_input) {
-        const i64 row_count = plan.rows.gap == 1 ? (tile_rows - 1) * p.stride_height + (p.kernel_height - 1) * p.dilation_height + 1
-                                                 : plan.rows.extent;
-        const i64 col_count = plan.cols.gap == 1 ? (tile_cols - 1) * p.stride_width + (p.kernel_width - 1) * p.dilation_width + 1
-                                                 : plan.cols.extent;
-        for (i64 c = 0; c < channels; ++c)
-          fill_strip_plane(group_input + (c0 + c) * in_plane, p.in_height, p.in_width, row_origin,
-                           row_count, plan.rows.gap, col_origin, col_count, plan.cols.gap,
-                           strip_buffer + c * plan.strip_plane, plan.strip_pitch);
+      if (plan.shared_strips) {
+        strip = static_cast<const T*>(shared_memory.get()) + (spatial_index * plan.chunk_count + chunk) * plan.strip_elements;
+      } else if (plan.copy_input) {
+        fill_strip(image, group, row_tile, col_tile, chunk, strip_buffer);
         strip = strip_buffer;
       } else {
-        strip = group_input + c0 * in_plane + row_origin * p.in_width + col_origin;
+        // no padding: the tile's window read in place (its origin is inside the image)
+        strip = group_input + c0 * in_plane + (oh0 * p.stride_height) * p.in_width + ow0 * p.stride_width;
       }
       const i64 steps = channels * taps;
       for (i64 b = 0; b < block_count; ++b) {
