@@ -95,8 +95,12 @@ def axis_steps(windows: Sequence[_Window], lengths: Sequence[int], out_start: in
         window = windows[layer_index]
         low = o0 * window.stride + window.first
         high = (o1 - 1) * window.stride + window.first + window.size
+        length = lengths[layer_index]
         start = 0 if low <= 0 else (low // window.stride) * window.stride
-        stop = min(lengths[layer_index], high)
+        # Outputs whose windows lie wholly in the padding (a 1x1 conv with padding 2, ceil_mode's
+        # last window) still need one real row to run the layer on.
+        start = min(start, (length - 1) // window.stride * window.stride)
+        stop = min(length, max(high, start + 1))
         shift = start // window.stride
         steps.append(_Step(start, stop, o0 - shift, o1 - shift))
         o0, o1 = start, stop
