@@ -329,8 +329,10 @@ def _pieces(edges, step: _Step):
 
 
 def _network_token(leaves):
+    """What names the graph: each layer's type, repr (hyper-parameters), identity and the hash of
+    its arrays (weights), so two networks never share keys and a changed weight changes them."""
     parts = []
     for layer in leaves:
-        state = {k: v for k, v in getattr(layer, "__dict__", {}).items() if not k.startswith("_packed") and k != "_lock"}
-        parts.append((type(layer).__qualname__, repr(layer), tokenize(state) if state else id(layer)))
+        arrays = {k: v for k, v in getattr(layer, "__dict__", {}).items() if isinstance(v, np.ndarray)}
+        parts.append((type(layer).__qualname__, repr(layer), id(layer), tokenize(arrays) if arrays else None))
     return parts
