@@ -427,6 +427,8 @@ def test_distributed_local_cluster():
     distributed = pytest.importorskip("distributed")
     rng = np.random.default_rng(11)
     layers = [conv(rng, 4, 3, 3, padding=1), ReLU(), conv(rng, 2, 4, 3, stride=2, padding=(1, 0, 0, 1))]
+    if HAVE_POOLS:  # the graph is pickled to the scheduler even in-process: layers must pickle
+        layers += [fieldconv.MaxPool2d(3, 2, 1, ceil_mode=True), fieldconv.AvgPool2d(2, count_include_pad=False)]
     x = rng.standard_normal((2, 3, 40, 36)).astype(np.float32)
     y = fieldconv.dask.apply(layers, da.from_array(x, chunks=(1, 3, 15, 12)))
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
