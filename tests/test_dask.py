@@ -474,6 +474,9 @@ def test_bad_inputs_raise_before_compute():
         fieldconv.dask.apply([layers[0], "relu"], _poisoned((1, 3, 8, 8), 4))
     with pytest.raises(TypeError, match="float32 or float64"):
         fieldconv.dask.apply(layers, da.zeros((1, 3, 8, 8), chunks=4, dtype=np.int32))
+    unknown = da.ones((1, 3, 8, 8), chunks=4, dtype=np.float32)[:, :, da.arange(8) > 2]
+    with pytest.raises(ValueError, match="unknown chunk sizes.*compute_chunk_sizes"):
+        fieldconv.dask.apply(layers, unknown)
     # a good call builds the graph without computing anything
     y = fieldconv.dask.apply(layers, _poisoned((1, 3, 8, 8), 4))
     with pytest.raises(AssertionError, match="computed"):
@@ -519,3 +522,25 @@ def test_import_without_dask_names_the_extra():
     )
     assert done.returncode == 0, done.stderr
     assert "ImportError:" in done.stdout and "pip install fieldconv[dask]" in done.stdout
+
+
+# --------------------------------------------------------------------------------------------
+# The benchmark's code paths (tiny sizes)
+
+
+def test_benchmark_variants_agree():
+    from fieldconv import _dask_bench
+
+    threads = fieldconv.get_num_threads()
+    try:
+        whole = _dask_bench._child("whole", 72, 20, 1)
+        tiled = _dask_bench._child("dask", 72, 20, 1)
+    finally:
+        fieldconv.set_num_threads(threads)
+    assert whole["output_shape"] == tiled["output_shape"] == [1, 8, 36, 36]
+    assert whole["digest"] == tiled["digest"] and tiled["tasks"] == 16
+    assert tiled["peak_rss_mib"] > 0 and whole["seconds"] >= 0
+    assert "identical" in _dask_bench.format_table([whole, tiled])
+    assert "differ" in _dask_bench.format_table([whole, dict(tiled, digest="0")])
+    with pytest.raises(ValueError, match="variants"):
+        _dask_bench.run_dask_benchmark(64, 16, variants=("fast",))
