@@ -339,6 +339,18 @@ def test_axis_steps_worked_example():
     assert [(s.start, s.stop) for s in steps] == [(25, 32), (26, 32), (13, 16)]
 
 
+def test_worked_example_task_receives_rows_9_to_26():
+    """The same network through apply: the middle tile's task gets input rows [9, 27) (18 rows)."""
+    MaxPool2d, _ = pools(POOL_KINDS[-1])
+    rng = np.random.default_rng(16)
+    layers = [conv(rng, 2, 1, 3, padding=1), MaxPool2d(2), conv(rng, 1, 2, 3, padding=1)]
+    x = rng.standard_normal((1, 1, 32, 32)).astype(np.float32)
+    y = check(layers, x, (1, 1, (12, 12, 8), 32))
+    assert y.chunks[2] == (6, 6, 4)
+    rows = {key[3]: sum(shape[2] for shape in shapes) for key, shapes in _task_inputs(y)}
+    assert rows == {0: 15, 1: 18, 2: 11}
+
+
 def _task_inputs(y):
     """For every tile task of y: (output block shape, [shapes of the arrays it receives])."""
     graph = dict(y.__dask_graph__())
