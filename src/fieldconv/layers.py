@@ -111,6 +111,11 @@ class Conv2d:
         )
 
 
+def _rebuild_conv2d(weight, bias, stride, padding, dilation, groups, algorithm):
+    """Conv2d.__reduce__'s constructor (algorithm is keyword-only)."""
+    return Conv2d(weight, bias, stride, padding, dilation, groups, algorithm=algorithm)
+
+
 class ReLU:
     """max(x, 0) elementwise as a layer (``fieldconv.relu``); its receptive field is one pixel."""
 
@@ -448,7 +453,3 @@ class AvgPool2d(_Pool2d):
             f"divisor_override={self.divisor_override})"
         )
 
-
-def _rebuild_conv2d(weight, bias, stride, padding, dilation, groups, algorithm):
-    """Conv2d.__reduce__'s constructor (algorithm is keyword-only)."""
-    return Conv2d(weight, bias, stride, padding, dilation, groups, algorithm=algorithm)
