@@ -96,12 +96,24 @@ class Conv2d:
         out = _params.conv2d_output_shape(full, self.weight.shape, self._geometry)
         return out if len(shape) == 4 else out[1:]
 
+    def __reduce__(self):
+        # Picklable (dask.distributed, multiprocessing): rebuilt from its arguments, so the packed
+        # weights (a C++ object) and the lock are made afresh on the other side.
+        padding = "same" if self._geometry.padding is None else self._geometry.padding
+        return (_rebuild_conv2d, (self.weight, self.bias, self.stride, padding, self.dilation, self.groups,
+                                  self.algorithm))
+
     def __repr__(self):
         return (
             f"Conv2d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
             f"padding={self.padding}, dilation={self.dilation}, groups={self.groups}, "
             f"bias={self.bias is not None}, dtype={self.weight.dtype})"
         )
+
+
+def _rebuild_conv2d(weight, bias, stride, padding, dilation, groups, algorithm):
+    """Conv2d.__reduce__'s constructor (algorithm is keyword-only)."""
+    return Conv2d(weight, bias, stride, padding, dilation, groups, algorithm=algorithm)
 
 
 class ReLU:
