@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/kernel_support.hpp"
 #include "kernels/kernels.hpp"
 #include "parallel.hpp"
 
@@ -25,11 +26,6 @@ namespace fieldconv {
 namespace FIELDCONV_KERNEL_FAMILY {
 namespace {
 
-using i64 = std::int64_t;
-
-inline i64 min_i64(i64 a, i64 b) { return a < b ? a : b; }
-inline i64 max_i64(i64 a, i64 b) { return a > b ? a : b; }
-inline i64 ceil_div(i64 a, i64 b) { return (a + b - 1) / b; }
 
 // Per-thread workspace budgets, sized to this class of CPU (32 KiB L1d, 512 KiB L2 per core).
 constexpr i64 block_weight_budget_bytes = 32 * 1024;  // one block's weights for one channel chunk
@@ -43,19 +39,6 @@ constexpr i64 target_tile_pixels = 512;
 constexpr i64 compact_window_threshold = 64;
 // Refuse (std::invalid_argument upstream) rather than allocate more than this per thread.
 constexpr i64 max_thread_workspace_bytes = i64{1} << 30;
-
-// RAII over allocate_workspace (defined outside the kernel families).
-class Workspace {
- public:
-  explicit Workspace(std::size_t bytes) : memory_(bytes ? allocate_workspace(bytes) : nullptr) {}
-  Workspace(const Workspace&) = delete;
-  Workspace& operator=(const Workspace&) = delete;
-  ~Workspace() { free_workspace(memory_); }
-  void* get() const { return memory_; }
-
- private:
-  void* memory_;
-};
 
 // Rows (or columns) of a strip: input index of strip position i is origin + i * gap.
 struct StripAxis {

@@ -35,6 +35,7 @@
 #include <cstring>
 #include <limits>
 
+#include "kernels/kernel_support.hpp"
 #include "kernels/kernels.hpp"
 #include "parallel.hpp"
 
@@ -42,29 +43,11 @@ namespace fieldconv {
 namespace FIELDCONV_KERNEL_FAMILY {
 namespace {
 
-using i64 = std::int64_t;
-
-inline i64 min_i64(i64 a, i64 b) { return a < b ? a : b; }
-inline i64 max_i64(i64 a, i64 b) { return a > b ? a : b; }
-inline i64 ceil_div(i64 a, i64 b) { return (a + b - 1) / b; }
-inline i64 round_up(i64 a, i64 b) { return ceil_div(a, b) * b; }
 
 // Output columns per tile: bounds the row buffer for very wide inputs.
 constexpr i64 max_tile_outputs = 4096;
 // Row buffer elements per thread beyond which the scalar path is taken.
 constexpr i64 max_row_buffer_elements = i64{1} << 20;
-
-class Workspace {
- public:
-  explicit Workspace(std::size_t bytes) : memory_(bytes ? allocate_workspace(bytes) : nullptr) {}
-  Workspace(const Workspace&) = delete;
-  Workspace& operator=(const Workspace&) = delete;
-  ~Workspace() { free_workspace(memory_); }
-  void* get() const { return memory_; }
-
- private:
-  void* memory_;
-};
 
 // The window rows of output row `out_row`: input rows first, first + dilation, ... (count of
 // them), the in-range taps only. `first` is PyTorch's `while (ih0 < 0) ih0 += dilation` even when
