@@ -20,6 +20,8 @@ const KernelTable generic_table = {
     {&generic::conv2d_direct_blocked<double>, &generic::conv2d_depthwise<double>},
     {&generic::max_pool2d<float>, &generic::avg_pool2d<float>},
     {&generic::max_pool2d<double>, &generic::avg_pool2d<double>},
+    {&generic::filter2d_direct<float>, &generic::filter2d_direct<double>,
+     &generic::filter2d_direct<std::uint32_t>, &generic::filter2d_direct<std::uint64_t>},
 };
 
 #if FIELDCONV_HAVE_AVX2_KERNELS
@@ -30,6 +32,8 @@ const KernelTable avx2_table = {
     {&avx2::conv2d_direct_blocked<double>, &avx2::conv2d_depthwise<double>},
     {&avx2::max_pool2d<float>, &avx2::avg_pool2d<float>},
     {&avx2::max_pool2d<double>, &avx2::avg_pool2d<double>},
+    {&avx2::filter2d_direct<float>, &avx2::filter2d_direct<double>,
+     &avx2::filter2d_direct<std::uint32_t>, &avx2::filter2d_direct<std::uint64_t>},
 };
 
 const KernelTable avx512_table = {
@@ -40,6 +44,8 @@ const KernelTable avx512_table = {
     // Pooling is memory-bound: the AVX2 kernels serve AVX-512 CPUs too.
     {&avx2::max_pool2d<float>, &avx2::avg_pool2d<float>},
     {&avx2::max_pool2d<double>, &avx2::avg_pool2d<double>},
+    {&avx512::filter2d_direct<float>, &avx512::filter2d_direct<double>,
+     &avx512::filter2d_direct<std::uint32_t>, &avx512::filter2d_direct<std::uint64_t>},
 };
 #endif
 

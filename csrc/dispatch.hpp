@@ -18,6 +18,13 @@ struct Pool2dKernels {
   KernelStatus (*avg)(const Pool2dJob<T>&) noexcept;
 };
 
+struct Filter2dKernels {
+  KernelStatus (*f32)(const Filter2dJob<float>&) noexcept;
+  KernelStatus (*f64)(const Filter2dJob<double>&) noexcept;
+  KernelStatus (*u32)(const Filter2dJob<std::uint32_t>&) noexcept;
+  KernelStatus (*u64)(const Filter2dJob<std::uint64_t>&) noexcept;
+};
+
 struct KernelTable {
   const char* isa_name;
   std::int64_t conv2d_block_bytes;  // preferred bytes of out-channels per packed weight block
@@ -38,6 +45,8 @@ struct KernelTable {
     if constexpr (sizeof(T) == sizeof(float)) return pool2d_f32;
     else return pool2d_f64;
   }
+
+  Filter2dKernels filter2d;
 };
 
 const KernelTable& active_kernels() noexcept;

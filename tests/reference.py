@@ -217,3 +217,49 @@ def avg_pool2d_reference(x, kernel_size, stride=None, padding=0, ceil_mode=False
             with np.errstate(invalid="ignore"):  # inf - inf is NaN, as intended
                 result[:, :, oh, ow] = inside.sum(axis=(2, 3)) / divisor
     return result[0] if unbatched else result
+
+
+# --------------------------------------------------------------------------------------------
+# SciPy drop-ins: 2-D filtering with border rules, float64 (complex128) sums.
+
+
+def border_index(mode: str, x: int, n: int) -> int:
+    """Input index of coordinate x along an axis of length n, or -1 for the fill value.
+    mode: 'constant', 'nearest', 'reflect' (edge repeated, scipy.signal 'symm'), 'mirror', 'wrap'."""
+    if 0 <= x < n:
+        return x
+    if mode == "constant":
+        return -1
+    if mode == "nearest":
+        return 0 if x < 0 else n - 1
+    if mode == "wrap":
+        return x % n
+    if mode == "reflect":
+        k = x % (2 * n)
+        return 2 * n - 1 - k if k >= n else k
+    if mode == "mirror":
+        if n == 1:
+            return 0
+        k = x % (2 * n - 2)
+        return 2 * n - 2 - k if k >= n else k
+    raise ValueError(mode)
+
+
+def correlate2d_reference(image, kernel, out_shape, row_offset, col_offset, mode="constant", fill=0.0):
+    """out[i, j] = sum_{r, c} kernel[r, c] * ext[i + row_offset + r, j + col_offset + c]."""
+    image = np.asarray(image)
+    kernel = np.asarray(kernel)
+    dtype = np.complex128 if (image.dtype.kind == "c" or kernel.dtype.kind == "c") else np.float64
+    out = np.zeros(out_shape, dtype=dtype)
+    height, width = image.shape
+    for i in range(out_shape[0]):
+        for j in range(out_shape[1]):
+            total = dtype(0)
+            for r in range(kernel.shape[0]):
+                y = border_index(mode, i + row_offset + r, height)
+                for c in range(kernel.shape[1]):
+                    x = border_index(mode, j + col_offset + c, width)
+                    value = fill if (y < 0 or x < 0) else image[y, x]
+                    total += kernel[r, c] * value
+            out[i, j] = total
+    return out

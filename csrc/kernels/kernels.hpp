@@ -42,11 +42,38 @@ enum class KernelStatus {
 void* allocate_workspace(std::size_t bytes) noexcept;
 void free_workspace(void* memory) noexcept;
 
+// 2-D filter (fieldconv/filter2d.hpp) as the kernels see it: A is the accumulator type
+// (float, double, uint32_t, uint64_t); input and output types are FilterScalar codes.
+// row_map[k] / col_map[k] give the input row / column of extended position k (-1: fill);
+// extended position k corresponds to output position k - tap (see filter2d.cpp).
+template <class A>
+struct Filter2dJob {
+  std::int64_t planes, in_height, in_width, out_height, out_width;
+  std::int64_t kernel_height, kernel_width;  // extent of the taps (max row / col + 1)
+  int input_type, output_type;               // FilterScalar
+  const void* input;
+  void* output;
+  std::int64_t tap_count;
+  const std::int64_t* tap_rows;
+  const std::int64_t* tap_cols;
+  const A* tap_weights;
+  const std::int64_t* row_map;  // out_height + kernel_height - 1 entries
+  const std::int64_t* col_map;  // out_width + kernel_width - 1 entries
+  std::int64_t col_identity_begin, col_identity_end;  // extended columns k with col_map[k] == k + col_identity_shift
+  std::int64_t col_identity_shift;
+  std::int64_t row_identity_begin, row_identity_end;  // likewise rows: row_map[k] == k + row_identity_shift
+  std::int64_t row_identity_shift;
+  A fill;
+  int threads;
+};
+
 #define FIELDCONV_DECLARE_KERNEL_FAMILY                        \
   template <class T>                                           \
   KernelStatus conv2d_direct_blocked(const Conv2dJob<T>& job) noexcept; \
   template <class T>                                           \
-  KernelStatus conv2d_depthwise(const Conv2dJob<T>& job) noexcept;
+  KernelStatus conv2d_depthwise(const Conv2dJob<T>& job) noexcept; \
+  template <class A>                                           \
+  KernelStatus filter2d_direct(const Filter2dJob<A>& job) noexcept;
 
 namespace generic { FIELDCONV_DECLARE_KERNEL_FAMILY }
 namespace avx2 { FIELDCONV_DECLARE_KERNEL_FAMILY }

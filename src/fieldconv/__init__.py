@@ -6,6 +6,8 @@ from .layers import Conv2d
 from .functional import avg_pool2d, max_pool2d
 from .layers import AvgPool2d, MaxPool2d
 from .receptive_field import ReceptiveField
+from .signal import convolve2d, correlate2d
+from . import ndimage
 # Receptive fields (API.md section 3). The function fieldconv.receptive_field shadows the
 # submodule of the same name; keep this import after every import that loads that submodule.
 from .functional import relu
@@ -24,6 +26,9 @@ __all__ = [
     "get_num_threads",
     "set_num_threads",
     "show_config",
+    "correlate2d",
+    "convolve2d",
+    "ndimage",
     "relu",
     "ReLU",
     "Sequential",

@@ -1,0 +1,87 @@
+// Binding of the 2-D filter core (fieldconv/filter2d.hpp) used by fieldconv.signal and
+// fieldconv.ndimage. Arrays arrive checked and contiguous from fieldconv._params.
+#include <string>
+
+#include "bindings/register.hpp"
+#include "fieldconv/filter2d.hpp"
+
+namespace fieldconv::bindings {
+namespace {
+
+FilterScalar scalar_of(const py::array& array, const char* name) {
+  const py::dtype dtype = array.dtype();
+  const char kind = dtype.kind();
+  const py::ssize_t size = dtype.itemsize();
+  if (kind == 'b' && size == 1) return FilterScalar::boolean;
+  if (kind == 'i' || kind == 'u') {
+    const bool is_signed = kind == 'i';
+    switch (size) {
+      case 1: return is_signed ? FilterScalar::int8 : FilterScalar::uint8;
+      case 2: return is_signed ? FilterScalar::int16 : FilterScalar::uint16;
+      case 4: return is_signed ? FilterScalar::int32 : FilterScalar::uint32;
+      case 8: return is_signed ? FilterScalar::int64 : FilterScalar::uint64;
+      default: break;
+    }
+  }
+  if (kind == 'f' && size == 4) return FilterScalar::float32;
+  if (kind == 'f' && size == 8) return FilterScalar::float64;
+  throw py::type_error(std::string(name) + ": unsupported dtype " + py::str(dtype).cast<std::string>());
+}
+
+void check_layout(const py::array& array, const char* name, bool writeable) {
+  if (array.ndim() != 3 || !(array.flags() & py::array::c_style) || array.dtype().byteorder() == '>')
+    throw py::type_error(std::string(name) + ": expected a C-contiguous native 3-d array");
+  if (writeable && !array.writeable()) throw py::value_error(std::string(name) + " must be writeable");
+}
+
+}  // namespace
+
+void register_filter2d(py::module_& module) {
+  module.def(
+      "filter2d",
+      [](const py::array& input, py::array& output, const py::array_t<std::int64_t, py::array::c_style>& tap_rows,
+         const py::array_t<std::int64_t, py::array::c_style>& tap_cols, const py::array& weights, const py::array& fill,
+         int accumulator, std::int64_t row_offset, std::int64_t col_offset, int border) {
+        check_layout(input, "input", false);
+        check_layout(output, "output", true);
+        const FilterScalar input_type = scalar_of(input, "input");
+        const FilterScalar output_type = scalar_of(output, "output");
+        static const char* accumulator_dtypes[] = {"float32", "float64", "uint32", "uint64"};
+        if (accumulator < 0 || accumulator > 3) throw py::value_error("accumulator must be 0..3");
+        const py::dtype acc_dtype(accumulator_dtypes[accumulator]);
+        if (!weights.dtype().is(acc_dtype) && !weights.dtype().equal(acc_dtype))
+          throw py::type_error("weights must have the accumulator's dtype");
+        if (!fill.dtype().equal(acc_dtype) || fill.size() != 1) throw py::type_error("fill must be one accumulator value");
+        if (!(weights.flags() & py::array::c_style)) throw py::type_error("weights must be contiguous");
+        const py::ssize_t count = tap_rows.size();
+        if (tap_cols.size() != count || weights.size() != count)
+          throw py::value_error("tap rows, columns and weights must have the same length");
+        if (input.shape(0) != output.shape(0)) throw py::value_error("input and output plane counts differ");
+        Filter2dParams p;
+        p.planes = input.shape(0);
+        p.in_height = input.shape(1);
+        p.in_width = input.shape(2);
+        p.out_height = output.shape(1);
+        p.out_width = output.shape(2);
+        p.row_offset = row_offset;
+        p.col_offset = col_offset;
+        p.border = static_cast<FilterBorder>(border);
+        Filter2dTaps taps;
+        taps.count = count;
+        taps.rows = tap_rows.data();
+        taps.cols = tap_cols.data();
+        taps.weights = weights.data();
+        const void* in_data = input.data();
+        void* out_data = output.mutable_data();
+        const void* fill_data = fill.data();
+        py::gil_scoped_release release;
+        filter2d(p, input_type, in_data, output_type, out_data, static_cast<FilterAccumulator>(accumulator), taps,
+                 fill_data);
+      },
+      py::arg("input"), py::arg("output"), py::arg("tap_rows"), py::arg("tap_cols"), py::arg("weights"),
+      py::arg("fill"), py::arg("accumulator"), py::arg("row_offset"), py::arg("col_offset"), py::arg("border"),
+      "2-D filter of a (planes, H, W) stack into a preallocated (planes, H_out, W_out) output "
+      "(fieldconv/filter2d.hpp); arguments already checked by fieldconv._params.");
+}
+
+}  // namespace fieldconv::bindings

@@ -1,0 +1,4 @@
+// Direct 2-D filter kernels, AVX2 + FMA family (this file is compiled with -mavx2 -mfma).
+#define FIELDCONV_KERNEL_FAMILY avx2
+#include "kernels/simd_avx2.hpp"
+#include "kernels/filter2d_impl.hpp"

@@ -1,0 +1,4 @@
+// Direct 2-D filter kernels, portable family (baseline flags of the target).
+#define FIELDCONV_KERNEL_FAMILY generic
+#include "kernels/simd_generic.hpp"
+#include "kernels/filter2d_impl.hpp"

@@ -1,0 +1,427 @@
+// Direct 2-D filter (fieldconv/filter2d.hpp), one implementation for every kernel family.
+// Included by filter2d_<isa>.cpp inside that family's namespace, after Simd<T> is defined.
+//
+// Work items are (plane, tile of output rows, tile of output columns), shared among threads by
+// late_join_for. An item first builds a
+// "strip": the extended input rows and columns its outputs read, converted to the accumulator
+// type, with the border rule applied once per strip row and column through precomputed index
+// maps (row_map / col_map; the columns inside the image are one contiguous converting copy).
+// The interior loop then has no branches: for each output row, for each register block of
+// U vectors of outputs, for each tap, broadcast the weight and FMA it with an unaligned load of
+// the strip. Accumulators stay in registers for all taps, so each output is written once.
+// Integer (wrapping) accumulators use plain loops over a row buffer, which the compiler
+// vectorises with the family's flags.
+
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include "kernels/kernels.hpp"
+#include "late_join.hpp"
+
+namespace fieldconv {
+namespace FIELDCONV_KERNEL_FAMILY {
+namespace {
+
+using i64 = std::int64_t;
+
+inline i64 f2_min(i64 a, i64 b) { return a < b ? a : b; }
+inline i64 f2_max(i64 a, i64 b) { return a > b ? a : b; }
+inline i64 f2_ceil_div(i64 a, i64 b) { return (a + b - 1) / b; }
+
+// Per-thread strip budget: about half of this CPU's 512 KiB L2.
+constexpr i64 f2_strip_budget_bytes = 192 * 1024;
+constexpr i64 f2_max_tile_cols = 512;
+constexpr i64 f2_max_tile_rows = 64;
+constexpr i64 f2_max_thread_workspace_bytes = i64{1} << 30;
+// Multiply-adds a thread must get before other threads are asked to help (~10 us of work:
+// below that, waking them costs more than they can take over).
+constexpr i64 f2_min_work_per_thread = i64{1} << 18;
+
+class F2Workspace {
+ public:
+  explicit F2Workspace(std::size_t bytes) : memory_(bytes ? allocate_workspace(bytes) : nullptr) {}
+  F2Workspace(const F2Workspace&) = delete;
+  F2Workspace& operator=(const F2Workspace&) = delete;
+  ~F2Workspace() { free_workspace(memory_); }
+  void* get() const { return memory_; }
+
+ private:
+  void* memory_;
+};
+
+// ---- conversions -----------------------------------------------------------------------------
+
+// double -> integer as a C cast compiles on x86-64 (cvttsd2si): out of range or NaN gives the
+// "integer indefinite" value; narrower types are converted through int32 and truncated.
+inline std::int32_t x86_to_int32(double x) {
+  if (x > -2147483649.0 && x < 2147483648.0) return static_cast<std::int32_t>(x);
+  return INT32_MIN;
+}
+inline std::int64_t x86_to_int64(double x) {
+  if (x >= -9223372036854775808.0 && x < 9223372036854775808.0) return static_cast<std::int64_t>(x);
+  return INT64_MIN;
+}
+inline std::uint64_t x86_to_uint64_positive(double x) {
+  // x < 2**63 (or NaN, unordered compares as "below"): one signed conversion; else subtract 2**63
+  if (!(x >= 9223372036854775808.0)) return static_cast<std::uint64_t>(x86_to_int64(x));
+  return static_cast<std::uint64_t>(x86_to_int64(x - 9223372036854775808.0)) ^ (std::uint64_t{1} << 63);
+}
+// SciPy's ndimage (x86-64 build) stores negative values into uint64 as -(uint64)(-x).
+inline std::uint64_t x86_to_uint64(double x) {
+  if (x < 0) return std::uint64_t{0} - x86_to_uint64_positive(-x);
+  return x86_to_uint64_positive(x);
+}
+
+template <class Out, class A>
+inline Out store_value(A value) {
+  if constexpr (std::is_floating_point_v<Out>) {
+    return static_cast<Out>(value);
+  } else if constexpr (std::is_floating_point_v<A>) {
+    const double x = static_cast<double>(value);
+    if constexpr (sizeof(Out) < 4) return static_cast<Out>(static_cast<std::uint32_t>(x86_to_int32(x)));
+    else if constexpr (std::is_same_v<Out, std::int32_t>) return x86_to_int32(x);
+    else if constexpr (std::is_same_v<Out, std::uint32_t>) return static_cast<std::uint32_t>(x86_to_int64(x));
+    else if constexpr (std::is_same_v<Out, std::int64_t>) return x86_to_int64(x);
+    else return x86_to_uint64(x);
+  } else {
+    return static_cast<Out>(value);  // wrapping: truncate modulo 2**bits
+  }
+}
+
+template <class A, class In>
+inline A load_value(In value) {
+  if constexpr (std::is_same_v<In, bool>) return static_cast<A>(value ? 1 : 0);
+  else return static_cast<A>(value);  // unsigned A: two's complement wrap (well defined)
+}
+
+template <class In, class A>
+void load_span(const In* src, A* dst, i64 n) {
+  for (i64 j = 0; j < n; ++j) dst[j] = load_value<A>(src[j]);
+}
+template <class In, class A>
+void load_gather(const In* src, const i64* map, A fill, A* dst, i64 n) {
+  for (i64 j = 0; j < n; ++j) {
+    const i64 k = map[j];
+    dst[j] = k < 0 ? fill : load_value<A>(src[k]);
+  }
+}
+template <class Out, class A>
+void store_span(const A* src, Out* dst, i64 n) {
+  for (i64 j = 0; j < n; ++j) dst[j] = store_value<Out>(src[j]);
+}
+
+// One strip row: extended columns [c0, c0 + n) of input row `row` (nullptr: fill row).
+template <class In, class A>
+void fill_strip_row_typed(const Filter2dJob<A>& job, const In* row, i64 c0, i64 n, A* dst) {
+  if (row == nullptr) {
+    for (i64 j = 0; j < n; ++j) dst[j] = job.fill;
+    return;
+  }
+  const i64 lo = f2_min(n, f2_max(0, job.col_identity_begin - c0));
+  const i64 hi = f2_max(lo, f2_min(n, job.col_identity_end - c0));
+  if (lo > 0) load_gather(row, job.col_map + c0, job.fill, dst, lo);
+  if (hi > lo) {
+    if constexpr (sizeof(In) == sizeof(A) && std::is_same_v<In, A>)
+      std::memcpy(static_cast<void*>(dst + lo), row + c0 + lo + job.col_identity_shift, sizeof(A) * (hi - lo));
+    else
+      load_span(row + c0 + lo + job.col_identity_shift, dst + lo, hi - lo);
+  }
+  if (n > hi) load_gather(row, job.col_map + c0 + hi, job.fill, dst + hi, n - hi);
+}
+
+template <class A>
+void fill_strip_row(const Filter2dJob<A>& job, const void* plane, i64 input_row, i64 c0, i64 n, A* dst) {
+  const i64 offset = input_row * job.in_width;
+  const bool fill = input_row < 0;
+#define FIELDCONV_F2_CASE(code, type)                                                                  \
+  case code:                                                                                           \
+    fill_strip_row_typed<type, A>(job, fill ? nullptr : static_cast<const type*>(plane) + offset, c0, n, dst); \
+    break;
+  switch (job.input_type) {
+    FIELDCONV_F2_CASE(0, std::uint8_t)  // bool read as its byte, as SciPy reads npy_bool
+    FIELDCONV_F2_CASE(1, std::int8_t)
+    FIELDCONV_F2_CASE(2, std::uint8_t)
+    FIELDCONV_F2_CASE(3, std::int16_t)
+    FIELDCONV_F2_CASE(4, std::uint16_t)
+    FIELDCONV_F2_CASE(5, std::int32_t)
+    FIELDCONV_F2_CASE(6, std::uint32_t)
+    FIELDCONV_F2_CASE(7, std::int64_t)
+    FIELDCONV_F2_CASE(8, std::uint64_t)
+    FIELDCONV_F2_CASE(9, float)
+    default:
+      fill_strip_row_typed<double, A>(job, fill ? nullptr : static_cast<const double*>(plane) + offset, c0, n, dst);
+  }
+#undef FIELDCONV_F2_CASE
+}
+
+template <class A>
+void store_row(const Filter2dJob<A>& job, const A* src, void* plane, i64 index, i64 n) {
+#define FIELDCONV_F2_CASE(code, type) \
+  case code:                          \
+    store_span(src, static_cast<type*>(plane) + index, n); \
+    break;
+  switch (job.output_type) {
+    case 0:  // bool outputs hold the byte the x86 conversion gives, as SciPy's
+      store_span(src, reinterpret_cast<std::uint8_t*>(static_cast<bool*>(plane) + index), n);
+      break;
+    FIELDCONV_F2_CASE(1, std::int8_t)
+    FIELDCONV_F2_CASE(2, std::uint8_t)
+    FIELDCONV_F2_CASE(3, std::int16_t)
+    FIELDCONV_F2_CASE(4, std::uint16_t)
+    FIELDCONV_F2_CASE(5, std::int32_t)
+    FIELDCONV_F2_CASE(6, std::uint32_t)
+    FIELDCONV_F2_CASE(7, std::int64_t)
+    FIELDCONV_F2_CASE(8, std::uint64_t)
+    FIELDCONV_F2_CASE(9, float)
+    default: store_span(src, static_cast<double*>(plane) + index, n);
+  }
+#undef FIELDCONV_F2_CASE
+}
+
+inline i64 scalar_size(int type) {
+  switch (type) {
+    case 0: case 1: case 2: return 1;
+    case 3: case 4: return 2;
+    case 5: case 6: case 9: return 4;
+    default: return 8;
+  }
+}
+
+template <class A>
+constexpr int output_code_of() {
+  if constexpr (std::is_same_v<A, float>) return 9;
+  else if constexpr (std::is_same_v<A, double>) return 10;
+  else return -1;
+}
+
+// ---- floating-point row kernel ----------------------------------------------------------------
+
+// out[c] = sum_t w[t] * base[offset[t] + c] for c in [0, n).
+template <class A, int U>
+inline void float_row_block(const A* base, const i64* offsets, const A* weights, i64 taps, A* out) {
+  using S = Simd<A>;
+  constexpr int L = S::lanes;
+  typename S::vec acc[U];
+#pragma GCC unroll 8
+  for (int u = 0; u < U; ++u) acc[u] = S::zero();
+  for (i64 t = 0; t < taps; ++t) {
+    const A* p = base + offsets[t];
+    const typename S::vec w = S::set1(weights[t]);
+#pragma GCC unroll 8
+    for (int u = 0; u < U; ++u) acc[u] = S::fma(S::load(p + u * L), w, acc[u]);
+  }
+#pragma GCC unroll 8
+  for (int u = 0; u < U; ++u) S::store(out + u * L, acc[u]);
+}
+
+template <class A>
+void float_row(const A* base, const i64* offsets, const A* weights, i64 taps, A* out, i64 n) {
+  using S = Simd<A>;
+  constexpr i64 L = S::lanes;
+  i64 c = 0;
+  for (; c + 8 * L <= n; c += 8 * L) float_row_block<A, 8>(base + c, offsets, weights, taps, out + c);
+  for (; c + 2 * L <= n; c += 2 * L) float_row_block<A, 2>(base + c, offsets, weights, taps, out + c);
+  for (; c + L <= n; c += L) float_row_block<A, 1>(base + c, offsets, weights, taps, out + c);
+  for (; c < n; ++c) {
+    A acc = A(0);
+    for (i64 t = 0; t < taps; ++t) acc = S::fma(base[offsets[t] + c], weights[t], acc);
+    out[c] = acc;
+  }
+}
+
+// Two output rows at once for a dense kh x kw tap grid (weights row-major): each strip vector
+// loaded serves kernel row s of the first output row and s - 1 of the second, so a block needs
+// (kh + 1) * kw loads instead of 2 * kh * kw (the loads, not the FMAs, bound the one-row
+// loop). Each output gets the same FMAs in the same order as from float_row.
+template <class A, int U>
+inline void float_rows2_block(const A* base, i64 pitch, i64 kh, i64 kw, const A* weights, A* out0, A* out1) {
+  using S = Simd<A>;
+  constexpr int L = S::lanes;
+  typename S::vec acc0[U], acc1[U];
+#pragma GCC unroll 4
+  for (int u = 0; u < U; ++u) acc0[u] = acc1[u] = S::zero();
+  for (i64 s = 0; s <= kh; ++s) {
+    const A* row = base + s * pitch;
+    for (i64 tc = 0; tc < kw; ++tc) {
+      typename S::vec v[U];
+#pragma GCC unroll 4
+      for (int u = 0; u < U; ++u) v[u] = S::load(row + tc + u * L);
+      if (s < kh) {
+        const typename S::vec w = S::set1(weights[s * kw + tc]);
+#pragma GCC unroll 4
+        for (int u = 0; u < U; ++u) acc0[u] = S::fma(v[u], w, acc0[u]);
+      }
+      if (s > 0) {
+        const typename S::vec w = S::set1(weights[(s - 1) * kw + tc]);
+#pragma GCC unroll 4
+        for (int u = 0; u < U; ++u) acc1[u] = S::fma(v[u], w, acc1[u]);
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int u = 0; u < U; ++u) {
+    S::store(out0 + u * L, acc0[u]);
+    S::store(out1 + u * L, acc1[u]);
+  }
+}
+
+template <class A>
+void float_rows2(const A* base, i64 pitch, const i64* offsets, i64 kh, i64 kw, const A* weights, A* out0, A* out1,
+                 i64 n) {
+  using S = Simd<A>;
+  constexpr i64 L = S::lanes;
+  i64 c = 0;
+  for (; c + 4 * L <= n; c += 4 * L) float_rows2_block<A, 4>(base + c, pitch, kh, kw, weights, out0 + c, out1 + c);
+  for (; c + L <= n; c += L) float_rows2_block<A, 1>(base + c, pitch, kh, kw, weights, out0 + c, out1 + c);
+  if (c < n) {
+    float_row(base + c, offsets, weights, kh * kw, out0 + c, n - c);
+    float_row(base + pitch + c, offsets, weights, kh * kw, out1 + c, n - c);
+  }
+}
+
+template <class A>
+void integer_row(const A* base, const i64* offsets, const A* weights, i64 taps, A* out, i64 n) {
+  for (i64 c = 0; c < n; ++c) out[c] = A(0);
+  for (i64 t = 0; t < taps; ++t) {
+    const A* p = base + offsets[t];
+    const A w = weights[t];
+    for (i64 c = 0; c < n; ++c) out[c] += w * p[c];
+  }
+}
+
+template <class A>
+KernelStatus filter2d_run(const Filter2dJob<A>& job) noexcept {
+  const i64 out_plane = job.out_height * job.out_width;
+  if (job.planes == 0 || out_plane == 0) return KernelStatus::ok;
+  const i64 kh = job.kernel_height, kw = job.kernel_width;
+
+  // Tiles: up to f2_max_tile_cols output columns, and as many rows as keep the strip in budget.
+  const i64 tile_cols = f2_min(job.out_width, f2_max_tile_cols);
+  const i64 pitch = (tile_cols + kw - 1 + 15) / 16 * 16;
+  i64 tile_rows = f2_max(1, f2_strip_budget_bytes / (pitch * i64(sizeof(A))) - (kh - 1));
+  tile_rows = f2_min(f2_min(tile_rows, f2_max_tile_rows), job.out_height);
+  const i64 col_tiles = f2_ceil_div(job.out_width, tile_cols);
+  // Enough items for every thread on small images.
+  i64 row_tiles = f2_ceil_div(job.out_height, tile_rows);
+  const i64 wanted = 4 * i64(job.threads);
+  if (job.planes * row_tiles * col_tiles < wanted && job.out_height > 1) {
+    const i64 per = f2_max(1, f2_ceil_div(job.out_height, f2_ceil_div(wanted, job.planes * col_tiles)));
+    tile_rows = f2_min(tile_rows, per);
+    row_tiles = f2_ceil_div(job.out_height, tile_rows);
+  }
+  const i64 strip_rows = tile_rows + kh - 1;
+  if (strip_rows > f2_max_thread_workspace_bytes / i64(sizeof(A)) / pitch) return KernelStatus::workspace_too_large;
+  const i64 item_count = job.planes * row_tiles * col_tiles;
+  // Small jobs run alone (see f2_min_work_per_thread).
+  const i64 work = job.planes * out_plane * (job.tap_count + 4);
+  const int threads = int(f2_min(f2_min(job.threads, item_count), f2_max(1, work / f2_min_work_per_thread)));
+
+  const auto round_up = [](i64 bytes) { return (bytes + 63) / 64 * 64; };
+  const i64 strip_bytes = round_up(strip_rows * pitch * i64(sizeof(A)) + 64);
+  const i64 row_bytes = round_up(2 * tile_cols * i64(sizeof(A)));  // two row buffers
+  const i64 thread_bytes = strip_bytes + row_bytes;
+  F2Workspace offsets_memory(2 * sizeof(i64) * std::size_t(f2_max(1, job.tap_count)));
+  F2Workspace thread_memory(std::size_t(thread_bytes) * threads);
+  if (offsets_memory.get() == nullptr || thread_memory.get() == nullptr) return KernelStatus::out_of_memory;
+  // Tap offsets in the strip (pitch) and, for the in-place path, in the input plane (in_width).
+  i64* offsets = static_cast<i64*>(offsets_memory.get());
+  i64* input_offsets = offsets + f2_max(1, job.tap_count);
+  for (i64 t = 0; t < job.tap_count; ++t) {
+    offsets[t] = job.tap_rows[t] * pitch + job.tap_cols[t];
+    input_offsets[t] = job.tap_rows[t] * job.in_width + job.tap_cols[t];
+  }
+
+  const i64 in_plane_bytes = job.in_height * job.in_width * scalar_size(job.input_type);
+  const bool direct_store = output_code_of<A>() == job.output_type;
+  // Single-row kernels whose window lies inside the image read the input in place (no strip
+  // copy) when it already has the accumulator's type. Taller kernels are faster through the
+  // strip: measured 1.3-2.5x slower reading kh input rows in place (many streams, and 4 KiB
+  // aliasing between rows of power-of-two widths).
+  const bool direct_input = kh == 1 && output_code_of<A>() == job.input_type;
+  // Every tap of the kh x kw grid, listed row-major: the two-row loop applies.
+  bool dense = kh > 1 && job.tap_count == kh * kw;
+  for (i64 t = 0; dense && t < job.tap_count; ++t) dense = job.tap_rows[t] == t / kw && job.tap_cols[t] == t % kw;
+
+  // late_join_for, not parallel_for: the caller starts at once and never waits for a thread
+  // that has not got a core yet (see late_join.hpp; measured 4 ms per call otherwise when
+  // another process keeps the second core busy).
+  auto body = [&](i64 item, int thread) {
+    char* memory = static_cast<char*>(thread_memory.get()) + thread * thread_bytes;
+    A* strip = reinterpret_cast<A*>(memory);
+    A* row_buffer = reinterpret_cast<A*>(memory + strip_bytes);
+    const i64 col_tile = item % col_tiles;
+    i64 rest = item / col_tiles;
+    const i64 row_tile = rest % row_tiles;
+    const i64 plane = rest / row_tiles;
+    const i64 r0 = row_tile * tile_rows, c0 = col_tile * tile_cols;
+    const i64 rows = f2_min(tile_rows, job.out_height - r0);
+    const i64 cols = f2_min(tile_cols, job.out_width - c0);
+    const void* in_plane = static_cast<const char*>(job.input) + plane * in_plane_bytes;
+    const i64 out_index0 = plane * out_plane + r0 * job.out_width;
+
+    // Output columns [cb, cb + n) of the tile's rows from a source laid out with src_pitch.
+    const auto run_rows = [&](const A* source, i64 src_pitch, const i64* tap_offsets, i64 cb, i64 n) {
+      i64 r = 0;
+      if constexpr (std::is_floating_point_v<A>) {
+        for (; dense && r + 1 < rows; r += 2) {
+          const i64 out_index = out_index0 + r * job.out_width + cb;
+          A* dst0 = direct_store ? static_cast<A*>(job.output) + out_index : row_buffer;
+          A* dst1 = direct_store ? dst0 + job.out_width : row_buffer + tile_cols;
+          float_rows2(source + r * src_pitch, src_pitch, tap_offsets, kh, kw, job.tap_weights, dst0, dst1, n);
+          if (!direct_store) {
+            store_row(job, row_buffer, job.output, out_index, n);
+            store_row(job, row_buffer + tile_cols, job.output, out_index + job.out_width, n);
+          }
+        }
+      }
+      for (; r < rows; ++r) {
+        const A* base = source + r * src_pitch;
+        const i64 out_index = out_index0 + r * job.out_width + cb;
+        A* dst = direct_store ? static_cast<A*>(job.output) + out_index : row_buffer;
+        if constexpr (std::is_floating_point_v<A>)
+          float_row(base, tap_offsets, job.tap_weights, job.tap_count, dst, n);
+        else
+          integer_row(base, tap_offsets, job.tap_weights, job.tap_count, dst, n);
+        if (!direct_store) store_row(job, row_buffer, job.output, out_index, n);
+      }
+    };
+    // Through a strip built with the border rule.
+    const auto run_band = [&](i64 cb, i64 n) {
+      if (n <= 0) return;
+      for (i64 s = 0; s < rows + kh - 1; ++s)
+        fill_strip_row(job, in_plane, job.row_map[r0 + s], cb, n + kw - 1, strip + s * pitch);
+      run_rows(strip, pitch, offsets, cb, n);
+    };
+
+    const bool rows_inside = direct_input && r0 >= job.row_identity_begin && r0 + rows + kh - 1 <= job.row_identity_end;
+    const i64 inner_begin = f2_max(c0, job.col_identity_begin);
+    const i64 inner_end = f2_min(c0 + cols, job.col_identity_end - (kw - 1));
+    if (rows_inside && inner_end > inner_begin) {
+      run_band(c0, inner_begin - c0);
+      const A* source = static_cast<const A*>(in_plane) + (r0 + job.row_identity_shift) * job.in_width +
+                        inner_begin + job.col_identity_shift;
+      run_rows(source, job.in_width, input_offsets, inner_begin, inner_end - inner_begin);
+      run_band(inner_end, c0 + cols - inner_end);
+    } else {
+      run_band(c0, cols);
+    }
+  };
+  late_join_for(item_count, threads, body);
+  return KernelStatus::ok;
+}
+
+}  // namespace
+
+template <class A>
+KernelStatus filter2d_direct(const Filter2dJob<A>& job) noexcept {
+  return filter2d_run(job);
+}
+
+template KernelStatus filter2d_direct<float>(const Filter2dJob<float>&) noexcept;
+template KernelStatus filter2d_direct<double>(const Filter2dJob<double>&) noexcept;
+template KernelStatus filter2d_direct<std::uint32_t>(const Filter2dJob<std::uint32_t>&) noexcept;
+template KernelStatus filter2d_direct<std::uint64_t>(const Filter2dJob<std::uint64_t>&) noexcept;
+
+}  // namespace FIELDCONV_KERNEL_FAMILY
+}  // namespace fieldconv

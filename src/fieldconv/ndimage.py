@@ -1,0 +1,201 @@
+"""Drop-ins for scipy.ndimage.correlate and scipy.ndimage.convolve (SciPy 1.17 semantics).
+
+Sums are formed in float64 as SciPy's (float32 in, float32 out: in float32, see the README) and
+converted to the output dtype as SciPy's C cast does on x86-64. Weights with
+|w| <= DBL_EPSILON (and NaN weights) are skipped, as SciPy skips them.
+"""
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+
+from . import _filter2d, _params
+from ._runtime import get_num_threads
+
+__all__ = ["correlate", "convolve"]
+
+
+def correlate(input, weights, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None, method="auto"):
+    """Correlation with a 2-D kernel, as ``scipy.ndimage.correlate``.
+
+    input: 2-D, or N-D with ``axes`` naming the two filtered axes (every 2-D slice along the
+    others is filtered alike, in one threaded call). mode: "reflect", "constant", "nearest",
+    "mirror", "wrap" and the grid-* aliases; cval; origin: int or per-axis; output: array or
+    dtype. method: "auto", "direct" or "fft" (keyword only).
+    """
+    return _correlate_or_convolve(input, weights, output, mode, cval, origin, False, axes, method)
+
+
+def convolve(input, weights, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None, method="auto"):
+    """Convolution with a 2-D kernel, as ``scipy.ndimage.convolve`` (see correlate)."""
+    return _correlate_or_convolve(input, weights, output, mode, cval, origin, True, axes, method)
+
+
+def _correlate_or_convolve(input, weights, output, mode, cval, origin, convolution, axes, method):
+    method = _params.filter_method(method)
+    input = np.asarray(input)
+    weights = np.asarray(weights)
+    complex_input = input.dtype.kind == "c"
+    complex_weights = weights.dtype.kind == "c"
+    if complex_input or complex_weights:
+        if complex_weights and not convolution:
+            weights = weights.conj()  # as numpy.correlate: conjugate the weights, not the input
+        output = _params.ndimage_output(output, input, complex_output=True)
+        kwargs = dict(mode=mode, origin=origin, convolution=convolution, axes=axes, method=method)
+        return _complex_via_real_components(input, weights, output, cval, **kwargs)
+
+    axes = _params.ndimage_axes(axes, input.ndim)
+    weights = np.asarray(weights, dtype=np.float64)
+    if len(axes) < input.ndim:
+        if weights.ndim != len(axes):
+            raise RuntimeError(f"weights.ndim ({weights.ndim}) must match len(axes) ({len(axes)})")
+        weights = np.expand_dims(weights, tuple(ax for ax in range(input.ndim) if ax not in axes))
+    origins = _params.ndimage_sequence(origin, len(axes), "origin")
+    if len(axes) < input.ndim:
+        expanded = [0] * input.ndim
+        for o, ax in zip(origins, axes):
+            expanded[ax] = o
+        origins = expanded
+    wshape = [n for n in weights.shape if n > 0]
+    if len(wshape) != input.ndim:
+        raise RuntimeError(f"weights.ndim ({len(wshape)}) must match len(axes) ({len(axes)})")
+    if convolution:
+        weights = weights[(slice(None, None, -1),) * weights.ndim]
+        for i in range(len(origins)):
+            origins[i] = -origins[i]
+            if not weights.shape[i] & 1:
+                origins[i] -= 1
+    for o, n in zip(origins, wshape):
+        _params.ndimage_check_origin(o, n)
+    if weights.size == 0 or weights.ndim != input.ndim:
+        raise ValueError(f"weights is empty (shape {weights.shape}); it needs at least one element "
+                         "(SciPy returns an arbitrary zero array here)")
+    fresh = output is None
+    output = np.empty(input.shape, dtype=input.dtype.name) if fresh else _params.ndimage_output(output, input)
+    border = _params.ndimage_mode(mode)
+    cval = _params.ndimage_cval(cval)
+    origins = [operator.index(o) for o in origins]
+    _params.ndimage_check_io(input, output)
+    # Written in place when the output's memory can be the kernel's (the common case), else copied.
+    target = output if fresh or _writable_in_place(output, input) else None
+    result = _filter(input, weights, output.dtype, border, cval, origins, method, target)
+    if result is not output:
+        output[...] = result
+    return output
+
+
+def _writable_in_place(output, input) -> bool:
+    return (output.flags.c_contiguous and output.flags.aligned and output.dtype.isnative
+            and not np.may_share_memory(input, output))
+
+
+def _complex_via_real_components(input, weights, output, cval, **kwargs):
+    """As SciPy: complex filtering as a combination of real ones."""
+    func = _correlate_or_convolve
+    conv, method = kwargs.pop("convolution"), kwargs.pop("method")
+    mode, origin, axes = kwargs["mode"], kwargs["origin"], kwargs["axes"]
+
+    def run(x, w, out, c):
+        return func(x, w, out, mode, c, origin, conv, axes, method)
+
+    if input.dtype.kind == "c" and weights.dtype.kind == "c":
+        run(input.real, weights.real, output.real, np.real(cval))
+        output.real -= run(input.imag, weights.imag, None, np.imag(cval))
+        run(input.real, weights.imag, output.imag, np.real(cval))
+        output.imag += run(input.imag, weights.real, None, np.imag(cval))
+    elif input.dtype.kind == "c":
+        run(input.real, weights, output.real, np.real(cval))
+        run(input.imag, weights, output.imag, np.imag(cval))
+    else:
+        if np.iscomplexobj(cval):
+            raise ValueError("Cannot provide a complex-valued cval when the input is real.")
+        run(input, weights.real, output.real, cval)
+        run(input, weights.imag, output.imag, cval)
+    return output
+
+
+def _filter(input, weights, out_dtype, border, cval, origins, method, target=None):
+    """The filtered array (shape of input, dtype out_dtype); weights has input.ndim axes.
+    target: an array (C-contiguous, native, not overlapping input) to fill if the layout allows."""
+    out_dtype = out_dtype.newbyteorder("=")
+    x, w = input, weights
+    if x.ndim < 2:  # 0-d and 1-d: a 2-D filter with leading size-1 axes
+        extra = 2 - x.ndim
+        x = x.reshape((1,) * extra + x.shape)
+        w = w.reshape((1,) * extra + w.shape)
+        origins = [0] * extra + list(origins)
+    big = [ax for ax in range(x.ndim) if w.shape[ax] > 1]
+    if len(big) > 2:
+        return _filter_nd(x, w, out_dtype, border, cval, origins).reshape(input.shape)
+    if x.ndim == 2:  # the common case, without the axis bookkeeping
+        a0, a1 = 0, 1
+        lead_shape = ()
+        height, width = x.shape
+        stack = x.reshape((1, height, width))
+        kernel = w
+    else:
+        a0, a1 = sorted(big + [ax for ax in range(x.ndim - 1, -1, -1) if ax not in big][: 2 - len(big)])
+        moved = np.moveaxis(x, (a0, a1), (-2, -1))
+        lead_shape = moved.shape[:-2]
+        height, width = moved.shape[-2:]
+        stack = moved.reshape((int(np.prod(lead_shape, dtype=np.int64)), height, width))
+        kernel = np.moveaxis(w, (a0, a1), (-2, -1)).reshape(w.shape[a0], w.shape[a1])
+    kh, kw = kernel.shape
+    row_offset = -(kh // 2 + origins[a0])
+    col_offset = -(kw // 2 + origins[a1])
+    mask = np.abs(kernel) > _filter2d.DBL_EPSILON  # SciPy skips these weights (NaN included)
+    out_hw = (height, width)
+    use_fft = method == "fft"
+    if method == "auto" and kernel.size >= 64 and x.dtype.kind == "f" and out_dtype.kind == "f" and stack.size:
+        taps = int(mask.sum())
+        use_fft = _filter2d.prefer_fft(stack.shape[0], out_hw, kernel.shape, taps, x.dtype.itemsize,
+                                       get_num_threads())
+        if use_fft:
+            used = [stack, kernel[mask]] + ([np.float64(cval)] if border == _params.BORDER_CONSTANT else [])
+            use_fft = _filter2d.all_finite(*used)
+    if use_fft and stack.size:
+        source = stack if stack.dtype.kind == "f" else stack.astype(np.float64)
+        fill = np.asarray(cval, dtype=source.dtype)
+        out = _filter2d.fft(source, np.where(mask, kernel, 0.0).astype(source.dtype), out_hw, row_offset,
+                            col_offset, border, fill).real
+        if out_dtype.kind == "f":
+            out = out.astype(out_dtype)
+        else:  # SciPy's x86-64 conversion, through the core with a 1x1 identity kernel
+            out = _filter2d.direct(np.ascontiguousarray(out, dtype=np.float64), np.ones((1, 1)), out_hw, 0, 0,
+                                   _params.BORDER_CONSTANT, 0.0, _params.ACC_FLOAT64, out_dtype)
+    else:
+        if x.dtype == np.float32 and out_dtype == np.float32:
+            accumulator = _params.ACC_FLOAT32
+        else:
+            accumulator = _params.ACC_FLOAT64
+        buffer = None
+        if target is not None and (a0, a1) == (x.ndim - 2, x.ndim - 1):
+            buffer = target.reshape(stack.shape)
+        out = _filter2d.direct(stack, kernel, out_hw, row_offset, col_offset, border, cval, accumulator,
+                               out_dtype, mask=mask, out=buffer)
+        if buffer is not None:
+            return target
+    out = out.reshape(lead_shape + out_hw)
+    return np.moveaxis(out, (-2, -1), (a0, a1)).reshape(input.shape)
+
+
+def _filter_nd(x, w, out_dtype, border, cval, origins):
+    """More than two filtered axes: a plain NumPy loop over the taps, float64 sums."""
+    ext = x.astype(np.float64)
+    for axis in range(x.ndim):
+        n, k = x.shape[axis], w.shape[axis]
+        positions = np.arange(n + k - 1) - (k // 2 + origins[axis])
+        index = _filter2d.border_map(border, positions, n)
+        ext = np.take(ext, np.maximum(index, 0), axis=axis)
+        if (index < 0).any():
+            selector = [slice(None)] * x.ndim
+            selector[axis] = index < 0
+            ext[tuple(selector)] = cval
+    total = np.zeros(x.shape, dtype=np.float64)
+    for tap in zip(*np.nonzero(np.abs(w) > _filter2d.DBL_EPSILON)):
+        window = tuple(slice(t, t + n) for t, n in zip(tap, x.shape))
+        total += w[tap] * ext[window]
+    flat = np.ascontiguousarray(total.reshape(1, 1, -1))
+    return _filter2d.direct(flat, np.ones((1, 1)), (1, flat.shape[2]), 0, 0, _params.BORDER_CONSTANT, 0.0,
+                            _params.ACC_FLOAT64, out_dtype)
