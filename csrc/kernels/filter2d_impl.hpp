@@ -17,17 +17,12 @@
 #include <type_traits>
 
 #include "kernels/kernels.hpp"
+#include "kernels/kernel_support.hpp"
 #include "late_join.hpp"
 
 namespace fieldconv {
 namespace FIELDCONV_KERNEL_FAMILY {
 namespace {
-
-using i64 = std::int64_t;
-
-inline i64 f2_min(i64 a, i64 b) { return a < b ? a : b; }
-inline i64 f2_max(i64 a, i64 b) { return a > b ? a : b; }
-inline i64 f2_ceil_div(i64 a, i64 b) { return (a + b - 1) / b; }
 
 // Per-thread strip budget: about half of this CPU's 512 KiB L2.
 constexpr i64 f2_strip_budget_bytes = 192 * 1024;
@@ -37,18 +32,6 @@ constexpr i64 f2_max_thread_workspace_bytes = i64{1} << 30;
 // Multiply-adds a thread must get before other threads are asked to help (~10 us of work:
 // below that, waking them costs more than they can take over).
 constexpr i64 f2_min_work_per_thread = i64{1} << 18;
-
-class F2Workspace {
- public:
-  explicit F2Workspace(std::size_t bytes) : memory_(bytes ? allocate_workspace(bytes) : nullptr) {}
-  F2Workspace(const F2Workspace&) = delete;
-  F2Workspace& operator=(const F2Workspace&) = delete;
-  ~F2Workspace() { free_workspace(memory_); }
-  void* get() const { return memory_; }
-
- private:
-  void* memory_;
-};
 
 // ---- conversions -----------------------------------------------------------------------------
 
@@ -118,8 +101,8 @@ void fill_strip_row_typed(const Filter2dJob<A>& job, const In* row, i64 c0, i64 
     for (i64 j = 0; j < n; ++j) dst[j] = job.fill;
     return;
   }
-  const i64 lo = f2_min(n, f2_max(0, job.col_identity_begin - c0));
-  const i64 hi = f2_max(lo, f2_min(n, job.col_identity_end - c0));
+  const i64 lo = min_i64(n, max_i64(0, job.col_identity_begin - c0));
+  const i64 hi = max_i64(lo, min_i64(n, job.col_identity_end - c0));
   if (lo > 0) load_gather(row, job.col_map + c0, job.fill, dst, lo);
   if (hi > lo) {
     if constexpr (sizeof(In) == sizeof(A) && std::is_same_v<In, A>)
@@ -297,36 +280,36 @@ KernelStatus filter2d_run(const Filter2dJob<A>& job) noexcept {
   const i64 kh = job.kernel_height, kw = job.kernel_width;
 
   // Tiles: up to f2_max_tile_cols output columns, and as many rows as keep the strip in budget.
-  const i64 tile_cols = f2_min(job.out_width, f2_max_tile_cols);
+  const i64 tile_cols = min_i64(job.out_width, f2_max_tile_cols);
   const i64 pitch = (tile_cols + kw - 1 + 15) / 16 * 16;
-  i64 tile_rows = f2_max(1, f2_strip_budget_bytes / (pitch * i64(sizeof(A))) - (kh - 1));
-  tile_rows = f2_min(f2_min(tile_rows, f2_max_tile_rows), job.out_height);
-  const i64 col_tiles = f2_ceil_div(job.out_width, tile_cols);
+  i64 tile_rows = max_i64(1, f2_strip_budget_bytes / (pitch * i64(sizeof(A))) - (kh - 1));
+  tile_rows = min_i64(min_i64(tile_rows, f2_max_tile_rows), job.out_height);
+  const i64 col_tiles = ceil_div(job.out_width, tile_cols);
   // Enough items for every thread on small images.
-  i64 row_tiles = f2_ceil_div(job.out_height, tile_rows);
+  i64 row_tiles = ceil_div(job.out_height, tile_rows);
   const i64 wanted = 4 * i64(job.threads);
   if (job.planes * row_tiles * col_tiles < wanted && job.out_height > 1) {
-    const i64 per = f2_max(1, f2_ceil_div(job.out_height, f2_ceil_div(wanted, job.planes * col_tiles)));
-    tile_rows = f2_min(tile_rows, per);
-    row_tiles = f2_ceil_div(job.out_height, tile_rows);
+    const i64 per = max_i64(1, ceil_div(job.out_height, ceil_div(wanted, job.planes * col_tiles)));
+    tile_rows = min_i64(tile_rows, per);
+    row_tiles = ceil_div(job.out_height, tile_rows);
   }
   const i64 strip_rows = tile_rows + kh - 1;
   if (strip_rows > f2_max_thread_workspace_bytes / i64(sizeof(A)) / pitch) return KernelStatus::workspace_too_large;
   const i64 item_count = job.planes * row_tiles * col_tiles;
   // Small jobs run alone (see f2_min_work_per_thread).
   const i64 work = job.planes * out_plane * (job.tap_count + 4);
-  const int threads = int(f2_min(f2_min(job.threads, item_count), f2_max(1, work / f2_min_work_per_thread)));
+  const int threads = int(min_i64(min_i64(job.threads, item_count), max_i64(1, work / f2_min_work_per_thread)));
 
   const auto round_up = [](i64 bytes) { return (bytes + 63) / 64 * 64; };
   const i64 strip_bytes = round_up(strip_rows * pitch * i64(sizeof(A)) + 64);
   const i64 row_bytes = round_up(2 * tile_cols * i64(sizeof(A)));  // two row buffers
   const i64 thread_bytes = strip_bytes + row_bytes;
-  F2Workspace offsets_memory(2 * sizeof(i64) * std::size_t(f2_max(1, job.tap_count)));
-  F2Workspace thread_memory(std::size_t(thread_bytes) * threads);
+  Workspace offsets_memory(2 * sizeof(i64) * std::size_t(max_i64(1, job.tap_count)));
+  Workspace thread_memory(std::size_t(thread_bytes) * threads);
   if (offsets_memory.get() == nullptr || thread_memory.get() == nullptr) return KernelStatus::out_of_memory;
   // Tap offsets in the strip (pitch) and, for the in-place path, in the input plane (in_width).
   i64* offsets = static_cast<i64*>(offsets_memory.get());
-  i64* input_offsets = offsets + f2_max(1, job.tap_count);
+  i64* input_offsets = offsets + max_i64(1, job.tap_count);
   for (i64 t = 0; t < job.tap_count; ++t) {
     offsets[t] = job.tap_rows[t] * pitch + job.tap_cols[t];
     input_offsets[t] = job.tap_rows[t] * job.in_width + job.tap_cols[t];
@@ -355,8 +338,8 @@ KernelStatus filter2d_run(const Filter2dJob<A>& job) noexcept {
     const i64 row_tile = rest % row_tiles;
     const i64 plane = rest / row_tiles;
     const i64 r0 = row_tile * tile_rows, c0 = col_tile * tile_cols;
-    const i64 rows = f2_min(tile_rows, job.out_height - r0);
-    const i64 cols = f2_min(tile_cols, job.out_width - c0);
+    const i64 rows = min_i64(tile_rows, job.out_height - r0);
+    const i64 cols = min_i64(tile_cols, job.out_width - c0);
     const void* in_plane = static_cast<const char*>(job.input) + plane * in_plane_bytes;
     const i64 out_index0 = plane * out_plane + r0 * job.out_width;
 
@@ -395,8 +378,8 @@ KernelStatus filter2d_run(const Filter2dJob<A>& job) noexcept {
     };
 
     const bool rows_inside = direct_input && r0 >= job.row_identity_begin && r0 + rows + kh - 1 <= job.row_identity_end;
-    const i64 inner_begin = f2_max(c0, job.col_identity_begin);
-    const i64 inner_end = f2_min(c0 + cols, job.col_identity_end - (kw - 1));
+    const i64 inner_begin = max_i64(c0, job.col_identity_begin);
+    const i64 inner_end = min_i64(c0 + cols, job.col_identity_end - (kw - 1));
     if (rows_inside && inner_end > inner_begin) {
       run_band(c0, inner_begin - c0);
       const A* source = static_cast<const A*>(in_plane) + (r0 + job.row_identity_shift) * job.in_width +
