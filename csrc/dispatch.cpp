@@ -2,7 +2,10 @@
 // (generic|avx2|avx512) overrides, and set_isa() switches for tests.
 #include "dispatch.hpp"
 
+#include <omp.h>
+
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -16,6 +19,7 @@ namespace {
 const KernelTable generic_table = {
     "generic",
     64,
+    &generic::fma_probe,
     {&generic::conv2d_direct_blocked<float>, &generic::conv2d_depthwise<float>},
     {&generic::conv2d_direct_blocked<double>, &generic::conv2d_depthwise<double>},
     {&generic::max_pool2d<float>, &generic::avg_pool2d<float>},
@@ -28,6 +32,7 @@ const KernelTable generic_table = {
 const KernelTable avx2_table = {
     "avx2",
     64,
+    &avx2::fma_probe,
     {&avx2::conv2d_direct_blocked<float>, &avx2::conv2d_depthwise<float>},
     {&avx2::conv2d_direct_blocked<double>, &avx2::conv2d_depthwise<double>},
     {&avx2::max_pool2d<float>, &avx2::avg_pool2d<float>},
@@ -39,6 +44,7 @@ const KernelTable avx2_table = {
 const KernelTable avx512_table = {
     "avx512",
     128,
+    &avx512::fma_probe,
     {&avx512::conv2d_direct_blocked<float>, &avx512::conv2d_depthwise<float>},
     {&avx512::conv2d_direct_blocked<double>, &avx512::conv2d_depthwise<double>},
     // Pooling is memory-bound: the AVX2 kernels serve AVX-512 CPUs too.
@@ -106,6 +112,33 @@ void set_isa(const char* name) {
                                 (cpu_has_avx2_fma() ? ", 'avx2'" : "") + (cpu_has_avx512f() ? ", 'avx512'" : "") +
                                 "), got '" + name + "'");
   active_table().store(table, std::memory_order_release);
+}
+
+double measure_fma_peak_gflops(int threads, double seconds) {
+  if (threads < 1) throw std::invalid_argument("threads must be >= 1, got " + std::to_string(threads));
+  const KernelTable& table = active_kernels();
+  int flops_per_iteration = 0;
+  volatile float sink = 0.0f;
+  // Calibrate on one thread, then time all threads at once for about `seconds`.
+  std::int64_t iterations = 1 << 16;
+  for (;;) {
+    const auto start = std::chrono::steady_clock::now();
+    sink = sink + table.fma_probe(iterations, &flops_per_iteration);
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (elapsed > 0.02 || iterations > (std::int64_t{1} << 40)) {
+      iterations = std::int64_t(double(iterations) * seconds / elapsed) + 1;
+      break;
+    }
+    iterations *= 4;
+  }
+  const auto start = std::chrono::steady_clock::now();
+#pragma omp parallel num_threads(threads)
+  {
+    int flops = 0;
+    if (table.fma_probe(iterations, &flops) == 12345.0f) sink = 0.0f;  // never true; keeps the result used
+  }
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return double(threads) * double(iterations) * flops_per_iteration / elapsed / 1e9;
 }
 
 }  // namespace fieldconv

@@ -28,6 +28,7 @@ struct Filter2dKernels {
 struct KernelTable {
   const char* isa_name;
   std::int64_t conv2d_block_bytes;  // preferred bytes of out-channels per packed weight block
+  float (*fma_probe)(std::int64_t iterations, int* flops_per_iteration) noexcept;
   Conv2dKernels<float> conv2d_f32;
   Conv2dKernels<double> conv2d_f64;
 
@@ -50,5 +51,9 @@ struct KernelTable {
 };
 
 const KernelTable& active_kernels() noexcept;
+
+// Float32 FMA throughput of the active family on `threads` threads running at once, in
+// GFLOP/s, measured over about `seconds` (the benchmark's "% of peak" denominator).
+double measure_fma_peak_gflops(int threads, double seconds);
 
 }  // namespace fieldconv

@@ -81,7 +81,7 @@ def test_command_runs_and_writes_json(tmp_path, monkeypatch):
     benchmark.run(args, out=out)
     text = out.getvalue()
     assert "test-tiny" in text and "fieldconv direct" in text and "% peak" in text
-    assert "GFLOP/s" in text and f"theoretical {document_isa(fieldconv_isa())} FMA peak" in text
+    assert "GFLOP/s" in text and f"{document_isa(fieldconv_isa())} FMA peak on 1 threads" in text
     document = json.loads(path.read_text())
     rows = {r["implementation"]: r for r in document["results"]}
     ours = rows["fieldconv direct"]
@@ -116,10 +116,10 @@ def test_isa_option_selects_the_kernels_and_the_peak(monkeypatch):
                                          "--no-blas-peak", "--ghz", "2.0", "--threads", "1"]), out=out)
         text = out.getvalue()
         assert "generic kernels" in text
-        assert "theoretical avx2 FMA peak = 2 FMA pipes x 8 fp32 lanes x 2 flop x 2.00 GHz" in text
+        assert "generic FMA peak on 1 threads = 64 GFLOP/s (--ghz: 2 FMA pipes x 8 fp32 lanes x 2 flop x 2.00 GHz" in text
     finally:
         _core.set_isa(previous)
-    assert benchmark.measure_peak(2, blas=False, ghz=3.0, isa="avx512").theoretical_gflops == 2 * 16 * 2 * 3.0 * 2
+    assert benchmark.measure_peak(2, blas=False, ghz=3.0, isa="avx512").peak_gflops == 2 * 16 * 2 * 3.0 * 2
 
 
 def test_torch_isa_avx2_is_applied_before_import():
@@ -156,7 +156,7 @@ def test_registries_accept_new_kinds_and_implementations(monkeypatch):
     workload = benchmark.Workload("test-sum", "test-kind", "sum of 1000 values", {"size": 1000})
     monkeypatch.setitem(benchmark.WORKLOADS, workload.name, workload)
     peak = benchmark.measure_peak(1, blas=False, ghz=3.0)
-    assert peak.theoretical_gflops == 2 * 8 * 2 * 3.0
+    assert peak.peak_gflops == 2 * 8 * 2 * 3.0
     results = benchmark.run_workload(workload, 1, 2, peak)
     assert [r.implementation for r in results] == ["ours sum", "ours cumsum", "absent peer"]
     assert results[0].ratio == 1.0 and results[1].ratio > 0 and results[0].gflops is None
@@ -164,7 +164,7 @@ def test_registries_accept_new_kinds_and_implementations(monkeypatch):
     table = benchmark.format_workload_table(workload, results)
     assert "n/a (not installed)" in table and "1 (baseline)" in table
     summary = benchmark.format_summary({workload.name: results}, [r.implementation for r in results])
-    assert "n/a (not installed)" in summary and "ours cumsum / ours" in summary
+    assert "absent peer n/a (not installed)" in summary and "ours cumsum " in summary and "peer time / ours" in summary
 
 
 def test_absent_peers_say_not_installed(monkeypatch):

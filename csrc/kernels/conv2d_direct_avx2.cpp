@@ -2,3 +2,4 @@
 #define FIELDCONV_KERNEL_FAMILY avx2
 #include "kernels/simd_avx2.hpp"
 #include "kernels/conv2d_direct_impl.hpp"
+#include "kernels/fma_probe_impl.hpp"

@@ -2,3 +2,4 @@
 #define FIELDCONV_KERNEL_FAMILY avx512
 #include "kernels/simd_avx512.hpp"
 #include "kernels/conv2d_direct_impl.hpp"
+#include "kernels/fma_probe_impl.hpp"

@@ -2,3 +2,4 @@
 #define FIELDCONV_KERNEL_FAMILY generic
 #include "kernels/simd_generic.hpp"
 #include "kernels/conv2d_direct_impl.hpp"
+#include "kernels/fma_probe_impl.hpp"

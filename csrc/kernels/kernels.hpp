@@ -73,7 +73,9 @@ struct Filter2dJob {
   template <class T>                                           \
   KernelStatus conv2d_depthwise(const Conv2dJob<T>& job) noexcept; \
   template <class A>                                           \
-  KernelStatus filter2d_direct(const Filter2dJob<A>& job) noexcept;
+  KernelStatus filter2d_direct(const Filter2dJob<A>& job) noexcept; \
+  /* FMA throughput probe (fma_probe_impl.hpp); returns a sink value */ \
+  float fma_probe(std::int64_t iterations, int* flops_per_iteration) noexcept;
 
 namespace generic { FIELDCONV_DECLARE_KERNEL_FAMILY }
 namespace avx2 { FIELDCONV_DECLARE_KERNEL_FAMILY }

@@ -17,6 +17,7 @@ max_element_count: int  # 2**48: largest number of elements of any array
 # runtime
 def get_num_threads() -> int: ...
 def set_num_threads(n: int) -> None: ...  # ValueError for n < 1
+def fma_peak_gflops(threads: int, seconds: float = 0.2) -> float: ...  # measured FMA throughput
 def get_isa() -> str: ...  # "avx512", "avx2" or "generic"
 def set_isa(name: str) -> None: ...  # for tests; ValueError if this CPU/build lacks it
 def openmp_description() -> str: ...

@@ -387,47 +387,39 @@ FMA_PIPES = 2  # two FMA units per core on the x86-64 cores of this class (Zen 3
 
 @dataclass
 class Peak:
-    ghz: float
-    ghz_source: str
+    """The "% peak" denominator: the float32 FMA rate of the active kernel family on `threads`
+    threads, measured (fieldconv._core.fma_peak_gflops: independent FMA chains on every thread
+    at once, so turbo clocks count) or, with --ghz, computed from a given clock."""
+
+    peak_gflops: float
+    source: str
     threads: int
-    theoretical_gflops: float
     blas_gflops: Optional[float]
     isa: str = "avx2"
-    lanes: int = 8
 
     def describe(self) -> str:
-        lines = [
-            f"% peak = GFLOP/s / theoretical {self.isa} FMA peak = {FMA_PIPES} FMA pipes x {self.lanes} fp32 lanes "
-            f"x 2 flop x "
-            f"{self.ghz:.2f} GHz ({self.ghz_source}; turbo may run faster, > 100 % means it did) x "
-            f"{self.threads} threads = {self.theoretical_gflops:.0f} GFLOP/s",
-        ]
+        lines = [f"% peak = GFLOP/s / {self.isa} FMA peak on {self.threads} threads = {self.peak_gflops:.0f} GFLOP/s "
+                 f"({self.source})"]
         if self.blas_gflops is not None:
             lines.append(
                 f"practical ceiling for comparison: NumPy float32 matmul 2048^3 (BLAS, its own thread count, "
                 f"may use AVX-512) = {self.blas_gflops:.0f} GFLOP/s = "
-                f"{100 * self.blas_gflops / self.theoretical_gflops:.0f} % of that peak"
+                f"{100 * self.blas_gflops / self.peak_gflops:.0f} % of that peak"
             )
         return "\n".join(lines)
 
 
-def cpu_ghz() -> tuple:
-    """Clock from /proc/cpuinfo ("cpu MHz", the highest listed), else 3.0 GHz assumed."""
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            values = [float(line.split(":")[1]) for line in cpuinfo if line.startswith("cpu MHz")]
-        if values:
-            return max(values) / 1000.0, "/proc/cpuinfo cpu MHz"
-    except (OSError, ValueError, IndexError):
-        pass
-    return 3.0, "assumed: /proc/cpuinfo has no cpu MHz"
-
-
 def measure_peak(threads: int, blas: bool = True, ghz: Optional[float] = None, isa: str = "avx2") -> Peak:
-    ghz, source = (ghz, "--ghz") if ghz else cpu_ghz()
-    peak_isa = isa if isa in ("avx512", "avx2") else "avx2"
-    lanes = FMA_LANES[peak_isa]
-    theoretical = FMA_PIPES * lanes * 2 * ghz * threads
+    peak_isa = isa if isa in FMA_LANES else "avx2"
+    if ghz:
+        lanes = FMA_LANES[peak_isa]
+        peak = FMA_PIPES * lanes * 2 * ghz * threads
+        source = f"--ghz: {FMA_PIPES} FMA pipes x {lanes} fp32 lanes x 2 flop x {ghz:.2f} GHz x {threads} threads"
+    else:
+        from . import _core
+
+        peak = float(_core.fma_peak_gflops(threads))
+        source = "measured now: independent float32 FMA chains of these kernels on every thread at once"
     blas_gflops = None
     if blas:
         a = np.random.default_rng(1).standard_normal((2048, 2048), dtype=np.float32)
@@ -439,7 +431,7 @@ def measure_peak(threads: int, blas: bool = True, ghz: Optional[float] = None, i
             a @ b
             times.append(time.perf_counter() - start)
         blas_gflops = 2 * 2048**3 / min(times) / 1e9
-    return Peak(ghz, source, threads, theoretical, blas_gflops, peak_isa, lanes)
+    return Peak(peak, source, threads, blas_gflops, peak_isa)
 
 
 def load_warning(threads: int) -> Optional[str]:
@@ -525,7 +517,7 @@ def run_workload(workload: Workload, threads: int, repeats: int, peak: Peak) -> 
             result.median_seconds = statistics.median(result.seconds)
             if flops is not None:
                 result.gflops = flops / result.median_seconds / 1e9
-                result.peak_percent = 100 * result.gflops / peak.theoretical_gflops
+                result.peak_percent = 100 * result.gflops / peak.peak_gflops
             if implementation.ours and baseline is None:
                 baseline = result.median_seconds
     for _, result, _, _ in entries:
@@ -567,28 +559,28 @@ def format_workload_table(workload: Workload, results: Sequence[Result]) -> str:
 
 
 def format_summary(results_by_workload: Dict[str, List[Result]], implementations: Sequence[str]) -> str:
-    """One row per workload: the baseline's time, GFLOP/s and % peak, then every other
-    implementation's time divided by the baseline's (> 1: the baseline is faster)."""
-    all_results = [r for rs in results_by_workload.values() for r in rs]
-    baseline_names = [r.implementation for r in all_results if r.ours]
-    baseline_name = baseline_names[0] if baseline_names else "baseline"
-    others = [name for name in implementations if name != baseline_name]
-    rows = [("workload", baseline_name, "GFLOP/s", "% peak") + tuple(f"{name} / ours" for name in others)]
+    """One row per workload: fieldconv's implementation, time, GFLOP/s and % peak, then each peer
+    that ran on it as "name ratio" (peer time / ours: > 1, fieldconv is faster) or its status.
+    One peers column serves workloads of every kind (conv, pooling, filters)."""
+    rows = [("workload", "ours", "time", "GFLOP/s", "% peak", "peers (peer time / ours)")]
     for name, results in results_by_workload.items():
-        by_name = {r.implementation: r for r in results}
         base = _baseline(results)
-        row = [name, _format_time(base.median_seconds) if base else "",
-               f"{base.gflops:.1f}" if base and base.gflops is not None else "",
-               f"{base.peak_percent:.0f} %" if base and base.peak_percent is not None else ""]
-        for other in others:
-            result = by_name.get(other)
-            if result is None:
-                row.append("")
-            elif result.ratio is None:
-                row.append(result.status if result.status != "ok" else "")
-            else:
-                row.append(f"{result.ratio:.2f}x")
-        rows.append(tuple(row))
+        peers = []
+        for result in results:
+            if result is base or result.implementation not in implementations:
+                continue
+            if result.ratio is not None:
+                peers.append(f"{result.implementation} {result.ratio:.2f}x")
+            elif result.status != "ok":
+                peers.append(f"{result.implementation} {result.status}")
+        rows.append((
+            name,
+            base.implementation if base else "",
+            _format_time(base.median_seconds) if base else "",
+            f"{base.gflops:.1f}" if base and base.gflops is not None else "",
+            f"{base.peak_percent:.0f} %" if base and base.peak_percent is not None else "",
+            ", ".join(peers),
+        ))
     return _table(rows)
 
 
@@ -630,8 +622,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fieldconv's kernel family (default: the best this CPU supports)")
     parser.add_argument("--no-blas-peak", action="store_true", help="skip the NumPy matmul peak probe")
     parser.add_argument("--ghz", type=float, default=None,
-                        help="clock for the theoretical peak (default: /proc/cpuinfo 'cpu MHz', often the "
-                             "nominal clock, below what turbo reaches)")
+                        help="compute the FMA peak from this clock (2 pipes x lanes x 2 x GHz x threads) "
+                             "instead of measuring it")
     parser.add_argument("--list", action="store_true", help="list the workloads and exit")
 
 
