@@ -2,7 +2,7 @@
 // Included by filter2d_<isa>.cpp inside that family's namespace, after Simd<T> is defined.
 //
 // Work items are (plane, tile of output rows, tile of output columns), shared among threads by
-// late_join_for. An item first builds a
+// parallel_for (OpenMP). An item first builds a
 // "strip": the extended input rows and columns its outputs read, converted to the accumulator
 // type, with the border rule applied once per strip row and column through precomputed index
 // maps (row_map / col_map; the columns inside the image are one contiguous converting copy).
@@ -18,7 +18,7 @@
 
 #include "kernels/kernels.hpp"
 #include "kernels/kernel_support.hpp"
-#include "late_join.hpp"
+#include "parallel.hpp"
 
 namespace fieldconv {
 namespace FIELDCONV_KERNEL_FAMILY {
@@ -326,9 +326,6 @@ KernelStatus filter2d_run(const Filter2dJob<A>& job) noexcept {
   bool dense = kh > 1 && job.tap_count == kh * kw;
   for (i64 t = 0; dense && t < job.tap_count; ++t) dense = job.tap_rows[t] == t / kw && job.tap_cols[t] == t % kw;
 
-  // late_join_for, not parallel_for: the caller starts at once and never waits for a thread
-  // that has not got a core yet (see late_join.hpp; measured 4 ms per call otherwise when
-  // another process keeps the second core busy).
   auto body = [&](i64 item, int thread) {
     char* memory = static_cast<char*>(thread_memory.get()) + thread * thread_bytes;
     A* strip = reinterpret_cast<A*>(memory);
@@ -390,7 +387,7 @@ KernelStatus filter2d_run(const Filter2dJob<A>& job) noexcept {
       run_band(c0, cols);
     }
   };
-  late_join_for(item_count, threads, body);
+  parallel_for(item_count, threads, body);
   return KernelStatus::ok;
 }
 
