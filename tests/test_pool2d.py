@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shlex
 import shutil
 import subprocess
 
@@ -515,8 +516,10 @@ def test_cpp_entry_points_match_python(tmp_path):
         pytest.skip("no C++ compiler or no installed libfieldconv.a")
     (tmp_path / "main.cpp").write_text(CPP_PROGRAM)
     environment = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
-    subprocess.run([compiler, "-std=c++17", "-O1", "-I", fieldconv.get_include(), str(tmp_path / "main.cpp"), library,
-                    "-fopenmp", "-o", str(tmp_path / "pool")], check=True, capture_output=True, env=environment)
+    # CXXFLAGS/LDFLAGS as a build system would pass them (a sanitizer run sets them)
+    flags = shlex.split(os.environ.get("CXXFLAGS", "")) + shlex.split(os.environ.get("LDFLAGS", ""))
+    subprocess.run([compiler, "-std=c++17", "-O1", *flags, "-I", fieldconv.get_include(), str(tmp_path / "main.cpp"),
+                    library, "-fopenmp", "-o", str(tmp_path / "pool")], check=True, capture_output=True, env=environment)
     lines = subprocess.run([str(tmp_path / "pool")], check=True, capture_output=True, text=True,
                            env=environment).stdout.splitlines()
     x = np.sin(0.7 * np.arange(2 * 3 * 9 * 11)).reshape(2, 3, 9, 11)
