@@ -1,0 +1,384 @@
+// Winograd F(m x m, 3 x 3) convolution, one implementation for every kernel family. Included by
+// winograd_<isa>.cpp inside that family's namespace, after Simd<T> is defined.
+//
+// Per work item = (image, group, block of tiles, range of out-channel panels):
+//   1. input transform: for each vector of `lanes` input channels and each tile of the block,
+//      gather the alpha x alpha patch (zero outside the image: padding), V = B^T d B on vectors
+//      (one lane per channel), stored as V[position][tile][channel];
+//   2. batched GEMM: for each of the alpha^2 positions, M[pos] = V[pos] (tiles x C_in) times
+//      U[pos] (C_in x C_out panel), by a register-blocked microkernel of 6 tiles x 2 vectors of
+//      out-channels (broadcast one V value, FMA with two U vectors: 12 FMAs per 2 loads + 6
+//      broadcasts), as the direct kernel and BLIS-style GEMMs do;
+//   3. output transform Y = A^T M A (+ bias) on vectors of out-channels, scattered into NCHW.
+// The scratch of an item is bounded (a block of at most max_block_tiles tiles, V and M budgets
+// below), never a transformed copy of the whole input. Each output value is computed by the
+// same sequence of operations whatever the partition, so results do not depend on the thread
+// count. Transformed inputs are range-checked (see WinogradJob::value_limit).
+
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/kernels.hpp"
+#include "kernels/winograd_transforms.hpp"
+#include "parallel.hpp"
+
+namespace fieldconv {
+namespace FIELDCONV_KERNEL_FAMILY {
+namespace {
+
+using i64 = std::int64_t;
+
+inline i64 wmin(i64 a, i64 b) { return a < b ? a : b; }
+inline i64 wmax(i64 a, i64 b) { return a > b ? a : b; }
+inline i64 wceil_div(i64 a, i64 b) { return (a + b - 1) / b; }
+
+// Budgets per thread (sized for 1 MiB L2 per core; V is re-read alpha^2 times per item, M once).
+constexpr i64 v_budget_bytes = 1536 * 1024;  // transformed inputs of one block
+constexpr i64 m_budget_bytes = 512 * 1024;   // GEMM results of one block and out-channel chunk
+constexpr i64 max_block_tiles = 96;
+constexpr int gemm_rows = 6;                  // tiles per microkernel call
+
+// ---- vector helpers beyond Simd<T> ----------------------------------------------------------
+#if FIELDCONV_WINOGRAD_AVX2_OPS
+inline __m256 vadd(__m256 a, __m256 b) { return _mm256_add_ps(a, b); }
+inline __m256 vsub(__m256 a, __m256 b) { return _mm256_sub_ps(a, b); }
+inline __m256 vmul(__m256 a, __m256 b) { return _mm256_mul_ps(a, b); }
+inline __m256d vadd(__m256d a, __m256d b) { return _mm256_add_pd(a, b); }
+inline __m256d vsub(__m256d a, __m256d b) { return _mm256_sub_pd(a, b); }
+inline __m256d vmul(__m256d a, __m256d b) { return _mm256_mul_pd(a, b); }
+
+// Accumulates "every value seen satisfies |v| <= limit" (false for NaN).
+template <class T>
+struct RangeCheck;
+template <>
+struct RangeCheck<float> {
+  __m256 limit, ok, sign = _mm256_set1_ps(-0.0f);
+  explicit RangeCheck(float l) : limit(_mm256_set1_ps(l)), ok(_mm256_castsi256_ps(_mm256_set1_epi32(-1))) {}
+  void add(__m256 v) { ok = _mm256_and_ps(ok, _mm256_cmp_ps(_mm256_andnot_ps(sign, v), limit, _CMP_LE_OQ)); }
+  bool passed() const { return _mm256_movemask_ps(ok) == 0xFF; }
+};
+template <>
+struct RangeCheck<double> {
+  __m256d limit, ok, sign = _mm256_set1_pd(-0.0);
+  explicit RangeCheck(double l) : limit(_mm256_set1_pd(l)), ok(_mm256_castsi256_pd(_mm256_set1_epi64x(-1))) {}
+  void add(__m256d v) { ok = _mm256_and_pd(ok, _mm256_cmp_pd(_mm256_andnot_pd(sign, v), limit, _CMP_LE_OQ)); }
+  bool passed() const { return _mm256_movemask_pd(ok) == 0xF; }
+};
+#else
+template <class V>
+inline V vadd(const V& a, const V& b) {
+  V r;
+  for (unsigned i = 0; i < sizeof(a.v) / sizeof(a.v[0]); ++i) r.v[i] = a.v[i] + b.v[i];
+  return r;
+}
+template <class V>
+inline V vsub(const V& a, const V& b) {
+  V r;
+  for (unsigned i = 0; i < sizeof(a.v) / sizeof(a.v[0]); ++i) r.v[i] = a.v[i] - b.v[i];
+  return r;
+}
+template <class V>
+inline V vmul(const V& a, const V& b) {
+  V r;
+  for (unsigned i = 0; i < sizeof(a.v) / sizeof(a.v[0]); ++i) r.v[i] = a.v[i] * b.v[i];
+  return r;
+}
+template <class T>
+struct RangeCheck {
+  T limit;
+  bool ok = true;
+  explicit RangeCheck(T l) : limit(l) {}
+  void add(const typename Simd<T>::vec& v) {
+    bool all = true;
+    for (int i = 0; i < Simd<T>::lanes; ++i) all &= (v.v[i] <= limit) & (v.v[i] >= -limit);
+    ok &= all;
+  }
+  bool passed() const { return ok; }
+};
+#endif
+
+// out[r * out_step] = sum_k mat[r][k] * in[k * in_step]. Fully unrolled, the coefficients are
+// compile-time constants: zeros are skipped, +-1 become adds/subtracts.
+template <class T, int R, int K>
+inline void apply_matrix(const double (&mat)[R][K], const typename Simd<T>::vec* in, int in_step,
+                         typename Simd<T>::vec* out, int out_step) {
+  using S = Simd<T>;
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    typename S::vec acc = S::zero();
+    bool first = true;
+#pragma GCC unroll 8
+    for (int k = 0; k < K; ++k) {
+      const double c = mat[r][k];
+      if (c == 0) continue;
+      const typename S::vec x = in[k * in_step];
+      if (first) {
+        acc = c == 1 ? x : vmul(S::set1(T(c)), x);
+        first = false;
+      } else if (c == 1) {
+        acc = vadd(acc, x);
+      } else if (c == -1) {
+        acc = vsub(acc, x);
+      } else {
+        acc = S::fma(S::set1(T(c)), x, acc);
+      }
+    }
+    out[r * out_step] = acc;
+  }
+}
+
+// C[i][0 .. 2L) = sum_k A[i][k] * B[k][0 .. 2L) for i < P rows (A rows lda apart, B packed
+// [k][2L], C rows ldc apart). Overwrites C.
+template <class T, int P>
+void gemm_microkernel(i64 k_count, const T* a, i64 lda, const T* b, T* c, i64 ldc) {
+  using S = Simd<T>;
+  constexpr int L = S::lanes;
+  typename S::vec acc0[P], acc1[P];
+#pragma GCC unroll 6
+  for (int i = 0; i < P; ++i) acc0[i] = acc1[i] = S::zero();
+  const T* rows[P];
+#pragma GCC unroll 6
+  for (int i = 0; i < P; ++i) rows[i] = a + i * lda;
+  for (i64 k = 0; k < k_count; ++k) {
+    const typename S::vec b0 = S::load(b), b1 = S::load(b + L);
+    b += 2 * L;
+#pragma GCC unroll 6
+    for (int i = 0; i < P; ++i) {
+      const typename S::vec x = S::broadcast(rows[i] + k);
+      acc0[i] = S::fma(x, b0, acc0[i]);
+      acc1[i] = S::fma(x, b1, acc1[i]);
+    }
+  }
+#pragma GCC unroll 6
+  for (int i = 0; i < P; ++i) {
+    S::store(c + i * ldc, acc0[i]);
+    S::store(c + i * ldc + L, acc1[i]);
+  }
+}
+
+template <class T>
+using GemmMicrokernel = void (*)(i64, const T*, i64, const T*, T*, i64);
+
+template <class T>
+GemmMicrokernel<T> gemm_microkernel_for(i64 rows) {
+  switch (rows) {
+    case 1: return &gemm_microkernel<T, 1>;
+    case 2: return &gemm_microkernel<T, 2>;
+    case 3: return &gemm_microkernel<T, 3>;
+    case 4: return &gemm_microkernel<T, 4>;
+    case 5: return &gemm_microkernel<T, 5>;
+    default: return &gemm_microkernel<T, 6>;
+  }
+}
+
+class WinogradWorkspace {
+ public:
+  explicit WinogradWorkspace(std::size_t bytes) : memory_(bytes ? allocate_workspace(bytes) : nullptr) {}
+  WinogradWorkspace(const WinogradWorkspace&) = delete;
+  WinogradWorkspace& operator=(const WinogradWorkspace&) = delete;
+  ~WinogradWorkspace() { free_workspace(memory_); }
+  void* get() const { return memory_; }
+
+ private:
+  void* memory_;
+};
+
+template <class T, int M>
+KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
+  using S = Simd<T>;
+  using vec = typename S::vec;
+  using Tr = winograd::Transform<M>;
+  constexpr int L = S::lanes;
+  constexpr int alpha = Tr::alpha;
+  constexpr int positions = alpha * alpha;
+  const Conv2dParams& p = job.params;
+  const Conv2dShape& s = job.shape;
+  if (s.output_elements == 0) return KernelStatus::ok;
+
+  const i64 in_channels = s.in_channels_per_group;
+  const i64 in_stride = wceil_div(in_channels, L) * L;  // V row length (channels, padded)
+  const i64 out_channels = s.out_channels_per_group;
+  const i64 panel_width = job.weight.panel_width;  // 2 * L
+  const i64 panels = job.weight.panels_per_group;
+  const i64 tiles_h = wceil_div(s.out_height, M), tiles_w = wceil_div(s.out_width, M);
+  const i64 tiles_per_image = tiles_h * tiles_w;
+
+  // Tile blocks: as many tiles as the V budget allows (at most max_block_tiles), spread evenly.
+  const i64 v_tile_bytes = positions * in_stride * i64(sizeof(T));
+  i64 block_tiles = wmax(1, wmin(max_block_tiles, v_budget_bytes / v_tile_bytes));
+  if (block_tiles >= gemm_rows) block_tiles = block_tiles / gemm_rows * gemm_rows;
+  i64 block_count = wceil_div(tiles_per_image, block_tiles);
+  block_tiles = wceil_div(tiles_per_image, block_count);
+  if (block_tiles > gemm_rows) block_tiles = wceil_div(block_tiles, gemm_rows) * gemm_rows;
+  block_count = wceil_div(tiles_per_image, block_tiles);
+
+  // Out-channel chunk (panels whose M fits the budget) and the split of panels over items when
+  // there are too few tile blocks to keep every thread busy.
+  const i64 m_panel_bytes = positions * block_tiles * panel_width * i64(sizeof(T));
+  const i64 chunk_panels = wmax(1, wmin(panels, m_budget_bytes / m_panel_bytes));
+  const i64 spatial_items = p.batch * p.groups * block_count;
+  i64 splits = 1;
+  if (spatial_items < 2 * i64(job.threads)) splits = wmin(panels, wceil_div(2 * i64(job.threads), spatial_items));
+  const i64 panels_per_split = wceil_div(panels, splits);
+  splits = wceil_div(panels, panels_per_split);
+  const i64 item_count = spatial_items * splits;
+  const int threads = int(wmin(job.threads, item_count));
+
+  const auto round_up = [](i64 bytes) { return (bytes + 63) / 64 * 64; };
+  const i64 v_bytes = round_up(positions * block_tiles * in_stride * i64(sizeof(T)));
+  const i64 m_stride = chunk_panels * panel_width;  // M row length (out-channels of a chunk)
+  const i64 m_bytes = round_up(positions * block_tiles * m_stride * i64(sizeof(T)));
+  const i64 patch_bytes = round_up(positions * L * i64(sizeof(T)));
+  const i64 thread_bytes = v_bytes + m_bytes + patch_bytes;
+  WinogradWorkspace memory(std::size_t(thread_bytes) * threads);
+  if (memory.get() == nullptr) return KernelStatus::out_of_memory;
+
+  const i64 in_plane = p.in_height * p.in_width;
+  const i64 out_plane = s.out_height * s.out_width;
+  const GemmMicrokernel<T> full_kernel = gemm_microkernel_for<T>(gemm_rows);
+
+  parallel_for(item_count, threads, [&](i64 item, int thread) {
+    if (__atomic_load_n(job.out_of_range, __ATOMIC_RELAXED)) return;
+    char* base = static_cast<char*>(memory.get()) + thread * thread_bytes;
+    T* v_buffer = reinterpret_cast<T*>(base);
+    T* m_buffer = reinterpret_cast<T*>(base + v_bytes);
+    T* patch = reinterpret_cast<T*>(base + v_bytes + m_bytes);
+
+    const i64 split = item % splits;
+    i64 rest = item / splits;
+    const i64 block = rest % block_count;
+    rest /= block_count;
+    const i64 group = rest % p.groups;
+    const i64 image = rest / p.groups;
+    const i64 tile0 = block * block_tiles;
+    const i64 tile_count = wmin(block_tiles, tiles_per_image - tile0);
+    const i64 panel0 = split * panels_per_split;
+    const i64 panel_end = wmin(panels, panel0 + panels_per_split);
+
+    // 1. Input transform.
+    const T* group_input = job.input + (image * p.in_channels + group * in_channels) * in_plane;
+    RangeCheck<T> range(job.value_limit);
+    for (i64 c0 = 0; c0 < in_stride; c0 += L) {
+      const i64 lanes_used = wmin(L, in_channels - c0);
+      for (i64 t = 0; t < tile_count; ++t) {
+        const i64 tile = tile0 + t;
+        const i64 row0 = (tile / tiles_w) * M - p.pad_top;
+        const i64 col0 = (tile % tiles_w) * M - p.pad_left;
+        const bool interior = row0 >= 0 && col0 >= 0 && row0 + alpha <= p.in_height && col0 + alpha <= p.in_width;
+        if (interior && lanes_used == L) {
+          for (int l = 0; l < L; ++l) {
+            const T* src = group_input + (c0 + l) * in_plane + row0 * p.in_width + col0;
+            for (int i = 0; i < alpha; ++i)
+#pragma GCC unroll 8
+              for (int j = 0; j < alpha; ++j) patch[(i * alpha + j) * L + l] = src[i * p.in_width + j];
+          }
+        } else {
+          for (int l = 0; l < L; ++l) {
+            const T* src = group_input + (c0 + l) * in_plane;
+            for (int i = 0; i < alpha; ++i) {
+              const i64 row = row0 + i;
+              const bool row_ok = l < lanes_used && row >= 0 && row < p.in_height;
+              for (int j = 0; j < alpha; ++j) {
+                const i64 col = col0 + j;
+                patch[(i * alpha + j) * L + l] =
+                    (row_ok && col >= 0 && col < p.in_width) ? src[row * p.in_width + col] : T(0);
+              }
+            }
+          }
+        }
+        vec d[positions], tmp[positions], v[positions];
+#pragma GCC unroll 8
+        for (int k = 0; k < positions; ++k) d[k] = S::load(patch + k * L);
+        // tmp = B^T d (columns), v = tmp B (rows)
+#pragma GCC unroll 8
+        for (int j = 0; j < alpha; ++j) apply_matrix<T>(Tr::BT, d + j, alpha, tmp + j, alpha);
+#pragma GCC unroll 8
+        for (int i = 0; i < alpha; ++i) apply_matrix<T>(Tr::BT, tmp + i * alpha, 1, v + i * alpha, 1);
+        T* dst = v_buffer + t * in_stride + c0;
+#pragma GCC unroll 8
+        for (int k = 0; k < positions; ++k) {
+          range.add(v[k]);
+          S::store(dst + k * block_tiles * in_stride, v[k]);
+        }
+      }
+    }
+    if (!range.passed()) {
+      __atomic_store_n(job.out_of_range, 1, __ATOMIC_RELAXED);
+      return;
+    }
+
+    const T* group_weights = job.weight.data + group * job.weight.group_stride;
+    const i64 row_panels = tile_count / gemm_rows;
+    const i64 row_tail = tile_count % gemm_rows;
+    const GemmMicrokernel<T> tail_kernel = gemm_microkernel_for<T>(row_tail);
+    for (i64 chunk0 = panel0; chunk0 < panel_end; chunk0 += chunk_panels) {
+      const i64 chunk_end = wmin(panel_end, chunk0 + chunk_panels);
+      // 2. Batched GEMM, one per position.
+      for (int pos = 0; pos < positions; ++pos) {
+        const T* a = v_buffer + pos * block_tiles * in_stride;
+        T* c = m_buffer + pos * block_tiles * m_stride;
+        for (i64 panel = chunk0; panel < chunk_end; ++panel) {
+          const T* b = group_weights + pos * job.weight.position_stride + panel * in_channels * panel_width;
+          T* c_panel = c + (panel - chunk0) * panel_width;
+          for (i64 r = 0; r < row_panels; ++r)
+            full_kernel(in_channels, a + r * gemm_rows * in_stride, in_stride, b,
+                        c_panel + r * gemm_rows * m_stride, m_stride);
+          if (row_tail)
+            tail_kernel(in_channels, a + row_panels * gemm_rows * in_stride, in_stride, b,
+                        c_panel + row_panels * gemm_rows * m_stride, m_stride);
+        }
+      }
+      // 3. Output transform, vectors of out-channels.
+      const i64 oc_begin = chunk0 * panel_width;
+      const i64 oc_end = wmin(out_channels, chunk_end * panel_width);
+      for (i64 t = 0; t < tile_count; ++t) {
+        const i64 tile = tile0 + t;
+        const i64 out_row0 = (tile / tiles_w) * M, out_col0 = (tile % tiles_w) * M;
+        const i64 rows_used = wmin(M, s.out_height - out_row0), cols_used = wmin(M, s.out_width - out_col0);
+        for (i64 oc = oc_begin; oc < oc_end; oc += L) {
+          vec mv[positions], tmp[M * alpha], y[M * M];
+          const T* src = m_buffer + t * m_stride + (oc - oc_begin);
+#pragma GCC unroll 8
+          for (int k = 0; k < positions; ++k) mv[k] = S::load(src + k * block_tiles * m_stride);
+#pragma GCC unroll 8
+          for (int j = 0; j < alpha; ++j) apply_matrix<T>(Tr::AT, mv + j, alpha, tmp + j, alpha);
+#pragma GCC unroll 8
+          for (int i = 0; i < M; ++i) apply_matrix<T>(Tr::AT, tmp + i * alpha, 1, y + i * M, 1);
+          const i64 lanes_used = wmin(L, oc_end - oc);
+          vec bias = S::zero();
+          if (job.bias != nullptr) {
+            T values[L];
+            for (int l = 0; l < L; ++l) values[l] = l < lanes_used ? job.bias[group * out_channels + oc + l] : T(0);
+            bias = S::load(values);
+          }
+#pragma GCC unroll 8
+          for (int k = 0; k < M * M; ++k) S::store(patch + k * L, vadd(y[k], bias));
+          for (i64 l = 0; l < lanes_used; ++l) {
+            T* out = job.output + (image * p.out_channels + group * out_channels + oc + l) * out_plane +
+                     out_row0 * s.out_width + out_col0;
+            for (i64 i = 0; i < rows_used; ++i)
+              for (i64 j = 0; j < cols_used; ++j) out[i * s.out_width + j] = patch[(i * M + j) * L + l];
+          }
+        }
+      }
+    }
+  });
+  return KernelStatus::ok;
+}
+
+}  // namespace
+
+template <class T>
+KernelStatus conv2d_winograd(const WinogradJob<T>& job) noexcept {
+  switch (job.weight.tile) {
+    case 2: return winograd_tiled<T, 2>(job);
+    case 4: return winograd_tiled<T, 4>(job);
+    default: return winograd_tiled<T, 6>(job);
+  }
+}
+
+template KernelStatus conv2d_winograd<float>(const WinogradJob<float>&) noexcept;
+template KernelStatus conv2d_winograd<double>(const WinogradJob<double>&) noexcept;
+
+}  // namespace FIELDCONV_KERNEL_FAMILY
+}  // namespace fieldconv
