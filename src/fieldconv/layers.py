@@ -40,6 +40,10 @@ class Conv2d:
         self._packed = {}
         self._lock = threading.Lock()
         self._packed_weights(self.weight.dtype)
+        _params.check_conv2d_algorithm(self.algorithm, self.kernel_size, self._geometry)
+        self._winograd = {}  # (dtype, tile) -> transformed weights
+        for tile in self._construction_tiles():
+            self._winograd_weights(self.weight.dtype, tile)
 
     # Hyper-parameters as given (normalised)
     @property
@@ -83,9 +87,40 @@ class Conv2d:
                     self._packed[dtype] = packed
         return packed
 
+    def _construction_tiles(self):
+        """Winograd tiles transformed at construction: the explicit variant, or for "auto" and
+        "winograd" those the cost model picks for typical inputs (7 to 224 pixels wide, N = 1
+        and 8); any other tile is transformed at its first use, once."""
+        if self.algorithm == "direct":
+            return set()
+        if _params.winograd_problem(self.kernel_size, self.stride, self.dilation) is not None:
+            return set()
+        tiles = set()
+        for size in (7, 14, 28, 56, 112, 224):
+            for batch in (1, 8):
+                shape = (batch, self.in_channels, size, size)
+                tile = _params.conv2d_plan(self.algorithm, shape, self.weight.shape, self._geometry, self.weight.dtype)
+                if tile:
+                    tiles.add(tile)
+        return tiles
+
+    def _winograd_weights(self, dtype, tile):
+        key = (np.dtype(dtype), tile)
+        transformed = self._winograd.get(key)
+        if transformed is None:
+            with self._lock:
+                transformed = self._winograd.get(key)
+                if transformed is None:
+                    weight = _params.contiguous(self.weight, key[0])
+                    transformed = _core.WinogradConv2dWeights(weight, self.groups, tile)
+                    self._winograd[key] = transformed
+        return transformed if transformed.usable else None  # NaN/Inf/huge weights: direct
+
     def __call__(self, x):
         call = _params.conv2d_call(x, self.weight, self.bias, self._geometry)
-        return run_conv2d(call, self._packed_weights(call.dtype))
+        tile = _params.conv2d_plan(self.algorithm, call.x.shape, self.weight.shape, self._geometry, call.dtype)
+        winograd = self._winograd_weights(call.dtype, tile) if tile else None
+        return run_conv2d(call, self._packed_weights(call.dtype), winograd)
 
     def output_shape(self, input_shape):
         """Shape of self(x) for x of shape input_shape ((N, C, H, W) or (C, H, W))."""
