@@ -34,7 +34,7 @@ inline i64 wmax(i64 a, i64 b) { return a > b ? a : b; }
 inline i64 wceil_div(i64 a, i64 b) { return (a + b - 1) / b; }
 
 // Budgets per thread (sized for 1 MiB L2 per core; V is re-read alpha^2 times per item, M once).
-constexpr i64 v_budget_bytes = 1536 * 1024;  // transformed inputs of one block
+constexpr i64 v_budget_bytes = 3 * 1024 * 1024;  // transformed inputs of one block
 constexpr i64 m_budget_bytes = 512 * 1024;   // GEMM results of one block and out-channel chunk
 constexpr i64 max_block_tiles = 96;
 constexpr int gemm_rows = 6;                  // tiles per microkernel call
@@ -97,10 +97,32 @@ inline void transpose8(__m256 (&r)[8]) {
   }
 }
 
-// Stores the first count (1..8) floats of v.
+// Stores the first count (1..8) floats of v with plain 128/64/32-bit stores (masked stores are
+// slow on AMD cores).
 inline void store_first(float* p, __m256 v, i64 count) {
-  alignas(32) static const int masks[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-  _mm256_maskstore_ps(p, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(masks + 8 - count)), v);
+  const __m128 low = _mm256_castps256_ps128(v);
+  switch (count) {
+    case 1: _mm_store_ss(p, low); break;
+    case 2: _mm_storel_pi(reinterpret_cast<__m64*>(p), low); break;
+    case 3:
+      _mm_storel_pi(reinterpret_cast<__m64*>(p), low);
+      _mm_store_ss(p + 2, _mm_movehl_ps(low, low));
+      break;
+    case 4: _mm_storeu_ps(p, low); break;
+    case 5:
+      _mm_storeu_ps(p, low);
+      _mm_store_ss(p + 4, _mm256_extractf128_ps(v, 1));
+      break;
+    case 6:
+      _mm_storeu_ps(p, low);
+      _mm_storel_pi(reinterpret_cast<__m64*>(p + 4), _mm256_extractf128_ps(v, 1));
+      break;
+    default: {
+      alignas(32) float values[8];
+      _mm256_store_ps(values, v);
+      for (i64 i = 0; i < count; ++i) p[i] = values[i];
+    }
+  }
 }
 #else
 template <class V>
@@ -252,7 +274,7 @@ struct Transform1d<T, 6> {
 // C[i][0 .. 2L) = sum_k A[i][k] * B[k][0 .. 2L) for i < P rows (A rows lda apart, B packed
 // [k][2L], C rows ldc apart). Overwrites C.
 template <class T, int P>
-void gemm_microkernel(i64 k_count, const T* a, i64 lda, const T* b, T* c, i64 ldc) {
+inline __attribute__((always_inline)) void gemm_microkernel(i64 k_count, const T* a, i64 lda, const T* b, T* c, i64 ldc) {
   using S = Simd<T>;
   constexpr int L = S::lanes;
   typename S::vec acc0[P], acc1[P];
@@ -345,15 +367,29 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
   if (block_tiles > gemm_rows) block_tiles = wceil_div(block_tiles, gemm_rows) * gemm_rows;
   block_count = wceil_div(tile_total, block_tiles);
 
-  // Out-channel chunk (panels whose M fits the budget) and the split of panels over items when
-  // there are too few tile blocks to keep every thread busy.
-  const i64 m_panel_bytes = positions * block_tiles * panel_width * i64(sizeof(T));
-  const i64 chunk_panels = wmax(1, wmin(panels, m_budget_bytes / m_panel_bytes));
-  const i64 spatial_items = p.groups * block_count;
+  // Keep every thread busy with as little duplicated work as possible. Few tile blocks: either
+  // more, smaller blocks (each re-reads the transformed weights: ~9 cycles per C_in x C_out pair)
+  // or splitting the out-channel panels over items (each repeats the input transform: ~20 cycles
+  // per tile and input channel). Either way the item count becomes a multiple of the thread
+  // count; no choice changes the arithmetic of any output value.
+  const i64 threads_wanted = job.threads;
   i64 splits = 1;
-  if (spatial_items < 2 * i64(job.threads)) splits = wmin(panels, wceil_div(2 * i64(job.threads), spatial_items));
+  if (p.groups * block_count < 4 * threads_wanted) {
+    const i64 round_blocks = wceil_div(p.groups * block_count, threads_wanted) * threads_wanted;
+    const i64 blocks_wanted = wceil_div(round_blocks, p.groups);
+    if (20 * tile_total >= 9 * out_channels && tile_total >= blocks_wanted * gemm_rows) {
+      block_tiles = wceil_div(wceil_div(tile_total, blocks_wanted), gemm_rows) * gemm_rows;
+      block_count = wceil_div(tile_total, block_tiles);
+    } else if (p.groups * block_count < threads_wanted) {
+      splits = wmin(panels, wceil_div(threads_wanted, p.groups * block_count));
+    }
+  }
   const i64 panels_per_split = wceil_div(panels, splits);
   splits = wceil_div(panels, panels_per_split);
+  const i64 spatial_items = p.groups * block_count;
+  // Out-channel chunk: panels whose M fits the budget.
+  const i64 m_panel_bytes = positions * block_tiles * panel_width * i64(sizeof(T));
+  const i64 chunk_panels = wmax(1, wmin(panels_per_split, m_budget_bytes / m_panel_bytes));
   const i64 item_count = spatial_items * splits;
   const int threads = int(wmin(job.threads, item_count));
 
@@ -373,7 +409,6 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
 
   const i64 in_plane = p.in_height * p.in_width;
   const i64 out_plane = s.out_height * s.out_width;
-  const GemmMicrokernel<T> full_kernel = gemm_microkernel_for<T>(gemm_rows);
 
   parallel_for(item_count, threads, [&](i64 item, int thread) {
     if (__atomic_load_n(job.out_of_range, __ATOMIC_RELAXED)) return;
@@ -494,8 +529,8 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
           const T* b = group_weights + pos * job.weight.position_stride + panel * in_channels * panel_width;
           T* c_panel = c + (panel - chunk0) * panel_width;
           for (i64 r = 0; r < row_panels; ++r)
-            full_kernel(in_channels, a + r * gemm_rows * in_stride, in_stride, b,
-                        c_panel + r * gemm_rows * m_stride, m_stride);
+            gemm_microkernel<T, gemm_rows>(in_channels, a + r * gemm_rows * in_stride, in_stride, b,
+                                           c_panel + r * gemm_rows * m_stride, m_stride);
           if (row_tail)
             tail_kernel(in_channels, a + row_panels * gemm_rows * in_stride, in_stride, b,
                         c_panel + row_panels * gemm_rows * m_stride, m_stride);
