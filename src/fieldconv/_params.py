@@ -264,42 +264,52 @@ def check_conv2d_algorithm(algorithm: str, kernel_size, geometry: Conv2dGeometry
             )
 
 
-# Cost model for "auto" and "winograd" (arbitrary time units, fitted to measurements on an AVX2 +
-# FMA Zen 5 core, float32; see README "Winograd"). It depends on the shape only, never on the
-# thread count, so a call gives the same result whatever the number of threads.
+# Cost model for "auto" and "winograd", in cycles of one AVX2 + FMA core (2 FMAs of 32 bytes per
+# cycle), from the kernels' structure and calibrated on single-thread timings of the ResNet/VGG
+# layers (README "Winograd"). It depends on the shape and dtype only, never on the thread count,
+# so results do not depend on the number of threads.
 def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
+
+
+# per tile and vector of channels: input transform (gather/transpose, B^T d B, range check, store)
+# and output transform (A^T M A, bias, transpose, store), cycles
+_WINOGRAD_INPUT_CYCLES = {2: 70.0, 4: 155.0, 6: 290.0}
+_WINOGRAD_OUTPUT_CYCLES = {2: 35.0, 4: 90.0, 6: 190.0}
+_WEIGHT_CYCLES_PER_BYTE = 1.0 / 8  # transformed weights streamed once per tile block (L3/DRAM)
+_BLOCK_BUDGET_BYTES = 3 * 1024 * 1024  # winograd_impl.hpp: v_budget_bytes, max_block_tiles, gemm_rows
+_MAX_BLOCK_TILES = 96
 
 
 def winograd_cost(tile: int, batch: int, in_per_group: int, out_per_group: int, groups: int, out_h: int,
                   out_w: int, itemsize: int) -> float:
     lanes = 32 // itemsize
     alpha2 = (tile + 2) ** 2
-    tiles = batch * groups * _ceil_div(out_h, tile) * _ceil_div(out_w, tile)
-    cin = _ceil_div(in_per_group, lanes) * lanes
+    total = batch * _ceil_div(out_h, tile) * _ceil_div(out_w, tile)
+    if total == 0:
+        return 0.0
+    cin_vectors = _ceil_div(in_per_group, lanes)
     cout = _ceil_div(out_per_group, 2 * lanes) * 2 * lanes
-    # microkernel rows come in 6s; FMAs per lane-vector
-    gemm = alpha2 * in_per_group * (cout / lanes) * tiles * (1.0 + 0.5 / max(1, in_per_group / 16))
-    transforms = tiles * alpha2 * (cin * _WINOGRAD_INPUT_COST + cout * _WINOGRAD_OUTPUT_COST) / lanes
-    # transformed weights streamed once per block of tiles (blocks of up to ~60 tiles)
-    blocks = batch * _ceil_div(_ceil_div(out_h, tile) * _ceil_div(out_w, tile), _WINOGRAD_BLOCK_TILES)
-    weights = blocks * groups * alpha2 * in_per_group * cout * itemsize * _WINOGRAD_WEIGHT_BYTE_COST
-    return (gemm + transforms + weights) / 2.0  # two FMA pipes
+    block = max(1, min(_MAX_BLOCK_TILES, _BLOCK_BUDGET_BYTES // (alpha2 * cin_vectors * lanes * itemsize)))
+    block = max(1, block // 6 * 6) if block >= 6 else block
+    blocks = _ceil_div(total, block)
+    rows = blocks * _ceil_div(_ceil_div(total, blocks), 6) * 6  # microkernel rows, in 6s
+    gemm = rows * alpha2 * in_per_group * cout / (2 * lanes)
+    transforms = total * (cin_vectors * _WINOGRAD_INPUT_CYCLES[tile]
+                          + _ceil_div(out_per_group, lanes) * _WINOGRAD_OUTPUT_CYCLES[tile])
+    weights = blocks * alpha2 * in_per_group * cout * itemsize * _WEIGHT_CYCLES_PER_BYTE
+    return groups * (gemm + transforms + weights)
 
 
 def direct_cost(batch: int, in_per_group: int, out_per_group: int, groups: int, out_h: int, out_w: int,
                 kernel_area: int, itemsize: int) -> float:
     lanes = 32 // itemsize
     cout = _ceil_div(out_per_group, lanes) * lanes
-    fmas = batch * groups * out_h * out_w * in_per_group * kernel_area * cout / lanes
-    return fmas / 2.0 / _DIRECT_EFFICIENCY
+    pixels = out_h * out_w
+    efficiency = 0.92 if pixels >= 196 else 0.75  # measured: small maps leave lanes and loops idle
+    return batch * groups * pixels * in_per_group * kernel_area * cout / (2 * lanes) / efficiency
 
 
-_WINOGRAD_INPUT_COST = 6.0
-_WINOGRAD_OUTPUT_COST = 4.0
-_WINOGRAD_BLOCK_TILES = 60
-_WINOGRAD_WEIGHT_BYTE_COST = 0.05
-_DIRECT_EFFICIENCY = 0.8
 # Largest tile whose error stays within the bound of each dtype (tests/test_winograd.py):
 # float32 F2 <= 1e-6, F4 <= 2e-5, F6 <= 5e-5 (normalised error), float64 all <= 1e-12.
 WINOGRAD_TILES_FOR_DTYPE = {np.dtype(np.float32): (2, 4, 6), np.dtype(np.float64): (2, 4, 6)}
