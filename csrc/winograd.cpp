@@ -140,6 +140,9 @@ bool conv2d_winograd(const Conv2dParams& params, const T* input, const WinogradW
                            &out_of_range};
   const KernelStatus status = active_kernels().conv2d<T>().winograd(job);
   if (status == KernelStatus::out_of_memory) throw std::bad_alloc();
+  if (status == KernelStatus::workspace_too_large)
+    throw_invalid("conv2d: the Winograd workspace for ", shape.in_channels_per_group,
+                  " input channels per group would exceed the limit of 1 GiB per thread (use algorithm='direct')");
   return out_of_range == 0;
 }
 

@@ -404,6 +404,8 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
   const i64 m_bytes = round_up(positions * m_position_stride * i64(sizeof(T)));
   const i64 patch_bytes = round_up(wmax(positions * L, 8 * alpha * 8) * i64(sizeof(T)));
   const i64 thread_bytes = v_bytes + m_bytes + patch_bytes;
+  // As the direct kernel: refuse (ValueError upstream) rather than allocate over 1 GiB per thread.
+  if (thread_bytes > (i64{1} << 30)) return KernelStatus::workspace_too_large;
   char* const workspace = static_cast<char*>(cached_workspace.get(std::size_t(thread_bytes) * threads));
   if (workspace == nullptr) return KernelStatus::out_of_memory;
 
