@@ -6,7 +6,6 @@ import fieldconv
 from fieldconv import _core
 from fieldconv.functional import conv2d_algorithm_for
 
-ISAS = ["generic"] + (["avx2"] if fieldconv.get_isa() == "avx2" else [])
 VARIANTS = ["winograd_f2", "winograd_f4", "winograd_f6"]
 # Normalised error bounds: max|y - ref| / max over the output plane of conv(|x|, |w|) + |b|.
 BOUNDS = {
@@ -49,12 +48,8 @@ def normalised_error(y, x, w, b, padding, groups):
     return float((np.abs(y - ref) / scale).max())
 
 
-@pytest.fixture(params=ISAS)
-def isa(request):
-    previous = fieldconv.get_isa()
-    _core.set_isa(request.param)
-    yield request.param
-    _core.set_isa(previous)
+# `isa` (tests/conftest.py) runs a test on every kernel family the CPU has; the avx512 family
+# uses the AVX2 Winograd kernels.
 
 
 def random_problem(rng, n, c, oc, h, w, groups, dtype, varying=False):
