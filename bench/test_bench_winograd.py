@@ -119,4 +119,17 @@ def interleaved_table(workloads=tuple(WORKLOADS), repeats=9, out=sys.stdout):
 
 
 if __name__ == "__main__":
-    interleaved_table(repeats=int(sys.argv[1]) if len(sys.argv) > 1 else 9)
+    # python bench/test_bench_winograd.py [repeats] [--torch-avx2] [--threads N] [workload ...]
+    import os
+
+    args = sys.argv[1:]
+    if "--torch-avx2" in args:  # must precede torch's import
+        args.remove("--torch-avx2")
+        os.environ["ONEDNN_MAX_CPU_ISA"] = "AVX2"
+        os.environ["ATEN_CPU_CAPABILITY"] = "avx2"
+    if "--threads" in args:
+        index = args.index("--threads")
+        fieldconv.set_num_threads(int(args[index + 1]))
+        del args[index:index + 2]
+    repeats = int(args.pop(0)) if args and args[0].isdigit() else 9
+    interleaved_table(workloads=tuple(args) or tuple(WORKLOADS), repeats=repeats)
