@@ -42,6 +42,7 @@ class Conv2d:
         self._packed_weights(self.weight.dtype)
         _params.check_conv2d_algorithm(self.algorithm, self.kernel_size, self._geometry)
         self._winograd = {}  # (dtype, tile) -> transformed weights
+        self._plans = {}  # (input shape, dtype, isa) -> tile (0: direct)
         for tile in self._construction_tiles():
             self._winograd_weights(self.weight.dtype, tile)
 
@@ -116,7 +117,12 @@ class Conv2d:
 
     def __call__(self, x):
         call = _params.conv2d_call(x, self.weight, self.bias, self._geometry)
-        tile = _params.conv2d_plan(self.algorithm, call.x.shape, self.weight.shape, self._geometry, call.dtype)
+        key = (call.x.shape, call.dtype, _core.get_isa())
+        tile = self._plans.get(key)
+        if tile is None:  # the plan depends on shape, dtype and kernel family only: cache it
+            tile = _params.conv2d_plan(self.algorithm, call.x.shape, self.weight.shape, self._geometry, call.dtype)
+            if len(self._plans) < 64:
+                self._plans[key] = tile
         winograd = self._winograd_weights(call.dtype, tile) if tile else None
         return run_conv2d(call, self._packed_weights(call.dtype), winograd)
 
