@@ -358,32 +358,32 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
   // images and each transformed weight read from memory serves more of them.
   const i64 tile_total = p.batch * tiles_per_image;
 
-  // Tile blocks: as many tiles as the V budget allows (at most max_block_tiles), spread evenly.
+  // Tile blocks: as many tiles as the V budget allows (at most max_block_tiles).
   const i64 v_tile_bytes = positions * in_stride * i64(sizeof(T));
   i64 block_tiles = wmax(1, wmin(max_block_tiles, v_budget_bytes / v_tile_bytes));
   if (block_tiles >= gemm_rows) block_tiles = block_tiles / gemm_rows * gemm_rows;
   i64 block_count = wceil_div(tile_total, block_tiles);
+  // Keep every thread equally busy with as little duplicated work as possible: make the item
+  // count a multiple of the thread count, by more (smaller) tile blocks (each re-reads the
+  // transformed weights: ~9 cycles per C_in x C_out pair) or, when there are fewer blocks than
+  // threads and few tiles, by splitting the out-channel panels over items (each repeats the input
+  // transform: ~20 cycles per tile and input channel). No choice changes the arithmetic of any
+  // output value, so results do not depend on the thread count.
+  const i64 threads_wanted = job.threads;
+  i64 splits = 1;
+  if ((p.groups * block_count) % threads_wanted != 0) {
+    const i64 items_wanted = wceil_div(p.groups * block_count, threads_wanted) * threads_wanted;
+    const i64 blocks_wanted = wceil_div(items_wanted, p.groups);
+    const bool fewer_than_threads = p.groups * block_count < threads_wanted;
+    if (fewer_than_threads && 20 * tile_total < 9 * out_channels) {
+      splits = wmin(panels, wceil_div(threads_wanted, p.groups * block_count));
+    } else if (tile_total >= blocks_wanted) {
+      block_count = blocks_wanted;
+    }
+  }
   block_tiles = wceil_div(tile_total, block_count);
   if (block_tiles > gemm_rows) block_tiles = wceil_div(block_tiles, gemm_rows) * gemm_rows;
   block_count = wceil_div(tile_total, block_tiles);
-
-  // Keep every thread busy with as little duplicated work as possible. Few tile blocks: either
-  // more, smaller blocks (each re-reads the transformed weights: ~9 cycles per C_in x C_out pair)
-  // or splitting the out-channel panels over items (each repeats the input transform: ~20 cycles
-  // per tile and input channel). Either way the item count becomes a multiple of the thread
-  // count; no choice changes the arithmetic of any output value.
-  const i64 threads_wanted = job.threads;
-  i64 splits = 1;
-  if (p.groups * block_count < 4 * threads_wanted) {
-    const i64 round_blocks = wceil_div(p.groups * block_count, threads_wanted) * threads_wanted;
-    const i64 blocks_wanted = wceil_div(round_blocks, p.groups);
-    if (20 * tile_total >= 9 * out_channels && tile_total >= blocks_wanted * gemm_rows) {
-      block_tiles = wceil_div(wceil_div(tile_total, blocks_wanted), gemm_rows) * gemm_rows;
-      block_count = wceil_div(tile_total, block_tiles);
-    } else if (p.groups * block_count < threads_wanted) {
-      splits = wmin(panels, wceil_div(threads_wanted, p.groups * block_count));
-    }
-  }
   const i64 panels_per_split = wceil_div(panels, splits);
   splits = wceil_div(panels, panels_per_split);
   const i64 spatial_items = p.groups * block_count;
