@@ -33,9 +33,14 @@ inline i64 wmin(i64 a, i64 b) { return a < b ? a : b; }
 inline i64 wmax(i64 a, i64 b) { return a > b ? a : b; }
 inline i64 wceil_div(i64 a, i64 b) { return (a + b - 1) / b; }
 
-// Budgets per thread (sized for 1 MiB L2 per core; V is re-read alpha^2 times per item, M once).
-constexpr i64 v_budget_bytes = 3 * 1024 * 1024;  // transformed inputs of one block
-constexpr i64 m_budget_bytes = 512 * 1024;   // GEMM results of one block and out-channel chunk
+// Budgets per thread (sized for 1 MiB L2 per core). V (transformed inputs of one block) is read
+// once per out-channel panel, the transformed weights once per block: V gets 1 MiB, or up to
+// 4 MiB when the weights are so large (> 8 MiB per group) that re-reading them per block costs
+// more than V spilling to L3. M (GEMM results of a block and out-channel chunk) is written and
+// read once.
+constexpr i64 v_budget_min_bytes = 1024 * 1024;
+constexpr i64 v_budget_max_bytes = 4 * 1024 * 1024;
+constexpr i64 m_budget_bytes = 384 * 1024;
 constexpr i64 max_block_tiles = 96;
 constexpr int gemm_rows = 6;                  // tiles per microkernel call
 
@@ -360,6 +365,8 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
 
   // Tile blocks: as many tiles as the V budget allows (at most max_block_tiles).
   const i64 v_tile_bytes = positions * in_stride * i64(sizeof(T));
+  const i64 weight_bytes = job.weight.group_stride * i64(sizeof(T));
+  const i64 v_budget_bytes = wmax(v_budget_min_bytes, wmin(v_budget_max_bytes, weight_bytes / 8));
   i64 block_tiles = wmax(1, wmin(max_block_tiles, v_budget_bytes / v_tile_bytes));
   if (block_tiles >= gemm_rows) block_tiles = block_tiles / gemm_rows * gemm_rows;
   i64 block_count = wceil_div(tile_total, block_tiles);

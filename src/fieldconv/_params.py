@@ -277,7 +277,7 @@ def _ceil_div(a: int, b: int) -> int:
 _WINOGRAD_INPUT_CYCLES = {2: 70.0, 4: 155.0, 6: 290.0}
 _WINOGRAD_OUTPUT_CYCLES = {2: 35.0, 4: 90.0, 6: 190.0}
 _WEIGHT_CYCLES_PER_BYTE = 1.0 / 8  # transformed weights streamed once per tile block (L3/DRAM)
-_BLOCK_BUDGET_BYTES = 3 * 1024 * 1024  # winograd_impl.hpp: v_budget_bytes, max_block_tiles, gemm_rows
+_BLOCK_BUDGET_BYTES = (1 << 20, 4 << 20)  # winograd_impl.hpp: v_budget_*_bytes, max_block_tiles
 _MAX_BLOCK_TILES = 96
 
 
@@ -290,7 +290,8 @@ def winograd_cost(tile: int, batch: int, in_per_group: int, out_per_group: int, 
         return 0.0
     cin_vectors = _ceil_div(in_per_group, lanes)
     cout = _ceil_div(out_per_group, 2 * lanes) * 2 * lanes
-    block = max(1, min(_MAX_BLOCK_TILES, _BLOCK_BUDGET_BYTES // (alpha2 * cin_vectors * lanes * itemsize)))
+    budget = max(_BLOCK_BUDGET_BYTES[0], min(_BLOCK_BUDGET_BYTES[1], alpha2 * in_per_group * cout * itemsize // 8))
+    block = max(1, min(_MAX_BLOCK_TILES, budget // (alpha2 * cin_vectors * lanes * itemsize)))
     block = max(1, block // 6 * 6) if block >= 6 else block
     blocks = _ceil_div(total, block)
     rows = blocks * _ceil_div(_ceil_div(total, blocks), 6) * 6  # microkernel rows, in 6s
