@@ -409,8 +409,9 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
   const i64 m_stride = chunk_panels * panel_width;  // M row length (out-channels of a chunk)
   const i64 m_position_stride = block_tiles * m_stride + line;
   const i64 m_bytes = round_up(positions * m_position_stride * i64(sizeof(T)));
-  const i64 patch_bytes = round_up(wmax(positions * L, 8 * alpha * 8) * i64(sizeof(T)));
-  const i64 thread_bytes = v_bytes + m_bytes + patch_bytes;
+  const i64 patch_bytes = round_up(positions * L * i64(sizeof(T)));
+  const i64 bias_bytes = round_up(m_stride * i64(sizeof(T)));
+  const i64 thread_bytes = v_bytes + m_bytes + patch_bytes + bias_bytes;
   // As the direct kernel: refuse (ValueError upstream) rather than allocate over 1 GiB per thread.
   if (thread_bytes > (i64{1} << 30)) return KernelStatus::workspace_too_large;
   char* const workspace = static_cast<char*>(cached_workspace.get(std::size_t(thread_bytes) * threads));
@@ -425,6 +426,7 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
     T* v_buffer = reinterpret_cast<T*>(base);
     T* m_buffer = reinterpret_cast<T*>(base + v_bytes);
     T* patch = reinterpret_cast<T*>(base + v_bytes + m_bytes);
+    T* bias_chunk = reinterpret_cast<T*>(base + v_bytes + m_bytes + patch_bytes);
 
     const i64 split = item % splits;
     i64 rest = item / splits;
@@ -449,34 +451,42 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
         if constexpr (std::is_same_v<T, float>) {
           // Rows of 8 columns of 8 channels, transposed in registers: one vector per (i, j).
           const bool interior = row0 >= 0 && col0 >= 0 && row0 + alpha <= p.in_height && col0 + 8 <= p.in_width;
-          const float* rows[8];
-          i64 row_step;
           if (interior && lanes_used == L) {
+            const float* rows[8];
+            const i64 row_step = p.in_width;
             for (int l = 0; l < 8; ++l) rows[l] = group_input + (c0 + l) * in_plane + row0 * p.in_width + col0;
-            row_step = p.in_width;
+
+#pragma GCC unroll 8
+            for (int i = 0; i < alpha; ++i) {
+              __m256 r[8];
+#pragma GCC unroll 8
+              for (int l = 0; l < 8; ++l) r[l] = _mm256_loadu_ps(rows[l] + i * row_step);
+              transpose8(r);
+#pragma GCC unroll 8
+              for (int j = 0; j < alpha; ++j) d[i * alpha + j] = r[j];
+            }
           } else {
-            float* box = patch;  // [8 channels][alpha rows][8 columns], zero outside the image
-            std::memset(static_cast<void*>(box), 0, sizeof(float) * 8 * alpha * 8);
-            const i64 first_col = wmax(0, col0), last_col = wmin(p.in_width, col0 + alpha);
-            for (int l = 0; l < lanes_used; ++l)
-              for (int i = 0; i < alpha; ++i) {
-                const i64 row = row0 + i;
-                if (row < 0 || row >= p.in_height || last_col <= first_col) continue;
-                std::memcpy(box + (l * alpha + i) * 8 + (first_col - col0),
-                            group_input + (c0 + l) * in_plane + row * p.in_width + first_col,
-                            sizeof(float) * (last_col - first_col));
+            // Border tile (or last channels): masked loads of the columns inside the image; the
+            // masked-out lanes are not read, so nothing past a row's ends is touched.
+            alignas(32) int column_mask[8];
+            for (int j = 0; j < 8; ++j) column_mask[j] = (col0 + j >= 0 && col0 + j < p.in_width) ? -1 : 0;
+            const __m256i mask = _mm256_load_si256(reinterpret_cast<const __m256i*>(column_mask));
+            for (int i = 0; i < alpha; ++i) {
+              const i64 row = row0 + i;
+              __m256 r[8];
+              if (row >= 0 && row < p.in_height) {
+                const float* src = group_input + c0 * in_plane + row * p.in_width + col0;
+#pragma GCC unroll 8
+                for (int l = 0; l < 8; ++l)
+                  r[l] = l < lanes_used ? _mm256_maskload_ps(src + l * in_plane, mask) : _mm256_setzero_ps();
+              } else {
+#pragma GCC unroll 8
+                for (int l = 0; l < 8; ++l) r[l] = _mm256_setzero_ps();
               }
-            for (int l = 0; l < 8; ++l) rows[l] = box + l * alpha * 8;
-            row_step = 8;
-          }
+              transpose8(r);
 #pragma GCC unroll 8
-          for (int i = 0; i < alpha; ++i) {
-            __m256 r[8];
-#pragma GCC unroll 8
-            for (int l = 0; l < 8; ++l) r[l] = _mm256_loadu_ps(rows[l] + i * row_step);
-            transpose8(r);
-#pragma GCC unroll 8
-            for (int j = 0; j < alpha; ++j) d[i * alpha + j] = r[j];
+              for (int j = 0; j < alpha; ++j) d[i * alpha + j] = r[j];
+            }
           }
         } else
 #endif
@@ -548,6 +558,8 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
       // 3. Output transform, vectors of out-channels.
       const i64 oc_begin = chunk0 * panel_width;
       const i64 oc_end = wmin(out_channels, chunk_end * panel_width);
+      for (i64 oc = oc_begin; oc < chunk_end * panel_width; ++oc)  // zero past the group's channels
+        bias_chunk[oc - oc_begin] = (job.bias != nullptr && oc < out_channels) ? job.bias[group * out_channels + oc] : T(0);
       for (i64 t = 0; t < tile_count; ++t) {
         const i64 image = (tile0 + t) / tiles_per_image, tile = (tile0 + t) % tiles_per_image;
         const i64 out_row0 = (tile / tiles_w) * M, out_col0 = (tile % tiles_w) * M;
@@ -562,12 +574,7 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
 #pragma GCC unroll 8
           for (int i = 0; i < M; ++i) Transform1d<T, M>::output(tmp + i * alpha, 1, y + i * M, 1);
           const i64 lanes_used = wmin(L, oc_end - oc);
-          vec bias = S::zero();
-          if (job.bias != nullptr) {
-            T values[L];
-            for (int l = 0; l < L; ++l) values[l] = l < lanes_used ? job.bias[group * out_channels + oc + l] : T(0);
-            bias = S::load(values);
-          }
+          const vec bias = S::load(bias_chunk + (oc - oc_begin));
           T* out0 = job.output + (image * p.out_channels + group * out_channels + oc) * out_plane +
                     out_row0 * s.out_width + out_col0;
 #if FIELDCONV_WINOGRAD_AVX2_OPS
