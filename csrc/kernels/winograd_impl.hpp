@@ -1,15 +1,17 @@
 // Winograd F(m x m, 3 x 3) convolution, one implementation for every kernel family. Included by
 // winograd_<isa>.cpp inside that family's namespace, after Simd<T> is defined.
 //
-// Per work item = (image, group, block of tiles, range of out-channel panels):
+// Per work item = (group, block of tiles of the batch, range of out-channel panels):
 //   1. input transform: for each vector of `lanes` input channels and each tile of the block,
-//      gather the alpha x alpha patch (zero outside the image: padding), V = B^T d B on vectors
-//      (one lane per channel), stored as V[position][tile][channel];
+//      gather the alpha x alpha patch (zero outside the image: padding; AVX2 float: rows of 8
+//      channels transposed in registers), V = B^T d B on vectors (one lane per channel), stored as
+//      V[position][tile][channel];
 //   2. batched GEMM: for each of the alpha^2 positions, M[pos] = V[pos] (tiles x C_in) times
 //      U[pos] (C_in x C_out panel), by a register-blocked microkernel of 6 tiles x 2 vectors of
 //      out-channels (broadcast one V value, FMA with two U vectors: 12 FMAs per 2 loads + 6
 //      broadcasts), as the direct kernel and BLIS-style GEMMs do;
-//   3. output transform Y = A^T M A (+ bias) on vectors of out-channels, scattered into NCHW.
+//   3. output transform Y = A^T M A (+ bias) on vectors of out-channels, written into NCHW (AVX2
+//      float: transposed in registers, stored a row of the tile at a time).
 // The scratch of an item is bounded (a block of at most max_block_tiles tiles, V and M budgets
 // below), never a transformed copy of the whole input. Each output value is computed by the
 // same sequence of operations whatever the partition, so results do not depend on the thread
@@ -162,37 +164,7 @@ struct RangeCheck {
 };
 #endif
 
-// out[r * out_step] = sum_k mat[r][k] * in[k * in_step]. Fully unrolled, the coefficients are
-// compile-time constants: zeros are skipped, +-1 become adds/subtracts.
-template <class T, int R, int K>
-inline void apply_matrix(const double (&mat)[R][K], const typename Simd<T>::vec* in, int in_step,
-                         typename Simd<T>::vec* out, int out_step) {
-  using S = Simd<T>;
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) {
-    typename S::vec acc = S::zero();
-    bool first = true;
-#pragma GCC unroll 8
-    for (int k = 0; k < K; ++k) {
-      const double c = mat[r][k];
-      if (c == 0) continue;
-      const typename S::vec x = in[k * in_step];
-      if (first) {
-        acc = c == 1 ? x : vmul(S::set1(T(c)), x);
-        first = false;
-      } else if (c == 1) {
-        acc = vadd(acc, x);
-      } else if (c == -1) {
-        acc = vsub(acc, x);
-      } else {
-        acc = S::fma(S::set1(T(c)), x, acc);
-      }
-    }
-    out[r * out_step] = acc;
-  }
-}
-
-// The same products as apply_matrix(Transform<M>::BT / AT, ...), with the common subexpressions
+// Rows of Transform<M>::BT (input) and ::AT (output) applied to alpha values, with the common subexpressions
 // of each matrix's symmetric row pairs (points +-p give rows that differ only in the sign of the
 // odd terms) factored out: F(4) input 14 operations per 6 values instead of 22, output 10
 // instead of 21 (Lavin & Gray 2016, section 5; NNPACK's and ncnn's formulation for F(6)).
