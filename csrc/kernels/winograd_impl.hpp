@@ -568,8 +568,7 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
 #pragma GCC unroll 8
           for (int k = 0; k < M * M; ++k) S::store(patch + k * L, vadd(y[k], bias));
           for (i64 l = 0; l < lanes_used; ++l) {
-            T* out = job.output + (image * p.out_channels + group * out_channels + oc + l) * out_plane +
-                     out_row0 * s.out_width + out_col0;
+            T* out = out0 + l * out_plane;
             for (i64 i = 0; i < rows_used; ++i)
               for (i64 j = 0; j < cols_used; ++j) out[i * s.out_width + j] = patch[(i * M + j) * L + l];
           }
