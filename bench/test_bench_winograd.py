@@ -4,7 +4,7 @@ Workloads: ResNet 3x3 layers (64@56, 128@28, 256@14, 512@7; N = 1 and 8) and VGG
 float32, padding 1, the layer object (weights packed/transformed once), fieldconv's default thread
 count (set OMP_NUM_THREADS or fieldconv.set_num_threads; torch gets the same count).
 
-    python -m pytest bench/test_bench_winograd.py --benchmark-group-by=param:workload
+    python -m pytest bench/test_bench_winograd.py --benchmark-group-by=param:workload  # -k "resnet64x56-n1"
     python bench/test_bench_winograd.py          # interleaved medians table (ratios vs torch, auto vs best)
 
 The machine is shared and noisy: compare within one run, interleaved (see `interleaved_table`).
@@ -20,15 +20,15 @@ import fieldconv
 from fieldconv.functional import conv2d_algorithm_for
 
 WORKLOADS = {  # name: (N, C, H) for a C -> C 3x3 convolution, stride 1, padding 1
-    "resnet64@56-n1": (1, 64, 56),
-    "resnet64@56-n8": (8, 64, 56),
-    "resnet128@28-n1": (1, 128, 28),
-    "resnet128@28-n8": (8, 128, 28),
-    "resnet256@14-n1": (1, 256, 14),
-    "resnet256@14-n8": (8, 256, 14),
-    "resnet512@7-n1": (1, 512, 7),
-    "resnet512@7-n8": (8, 512, 7),
-    "vgg64@224-n1": (1, 64, 224),
+    "resnet64x56-n1": (1, 64, 56),
+    "resnet64x56-n8": (8, 64, 56),
+    "resnet128x28-n1": (1, 128, 28),
+    "resnet128x28-n8": (8, 128, 28),
+    "resnet256x14-n1": (1, 256, 14),
+    "resnet256x14-n8": (8, 256, 14),
+    "resnet512x7-n1": (1, 512, 7),
+    "resnet512x7-n8": (8, 512, 7),
+    "vgg64x224-n1": (1, 64, 224),
 }
 ALGORITHMS = ["direct", "winograd_f2", "winograd_f4", "winograd_f6", "auto"]
 
