@@ -93,6 +93,7 @@ def avg_pool2d(
     count_include_pad: bool,
     divisor_override: int,  # 0: none
 ) -> None: ...
+
 class WinogradConv2dWeights:
     """3x3 weights (C_out, C_in // groups, 3, 3) transformed once for Winograd F(tile x tile, 3x3)."""
 

@@ -282,6 +282,7 @@ _WEIGHT_CYCLES_PER_BYTE = (1.0 / 24, 1.0 / 8)
 _WEIGHT_L3_BYTES = 16 << 20
 _BLOCK_BUDGET_BYTES = (1 << 20, 4 << 20)  # winograd_impl.hpp: v_budget_*_bytes, max_block_tiles
 _MAX_BLOCK_TILES = 96
+_WINOGRAD_MIN_CHANNELS = 8  # "auto": direct below 8 input or output channels per group
 
 
 def winograd_cost(tile: int, batch: int, in_per_group: int, out_per_group: int, groups: int, out_h: int,
@@ -340,6 +341,8 @@ def conv2d_plan(algorithm: str, x_shape, weight_shape, geometry: Conv2dGeometry,
     n, c, h, w = (int(v) for v in x_shape)
     out_channels, in_per_group = int(weight_shape[0]), int(weight_shape[1])
     groups = geometry.groups
+    if algorithm == "auto" and min(in_per_group, out_channels // groups) < _WINOGRAD_MIN_CHANNELS:
+        return 0  # ncnn's rule: too few channels per group to amortise the transforms
     top, bottom, left, right = geometry.resolved_padding(kernel_size)
     out_h, out_w = h + top + bottom - 2, w + left + right - 2
     itemsize = np.dtype(dtype).itemsize
