@@ -127,7 +127,10 @@ bool conv2d_winograd(const Conv2dParams& params, const T* input, const WinogradW
   double limit = largest;
   if (scale > 0) limit = largest / (1024.0 * growth * growth * 9.0 * double(shape.in_channels_per_group) * scale);
   if (limit > largest) limit = largest;
-  int out_of_range = 0;
+  // Accessed atomically only (the kernel's threads read and set it), also here, so that a
+  // thread sanitizer unaware of OpenMP's fork/join sees no race with a previous call's threads.
+  int out_of_range;
+  __atomic_store_n(&out_of_range, 0, __ATOMIC_RELAXED);
   const WinogradJob<T> job{params,
                            shape,
                            input,
@@ -143,7 +146,7 @@ bool conv2d_winograd(const Conv2dParams& params, const T* input, const WinogradW
   if (status == KernelStatus::workspace_too_large)
     throw_invalid("conv2d: the Winograd workspace for ", shape.in_channels_per_group,
                   " input channels per group would exceed the limit of 1 GiB per thread (use algorithm='direct')");
-  return out_of_range == 0;
+  return __atomic_load_n(&out_of_range, __ATOMIC_RELAXED) == 0;
 }
 
 template <class T>
