@@ -10,6 +10,7 @@ template <class T>
 struct Conv2dKernels {
   KernelStatus (*direct_blocked)(const Conv2dJob<T>&) noexcept;
   KernelStatus (*depthwise)(const Conv2dJob<T>&) noexcept;
+  KernelStatus (*winograd)(const WinogradJob<T>&) noexcept;
 };
 
 template <class T>

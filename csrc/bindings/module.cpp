@@ -9,4 +9,5 @@ PYBIND11_MODULE(_core, module) {
   fieldconv::bindings::register_conv2d(module);
   fieldconv::bindings::register_pool2d(module);
   fieldconv::bindings::register_filter2d(module);
+  fieldconv::bindings::register_winograd(module);
 }

@@ -15,6 +15,7 @@ void register_runtime(py::module_& module);
 void register_conv2d(py::module_& module);
 void register_pool2d(py::module_& module);
 void register_filter2d(py::module_& module);
+void register_winograd(py::module_& module);
 
 // The Python layer (_params.py) hands over C-contiguous arrays of the right dtype; these
 // checks only guard against internal misuse, never replace the friendly checks there.

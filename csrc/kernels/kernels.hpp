@@ -110,3 +110,46 @@ namespace avx2 { FIELDCONV_DECLARE_POOL2D_KERNELS }
 #undef FIELDCONV_DECLARE_POOL2D_KERNELS
 
 }  // namespace fieldconv
+
+// ---------------------------------------------------------------------------------------------
+// Winograd F(m x m, 3 x 3), m = 2, 4 or 6 (kernels/winograd_impl.hpp, fieldconv/winograd.hpp).
+
+namespace fieldconv {
+
+// Transformed weights U = G g G^T as the kernels see them: per group and transformed position
+// (alpha^2 of them), out-channel panels of panel_width lanes, each [in_channel][lane] (lanes
+// past the group's out-channels are zero).
+template <class T>
+struct WinogradWeightsView {
+  const T* data;
+  int tile;                        // m
+  std::int64_t panel_width;        // 2 SIMD vectors
+  std::int64_t panels_per_group;
+  std::int64_t position_stride;    // panels_per_group * in_channels_per_group * panel_width
+  std::int64_t group_stride;       // alpha^2 * position_stride
+};
+
+template <class T>
+struct WinogradJob {
+  Conv2dParams params;  // 3x3, stride 1, dilation 1 (checked by the entry point)
+  Conv2dShape shape;
+  const T* input;
+  WinogradWeightsView<T> weight;
+  const T* bias;        // may be null
+  T* output;
+  int threads;
+  // Every transformed input value must satisfy |v| <= value_limit (false for NaN): beyond it
+  // the products could overflow. The kernel sets *out_of_range = 1 when one does not, and the
+  // caller then recomputes with direct convolution (so NaN/Inf land exactly where direct puts them).
+  T value_limit;
+  int* out_of_range;
+};
+
+#define FIELDCONV_DECLARE_WINOGRAD_FAMILY \
+  template <class T>                      \
+  KernelStatus conv2d_winograd(const WinogradJob<T>& job) noexcept;
+namespace generic { FIELDCONV_DECLARE_WINOGRAD_FAMILY }
+namespace avx2 { FIELDCONV_DECLARE_WINOGRAD_FAMILY }
+#undef FIELDCONV_DECLARE_WINOGRAD_FAMILY
+
+}  // namespace fieldconv

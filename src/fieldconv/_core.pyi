@@ -93,3 +93,28 @@ def avg_pool2d(
     count_include_pad: bool,
     divisor_override: int,  # 0: none
 ) -> None: ...
+
+class WinogradConv2dWeights:
+    """3x3 weights (C_out, C_in // groups, 3, 3) transformed once for Winograd F(tile x tile, 3x3)."""
+
+    def __init__(self, weight: npt.NDArray[np.floating], groups: int, tile: int) -> None: ...  # tile 2, 4, 6
+    @property
+    def dtype(self) -> np.dtype: ...
+    @property
+    def usable(self) -> bool: ...  # False for NaN/Inf/overflowing transformed weights: use direct
+    @property
+    def size_bytes(self) -> int: ...
+    @property
+    def shape(self) -> Quad: ...
+    @property
+    def groups(self) -> int: ...
+    @property
+    def tile(self) -> int: ...
+
+def conv2d_winograd(
+    input: npt.NDArray[np.floating],
+    weight: WinogradConv2dWeights,
+    bias: Optional[npt.NDArray[np.floating]],
+    output: npt.NDArray[np.floating],
+    padding: Quad,
+) -> bool: ...  # False: values non-finite or could overflow, output unspecified; run conv2d_direct

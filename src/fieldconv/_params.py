@@ -204,13 +204,13 @@ def conv2d_output_shape(input_shape, weight_shape, geometry: Conv2dGeometry) -> 
     return (n, out_channels, out_h, out_w)
 
 
-ALGORITHMS = ("auto", "direct")
+ALGORITHMS = ("auto", "direct", "winograd", "winograd_f2", "winograd_f4", "winograd_f6")
 
 
 def conv2d_algorithm(algorithm) -> str:
     if not isinstance(algorithm, str) or algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {', '.join(map(repr, ALGORITHMS))}, got {algorithm!r}")
-    return "direct"
+    return algorithm
 
 
 def conv2d_call(x, weight, bias, geometry: Conv2dGeometry) -> Conv2dCall:
@@ -234,6 +234,123 @@ def conv2d_call(x, weight, bias, geometry: Conv2dGeometry) -> Conv2dCall:
         unbatched=unbatched,
         dtype=dtype,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# conv2d algorithm selection: direct or Winograd F(m x m, 3 x 3), m = 2, 4, 6 (README "Winograd")
+
+WINOGRAD_TILES = {"winograd_f2": 2, "winograd_f4": 4, "winograd_f6": 6}
+
+
+def winograd_problem(kernel_size, stride: Pair, dilation: Pair) -> Optional[str]:
+    """Why Winograd cannot compute this convolution (None if it can)."""
+    if tuple(kernel_size) != (3, 3):
+        return f"needs a 3x3 kernel, got kernel_size={tuple(int(k) for k in kernel_size)}"
+    if tuple(stride) != (1, 1):
+        return f"needs stride 1, got stride={tuple(stride)}"
+    if tuple(dilation) != (1, 1):
+        return f"needs dilation 1, got dilation={tuple(dilation)}"
+    return None
+
+
+def check_conv2d_algorithm(algorithm: str, kernel_size, geometry: Conv2dGeometry) -> None:
+    """ValueError when a Winograd algorithm is asked for a convolution it cannot compute."""
+    if algorithm.startswith("winograd"):
+        problem = winograd_problem(kernel_size, geometry.stride, geometry.dilation)
+        if problem is not None:
+            raise ValueError(
+                f"algorithm={algorithm!r} {problem}; Winograd computes 3x3 convolutions with stride 1 and "
+                "dilation 1 only (use algorithm='auto' or 'direct')"
+            )
+
+
+# Cost model for "auto" and "winograd", in cycles of one AVX2 + FMA core (2 FMAs of 32 bytes per
+# cycle), from the kernels' structure and calibrated on single-thread timings of the ResNet/VGG
+# layers (README "Winograd"). It depends on the shape and dtype only, never on the thread count,
+# so results do not depend on the number of threads.
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+# per tile and vector of channels: input transform (gather/transpose, B^T d B, range check, store)
+# and output transform (A^T M A, bias, transpose, store), cycles
+_WINOGRAD_INPUT_CYCLES = {2: 70.0, 4: 155.0, 6: 290.0}
+_WINOGRAD_OUTPUT_CYCLES = {2: 35.0, 4: 90.0, 6: 190.0}
+# transformed weights streamed once per tile block: from L3 while they fit in half of a 32 MiB L3,
+# from memory beyond (measured: 256@14 N=8 F4 re-reads 9.4 MB five times for ~0.4 ms)
+_WEIGHT_CYCLES_PER_BYTE = (1.0 / 24, 1.0 / 8)
+_WEIGHT_L3_BYTES = 16 << 20
+_BLOCK_BUDGET_BYTES = (1 << 20, 4 << 20)  # winograd_impl.hpp: v_budget_*_bytes, max_block_tiles
+_MAX_BLOCK_TILES = 96
+_WINOGRAD_MIN_CHANNELS = 8  # "auto": direct below 8 input or output channels per group
+
+
+def winograd_cost(tile: int, batch: int, in_per_group: int, out_per_group: int, groups: int, out_h: int,
+                  out_w: int, itemsize: int) -> float:
+    lanes = 32 // itemsize
+    alpha2 = (tile + 2) ** 2
+    total = batch * _ceil_div(out_h, tile) * _ceil_div(out_w, tile)
+    if total == 0:
+        return 0.0
+    cin_vectors = _ceil_div(in_per_group, lanes)
+    cout = _ceil_div(out_per_group, 2 * lanes) * 2 * lanes
+    budget = max(_BLOCK_BUDGET_BYTES[0], min(_BLOCK_BUDGET_BYTES[1], alpha2 * in_per_group * cout * itemsize // 8))
+    block = max(1, min(_MAX_BLOCK_TILES, budget // (alpha2 * cin_vectors * lanes * itemsize)))
+    block = max(1, block // 6 * 6) if block >= 6 else block
+    blocks = _ceil_div(total, block)
+    block = _ceil_div(total, blocks)
+    block = _ceil_div(block, 6) * 6 if block > 6 else block
+    blocks = _ceil_div(total, block)
+    rows = (blocks - 1) * block + _ceil_div(total - (blocks - 1) * block, 6) * 6  # microkernel rows, in 6s
+    gemm = rows * alpha2 * in_per_group * cout / (2 * lanes)
+    transforms = total * (cin_vectors * _WINOGRAD_INPUT_CYCLES[tile]
+                          + _ceil_div(out_per_group, lanes) * _WINOGRAD_OUTPUT_CYCLES[tile])
+    weight_bytes = alpha2 * in_per_group * cout * itemsize
+    weights = blocks * weight_bytes * _WEIGHT_CYCLES_PER_BYTE[weight_bytes * groups >= _WEIGHT_L3_BYTES]
+    return groups * (gemm + transforms + weights)
+
+
+def direct_cost(batch: int, in_per_group: int, out_per_group: int, groups: int, out_h: int, out_w: int,
+                kernel_area: int, itemsize: int, isa: str = "avx2") -> float:
+    """Direct convolution in the same cycles; the avx512 family's direct kernel has vectors twice
+    as wide (the Winograd kernels are AVX2 on both families)."""
+    lanes = (64 if isa == "avx512" else 32) // itemsize
+    cout = _ceil_div(out_per_group, lanes) * lanes
+    pixels = out_h * out_w
+    if isa == "avx512":
+        efficiency = 0.8  # measured on the ResNet layers (64@56 ... 512@7), one Zen 5 core
+    else:
+        efficiency = 0.92 if pixels >= 196 else 0.75  # small maps leave lanes and loops idle
+    return batch * groups * pixels * in_per_group * kernel_area * cout / (2 * lanes) / efficiency
+
+
+# Largest tile whose error stays within the bound of each dtype (tests/test_winograd.py):
+# float32 F2 <= 1e-6, F4 <= 2e-5, F6 <= 5e-5 (normalised error), float64 all <= 1e-12.
+WINOGRAD_TILES_FOR_DTYPE = {np.dtype(np.float32): (2, 4, 6), np.dtype(np.float64): (2, 4, 6)}
+
+
+def conv2d_plan(algorithm: str, x_shape, weight_shape, geometry: Conv2dGeometry, dtype) -> int:
+    """Winograd tile (2, 4, 6) to use, or 0 for direct convolution. algorithm: a checked name."""
+    if algorithm == "direct":
+        return 0
+    if algorithm in WINOGRAD_TILES:
+        return WINOGRAD_TILES[algorithm]
+    kernel_size = tuple(int(v) for v in weight_shape[2:])
+    if winograd_problem(kernel_size, geometry.stride, geometry.dilation) is not None:
+        return 0  # "auto" ("winograd" was refused by check_conv2d_algorithm)
+    n, c, h, w = (int(v) for v in x_shape)
+    out_channels, in_per_group = int(weight_shape[0]), int(weight_shape[1])
+    groups = geometry.groups
+    if algorithm == "auto" and min(in_per_group, out_channels // groups) < _WINOGRAD_MIN_CHANNELS:
+        return 0  # ncnn's rule: too few channels per group to amortise the transforms
+    top, bottom, left, right = geometry.resolved_padding(kernel_size)
+    out_h, out_w = h + top + bottom - 2, w + left + right - 2
+    itemsize = np.dtype(dtype).itemsize
+    args = (n, in_per_group, out_channels // groups, groups, out_h, out_w)
+    costs = {tile: winograd_cost(tile, *args, itemsize) for tile in WINOGRAD_TILES_FOR_DTYPE[np.dtype(dtype)]}
+    if algorithm == "auto":
+        costs[0] = direct_cost(*args, 9, itemsize, _core.get_isa())
+    return min(costs, key=lambda tile: (costs[tile], tile))
 
 
 # --------------------------------------------------------------------------------------------

@@ -272,6 +272,29 @@ register_workload(conv_workload("depthwise-3x3-128@56", 1, 128, 56, 128, 3, padd
 register_workload(conv_workload("vgg-3x3-64@224", 1, 64, 224, 64, 3, padding=1))
 
 
+# Winograd (issue 4): "auto" and each tile next to direct, built by the same layer. The name of
+# the algorithm "auto" runs is fieldconv.functional.conv2d_algorithm_for(x.shape, weight.shape, ...).
+def prepare_fieldconv_algorithm(algorithm: str):
+    def prepare(workload, arrays, threads):
+        import fieldconv
+
+        fieldconv.set_num_threads(threads)
+        try:
+            layer = fieldconv.Conv2d(arrays["weight"], arrays["bias"], algorithm=algorithm,
+                                     **_conv_args(workload.params))
+        except ValueError as error:  # Winograd: 3x3, stride 1, dilation 1 only
+            raise Unavailable(str(error).split(";")[0]) from None
+        x = arrays["x"]
+        return lambda: layer(x)
+
+    return prepare
+
+
+for _algorithm in ("auto", "winograd_f2", "winograd_f4", "winograd_f6"):
+    register_implementation("conv2d", Implementation(f"fieldconv {_algorithm}", prepare_fieldconv_algorithm(_algorithm),
+                                                      ours=True))
+
+
 # --------------------------------------------------------------------------------------------
 # pool2d: max and average pooling (memory-bound: no flop count)
 

@@ -12,19 +12,33 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, a
     x: (N, C, H, W) or unbatched (C, H, W); weight: (C_out, C // groups, kH, kW); bias: (C_out,)
     or None. stride, dilation: int or (h, w); padding: int, (h, w), (top, bottom, left, right),
     "valid" or "same". Result dtype: numpy.result_type(x, weight) (float32 or float64).
-    algorithm: "auto" or "direct". The weights are packed on every call; a Conv2d layer packs
-    them once.
+    algorithm: "auto" (the cost model of _params.conv2d_plan picks direct or a Winograd tile),
+    "direct", "winograd" (3x3, stride 1, dilation 1 only; the best Winograd tile for the shape) or
+    "winograd_f2" / "winograd_f4" / "winograd_f6". The weights are packed (or transformed) on every
+    call; a Conv2d layer does it once.
     """
     geometry = _params.conv2d_geometry(stride, padding, dilation, groups)
-    _params.conv2d_algorithm(algorithm)
+    algorithm = _params.conv2d_algorithm(algorithm)
     call = _params.conv2d_call(x, weight, bias, geometry)
-    packed = _core.PackedConv2dWeights(call.weight, call.groups)
-    return run_conv2d(call, packed)
+    _params.check_conv2d_algorithm(algorithm, call.weight.shape[2:], geometry)
+    tile = _params.conv2d_plan(algorithm, call.x.shape, call.weight.shape, geometry, call.dtype)
+    winograd = _core.WinogradConv2dWeights(call.weight, call.groups, tile) if tile else None
+    return run_conv2d(call, lambda: _core.PackedConv2dWeights(call.weight, call.groups), winograd)
 
 
-def run_conv2d(call: _params.Conv2dCall, packed) -> np.ndarray:
-    """Runs a checked call with packed weights (shared by conv2d and Conv2d)."""
+def run_conv2d(call: _params.Conv2dCall, packed, winograd=None) -> np.ndarray:
+    """Runs a checked call (shared by conv2d and Conv2d).
+
+    packed: direct-packed weights, or a callable returning them (only called when needed).
+    winograd: transformed weights (_core.WinogradConv2dWeights) or None. The Winograd kernel
+    declines (returns False) when values are non-finite or could overflow; direct convolution
+    then computes the result, so NaN/Inf land exactly where direct puts them.
+    """
     y = call.allocate_output()
+    if winograd is not None and _core.conv2d_winograd(call.x, winograd, call.bias, y, call.padding):
+        return call.finish(y)
+    if callable(packed):
+        packed = packed()
     _core.conv2d_direct(call.x, packed, call.bias, y, call.stride, call.dilation, call.padding)
     return call.finish(y)
 
@@ -87,3 +101,21 @@ def run_avg_pool2d(call: _params.Pool2dCall, geometry: _params.Pool2dGeometry, c
     _core.avg_pool2d(call.x, y, geometry.kernel_size, geometry.stride, geometry.padding, geometry.ceil_mode,
                      count_include_pad, divisor_override)
     return call.finish(y)
+
+
+CONV2D_ALGORITHMS = _params.ALGORITHMS
+
+
+def conv2d_algorithm_for(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1, *, algorithm="auto",
+                         dtype=np.float32) -> str:
+    """The algorithm conv2d(x, weight, ..., algorithm=algorithm) runs for these shapes: "direct",
+    "winograd_f2", "winograd_f4" or "winograd_f6" (benchmarks report it next to the timings).
+    Raises ValueError as conv2d would for an algorithm that cannot compute this convolution."""
+    geometry = _params.conv2d_geometry(stride, padding, dilation, groups)
+    algorithm = _params.conv2d_algorithm(algorithm)
+    x_shape = tuple(int(v) for v in x_shape)
+    if len(x_shape) == 3:
+        x_shape = (1,) + x_shape
+    _params.check_conv2d_algorithm(algorithm, tuple(weight_shape)[2:], geometry)
+    tile = _params.conv2d_plan(algorithm, x_shape, weight_shape, geometry, np.dtype(dtype))
+    return f"winograd_f{tile}" if tile else "direct"

@@ -40,6 +40,11 @@ class Conv2d:
         self._packed = {}
         self._lock = threading.Lock()
         self._packed_weights(self.weight.dtype)
+        _params.check_conv2d_algorithm(self.algorithm, self.kernel_size, self._geometry)
+        self._winograd = {}  # (dtype, tile) -> transformed weights
+        self._plans = {}  # (input shape, dtype, isa) -> tile (0: direct)
+        for tile in self._construction_tiles():
+            self._winograd_weights(self.weight.dtype, tile)
 
     # Hyper-parameters as given (normalised)
     @property
@@ -83,9 +88,43 @@ class Conv2d:
                     self._packed[dtype] = packed
         return packed
 
+    def _construction_tiles(self):
+        """Winograd tiles transformed at construction: the explicit variant, or for "auto" and
+        "winograd" the tile the cost model picks for the input size typical of this channel count
+        in CNNs (3584 / in_channels pixels wide, as ResNet's 64@56 ... 512@7, clamped to 7..224).
+        Any other tile is transformed at its first use, once (each tile costs 1.8x/4x/7.1x the
+        weights' memory, so not all are made up front)."""
+        if self.algorithm == "direct":
+            return set()
+        if _params.winograd_problem(self.kernel_size, self.stride, self.dilation) is not None:
+            return set()
+        size = min(224, max(7, 3584 // self.in_channels))
+        shape = (1, self.in_channels, size, size)
+        tile = _params.conv2d_plan(self.algorithm, shape, self.weight.shape, self._geometry, self.weight.dtype)
+        return {tile} if tile else set()
+
+    def _winograd_weights(self, dtype, tile):
+        key = (np.dtype(dtype), tile)
+        transformed = self._winograd.get(key)
+        if transformed is None:
+            with self._lock:
+                transformed = self._winograd.get(key)
+                if transformed is None:
+                    weight = _params.contiguous(self.weight, key[0])
+                    transformed = _core.WinogradConv2dWeights(weight, self.groups, tile)
+                    self._winograd[key] = transformed
+        return transformed if transformed.usable else None  # NaN/Inf/huge weights: direct
+
     def __call__(self, x):
         call = _params.conv2d_call(x, self.weight, self.bias, self._geometry)
-        return run_conv2d(call, self._packed_weights(call.dtype))
+        key = (call.x.shape, call.dtype, _core.get_isa())
+        tile = self._plans.get(key)
+        if tile is None:  # the plan depends on shape, dtype and kernel family only: cache it
+            tile = _params.conv2d_plan(self.algorithm, call.x.shape, self.weight.shape, self._geometry, call.dtype)
+            if len(self._plans) < 64:
+                self._plans[key] = tile
+        winograd = self._winograd_weights(call.dtype, tile) if tile else None
+        return run_conv2d(call, self._packed_weights(call.dtype), winograd)
 
     def output_shape(self, input_shape):
         """Shape of self(x) for x of shape input_shape ((N, C, H, W) or (C, H, W))."""

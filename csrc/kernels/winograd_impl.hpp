@@ -1,0 +1,597 @@
+// Winograd F(m x m, 3 x 3) convolution, one implementation for every kernel family. Included by
+// winograd_<isa>.cpp inside that family's namespace, after Simd<T> is defined.
+//
+// Per work item = (group, block of tiles of the batch, range of out-channel panels):
+//   1. input transform: for each vector of `lanes` input channels and each tile of the block,
+//      gather the alpha x alpha patch (zero outside the image: padding; AVX2 float: rows of 8
+//      channels transposed in registers), V = B^T d B on vectors (one lane per channel), stored as
+//      V[position][tile][channel];
+//   2. batched GEMM: for each of the alpha^2 positions, M[pos] = V[pos] (tiles x C_in) times
+//      U[pos] (C_in x C_out panel), by a register-blocked microkernel of 6 tiles x 2 vectors of
+//      out-channels (broadcast one V value, FMA with two U vectors: 12 FMAs per 2 loads + 6
+//      broadcasts), as the direct kernel and BLIS-style GEMMs do;
+//   3. output transform Y = A^T M A (+ bias) on vectors of out-channels, written into NCHW (AVX2
+//      float: transposed in registers, stored a row of the tile at a time).
+// The scratch of an item is bounded (a block of at most max_block_tiles tiles, V and M budgets
+// below), never a transformed copy of the whole input. Each output value is computed by the
+// same sequence of operations whatever the partition, so results do not depend on the thread
+// count. Transformed inputs are range-checked (see WinogradJob::value_limit).
+
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include "kernels/kernels.hpp"
+#include "kernels/winograd_transforms.hpp"
+#include "parallel.hpp"
+
+namespace fieldconv {
+namespace FIELDCONV_KERNEL_FAMILY {
+namespace {
+
+using i64 = std::int64_t;
+
+inline i64 wmin(i64 a, i64 b) { return a < b ? a : b; }
+inline i64 wmax(i64 a, i64 b) { return a > b ? a : b; }
+inline i64 wceil_div(i64 a, i64 b) { return (a + b - 1) / b; }
+
+// Budgets per thread (sized for 1 MiB L2 per core). V (transformed inputs of one block) is read
+// once per out-channel panel, the transformed weights once per block: V gets 1 MiB, or up to
+// 4 MiB when the weights are so large (> 8 MiB per group) that re-reading them per block costs
+// more than V spilling to L3. M (GEMM results of a block and out-channel chunk) is written and
+// read once.
+constexpr i64 v_budget_min_bytes = 1024 * 1024;
+constexpr i64 v_budget_max_bytes = 4 * 1024 * 1024;
+constexpr i64 m_budget_bytes = 384 * 1024;
+constexpr i64 max_block_tiles = 96;
+constexpr int gemm_rows = 6;                  // tiles per microkernel call
+
+// ---- vector helpers beyond Simd<T> ----------------------------------------------------------
+#if FIELDCONV_WINOGRAD_AVX2_OPS
+inline __m256 vadd(__m256 a, __m256 b) { return _mm256_add_ps(a, b); }
+inline __m256 vsub(__m256 a, __m256 b) { return _mm256_sub_ps(a, b); }
+inline __m256 vmul(__m256 a, __m256 b) { return _mm256_mul_ps(a, b); }
+inline __m256d vadd(__m256d a, __m256d b) { return _mm256_add_pd(a, b); }
+inline __m256d vsub(__m256d a, __m256d b) { return _mm256_sub_pd(a, b); }
+inline __m256d vmul(__m256d a, __m256d b) { return _mm256_mul_pd(a, b); }
+
+// Accumulates "every value seen satisfies |v| <= limit" (false for NaN).
+template <class T>
+struct RangeCheck;
+// float: the bits of |v| as unsigned integers order like the values, with Inf and NaN above
+// every finite value, so one integer max (on the integer pipes) per vector suffices.
+template <>
+struct RangeCheck<float> {
+  float limit;
+  __m256i largest = _mm256_setzero_si256();
+  __m256 sign = _mm256_set1_ps(-0.0f);
+  explicit RangeCheck(float l) : limit(l) {}
+  void add(__m256 v) { largest = _mm256_max_epu32(largest, _mm256_castps_si256(_mm256_andnot_ps(sign, v))); }
+  bool passed() const {
+    alignas(32) std::uint32_t bits[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(bits), largest);
+    std::uint32_t limit_bits;
+    std::memcpy(&limit_bits, &limit, sizeof limit_bits);
+    for (int i = 0; i < 8; ++i)
+      if (bits[i] > limit_bits) return false;
+    return true;
+  }
+};
+template <>
+struct RangeCheck<double> {
+  __m256d limit, ok, sign = _mm256_set1_pd(-0.0);
+  explicit RangeCheck(double l) : limit(_mm256_set1_pd(l)), ok(_mm256_castsi256_pd(_mm256_set1_epi64x(-1))) {}
+  void add(__m256d v) { ok = _mm256_and_pd(ok, _mm256_cmp_pd(_mm256_andnot_pd(sign, v), limit, _CMP_LE_OQ)); }
+  bool passed() const { return _mm256_movemask_pd(ok) == 0xF; }
+};
+
+// r[j] <- column j of the 8 x 8 matrix whose rows are r[0..7].
+inline void transpose8(__m256 (&r)[8]) {
+  __m256 t[8], u[8];
+  for (int k = 0; k < 4; ++k) {
+    t[2 * k] = _mm256_unpacklo_ps(r[2 * k], r[2 * k + 1]);
+    t[2 * k + 1] = _mm256_unpackhi_ps(r[2 * k], r[2 * k + 1]);
+  }
+  for (int k = 0; k < 2; ++k) {
+    u[4 * k + 0] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    u[4 * k + 1] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    u[4 * k + 2] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    u[4 * k + 3] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int k = 0; k < 4; ++k) {
+    r[k] = _mm256_permute2f128_ps(u[k], u[k + 4], 0x20);
+    r[k + 4] = _mm256_permute2f128_ps(u[k], u[k + 4], 0x31);
+  }
+}
+
+// Stores the first count (1..8) floats of v with plain 128/64/32-bit stores (masked stores are
+// slow on AMD cores).
+inline void store_first(float* p, __m256 v, i64 count) {
+  const __m128 low = _mm256_castps256_ps128(v);
+  switch (count) {
+    case 1: _mm_store_ss(p, low); break;
+    case 2: _mm_storel_pi(reinterpret_cast<__m64*>(p), low); break;
+    case 3:
+      _mm_storel_pi(reinterpret_cast<__m64*>(p), low);
+      _mm_store_ss(p + 2, _mm_movehl_ps(low, low));
+      break;
+    case 4: _mm_storeu_ps(p, low); break;
+    case 5:
+      _mm_storeu_ps(p, low);
+      _mm_store_ss(p + 4, _mm256_extractf128_ps(v, 1));
+      break;
+    case 6:
+      _mm_storeu_ps(p, low);
+      _mm_storel_pi(reinterpret_cast<__m64*>(p + 4), _mm256_extractf128_ps(v, 1));
+      break;
+    default: {
+      alignas(32) float values[8];
+      _mm256_store_ps(values, v);
+      for (i64 i = 0; i < count; ++i) p[i] = values[i];
+    }
+  }
+}
+#else
+template <class V>
+inline V vadd(const V& a, const V& b) {
+  V r;
+  for (unsigned i = 0; i < sizeof(a.v) / sizeof(a.v[0]); ++i) r.v[i] = a.v[i] + b.v[i];
+  return r;
+}
+template <class V>
+inline V vsub(const V& a, const V& b) {
+  V r;
+  for (unsigned i = 0; i < sizeof(a.v) / sizeof(a.v[0]); ++i) r.v[i] = a.v[i] - b.v[i];
+  return r;
+}
+template <class V>
+inline V vmul(const V& a, const V& b) {
+  V r;
+  for (unsigned i = 0; i < sizeof(a.v) / sizeof(a.v[0]); ++i) r.v[i] = a.v[i] * b.v[i];
+  return r;
+}
+template <class T>
+struct RangeCheck {
+  T limit;
+  bool ok = true;
+  explicit RangeCheck(T l) : limit(l) {}
+  void add(const typename Simd<T>::vec& v) {
+    bool all = true;
+    for (int i = 0; i < Simd<T>::lanes; ++i) all &= (v.v[i] <= limit) & (v.v[i] >= -limit);
+    ok &= all;
+  }
+  bool passed() const { return ok; }
+};
+#endif
+
+// Rows of Transform<M>::BT (input) and ::AT (output) applied to alpha values, with the common subexpressions
+// of each matrix's symmetric row pairs (points +-p give rows that differ only in the sign of the
+// odd terms) factored out: F(4) input 14 operations per 6 values instead of 22, output 10
+// instead of 21 (Lavin & Gray 2016, section 5; NNPACK's and ncnn's formulation for F(6)).
+template <class T, int M>
+struct Transform1d;
+
+template <class T>
+struct Transform1d<T, 2> {
+  using S = Simd<T>;
+  using vec = typename S::vec;
+  static void input(const vec* d, int step, vec* o, int ostep) {
+    const vec d0 = d[0], d1 = d[step], d2 = d[2 * step], d3 = d[3 * step];
+    o[0] = vsub(d0, d2);
+    o[ostep] = vadd(d1, d2);
+    o[2 * ostep] = vsub(d2, d1);
+    o[3 * ostep] = vsub(d1, d3);
+  }
+  static void output(const vec* m, int step, vec* y, int ystep) {
+    const vec m1 = m[step], m2 = m[2 * step];
+    y[0] = vadd(vadd(m[0], m1), m2);
+    y[ystep] = vsub(vsub(m1, m2), m[3 * step]);
+  }
+};
+
+template <class T>
+struct Transform1d<T, 4> {
+  using S = Simd<T>;
+  using vec = typename S::vec;
+  static void input(const vec* d, int step, vec* o, int ostep) {
+    const vec d0 = d[0], d1 = d[step], d2 = d[2 * step], d3 = d[3 * step], d4 = d[4 * step], d5 = d[5 * step];
+    o[0] = S::fma(S::set1(T(4)), d0, S::fma(S::set1(T(-5)), d2, d4));
+    o[ostep] = S::fma(S::set1(T(-4)), vadd(d1, d2), vadd(d3, d4));
+    o[2 * ostep] = S::fma(S::set1(T(4)), vsub(d1, d2), vsub(d4, d3));
+    const vec odd = vsub(d3, d1), even = vsub(d4, d2);
+    o[3 * ostep] = S::fma(S::set1(T(2)), odd, even);
+    o[4 * ostep] = S::fma(S::set1(T(-2)), odd, even);
+    o[5 * ostep] = S::fma(S::set1(T(4)), d1, S::fma(S::set1(T(-5)), d3, d5));
+  }
+  static void output(const vec* m, int step, vec* y, int ystep) {
+    const vec m1 = m[step], m2 = m[2 * step], m3 = m[3 * step], m4 = m[4 * step];
+    const vec a = vadd(m1, m2), b = vsub(m1, m2), c = vadd(m3, m4), d = vsub(m3, m4);
+    y[0] = vadd(vadd(m[0], a), c);
+    y[ystep] = S::fma(S::set1(T(2)), d, b);
+    y[2 * ystep] = S::fma(S::set1(T(4)), c, a);
+    y[3 * ystep] = vadd(S::fma(S::set1(T(8)), d, b), m[5 * step]);
+  }
+};
+
+template <class T>
+struct Transform1d<T, 6> {
+  using S = Simd<T>;
+  using vec = typename S::vec;
+  static void input(const vec* d, int step, vec* o, int ostep) {
+    const vec d0 = d[0], d1 = d[step], d2 = d[2 * step], d3 = d[3 * step], d4 = d[4 * step], d5 = d[5 * step],
+              d6 = d[6 * step], d7 = d[7 * step];
+    o[0] = S::fma(S::set1(T(5.25)), vsub(d4, d2), vsub(d0, d6));
+    o[7 * ostep] = S::fma(S::set1(T(5.25)), vsub(d3, d5), vsub(d7, d1));
+    const vec p1 = S::fma(S::set1(T(-4.25)), d3, vadd(d1, d5));  // odd terms of rows 1, 2
+    const vec q1 = S::fma(S::set1(T(-4.25)), d4, vadd(d2, d6));  // even terms
+    o[ostep] = vadd(q1, p1);
+    o[2 * ostep] = vsub(q1, p1);
+    const vec p2 = S::fma(S::set1(T(2)), d5, S::fma(S::set1(T(-2.5)), d3, vmul(S::set1(T(0.5)), d1)));
+    const vec q2 = S::fma(S::set1(T(-1.25)), d4, S::fma(S::set1(T(0.25)), d2, d6));
+    o[3 * ostep] = vadd(q2, p2);
+    o[4 * ostep] = vsub(q2, p2);
+    const vec p3 = S::fma(S::set1(T(0.5)), d5, S::fma(S::set1(T(-2.5)), d3, vmul(S::set1(T(2)), d1)));
+    const vec q3 = S::fma(S::set1(T(-5)), d4, S::fma(S::set1(T(4)), d2, d6));
+    o[5 * ostep] = vadd(q3, p3);
+    o[6 * ostep] = vsub(q3, p3);
+  }
+  static void output(const vec* m, int step, vec* y, int ystep) {
+    const vec m1 = m[step], m2 = m[2 * step], m3 = m[3 * step], m4 = m[4 * step], m5 = m[5 * step], m6 = m[6 * step];
+    const vec a1 = vadd(m1, m2), b1 = vsub(m1, m2), a2 = vadd(m3, m4), b2 = vsub(m3, m4), a3 = vadd(m5, m6),
+              b3 = vsub(m5, m6);
+    y[0] = vadd(vadd(vadd(m[0], a1), a2), a3);
+    y[ystep] = S::fma(S::set1(T(0.5)), b3, S::fma(S::set1(T(2)), b2, b1));
+    y[2 * ystep] = S::fma(S::set1(T(0.25)), a3, S::fma(S::set1(T(4)), a2, a1));
+    y[3 * ystep] = S::fma(S::set1(T(0.125)), b3, S::fma(S::set1(T(8)), b2, b1));
+    y[4 * ystep] = S::fma(S::set1(T(0.0625)), a3, S::fma(S::set1(T(16)), a2, a1));
+    y[5 * ystep] = vadd(S::fma(S::set1(T(0.03125)), b3, S::fma(S::set1(T(32)), b2, b1)), m[7 * step]);
+  }
+};
+
+// C[i][0 .. 2L) = sum_k A[i][k] * B[k][0 .. 2L) for i < P rows (A rows lda apart, B packed
+// [k][2L], C rows ldc apart). Overwrites C.
+template <class T, int P>
+inline __attribute__((always_inline)) void gemm_microkernel(i64 k_count, const T* a, i64 lda, const T* b, T* c, i64 ldc) {
+  using S = Simd<T>;
+  constexpr int L = S::lanes;
+  typename S::vec acc0[P], acc1[P];
+#pragma GCC unroll 6
+  for (int i = 0; i < P; ++i) acc0[i] = acc1[i] = S::zero();
+  const T* rows[P];
+#pragma GCC unroll 6
+  for (int i = 0; i < P; ++i) rows[i] = a + i * lda;
+  for (i64 k = 0; k < k_count; ++k) {
+    const typename S::vec b0 = S::load(b), b1 = S::load(b + L);
+    b += 2 * L;
+#pragma GCC unroll 6
+    for (int i = 0; i < P; ++i) {
+      const typename S::vec x = S::broadcast(rows[i] + k);
+      acc0[i] = S::fma(x, b0, acc0[i]);
+      acc1[i] = S::fma(x, b1, acc1[i]);
+    }
+  }
+#pragma GCC unroll 6
+  for (int i = 0; i < P; ++i) {
+    S::store(c + i * ldc, acc0[i]);
+    S::store(c + i * ldc + L, acc1[i]);
+  }
+}
+
+template <class T>
+using GemmMicrokernel = void (*)(i64, const T*, i64, const T*, T*, i64);
+
+template <class T>
+GemmMicrokernel<T> gemm_microkernel_for(i64 rows) {
+  switch (rows) {
+    case 1: return &gemm_microkernel<T, 1>;
+    case 2: return &gemm_microkernel<T, 2>;
+    case 3: return &gemm_microkernel<T, 3>;
+    case 4: return &gemm_microkernel<T, 4>;
+    case 5: return &gemm_microkernel<T, 5>;
+    default: return &gemm_microkernel<T, 6>;
+  }
+}
+
+// Workspace kept by each calling thread between calls: allocating a few MB per call costs page
+// faults (measured ~10% of a 64@56 layer). Freed when the calling thread exits.
+struct CachedWorkspace {
+  void* memory = nullptr;
+  std::size_t bytes = 0;
+  CachedWorkspace() = default;
+  CachedWorkspace(const CachedWorkspace&) = delete;
+  CachedWorkspace& operator=(const CachedWorkspace&) = delete;
+  ~CachedWorkspace() { free_workspace(memory); }
+  void* get(std::size_t wanted) {
+    if (wanted > bytes) {
+      free_workspace(memory);
+      memory = allocate_workspace(wanted);
+      bytes = memory != nullptr ? wanted : 0;
+    }
+    return memory;
+  }
+};
+thread_local CachedWorkspace cached_workspace;
+
+template <class T, int M>
+KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
+  using S = Simd<T>;
+  using vec = typename S::vec;
+  using Tr = winograd::Transform<M>;
+  constexpr int L = S::lanes;
+  constexpr int alpha = Tr::alpha;
+  constexpr int positions = alpha * alpha;
+  const Conv2dParams& p = job.params;
+  const Conv2dShape& s = job.shape;
+  if (s.output_elements == 0) return KernelStatus::ok;
+
+  const i64 in_channels = s.in_channels_per_group;
+  const i64 in_stride = wceil_div(in_channels, L) * L;  // V row length (channels, padded)
+  const i64 out_channels = s.out_channels_per_group;
+  const i64 panel_width = job.weight.panel_width;  // 2 * L
+  const i64 panels = job.weight.panels_per_group;
+  const i64 tiles_h = wceil_div(s.out_height, M), tiles_w = wceil_div(s.out_width, M);
+  const i64 tiles_per_image = tiles_h * tiles_w;
+  // Tiles are numbered across the whole batch, so a block of a small map holds tiles of several
+  // images and each transformed weight read from memory serves more of them.
+  const i64 tile_total = p.batch * tiles_per_image;
+
+  // Tile blocks: as many tiles as the V budget allows (at most max_block_tiles).
+  const i64 v_tile_bytes = positions * in_stride * i64(sizeof(T));
+  const i64 weight_bytes = job.weight.group_stride * i64(sizeof(T));
+  const i64 v_budget_bytes = wmax(v_budget_min_bytes, wmin(v_budget_max_bytes, weight_bytes / 8));
+  i64 block_tiles = wmax(1, wmin(max_block_tiles, v_budget_bytes / v_tile_bytes));
+  if (block_tiles >= gemm_rows) block_tiles = block_tiles / gemm_rows * gemm_rows;
+  i64 block_count = wceil_div(tile_total, block_tiles);
+  // Keep every thread equally busy with as little duplicated work as possible: make the item
+  // count a multiple of the thread count, by more (smaller) tile blocks (each re-reads the
+  // transformed weights: ~9 cycles per C_in x C_out pair) or, when there are fewer blocks than
+  // threads and few tiles, by splitting the out-channel panels over items (each repeats the input
+  // transform: ~20 cycles per tile and input channel). No choice changes the arithmetic of any
+  // output value, so results do not depend on the thread count.
+  const i64 threads_wanted = job.threads;
+  i64 splits = 1;
+  if ((p.groups * block_count) % threads_wanted != 0) {
+    const i64 items_wanted = wceil_div(p.groups * block_count, threads_wanted) * threads_wanted;
+    const i64 blocks_wanted = wceil_div(items_wanted, p.groups);
+    const bool fewer_than_threads = p.groups * block_count < threads_wanted;
+    if (fewer_than_threads && 20 * tile_total < 9 * out_channels) {
+      splits = wmin(panels, wceil_div(threads_wanted, p.groups * block_count));
+    } else if (tile_total >= blocks_wanted) {
+      block_count = blocks_wanted;
+    }
+  }
+  block_tiles = wceil_div(tile_total, block_count);
+  if (block_tiles > gemm_rows) block_tiles = wceil_div(block_tiles, gemm_rows) * gemm_rows;
+  block_count = wceil_div(tile_total, block_tiles);
+  const i64 panels_per_split = wceil_div(panels, splits);
+  splits = wceil_div(panels, panels_per_split);
+  const i64 spatial_items = p.groups * block_count;
+  // Out-channel chunk: panels whose M fits the budget.
+  const i64 m_panel_bytes = positions * block_tiles * panel_width * i64(sizeof(T));
+  const i64 chunk_panels = wmax(1, wmin(panels_per_split, m_budget_bytes / m_panel_bytes));
+  const i64 item_count = spatial_items * splits;
+  const int threads = int(wmin(job.threads, item_count));
+
+  const auto round_up = [](i64 bytes) { return (bytes + 63) / 64 * 64; };
+  // Position strides get one extra cache line: a multiple of 4 KiB (e.g. 96 tiles x 64 channels)
+  // would put all alpha^2 positions of a tile in one L1 set (measured 4x slower transforms).
+  const i64 line = 64 / i64(sizeof(T));
+  const i64 v_position_stride = block_tiles * in_stride + line;
+  const i64 v_bytes = round_up(positions * v_position_stride * i64(sizeof(T)));
+  const i64 m_stride = chunk_panels * panel_width;  // M row length (out-channels of a chunk)
+  const i64 m_position_stride = block_tiles * m_stride + line;
+  const i64 m_bytes = round_up(positions * m_position_stride * i64(sizeof(T)));
+  const i64 patch_bytes = round_up(positions * L * i64(sizeof(T)));
+  const i64 bias_bytes = round_up(m_stride * i64(sizeof(T)));
+  const i64 thread_bytes = v_bytes + m_bytes + patch_bytes + bias_bytes;
+  // As the direct kernel: refuse (ValueError upstream) rather than allocate over 1 GiB per thread.
+  if (thread_bytes > (i64{1} << 30)) return KernelStatus::workspace_too_large;
+  char* const workspace = static_cast<char*>(cached_workspace.get(std::size_t(thread_bytes) * threads));
+  if (workspace == nullptr) return KernelStatus::out_of_memory;
+
+  const i64 in_plane = p.in_height * p.in_width;
+  const i64 out_plane = s.out_height * s.out_width;
+
+  parallel_for(item_count, threads, [&](i64 item, int thread) {
+    if (__atomic_load_n(job.out_of_range, __ATOMIC_RELAXED)) return;
+    char* base = workspace + thread * thread_bytes;
+    T* v_buffer = reinterpret_cast<T*>(base);
+    T* m_buffer = reinterpret_cast<T*>(base + v_bytes);
+    T* patch = reinterpret_cast<T*>(base + v_bytes + m_bytes);
+    T* bias_chunk = reinterpret_cast<T*>(base + v_bytes + m_bytes + patch_bytes);
+
+    const i64 split = item % splits;
+    i64 rest = item / splits;
+    const i64 block = rest % block_count;
+    const i64 group = rest / block_count;
+    const i64 tile0 = block * block_tiles;  // global tile index (image * tiles_per_image + tile)
+    const i64 tile_count = wmin(block_tiles, tile_total - tile0);
+    const i64 panel0 = split * panels_per_split;
+    const i64 panel_end = wmin(panels, panel0 + panels_per_split);
+
+    // 1. Input transform.
+    RangeCheck<T> range(job.value_limit);
+    for (i64 c0 = 0; c0 < in_stride; c0 += L) {
+      const i64 lanes_used = wmin(L, in_channels - c0);
+      for (i64 t = 0; t < tile_count; ++t) {
+        const i64 image = (tile0 + t) / tiles_per_image, tile = (tile0 + t) % tiles_per_image;
+        const T* group_input = job.input + (image * p.in_channels + group * in_channels) * in_plane;
+        const i64 row0 = (tile / tiles_w) * M - p.pad_top;
+        const i64 col0 = (tile % tiles_w) * M - p.pad_left;
+        vec d[positions], tmp[positions], v[positions];
+#if FIELDCONV_WINOGRAD_AVX2_OPS
+        if constexpr (std::is_same_v<T, float>) {
+          // Rows of 8 columns of 8 channels, transposed in registers: one vector per (i, j).
+          const bool interior = row0 >= 0 && col0 >= 0 && row0 + alpha <= p.in_height && col0 + 8 <= p.in_width;
+          if (interior && lanes_used == L) {
+            const float* rows[8];
+            const i64 row_step = p.in_width;
+            for (int l = 0; l < 8; ++l) rows[l] = group_input + (c0 + l) * in_plane + row0 * p.in_width + col0;
+
+#pragma GCC unroll 8
+            for (int i = 0; i < alpha; ++i) {
+              __m256 r[8];
+#pragma GCC unroll 8
+              for (int l = 0; l < 8; ++l) r[l] = _mm256_loadu_ps(rows[l] + i * row_step);
+              transpose8(r);
+#pragma GCC unroll 8
+              for (int j = 0; j < alpha; ++j) d[i * alpha + j] = r[j];
+            }
+          } else {
+            // Border tile (or last channels): masked loads of the columns inside the image; the
+            // masked-out lanes are not read, so nothing past a row's ends is touched.
+            alignas(32) int column_mask[8];
+            for (int j = 0; j < 8; ++j) column_mask[j] = (col0 + j >= 0 && col0 + j < p.in_width) ? -1 : 0;
+            const __m256i mask = _mm256_load_si256(reinterpret_cast<const __m256i*>(column_mask));
+            for (int i = 0; i < alpha; ++i) {
+              const i64 row = row0 + i;
+              __m256 r[8];
+              if (row >= 0 && row < p.in_height) {
+                const float* src = group_input + c0 * in_plane + row * p.in_width + col0;
+#pragma GCC unroll 8
+                for (int l = 0; l < 8; ++l)
+                  r[l] = l < lanes_used ? _mm256_maskload_ps(src + l * in_plane, mask) : _mm256_setzero_ps();
+              } else {
+#pragma GCC unroll 8
+                for (int l = 0; l < 8; ++l) r[l] = _mm256_setzero_ps();
+              }
+              transpose8(r);
+#pragma GCC unroll 8
+              for (int j = 0; j < alpha; ++j) d[i * alpha + j] = r[j];
+            }
+          }
+        } else
+#endif
+        {
+          const bool interior = row0 >= 0 && col0 >= 0 && row0 + alpha <= p.in_height && col0 + alpha <= p.in_width;
+          if (interior && lanes_used == L) {
+            for (int l = 0; l < L; ++l) {
+              const T* src = group_input + (c0 + l) * in_plane + row0 * p.in_width + col0;
+              for (int i = 0; i < alpha; ++i)
+#pragma GCC unroll 8
+                for (int j = 0; j < alpha; ++j) patch[(i * alpha + j) * L + l] = src[i * p.in_width + j];
+            }
+          } else {
+            for (int l = 0; l < L; ++l) {
+              const T* src = group_input + (c0 + l) * in_plane;
+              for (int i = 0; i < alpha; ++i) {
+                const i64 row = row0 + i;
+                const bool row_ok = l < lanes_used && row >= 0 && row < p.in_height;
+                for (int j = 0; j < alpha; ++j) {
+                  const i64 col = col0 + j;
+                  patch[(i * alpha + j) * L + l] =
+                      (row_ok && col >= 0 && col < p.in_width) ? src[row * p.in_width + col] : T(0);
+                }
+              }
+            }
+          }
+#pragma GCC unroll 8
+          for (int k = 0; k < positions; ++k) d[k] = S::load(patch + k * L);
+        }
+        // tmp = B^T d (columns), v = tmp B (rows)
+#pragma GCC unroll 8
+        for (int j = 0; j < alpha; ++j) Transform1d<T, M>::input(d + j, alpha, tmp + j, alpha);
+#pragma GCC unroll 8
+        for (int i = 0; i < alpha; ++i) Transform1d<T, M>::input(tmp + i * alpha, 1, v + i * alpha, 1);
+        T* dst = v_buffer + t * in_stride + c0;
+#pragma GCC unroll 8
+        for (int k = 0; k < positions; ++k) {
+          range.add(v[k]);
+          S::store(dst + k * v_position_stride, v[k]);
+        }
+      }
+    }
+    if (!range.passed()) {
+      __atomic_store_n(job.out_of_range, 1, __ATOMIC_RELAXED);
+      return;
+    }
+
+    const T* group_weights = job.weight.data + group * job.weight.group_stride;
+    const i64 row_panels = tile_count / gemm_rows;
+    const i64 row_tail = tile_count % gemm_rows;
+    const GemmMicrokernel<T> tail_kernel = gemm_microkernel_for<T>(row_tail);
+    for (i64 chunk0 = panel0; chunk0 < panel_end; chunk0 += chunk_panels) {
+      const i64 chunk_end = wmin(panel_end, chunk0 + chunk_panels);
+      // 2. Batched GEMM, one per position.
+      for (int pos = 0; pos < positions; ++pos) {
+        const T* a = v_buffer + pos * v_position_stride;
+        T* c = m_buffer + pos * m_position_stride;
+        for (i64 panel = chunk0; panel < chunk_end; ++panel) {
+          const T* b = group_weights + pos * job.weight.position_stride + panel * in_channels * panel_width;
+          T* c_panel = c + (panel - chunk0) * panel_width;
+          for (i64 r = 0; r < row_panels; ++r)
+            gemm_microkernel<T, gemm_rows>(in_channels, a + r * gemm_rows * in_stride, in_stride, b,
+                                           c_panel + r * gemm_rows * m_stride, m_stride);
+          if (row_tail)
+            tail_kernel(in_channels, a + row_panels * gemm_rows * in_stride, in_stride, b,
+                        c_panel + row_panels * gemm_rows * m_stride, m_stride);
+        }
+      }
+      // 3. Output transform, vectors of out-channels.
+      const i64 oc_begin = chunk0 * panel_width;
+      const i64 oc_end = wmin(out_channels, chunk_end * panel_width);
+      for (i64 oc = oc_begin; oc < chunk_end * panel_width; ++oc)  // zero past the group's channels
+        bias_chunk[oc - oc_begin] = (job.bias != nullptr && oc < out_channels) ? job.bias[group * out_channels + oc] : T(0);
+      for (i64 t = 0; t < tile_count; ++t) {
+        const i64 image = (tile0 + t) / tiles_per_image, tile = (tile0 + t) % tiles_per_image;
+        const i64 out_row0 = (tile / tiles_w) * M, out_col0 = (tile % tiles_w) * M;
+        const i64 rows_used = wmin(M, s.out_height - out_row0), cols_used = wmin(M, s.out_width - out_col0);
+        for (i64 oc = oc_begin; oc < oc_end; oc += L) {
+          vec mv[positions], tmp[M * alpha], y[M * M];
+          const T* src = m_buffer + t * m_stride + (oc - oc_begin);
+#pragma GCC unroll 8
+          for (int k = 0; k < positions; ++k) mv[k] = S::load(src + k * m_position_stride);
+#pragma GCC unroll 8
+          for (int j = 0; j < alpha; ++j) Transform1d<T, M>::output(mv + j, alpha, tmp + j, alpha);
+#pragma GCC unroll 8
+          for (int i = 0; i < M; ++i) Transform1d<T, M>::output(tmp + i * alpha, 1, y + i * M, 1);
+          const i64 lanes_used = wmin(L, oc_end - oc);
+          const vec bias = S::load(bias_chunk + (oc - oc_begin));
+          T* out0 = job.output + (image * p.out_channels + group * out_channels + oc) * out_plane +
+                    out_row0 * s.out_width + out_col0;
+#if FIELDCONV_WINOGRAD_AVX2_OPS
+          if constexpr (std::is_same_v<T, float>) {
+            if (lanes_used == L) {
+              // Row i of the tile for 8 channels: transpose (j, channel) -> (channel, j).
+              for (i64 i = 0; i < rows_used; ++i) {
+                __m256 r[8];
+#pragma GCC unroll 8
+                for (int j = 0; j < 8; ++j) r[j] = j < M ? vadd(y[i * M + j], bias) : _mm256_setzero_ps();
+                transpose8(r);
+#pragma GCC unroll 8
+                for (int l = 0; l < 8; ++l) store_first(out0 + l * out_plane + i * s.out_width, r[l], cols_used);
+              }
+              continue;
+            }
+          }
+#endif
+#pragma GCC unroll 8
+          for (int k = 0; k < M * M; ++k) S::store(patch + k * L, vadd(y[k], bias));
+          for (i64 l = 0; l < lanes_used; ++l) {
+            T* out = out0 + l * out_plane;
+            for (i64 i = 0; i < rows_used; ++i)
+              for (i64 j = 0; j < cols_used; ++j) out[i * s.out_width + j] = patch[(i * M + j) * L + l];
+          }
+        }
+      }
+    }
+  });
+  return KernelStatus::ok;
+}
+
+}  // namespace
+
+template <class T>
+KernelStatus conv2d_winograd(const WinogradJob<T>& job) noexcept {
+  switch (job.weight.tile) {
+    case 2: return winograd_tiled<T, 2>(job);
+    case 4: return winograd_tiled<T, 4>(job);
+    default: return winograd_tiled<T, 6>(job);
+  }
+}
+
+template KernelStatus conv2d_winograd<float>(const WinogradJob<float>&) noexcept;
+template KernelStatus conv2d_winograd<double>(const WinogradJob<double>&) noexcept;
+
+}  // namespace FIELDCONV_KERNEL_FAMILY
+}  // namespace fieldconv
