@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import fieldconv
+from reference import avg_pool2d_reference, conv2d_reference, correlate2d_reference, max_pool2d_reference
 
 CMAKE = shutil.which("cmake")
 CXX = shutil.which(os.environ.get("CXX", "c++")) or shutil.which("g++")
@@ -17,14 +18,40 @@ pytestmark = pytest.mark.skipif(CMAKE is None or CXX is None, reason="no cmake o
 
 PROGRAM = r"""
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <stdexcept>
 #include <vector>
 
 #include <fieldconv/conv2d.hpp>
+#include <fieldconv/filter2d.hpp>
+#include <fieldconv/pool2d.hpp>
 #include <fieldconv/runtime.hpp>
+#include <fieldconv/winograd.hpp>
+
+// Prints "@<label> <count>" and then one value per line, for the test to compare with Python.
+template <class T>
+static void print_values(const char* label, const std::vector<T>& values) {
+  std::printf("@%s %zu\n", label, values.size());
+  for (T v : values) std::printf("%.17g\n", double(v));
+}
+
+// Runs `call`, which must throw std::invalid_argument, and prints the message.
+template <class F>
+static void expect_invalid(const char* label, F call) {
+  try {
+    call();
+    std::printf("%s no exception\n", label);
+  } catch (const std::invalid_argument& error) {
+    std::printf("%s invalid_argument: %s\n", label, error.what());
+  }
+}
 
 int main() {
+  fieldconv::set_num_threads(2);
+  std::printf("threads %d\n", fieldconv::get_num_threads());
+
+  // conv2d direct: strided, asymmetric padding.
   fieldconv::Conv2dParams p;
   p.batch = 2; p.in_channels = 3; p.in_height = 9; p.in_width = 11;
   p.out_channels = 5; p.kernel_height = 3; p.kernel_width = 3;
@@ -34,17 +61,67 @@ int main() {
   for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.1 * double(i));
   for (std::size_t i = 0; i < w.size(); ++i) w[i] = std::cos(0.3 * double(i));
   for (std::size_t i = 0; i < b.size(); ++i) b[i] = 0.5 * double(i);
-  fieldconv::set_num_threads(2);
   fieldconv::conv2d_direct<double>(p, x.data(), w.data(), b.data(), y.data());
-  std::printf("%lld %lld\n", (long long)s.out_height, (long long)s.out_width);
-  for (double v : y) std::printf("%.17g\n", v);
-  p.stride_width = 0;  // the entry point checks its own arguments
-  try {
-    fieldconv::conv2d_direct<double>(p, x.data(), w.data(), b.data(), y.data());
-    std::printf("no exception\n");
-  } catch (const std::invalid_argument& error) {
-    std::printf("invalid_argument: %s\n", error.what());
-  }
+  std::printf("direct_shape %lld %lld\n", (long long)s.out_height, (long long)s.out_width);
+  print_values("direct", y);
+
+  // conv2d Winograd F(4x4, 3x3): stride 1, padding 1 on every side.
+  fieldconv::Conv2dParams q = p;
+  q.stride_height = 1; q.pad_left = q.pad_right = 1;
+  std::vector<double> yw(fieldconv::conv2d_shape(q).output_elements);
+  fieldconv::conv2d_winograd<double>(q, x.data(), w.data(), b.data(), yw.data(), 4);
+  print_values("winograd", yw);
+
+  // Pooling: max 3x3/2 pad 1 with indices, average 2x2/2 without counting padding.
+  fieldconv::Pool2dParams m;
+  m.batch = 2; m.channels = 3; m.in_height = 9; m.in_width = 11;
+  m.kernel_height = m.kernel_width = 3; m.stride_height = m.stride_width = 2;
+  m.pad_height = m.pad_width = 1;
+  const fieldconv::Pool2dShape ms = fieldconv::pool2d_shape(m);
+  std::vector<double> ymax(ms.output_elements);
+  std::vector<std::int64_t> argmax(ms.output_elements);
+  fieldconv::max_pool2d<double>(m, x.data(), ymax.data(), argmax.data());
+  print_values("max_pool", ymax);
+  print_values("max_indices", argmax);
+  fieldconv::Pool2dParams a = m;
+  a.kernel_height = a.kernel_width = 2; a.pad_height = a.pad_width = 1;
+  std::vector<double> yavg(fieldconv::pool2d_shape(a).output_elements);
+  fieldconv::avg_pool2d<double>(a, x.data(), yavg.data(), false);
+  print_values("avg_pool", yavg);
+
+  // 2-D filter: the first 9x11 plane correlated with w's first 3x3 kernel, "same" size,
+  // symmetric border (scipy.signal's boundary="symm").
+  fieldconv::Filter2dParams f;
+  f.in_height = f.out_height = 9; f.in_width = f.out_width = 11;
+  f.row_offset = f.col_offset = -1;
+  f.border = fieldconv::FilterBorder::reflect;
+  std::vector<std::int64_t> rows, cols;
+  for (int r = 0; r < 3; ++r)
+    for (int c = 0; c < 3; ++c) { rows.push_back(r); cols.push_back(c); }
+  fieldconv::Filter2dTaps taps{9, rows.data(), cols.data(), w.data()};
+  const double fill = 0.0;
+  std::vector<double> yf(9 * 11);
+  fieldconv::filter2d(f, fieldconv::FilterScalar::float64, x.data(), fieldconv::FilterScalar::float64, yf.data(),
+                      fieldconv::FilterAccumulator::float64, taps, &fill);
+  print_values("filter", yf);
+
+  // Every entry point checks its own arguments.
+  fieldconv::Conv2dParams bad = p;
+  bad.stride_width = 0;
+  expect_invalid("direct_bad", [&] { fieldconv::conv2d_direct<double>(bad, x.data(), w.data(), b.data(), y.data()); });
+  expect_invalid("winograd_bad", [&] {
+    fieldconv::conv2d_winograd<double>(p, x.data(), w.data(), b.data(), y.data(), 4);  // stride 2
+  });
+  fieldconv::Pool2dParams bad_pool = m;
+  bad_pool.pad_height = 2;  // more than kernel_size // 2
+  expect_invalid("pool_bad", [&] { fieldconv::max_pool2d<double>(bad_pool, x.data(), ymax.data()); });
+  fieldconv::Filter2dParams bad_filter = f;
+  bad_filter.in_height = -1;
+  expect_invalid("filter_bad", [&] {
+    fieldconv::filter2d(bad_filter, fieldconv::FilterScalar::float64, x.data(), fieldconv::FilterScalar::float64,
+                        yf.data(), fieldconv::FilterAccumulator::float64, taps, &fill);
+  });
+  expect_invalid("threads_bad", [&] { fieldconv::set_num_threads(0); });
   return 0;
 }
 """
@@ -80,11 +157,49 @@ def test_find_package_program_matches_python(tmp_path):
         [str(build / "embed")], check=True, capture_output=True, text=True, env=_build_env()
     ).stdout.splitlines()
 
+    sections = _sections(output)
+
+    # The same data as the program, compared with the plain NumPy references (float64 sums;
+    # atol covers the different summation orders: |values| <= 27).
     x = np.sin(0.1 * np.arange(2 * 3 * 9 * 11)).reshape(2, 3, 9, 11)
     w = np.cos(0.3 * np.arange(5 * 3 * 3 * 3)).reshape(5, 3, 3, 3)
     b = 0.5 * np.arange(5.0)
-    expected = fieldconv.conv2d(x, w, b, stride=(2, 1), padding=(1, 1, 2, 0))
-    assert output[0].split() == [str(expected.shape[2]), str(expected.shape[3])]
-    values = np.array([float(v) for v in output[1 : 1 + expected.size]])
-    np.testing.assert_allclose(values, expected.ravel(), rtol=0, atol=1e-12)
-    assert output[1 + expected.size].startswith("invalid_argument: stride must be between 1 and")
+    assert output[0] == "threads 2"
+    direct = conv2d_reference(x, w, b, stride=(2, 1), padding=(1, 1, 2, 0))
+    assert output[1].split() == ["direct_shape", str(direct.shape[2]), str(direct.shape[3])]
+    np.testing.assert_allclose(sections["direct"], direct.ravel(), rtol=0, atol=1e-12)
+    winograd = conv2d_reference(x, w, b, padding=(1, 1, 1, 1))
+    np.testing.assert_allclose(sections["winograd"], winograd.ravel(), rtol=0, atol=1e-12)
+    values, indices = max_pool2d_reference(x, 3, 2, 1)
+    np.testing.assert_array_equal(sections["max_pool"], values.ravel())
+    np.testing.assert_array_equal(sections["max_indices"], indices.ravel())
+    average = avg_pool2d_reference(x, 2, 2, 1, count_include_pad=False)
+    np.testing.assert_allclose(sections["avg_pool"], average.ravel(), rtol=0, atol=1e-14)
+    filtered = correlate2d_reference(x[0, 0], w[0, 0], (9, 11), -1, -1, mode="reflect")
+    np.testing.assert_allclose(sections["filter"], filtered.ravel(), rtol=0, atol=1e-12)
+    # ... and the Python API gives the same numbers.
+    np.testing.assert_allclose(fieldconv.conv2d(x, w, b, padding=1, algorithm="winograd_f4").ravel(),
+                               sections["winograd"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(fieldconv.correlate2d(x[0, 0], w[0, 0], "same", "symm").ravel(),
+                               sections["filter"], rtol=0, atol=1e-12)
+
+    messages = {line.split(" ", 1)[0]: line.split(" ", 1)[1] for line in output if "_bad " in line}
+    assert messages["direct_bad"].startswith("invalid_argument: stride must be between 1 and")
+    assert messages["winograd_bad"].startswith("invalid_argument: ") and "stride" in messages["winograd_bad"]
+    assert messages["pool_bad"].startswith("invalid_argument: ") and "pad" in messages["pool_bad"]
+    assert messages["filter_bad"].startswith("invalid_argument: ") and "height" in messages["filter_bad"]
+    assert messages["threads_bad"].startswith("invalid_argument: ")
+
+
+def _sections(lines):
+    """{label: values} from the program's "@<label> <count>" headers, each followed by count values."""
+    sections, i = {}, 0
+    while i < len(lines):
+        words = lines[i].split()
+        if lines[i].startswith("@"):
+            count = int(words[1])
+            sections[words[0][1:]] = np.array([float(v) for v in lines[i + 1 : i + 1 + count]])
+            i += 1 + count
+        else:
+            i += 1
+    return sections
