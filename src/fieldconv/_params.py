@@ -6,6 +6,7 @@ shapes come from the C++ header shapes.hpp through ``_core`` (one implementation
 """
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass
 from typing import Optional, Tuple
@@ -15,6 +16,7 @@ import numpy as np
 from . import _core
 
 MAX_EXTENT = int(_core.max_extent)  # 2**31 - 1: largest size, stride, dilation or padding
+MAX_ELEMENTS = int(_core.max_element_count)  # 2**48: largest number of elements of any array
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 Pair = Tuple[int, int]
@@ -580,6 +582,18 @@ def signal_inputs(in1, in2, mode: str, name: str):
                              f"(in1.shape={a.shape}, in2.shape={b.shape})")
         swapped = not ok1
     return a, b, swapped
+
+
+def filter_extents(name: str, what: str, shape) -> None:
+    """A filter's input, kernel or output shape within the per-axis and element-count limits,
+    checked before the kernel's taps or the output are built (a broadcast view can be huge
+    without memory behind it)."""
+    if any(n > MAX_EXTENT for n in shape):
+        raise ValueError(f"{name}: {what} shape {tuple(shape)} exceeds the limit of {MAX_EXTENT} "
+                         "(2**31 - 1) elements along an axis")
+    if math.prod(shape) > MAX_ELEMENTS:
+        raise ValueError(f"{name}: {what} shape {tuple(shape)} has {math.prod(shape)} elements, more than the "
+                         "limit of 2**48")
 
 
 def signal_dtype(a: np.ndarray, b: np.ndarray) -> np.dtype:

@@ -36,6 +36,9 @@ def _correlate_or_convolve(input, weights, output, mode, cval, origin, convoluti
     method = _params.filter_method(method)
     input = np.asarray(input)
     weights = np.asarray(weights)
+    name = "convolve" if convolution else "correlate"
+    _params.filter_extents(name, "input", input.shape)
+    _params.filter_extents(name, "weights", weights.shape)
     complex_input = input.dtype.kind == "c"
     complex_weights = weights.dtype.kind == "c"
     if complex_input or complex_weights:

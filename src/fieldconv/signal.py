@@ -58,6 +58,9 @@ def _filter_2d(in1, in2, mode, boundary, fillvalue, method, convolve, name):
     else:
         out_hw = (height - kh + 1, width - kw + 1)
         offsets = (0, 0)
+    _params.filter_extents(name, "input", image.shape)
+    _params.filter_extents(name, "kernel", kernel.shape)
+    _params.filter_extents(name, "output", out_hw)
     taps = kernel[::-1, ::-1] if convolve else kernel.conj()
     if dtype.kind in "iu" and method == "fft":
         raise ValueError(f"method='fft' cannot give {name}'s exact (wrapping) integer sums for dtype {dtype}; "
