@@ -2,10 +2,6 @@
 from __future__ import annotations
 
 import itertools
-import os
-import shlex
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
@@ -471,64 +467,4 @@ def test_property_matches_reference(problem):
         np.testing.assert_array_equal(fieldconv.max_pool2d(x, kernel, stride, padding, dilation, ceil_mode), expected)
         average = fieldconv.avg_pool2d(positive, kernel, stride, padding, ceil_mode, False)
         np.testing.assert_allclose(average, expected_avg, rtol=RTOL[np.dtype(dtype)])
-
-
-CPP_PROGRAM = r"""
-#include <cmath>
-#include <cstdio>
-#include <stdexcept>
-#include <vector>
-
-#include <fieldconv/pool2d.hpp>
-
-int main() {
-  fieldconv::Pool2dParams p;
-  p.batch = 2; p.channels = 3; p.in_height = 9; p.in_width = 11;
-  p.kernel_height = p.kernel_width = 3; p.stride_height = p.stride_width = 2;
-  p.pad_height = p.pad_width = 1; p.ceil_mode = true;
-  const fieldconv::Pool2dShape s = fieldconv::pool2d_shape(p);
-  std::vector<float> x(s.input_elements), y(s.output_elements);
-  std::vector<double> xd(s.input_elements), yd(s.output_elements);
-  std::vector<std::int64_t> indices(s.output_elements);
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    xd[i] = std::sin(0.7 * double(i));
-    x[i] = float(xd[i]);
-  }
-  fieldconv::max_pool2d<float>(p, x.data(), y.data(), indices.data());
-  fieldconv::avg_pool2d<double>(p, xd.data(), yd.data(), false);
-  std::printf("%lld %lld\n", (long long)s.out_height, (long long)s.out_width);
-  for (std::size_t i = 0; i < y.size(); ++i) std::printf("%.9g %lld %.17g\n", y[i], (long long)indices[i], yd[i]);
-  p.pad_width = 2;  // the entry points check their own arguments
-  try {
-    fieldconv::max_pool2d<float>(p, x.data(), y.data());
-  } catch (const std::invalid_argument& error) {
-    std::printf("invalid_argument: %s\n", error.what());
-  }
-  return 0;
-}
-"""
-
-
-def test_cpp_entry_points_match_python(tmp_path):
-    compiler = shutil.which(os.environ.get("CXX", "c++")) or shutil.which("g++")
-    library = os.path.join(fieldconv.get_cmake_dir(), "..", "..", "libfieldconv.a")
-    if compiler is None or not os.path.isfile(library):
-        pytest.skip("no C++ compiler or no installed libfieldconv.a")
-    (tmp_path / "main.cpp").write_text(CPP_PROGRAM)
-    environment = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
-    # CXXFLAGS/LDFLAGS as a build system would pass them (a sanitizer run sets them)
-    flags = shlex.split(os.environ.get("CXXFLAGS", "")) + shlex.split(os.environ.get("LDFLAGS", ""))
-    subprocess.run([compiler, "-std=c++17", "-O1", *flags, "-I", fieldconv.get_include(), str(tmp_path / "main.cpp"),
-                    library, "-fopenmp", "-o", str(tmp_path / "pool")], check=True, capture_output=True, env=environment)
-    lines = subprocess.run([str(tmp_path / "pool")], check=True, capture_output=True, text=True,
-                           env=environment).stdout.splitlines()
-    x = np.sin(0.7 * np.arange(2 * 3 * 9 * 11)).reshape(2, 3, 9, 11)
-    values, indices = fieldconv.max_pool2d(x.astype(np.float32), 3, 2, 1, ceil_mode=True, return_indices=True)
-    average = fieldconv.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False)
-    assert lines[0].split() == [str(values.shape[2]), str(values.shape[3])]
-    rows = [line.split() for line in lines[1:1 + values.size]]
-    np.testing.assert_array_equal(np.array([float(r[0]) for r in rows], np.float32), values.ravel())
-    np.testing.assert_array_equal(np.array([int(r[1]) for r in rows]), indices.ravel())
-    np.testing.assert_array_equal(np.array([float(r[2]) for r in rows]), average.ravel())
-    assert lines[1 + values.size].startswith("invalid_argument: padding[1] (width) must be at most kernel_size[1] // 2")
 

@@ -3,7 +3,6 @@ import numpy as np
 import pytest
 
 import fieldconv
-from fieldconv import _core
 from fieldconv.functional import conv2d_algorithm_for
 
 VARIANTS = ["winograd_f2", "winograd_f4", "winograd_f6"]
