@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import io
 import os
+import platform
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -60,8 +62,53 @@ def test_set_isa_rejects_unknown_names():
 def test_fieldconv_isa_environment_forces_generic():
     code = "import fieldconv; print(fieldconv.get_isa())"
     assert run_python(code, {"FIELDCONV_ISA": "generic"}) == "generic"
-    # an unknown request falls back to the portable kernels rather than failing
+    # an unknown request falls back to the portable kernels rather than failing, with a warning
+    warned = "import warnings; warnings.simplefilter('error'); import fieldconv"
     assert run_python(code, {"FIELDCONV_ISA": "nonsense"}) == "generic"
+    with pytest.raises(AssertionError, match="RuntimeWarning: FIELDCONV_ISA='nonsense' is not a kernel family"):
+        run_python(warned, {"FIELDCONV_ISA": "nonsense"})
+    run_python(warned, {"FIELDCONV_ISA": "generic"})  # no warning for a request that is met
+
+
+QEMU = shutil.which("qemu-x86_64")
+NO_AVX2_CPU = "SandyBridge"  # AVX but neither AVX2 nor FMA (NumPy 2's x86-64-v2 baseline holds)
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64") or QEMU is None,
+                    reason="needs x86-64 and qemu-user (apt-get install qemu-user)")
+def test_import_and_compute_on_a_cpu_without_avx2():
+    """The installed extension, run under qemu emulating a CPU without AVX2/FMA: importing it
+    executes no AVX2 instruction (those kernels are compiled per file and chosen at run time),
+    the portable family is picked, FIELDCONV_ISA=avx2 falls back to it with a warning, and every
+    op's result matches this machine's within float32 rounding."""
+    code = textwrap.dedent("""
+        import warnings
+        import numpy as np
+        import fieldconv
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((2, 8, 13, 11)).astype(np.float32)
+        w = rng.standard_normal((16, 8, 3, 3)).astype(np.float32)
+        results = [fieldconv.conv2d(x, w, padding=1, algorithm="direct"),
+                   fieldconv.conv2d(x, w, padding=1, algorithm="winograd_f4"),
+                   fieldconv.max_pool2d(x, 3, 2, 1), fieldconv.avg_pool2d(x, 2),
+                   fieldconv.correlate2d(x[0, 0], w[0, 0], "same"),
+                   fieldconv.ndimage.correlate(x[0, 0], w[0, 0])]
+        print(fieldconv.get_isa())
+        print(" ".join(repr(float(np.abs(r).astype(np.float64).sum())) for r in results))
+    """)
+    probe = subprocess.run([QEMU, "-cpu", NO_AVX2_CPU, sys.executable, "-c", "import numpy"], capture_output=True,
+                           timeout=300)
+    if probe.returncode != 0:
+        pytest.skip(f"this NumPy does not run on an emulated {NO_AVX2_CPU} CPU")
+    emulated = subprocess.run([QEMU, "-cpu", NO_AVX2_CPU, sys.executable, "-c", code], capture_output=True,
+                              text=True, timeout=600, env={**os.environ, "FIELDCONV_ISA": "avx2"})
+    assert emulated.returncode == 0, emulated.stderr
+    assert "FIELDCONV_ISA='avx2' is not a kernel family" in emulated.stderr
+    isa, sums = emulated.stdout.split("\n")[:2]
+    assert isa == "generic"
+    here = run_python(code, {})
+    expected = [float(v) for v in here.split("\n")[1].split()]
+    np.testing.assert_allclose([float(v) for v in sums.split()], expected, rtol=1e-5)
 
 
 def test_fieldconv_isa_environment_selects_avx2():

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 from . import _core, _params
 from ._version import __version__
@@ -35,6 +36,18 @@ def show_config(file=None) -> None:
     ]
     print("\n".join(lines), file=file or sys.stdout)
 
+
+def _warn_if_isa_request_unmet() -> None:
+    """FIELDCONV_ISA asks for a family this CPU (or build) lacks: the kernels fall back to the
+    portable ones rather than crash, and the user is told so once, at import."""
+    requested = os.environ.get("FIELDCONV_ISA", "")
+    if requested and requested != get_isa():
+        warnings.warn(f"FIELDCONV_ISA={requested!r} is not a kernel family this CPU and build support "
+                      f"('generic', and 'avx2' or 'avx512' where the CPU has them); using {get_isa()!r}",
+                      RuntimeWarning, stacklevel=3)
+
+
+_warn_if_isa_request_unmet()
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
