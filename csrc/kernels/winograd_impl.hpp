@@ -42,7 +42,10 @@ inline i64 wceil_div(i64 a, i64 b) { return (a + b - 1) / b; }
 // read once.
 constexpr i64 v_budget_min_bytes = 1024 * 1024;
 constexpr i64 v_budget_max_bytes = 4 * 1024 * 1024;
-constexpr i64 m_budget_bytes = 384 * 1024;
+#ifndef FIELDCONV_WINOGRAD_M_BUDGET
+#define FIELDCONV_WINOGRAD_M_BUDGET (384 * 1024)
+#endif
+constexpr i64 m_budget_bytes = FIELDCONV_WINOGRAD_M_BUDGET;
 constexpr i64 max_block_tiles = 96;
 constexpr int gemm_rows = 6;                  // tiles per microkernel call
 
@@ -280,6 +283,98 @@ inline __attribute__((always_inline)) void gemm_microkernel(i64 k_count, const T
 template <class T>
 using GemmMicrokernel = void (*)(i64, const T*, i64, const T*, T*, i64);
 
+#if FIELDCONV_WINOGRAD_AVX512_GEMM
+// AVX-512 GEMM: one 512-bit vector is exactly one weight panel (panel_width = 64 bytes for
+// every family), so a microkernel call covers P tiles x NV panels (NV <= 4: 6 x 4 = 24 zmm
+// accumulators + 4 weight vectors + 1 broadcast of the 32 registers). The weight panels of one
+// position lie panel_stride apart. Same summation order as the AVX2 kernel (k ascending, one
+// accumulator per output), so the families differ only by FMA vs FMA.
+template <class T>
+struct Wide;
+template <>
+struct Wide<float> {
+  using vec = __m512;
+  static vec zero() { return _mm512_setzero_ps(); }
+  static vec load(const float* p) { return _mm512_loadu_ps(p); }
+  static vec broadcast(const float* p) { return _mm512_set1_ps(*p); }
+  static void store(float* p, vec v) { _mm512_storeu_ps(p, v); }
+  static vec fma(vec a, vec b, vec c) { return _mm512_fmadd_ps(a, b, c); }
+};
+template <>
+struct Wide<double> {
+  using vec = __m512d;
+  static vec zero() { return _mm512_setzero_pd(); }
+  static vec load(const double* p) { return _mm512_loadu_pd(p); }
+  static vec broadcast(const double* p) { return _mm512_set1_pd(*p); }
+  static void store(double* p, vec v) { _mm512_storeu_pd(p, v); }
+  static vec fma(vec a, vec b, vec c) { return _mm512_fmadd_pd(a, b, c); }
+};
+
+constexpr int wide_max_panels = 4;
+
+template <class T, int P, int NV>
+inline __attribute__((always_inline)) void gemm_microkernel_wide(i64 k_count, const T* a, i64 lda, const T* b,
+                                                                 i64 panel_stride, T* c, i64 ldc) {
+  using W = Wide<T>;
+  constexpr int L = 64 / int(sizeof(T));
+  typename W::vec acc[P][NV];
+#pragma GCC unroll 6
+  for (int i = 0; i < P; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) acc[i][j] = W::zero();
+  const T* rows[P];
+#pragma GCC unroll 6
+  for (int i = 0; i < P; ++i) rows[i] = a + i * lda;
+  const T* panel[NV];
+#pragma GCC unroll 4
+  for (int j = 0; j < NV; ++j) panel[j] = b + j * panel_stride;
+  for (i64 k = 0; k < k_count; ++k) {
+    typename W::vec bv[NV];
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) bv[j] = W::load(panel[j] + k * L);
+#pragma GCC unroll 6
+    for (int i = 0; i < P; ++i) {
+      const typename W::vec x = W::broadcast(rows[i] + k);
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) acc[i][j] = W::fma(x, bv[j], acc[i][j]);
+    }
+  }
+#pragma GCC unroll 6
+  for (int i = 0; i < P; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) W::store(c + i * ldc + j * L, acc[i][j]);
+}
+
+// All rows of a block (row_panels full microkernels of gemm_rows, then the tail) for NV panels.
+template <class T, int NV>
+void gemm_block_wide(i64 tile_count, i64 k_count, const T* a, i64 lda, const T* b, i64 panel_stride, T* c,
+                     i64 ldc) {
+  constexpr int R = 6;
+  i64 r = 0;
+  for (; r + R <= tile_count; r += R)
+    gemm_microkernel_wide<T, R, NV>(k_count, a + r * lda, lda, b, panel_stride, c + r * ldc, ldc);
+  switch (tile_count - r) {
+    case 0: break;
+    case 1: gemm_microkernel_wide<T, 1, NV>(k_count, a + r * lda, lda, b, panel_stride, c + r * ldc, ldc); break;
+    case 2: gemm_microkernel_wide<T, 2, NV>(k_count, a + r * lda, lda, b, panel_stride, c + r * ldc, ldc); break;
+    case 3: gemm_microkernel_wide<T, 3, NV>(k_count, a + r * lda, lda, b, panel_stride, c + r * ldc, ldc); break;
+    case 4: gemm_microkernel_wide<T, 4, NV>(k_count, a + r * lda, lda, b, panel_stride, c + r * ldc, ldc); break;
+    default: gemm_microkernel_wide<T, 5, NV>(k_count, a + r * lda, lda, b, panel_stride, c + r * ldc, ldc); break;
+  }
+}
+
+template <class T>
+void gemm_block_wide(int panels, i64 tile_count, i64 k_count, const T* a, i64 lda, const T* b, i64 panel_stride,
+                     T* c, i64 ldc) {
+  switch (panels) {
+    case 1: gemm_block_wide<T, 1>(tile_count, k_count, a, lda, b, panel_stride, c, ldc); break;
+    case 2: gemm_block_wide<T, 2>(tile_count, k_count, a, lda, b, panel_stride, c, ldc); break;
+    case 3: gemm_block_wide<T, 3>(tile_count, k_count, a, lda, b, panel_stride, c, ldc); break;
+    default: gemm_block_wide<T, 4>(tile_count, k_count, a, lda, b, panel_stride, c, ldc); break;
+  }
+}
+#endif
+
 template <class T>
 GemmMicrokernel<T> gemm_microkernel_for(i64 rows) {
   switch (rows) {
@@ -507,15 +602,24 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
     }
 
     const T* group_weights = job.weight.data + group * job.weight.group_stride;
+#if !FIELDCONV_WINOGRAD_AVX512_GEMM
     const i64 row_panels = tile_count / gemm_rows;
     const i64 row_tail = tile_count % gemm_rows;
     const GemmMicrokernel<T> tail_kernel = gemm_microkernel_for<T>(row_tail);
+#endif
     for (i64 chunk0 = panel0; chunk0 < panel_end; chunk0 += chunk_panels) {
       const i64 chunk_end = wmin(panel_end, chunk0 + chunk_panels);
       // 2. Batched GEMM, one per position.
       for (int pos = 0; pos < positions; ++pos) {
         const T* a = v_buffer + pos * v_position_stride;
         T* c = m_buffer + pos * m_position_stride;
+#if FIELDCONV_WINOGRAD_AVX512_GEMM
+        for (i64 panel = chunk0; panel < chunk_end; panel += wide_max_panels) {
+          const T* b = group_weights + pos * job.weight.position_stride + panel * in_channels * panel_width;
+          gemm_block_wide<T>(int(wmin(wide_max_panels, chunk_end - panel)), tile_count, in_channels, a, in_stride, b,
+                             in_channels * panel_width, c + (panel - chunk0) * panel_width, m_stride);
+        }
+#else
         for (i64 panel = chunk0; panel < chunk_end; ++panel) {
           const T* b = group_weights + pos * job.weight.position_stride + panel * in_channels * panel_width;
           T* c_panel = c + (panel - chunk0) * panel_width;
@@ -526,6 +630,7 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
             tail_kernel(in_channels, a + row_panels * gemm_rows * in_stride, in_stride, b,
                         c_panel + row_panels * gemm_rows * m_stride, m_stride);
         }
+#endif
       }
       // 3. Output transform, vectors of out-channels.
       const i64 oc_begin = chunk0 * panel_width;
