@@ -50,43 +50,13 @@ constexpr i64 max_block_tiles = 96;
 constexpr int gemm_rows = 6;                  // tiles per microkernel call
 
 // ---- vector helpers beyond Simd<T> ----------------------------------------------------------
-#if FIELDCONV_WINOGRAD_AVX2_OPS
+#if FIELDCONV_WINOGRAD_AVX2_OPS || FIELDCONV_WINOGRAD_AVX512_OPS
 inline __m256 vadd(__m256 a, __m256 b) { return _mm256_add_ps(a, b); }
 inline __m256 vsub(__m256 a, __m256 b) { return _mm256_sub_ps(a, b); }
 inline __m256 vmul(__m256 a, __m256 b) { return _mm256_mul_ps(a, b); }
 inline __m256d vadd(__m256d a, __m256d b) { return _mm256_add_pd(a, b); }
 inline __m256d vsub(__m256d a, __m256d b) { return _mm256_sub_pd(a, b); }
 inline __m256d vmul(__m256d a, __m256d b) { return _mm256_mul_pd(a, b); }
-
-// Accumulates "every value seen satisfies |v| <= limit" (false for NaN).
-template <class T>
-struct RangeCheck;
-// float: the bits of |v| as unsigned integers order like the values, with Inf and NaN above
-// every finite value, so one integer max (on the integer pipes) per vector suffices.
-template <>
-struct RangeCheck<float> {
-  float limit;
-  __m256i largest = _mm256_setzero_si256();
-  __m256 sign = _mm256_set1_ps(-0.0f);
-  explicit RangeCheck(float l) : limit(l) {}
-  void add(__m256 v) { largest = _mm256_max_epu32(largest, _mm256_castps_si256(_mm256_andnot_ps(sign, v))); }
-  bool passed() const {
-    alignas(32) std::uint32_t bits[8];
-    _mm256_store_si256(reinterpret_cast<__m256i*>(bits), largest);
-    std::uint32_t limit_bits;
-    std::memcpy(&limit_bits, &limit, sizeof limit_bits);
-    for (int i = 0; i < 8; ++i)
-      if (bits[i] > limit_bits) return false;
-    return true;
-  }
-};
-template <>
-struct RangeCheck<double> {
-  __m256d limit, ok, sign = _mm256_set1_pd(-0.0);
-  explicit RangeCheck(double l) : limit(_mm256_set1_pd(l)), ok(_mm256_castsi256_pd(_mm256_set1_epi64x(-1))) {}
-  void add(__m256d v) { ok = _mm256_and_pd(ok, _mm256_cmp_pd(_mm256_andnot_pd(sign, v), limit, _CMP_LE_OQ)); }
-  bool passed() const { return _mm256_movemask_pd(ok) == 0xF; }
-};
 
 // r[j] <- column j of the 8 x 8 matrix whose rows are r[0..7].
 inline void transpose8(__m256 (&r)[8]) {
@@ -133,6 +103,88 @@ inline void store_first(float* p, __m256 v, i64 count) {
       for (i64 i = 0; i < count; ++i) p[i] = values[i];
     }
   }
+}
+#endif
+
+#if FIELDCONV_WINOGRAD_AVX2_OPS
+// Accumulates "every value seen satisfies |v| <= limit" (false for NaN).
+template <class T>
+struct RangeCheck;
+// float: the bits of |v| as unsigned integers order like the values, with Inf and NaN above
+// every finite value, so one integer max (on the integer pipes) per vector suffices.
+template <>
+struct RangeCheck<float> {
+  float limit;
+  __m256i largest = _mm256_setzero_si256();
+  __m256 sign = _mm256_set1_ps(-0.0f);
+  explicit RangeCheck(float l) : limit(l) {}
+  void add(__m256 v) { largest = _mm256_max_epu32(largest, _mm256_castps_si256(_mm256_andnot_ps(sign, v))); }
+  bool passed() const {
+    alignas(32) std::uint32_t bits[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(bits), largest);
+    std::uint32_t limit_bits;
+    std::memcpy(&limit_bits, &limit, sizeof limit_bits);
+    for (int i = 0; i < 8; ++i)
+      if (bits[i] > limit_bits) return false;
+    return true;
+  }
+};
+template <>
+struct RangeCheck<double> {
+  __m256d limit, ok, sign = _mm256_set1_pd(-0.0);
+  explicit RangeCheck(double l) : limit(_mm256_set1_pd(l)), ok(_mm256_castsi256_pd(_mm256_set1_epi64x(-1))) {}
+  void add(__m256d v) { ok = _mm256_and_pd(ok, _mm256_cmp_pd(_mm256_andnot_pd(sign, v), limit, _CMP_LE_OQ)); }
+  bool passed() const { return _mm256_movemask_pd(ok) == 0xF; }
+};
+
+#elif FIELDCONV_WINOGRAD_AVX512_OPS
+inline __m512 vadd(__m512 a, __m512 b) { return _mm512_add_ps(a, b); }
+inline __m512 vsub(__m512 a, __m512 b) { return _mm512_sub_ps(a, b); }
+inline __m512 vmul(__m512 a, __m512 b) { return _mm512_mul_ps(a, b); }
+inline __m512d vadd(__m512d a, __m512d b) { return _mm512_add_pd(a, b); }
+inline __m512d vsub(__m512d a, __m512d b) { return _mm512_sub_pd(a, b); }
+inline __m512d vmul(__m512d a, __m512d b) { return _mm512_mul_pd(a, b); }
+
+// As the AVX2 family's, on 512-bit vectors (AVX-512F only: |v| by an integer and).
+template <class T>
+struct RangeCheck;
+template <>
+struct RangeCheck<float> {
+  float limit;
+  __m512i largest = _mm512_setzero_si512();
+  explicit RangeCheck(float l) : limit(l) {}
+  void add(__m512 v) {
+    largest = _mm512_max_epu32(largest, _mm512_and_epi32(_mm512_castps_si512(v), _mm512_set1_epi32(0x7fffffff)));
+  }
+  bool passed() const {
+    alignas(64) std::uint32_t bits[16];
+    _mm512_store_si512(bits, largest);
+    std::uint32_t limit_bits;
+    std::memcpy(&limit_bits, &limit, sizeof limit_bits);
+    for (int i = 0; i < 16; ++i)
+      if (bits[i] > limit_bits) return false;
+    return true;
+  }
+};
+template <>
+struct RangeCheck<double> {
+  __m512d limit;
+  __mmask8 ok = 0xFF;
+  explicit RangeCheck(double l) : limit(_mm512_set1_pd(l)) {}
+  void add(__m512d v) {
+    const __m512d magnitude =
+        _mm512_castsi512_pd(_mm512_and_epi64(_mm512_castpd_si512(v), _mm512_set1_epi64(0x7fffffffffffffffLL)));
+    ok = _mm512_mask_cmp_pd_mask(ok, magnitude, limit, _CMP_LE_OQ);
+  }
+  bool passed() const { return ok == 0xFF; }
+};
+
+// Low / high 256-bit halves of a 512-bit float vector, and the vector made of two halves
+// (AVX-512F only, through the 64-bit-lane forms).
+inline __m256 low_half(__m512 v) { return _mm512_castps512_ps256(v); }
+inline __m256 high_half(__m512 v) { return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)); }
+inline __m512 join_halves(__m256 low, __m256 high) {
+  return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(low)), _mm256_castps_pd(high), 1));
 }
 #else
 template <class V>
@@ -556,6 +608,53 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
             }
           }
         } else
+#elif FIELDCONV_WINOGRAD_AVX512_OPS
+        if constexpr (std::is_same_v<T, float>) {
+          // Rows of 8 columns of 16 channels: two 8 x 8 transposes (as the AVX2 family) joined
+          // into one 512-bit vector per (i, j).
+          const bool interior = row0 >= 0 && col0 >= 0 && row0 + alpha <= p.in_height && col0 + 8 <= p.in_width;
+          const i64 channel_step = in_plane, row_step = p.in_width;
+          if (interior && lanes_used == L) {
+            const float* src = group_input + c0 * channel_step + row0 * row_step + col0;
+#pragma GCC unroll 8
+            for (int i = 0; i < alpha; ++i) {
+              __m256 low[8], high[8];
+#pragma GCC unroll 8
+              for (int l = 0; l < 8; ++l) {
+                low[l] = _mm256_loadu_ps(src + l * channel_step + i * row_step);
+                high[l] = _mm256_loadu_ps(src + (l + 8) * channel_step + i * row_step);
+              }
+              transpose8(low);
+              transpose8(high);
+#pragma GCC unroll 8
+              for (int j = 0; j < alpha; ++j) d[i * alpha + j] = join_halves(low[j], high[j]);
+            }
+          } else {
+            alignas(32) int column_mask[8];
+            for (int j = 0; j < 8; ++j) column_mask[j] = (col0 + j >= 0 && col0 + j < p.in_width) ? -1 : 0;
+            const __m256i mask = _mm256_load_si256(reinterpret_cast<const __m256i*>(column_mask));
+            for (int i = 0; i < alpha; ++i) {
+              const i64 row = row0 + i;
+              __m256 low[8], high[8];
+              if (row >= 0 && row < p.in_height) {
+                const float* src = group_input + c0 * channel_step + row * row_step + col0;
+#pragma GCC unroll 8
+                for (int l = 0; l < 8; ++l) {
+                  low[l] = l < lanes_used ? _mm256_maskload_ps(src + l * channel_step, mask) : _mm256_setzero_ps();
+                  high[l] = l + 8 < lanes_used ? _mm256_maskload_ps(src + (l + 8) * channel_step, mask)
+                                               : _mm256_setzero_ps();
+                }
+              } else {
+#pragma GCC unroll 8
+                for (int l = 0; l < 8; ++l) low[l] = high[l] = _mm256_setzero_ps();
+              }
+              transpose8(low);
+              transpose8(high);
+#pragma GCC unroll 8
+              for (int j = 0; j < alpha; ++j) d[i * alpha + j] = join_halves(low[j], high[j]);
+            }
+          }
+        } else
 #endif
         {
           const bool interior = row0 >= 0 && col0 >= 0 && row0 + alpha <= p.in_height && col0 + alpha <= p.in_width;
@@ -589,10 +688,11 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
 #pragma GCC unroll 8
         for (int i = 0; i < alpha; ++i) Transform1d<T, M>::input(tmp + i * alpha, 1, v + i * alpha, 1);
         T* dst = v_buffer + t * in_stride + c0;
+        const i64 dst_step = v_position_stride;  // a local: vector stores may alias captured values
 #pragma GCC unroll 8
         for (int k = 0; k < positions; ++k) {
           range.add(v[k]);
-          S::store(dst + k * v_position_stride, v[k]);
+          S::store(dst + k * dst_step, v[k]);
         }
       }
     }
@@ -644,8 +744,9 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
         for (i64 oc = oc_begin; oc < oc_end; oc += L) {
           vec mv[positions], tmp[M * alpha], y[M * M];
           const T* src = m_buffer + t * m_stride + (oc - oc_begin);
+          const i64 src_step = m_position_stride;
 #pragma GCC unroll 8
-          for (int k = 0; k < positions; ++k) mv[k] = S::load(src + k * m_position_stride);
+          for (int k = 0; k < positions; ++k) mv[k] = S::load(src + k * src_step);
 #pragma GCC unroll 8
           for (int j = 0; j < alpha; ++j) Transform1d<T, M>::output(mv + j, alpha, tmp + j, alpha);
 #pragma GCC unroll 8
@@ -665,6 +766,35 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
                 transpose8(r);
 #pragma GCC unroll 8
                 for (int l = 0; l < 8; ++l) store_first(out0 + l * out_plane + i * s.out_width, r[l], cols_used);
+              }
+              continue;
+            }
+          }
+#elif FIELDCONV_WINOGRAD_AVX512_OPS
+          if constexpr (std::is_same_v<T, float>) {
+            if (lanes_used == L) {
+              // Row i of the tile for 16 channels: two 8 x 8 transposes of the halves.
+              const i64 channel_step = out_plane, row_step = s.out_width;
+              for (i64 i = 0; i < rows_used; ++i) {
+                __m256 low[8], high[8];
+#pragma GCC unroll 8
+                for (int j = 0; j < 8; ++j) {
+                  if (j < M) {
+                    const __m512 value = vadd(y[i * M + j], bias);
+                    low[j] = low_half(value);
+                    high[j] = high_half(value);
+                  } else {
+                    low[j] = high[j] = _mm256_setzero_ps();
+                  }
+                }
+                transpose8(low);
+                transpose8(high);
+                float* dst = out0 + i * row_step;
+#pragma GCC unroll 8
+                for (int l = 0; l < 8; ++l) {
+                  store_first(dst + l * channel_step, low[l], cols_used);
+                  store_first(dst + (l + 8) * channel_step, high[l], cols_used);
+                }
               }
               continue;
             }
