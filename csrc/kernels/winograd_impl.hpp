@@ -616,7 +616,9 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
 #elif FIELDCONV_WINOGRAD_AVX512_OPS
         if constexpr (std::is_same_v<T, float>) {
           // Rows of 8 columns of 16 channels: two 8 x 8 transposes (as the AVX2 family) joined
-          // into one 512-bit vector per (i, j).
+          // into one 512-bit vector per (i, j). Each row is transformed as it arrives (d B) and
+          // each column of that is transformed and stored (B^T (d B)), so no alpha^2 array of
+          // inputs or results is kept (they would spill).
           const bool interior = row0 >= 0 && col0 >= 0 && row0 + alpha <= p.in_height && col0 + 8 <= p.in_width;
           const i64 channel_step = in_plane, row_step = p.in_width;
           if (interior && lanes_used == L) {
@@ -631,8 +633,10 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
               }
               transpose8(low);
               transpose8(high);
+              vec joined[alpha];
 #pragma GCC unroll 8
-              for (int j = 0; j < alpha; ++j) d[i * alpha + j] = join_halves(low[j], high[j]);
+              for (int j = 0; j < alpha; ++j) joined[j] = join_halves(low[j], high[j]);
+              Transform1d<T, M>::input(joined, 1, tmp + i * alpha, 1);
             }
           } else {
             alignas(32) int column_mask[8];
@@ -655,10 +659,25 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
               }
               transpose8(low);
               transpose8(high);
+              vec joined[alpha];
 #pragma GCC unroll 8
-              for (int j = 0; j < alpha; ++j) d[i * alpha + j] = join_halves(low[j], high[j]);
+              for (int j = 0; j < alpha; ++j) joined[j] = join_halves(low[j], high[j]);
+              Transform1d<T, M>::input(joined, 1, tmp + i * alpha, 1);
             }
           }
+          T* dst = v_buffer + t * in_stride + c0;
+          const i64 dst_step = v_position_stride;
+#pragma GCC unroll 8
+          for (int j = 0; j < alpha; ++j) {
+            vec column[alpha];
+            Transform1d<T, M>::input(tmp + j, alpha, column, 1);
+#pragma GCC unroll 8
+            for (int i = 0; i < alpha; ++i) {
+              range.add(column[i]);
+              S::store(dst + (i * alpha + j) * dst_step, column[i]);
+            }
+          }
+          continue;
         } else
 #endif
         {
@@ -747,13 +766,17 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
         const i64 out_row0 = (tile / tiles_w) * M, out_col0 = (tile % tiles_w) * M;
         const i64 rows_used = wmin(M, s.out_height - out_row0), cols_used = wmin(M, s.out_width - out_col0);
         for (i64 oc = oc_begin; oc < oc_end; oc += L) {
-          vec mv[positions], tmp[M * alpha], y[M * M];
+          vec tmp[M * alpha], y[M * M];
           const T* src = m_buffer + t * m_stride + (oc - oc_begin);
           const i64 src_step = m_position_stride;
+          // A^T M one column at a time, straight from the loads (no alpha^2 array to spill).
 #pragma GCC unroll 8
-          for (int k = 0; k < positions; ++k) mv[k] = S::load(src + k * src_step);
+          for (int j = 0; j < alpha; ++j) {
+            vec column[alpha];
 #pragma GCC unroll 8
-          for (int j = 0; j < alpha; ++j) Transform1d<T, M>::output(mv + j, alpha, tmp + j, alpha);
+            for (int i = 0; i < alpha; ++i) column[i] = S::load(src + (i * alpha + j) * src_step);
+            Transform1d<T, M>::output(column, 1, tmp + j, alpha);
+          }
 #pragma GCC unroll 8
           for (int i = 0; i < M; ++i) Transform1d<T, M>::output(tmp + i * alpha, 1, y + i * M, 1);
           const i64 lanes_used = wmin(L, oc_end - oc);
