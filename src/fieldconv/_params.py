@@ -285,14 +285,13 @@ _WEIGHT_CYCLES_PER_BYTE = (1.0 / 24, 1.0 / 8)
 _WEIGHT_L3_BYTES = 16 << 20
 # The AVX-512 family (winograd_avx512.cpp): transforms per tile and vector of 64 bytes of
 # channels (16 float), fitted to one-thread timings of the nine benchmark layers with the GEMM
-# at 90 % of the 512-bit FMA peak and split input:output as the AVX2 constants; its weights
-# already cost memory speed beyond 8 MB (256@14 F4, 9.4 MB: +0.3 ms at N=1), as the transforms
-# and the GEMM now leave less time to hide the stream.
+# at 90 % of the 512-bit FMA peak and split input:output as the AVX2 constants. (One thread
+# streams 8-16 MB of weights at nearly memory speed, but two threads, as benchmarked, do not:
+# 256@14 F4 with 9.4 MB beats F2 by 10 % there, so the L3 threshold stays that of AVX2.)
 _WINOGRAD_AVX512_INPUT_CYCLES = {2: 220.0, 4: 705.0, 6: 1435.0}
 _WINOGRAD_AVX512_OUTPUT_CYCLES = {2: 110.0, 4: 410.0, 6: 940.0}
 _WINOGRAD_AVX512_GEMM_EFFICIENCY = 0.9
 _WEIGHT_AVX512_CYCLES_PER_BYTE = (1.0 / 32, 1.0 / 8)
-_WEIGHT_AVX512_L3_BYTES = 8 << 20
 _BLOCK_BUDGET_BYTES = (1 << 20, 4 << 20)  # winograd_impl.hpp: v_budget_*_bytes, max_block_tiles
 _MAX_BLOCK_TILES = 96
 _WINOGRAD_MIN_CHANNELS = 8  # "auto": direct below 8 input or output channels per group
@@ -323,7 +322,7 @@ def winograd_cost(tile: int, batch: int, in_per_group: int, out_per_group: int, 
         gemm = rows * alpha2 * in_per_group * cout / (2 * lanes) / _WINOGRAD_AVX512_GEMM_EFFICIENCY
         transforms = total * (cin_vectors * _WINOGRAD_AVX512_INPUT_CYCLES[tile]
                               + _ceil_div(out_per_group, lanes) * _WINOGRAD_AVX512_OUTPUT_CYCLES[tile])
-        per_byte = _WEIGHT_AVX512_CYCLES_PER_BYTE[weight_bytes * groups >= _WEIGHT_AVX512_L3_BYTES]
+        per_byte = _WEIGHT_AVX512_CYCLES_PER_BYTE[weight_bytes * groups >= _WEIGHT_L3_BYTES]
     else:
         gemm = rows * alpha2 * in_per_group * cout / (2 * lanes)
         transforms = total * (cin_vectors * _WINOGRAD_INPUT_CYCLES[tile]
