@@ -45,15 +45,14 @@ const KernelTable avx2_table = {
      &avx2::filter2d_direct<std::uint32_t>, &avx2::filter2d_direct<std::uint64_t>},
 };
 
-// Winograd ships AVX2 kernels only (they run unchanged on AVX-512 CPUs).
 const KernelTable avx512_table = {
     "avx512",
     128,
     &avx512::fma_probe,
     {&avx512::conv2d_direct_blocked<float>, &avx512::conv2d_depthwise<float>,
-     &avx2::conv2d_winograd<float>},
+     &avx512::conv2d_winograd<float>},
     {&avx512::conv2d_direct_blocked<double>, &avx512::conv2d_depthwise<double>,
-     &avx2::conv2d_winograd<double>},
+     &avx512::conv2d_winograd<double>},
     // Pooling is memory-bound: the AVX2 kernels serve AVX-512 CPUs too.
     {&avx2::max_pool2d<float>, &avx2::avg_pool2d<float>},
     {&avx2::max_pool2d<double>, &avx2::avg_pool2d<double>},

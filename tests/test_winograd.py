@@ -47,8 +47,8 @@ def normalised_error(y, x, w, b, padding, groups):
     return float((np.abs(y - ref) / scale).max())
 
 
-# `isa` (tests/conftest.py) runs a test on every kernel family the CPU has; the avx512 family
-# uses the AVX2 Winograd kernels.
+# `isa` (tests/conftest.py) runs a test on every kernel family the CPU has (generic, avx2,
+# avx512: each has its own Winograd kernels).
 
 
 def random_problem(rng, n, c, oc, h, w, groups, dtype, varying=False):
@@ -89,6 +89,21 @@ def test_accuracy_bound(isa, dtype, algorithm, shape, varying):
     # the layer (weights transformed once) gives bit-identical results
     layer = fieldconv.Conv2d(wt, b, padding=1, groups=groups, algorithm=algorithm)
     np.testing.assert_array_equal(layer(x), y)
+
+
+# Out-channel panels per group 1..9 (the AVX-512 GEMM takes 4 panels per call: every remainder
+# 1..3 and chunks of 4+), partial last panels, input channels below / across one 16-channel
+# vector, and tile counts leaving row remainders 1..5 of the 6-row microkernels.
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("algorithm", VARIANTS)
+@pytest.mark.parametrize("channels", [(5, 16), (17, 33), (40, 48), (9, 72), (24, 100), (33, 144)])
+def test_gemm_panel_and_row_remainders(isa, dtype, algorithm, channels):
+    in_channels, out_channels = channels
+    rng = np.random.default_rng(in_channels * 1000 + out_channels)
+    for n, h, w in ((1, 1, 1), (1, 5, 7), (2, 9, 13), (3, 14, 11), (5, 3, 9)):
+        x, wt, b = random_problem(rng, n, in_channels, out_channels, h, w, 1, dtype)
+        y = fieldconv.conv2d(x, wt, b, padding=1, algorithm=algorithm)
+        assert normalised_error(y, x, wt, b, (1, 1, 1, 1), 1) <= BOUNDS[(dtype, algorithm)]
 
 
 @pytest.mark.parametrize("padding", [0, 1, 2, (0, 1), (1, 0, 2, 3), (0, 2, 1, 0), "same", "valid"])

@@ -150,6 +150,7 @@ struct WinogradJob {
   KernelStatus conv2d_winograd(const WinogradJob<T>& job) noexcept;
 namespace generic { FIELDCONV_DECLARE_WINOGRAD_FAMILY }
 namespace avx2 { FIELDCONV_DECLARE_WINOGRAD_FAMILY }
+namespace avx512 { FIELDCONV_DECLARE_WINOGRAD_FAMILY }
 #undef FIELDCONV_DECLARE_WINOGRAD_FAMILY
 
 }  // namespace fieldconv

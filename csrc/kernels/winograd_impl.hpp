@@ -44,46 +44,21 @@ constexpr i64 v_budget_min_bytes = 1024 * 1024;
 constexpr i64 v_budget_max_bytes = 4 * 1024 * 1024;
 constexpr i64 m_budget_bytes = 384 * 1024;
 constexpr i64 max_block_tiles = 96;
+#if FIELDCONV_WINOGRAD_AVX512_GEMM
+constexpr i64 min_chunk_panels = 4;
+#else
+constexpr i64 min_chunk_panels = 1;
+#endif
 constexpr int gemm_rows = 6;                  // tiles per microkernel call
 
 // ---- vector helpers beyond Simd<T> ----------------------------------------------------------
-#if FIELDCONV_WINOGRAD_AVX2_OPS
+#if FIELDCONV_WINOGRAD_AVX2_OPS || FIELDCONV_WINOGRAD_AVX512_OPS
 inline __m256 vadd(__m256 a, __m256 b) { return _mm256_add_ps(a, b); }
 inline __m256 vsub(__m256 a, __m256 b) { return _mm256_sub_ps(a, b); }
 inline __m256 vmul(__m256 a, __m256 b) { return _mm256_mul_ps(a, b); }
 inline __m256d vadd(__m256d a, __m256d b) { return _mm256_add_pd(a, b); }
 inline __m256d vsub(__m256d a, __m256d b) { return _mm256_sub_pd(a, b); }
 inline __m256d vmul(__m256d a, __m256d b) { return _mm256_mul_pd(a, b); }
-
-// Accumulates "every value seen satisfies |v| <= limit" (false for NaN).
-template <class T>
-struct RangeCheck;
-// float: the bits of |v| as unsigned integers order like the values, with Inf and NaN above
-// every finite value, so one integer max (on the integer pipes) per vector suffices.
-template <>
-struct RangeCheck<float> {
-  float limit;
-  __m256i largest = _mm256_setzero_si256();
-  __m256 sign = _mm256_set1_ps(-0.0f);
-  explicit RangeCheck(float l) : limit(l) {}
-  void add(__m256 v) { largest = _mm256_max_epu32(largest, _mm256_castps_si256(_mm256_andnot_ps(sign, v))); }
-  bool passed() const {
-    alignas(32) std::uint32_t bits[8];
-    _mm256_store_si256(reinterpret_cast<__m256i*>(bits), largest);
-    std::uint32_t limit_bits;
-    std::memcpy(&limit_bits, &limit, sizeof limit_bits);
-    for (int i = 0; i < 8; ++i)
-      if (bits[i] > limit_bits) return false;
-    return true;
-  }
-};
-template <>
-struct RangeCheck<double> {
-  __m256d limit, ok, sign = _mm256_set1_pd(-0.0);
-  explicit RangeCheck(double l) : limit(_mm256_set1_pd(l)), ok(_mm256_castsi256_pd(_mm256_set1_epi64x(-1))) {}
-  void add(__m256d v) { ok = _mm256_and_pd(ok, _mm256_cmp_pd(_mm256_andnot_pd(sign, v), limit, _CMP_LE_OQ)); }
-  bool passed() const { return _mm256_movemask_pd(ok) == 0xF; }
-};
 
 // r[j] <- column j of the 8 x 8 matrix whose rows are r[0..7].
 inline void transpose8(__m256 (&r)[8]) {
@@ -130,6 +105,88 @@ inline void store_first(float* p, __m256 v, i64 count) {
       for (i64 i = 0; i < count; ++i) p[i] = values[i];
     }
   }
+}
+#endif
+
+#if FIELDCONV_WINOGRAD_AVX2_OPS
+// Accumulates "every value seen satisfies |v| <= limit" (false for NaN).
+template <class T>
+struct RangeCheck;
+// float: the bits of |v| as unsigned integers order like the values, with Inf and NaN above
+// every finite value, so one integer max (on the integer pipes) per vector suffices.
+template <>
+struct RangeCheck<float> {
+  float limit;
+  __m256i largest = _mm256_setzero_si256();
+  __m256 sign = _mm256_set1_ps(-0.0f);
+  explicit RangeCheck(float l) : limit(l) {}
+  void add(__m256 v) { largest = _mm256_max_epu32(largest, _mm256_castps_si256(_mm256_andnot_ps(sign, v))); }
+  bool passed() const {
+    alignas(32) std::uint32_t bits[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(bits), largest);
+    std::uint32_t limit_bits;
+    std::memcpy(&limit_bits, &limit, sizeof limit_bits);
+    for (int i = 0; i < 8; ++i)
+      if (bits[i] > limit_bits) return false;
+    return true;
+  }
+};
+template <>
+struct RangeCheck<double> {
+  __m256d limit, ok, sign = _mm256_set1_pd(-0.0);
+  explicit RangeCheck(double l) : limit(_mm256_set1_pd(l)), ok(_mm256_castsi256_pd(_mm256_set1_epi64x(-1))) {}
+  void add(__m256d v) { ok = _mm256_and_pd(ok, _mm256_cmp_pd(_mm256_andnot_pd(sign, v), limit, _CMP_LE_OQ)); }
+  bool passed() const { return _mm256_movemask_pd(ok) == 0xF; }
+};
+
+#elif FIELDCONV_WINOGRAD_AVX512_OPS
+inline __m512 vadd(__m512 a, __m512 b) { return _mm512_add_ps(a, b); }
+inline __m512 vsub(__m512 a, __m512 b) { return _mm512_sub_ps(a, b); }
+inline __m512 vmul(__m512 a, __m512 b) { return _mm512_mul_ps(a, b); }
+inline __m512d vadd(__m512d a, __m512d b) { return _mm512_add_pd(a, b); }
+inline __m512d vsub(__m512d a, __m512d b) { return _mm512_sub_pd(a, b); }
+inline __m512d vmul(__m512d a, __m512d b) { return _mm512_mul_pd(a, b); }
+
+// As the AVX2 family's, on 512-bit vectors (AVX-512F only: |v| by an integer and).
+template <class T>
+struct RangeCheck;
+template <>
+struct RangeCheck<float> {
+  float limit;
+  __m512i largest = _mm512_setzero_si512();
+  explicit RangeCheck(float l) : limit(l) {}
+  void add(__m512 v) {
+    largest = _mm512_max_epu32(largest, _mm512_and_epi32(_mm512_castps_si512(v), _mm512_set1_epi32(0x7fffffff)));
+  }
+  bool passed() const {
+    alignas(64) std::uint32_t bits[16];
+    _mm512_store_si512(bits, largest);
+    std::uint32_t limit_bits;
+    std::memcpy(&limit_bits, &limit, sizeof limit_bits);
+    for (int i = 0; i < 16; ++i)
+      if (bits[i] > limit_bits) return false;
+    return true;
+  }
+};
+template <>
+struct RangeCheck<double> {
+  __m512d limit;
+  __mmask8 ok = 0xFF;
+  explicit RangeCheck(double l) : limit(_mm512_set1_pd(l)) {}
+  void add(__m512d v) {
+    const __m512d magnitude =
+        _mm512_castsi512_pd(_mm512_and_epi64(_mm512_castpd_si512(v), _mm512_set1_epi64(0x7fffffffffffffffLL)));
+    ok = _mm512_mask_cmp_pd_mask(ok, magnitude, limit, _CMP_LE_OQ);
+  }
+  bool passed() const { return ok == 0xFF; }
+};
+
+// Low / high 256-bit halves of a 512-bit float vector, and the vector made of two halves
+// (AVX-512F only, through the 64-bit-lane forms).
+inline __m256 low_half(__m512 v) { return _mm512_castps512_ps256(v); }
+inline __m256 high_half(__m512 v) { return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)); }
+inline __m512 join_halves(__m256 low, __m256 high) {
+  return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(low)), _mm256_castps_pd(high), 1));
 }
 #else
 template <class V>
@@ -280,6 +337,98 @@ inline __attribute__((always_inline)) void gemm_microkernel(i64 k_count, const T
 template <class T>
 using GemmMicrokernel = void (*)(i64, const T*, i64, const T*, T*, i64);
 
+#if FIELDCONV_WINOGRAD_AVX512_GEMM
+// AVX-512 GEMM: one 512-bit vector is exactly one weight panel (panel_width = 64 bytes for
+// every family), so a microkernel call covers P tiles x NV panels (NV <= 4: 6 x 4 = 24 zmm
+// accumulators + 4 weight vectors + 1 broadcast of the 32 registers). The weight panels of one
+// position lie panel_stride apart. Same summation order as the AVX2 kernel (k ascending, one
+// accumulator per output), so the families differ only by FMA vs FMA.
+template <class T>
+struct Wide;
+template <>
+struct Wide<float> {
+  using vec = __m512;
+  static vec zero() { return _mm512_setzero_ps(); }
+  static vec load(const float* p) { return _mm512_loadu_ps(p); }
+  static vec broadcast(const float* p) { return _mm512_set1_ps(*p); }
+  static void store(float* p, vec v) { _mm512_storeu_ps(p, v); }
+  static vec fma(vec a, vec b, vec c) { return _mm512_fmadd_ps(a, b, c); }
+};
+template <>
+struct Wide<double> {
+  using vec = __m512d;
+  static vec zero() { return _mm512_setzero_pd(); }
+  static vec load(const double* p) { return _mm512_loadu_pd(p); }
+  static vec broadcast(const double* p) { return _mm512_set1_pd(*p); }
+  static void store(double* p, vec v) { _mm512_storeu_pd(p, v); }
+  static vec fma(vec a, vec b, vec c) { return _mm512_fmadd_pd(a, b, c); }
+};
+
+constexpr int wide_max_panels = 4;
+
+template <class T, int P, int NV>
+inline __attribute__((always_inline)) void gemm_microkernel_wide(i64 k_count, const T* a, i64 lda, const T* b,
+                                                                 i64 panel_stride, T* c, i64 ldc) {
+  using W = Wide<T>;
+  constexpr int L = 64 / int(sizeof(T));
+  typename W::vec acc[P][NV];
+#pragma GCC unroll 6
+  for (int i = 0; i < P; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) acc[i][j] = W::zero();
+  const T* rows[P];
+#pragma GCC unroll 6
+  for (int i = 0; i < P; ++i) rows[i] = a + i * lda;
+  const T* panel[NV];
+#pragma GCC unroll 4
+  for (int j = 0; j < NV; ++j) panel[j] = b + j * panel_stride;
+  for (i64 k = 0; k < k_count; ++k) {
+    typename W::vec bv[NV];
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) bv[j] = W::load(panel[j] + k * L);
+#pragma GCC unroll 6
+    for (int i = 0; i < P; ++i) {
+      const typename W::vec x = W::broadcast(rows[i] + k);
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) acc[i][j] = W::fma(x, bv[j], acc[i][j]);
+    }
+  }
+#pragma GCC unroll 6
+  for (int i = 0; i < P; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) W::store(c + i * ldc + j * L, acc[i][j]);
+}
+
+// All rows of a block (row_panels full microkernels of gemm_rows, then the tail) for NV panels.
+template <class T, int NV>
+void gemm_block_wide(i64 tile_count, i64 k_count, const T* a, i64 lda, const T* b, i64 panel_stride, T* c,
+                     i64 ldc) {
+  constexpr int R = 6;
+  i64 r = 0;
+  for (; r + R <= tile_count; r += R)
+    gemm_microkernel_wide<T, R, NV>(k_count, a + r * lda, lda, b, panel_stride, c + r * ldc, ldc);
+  switch (tile_count - r) {
+    case 0: break;
+    case 1: gemm_microkernel_wide<T, 1, NV>(k_count, a + r * lda, lda, b, panel_stride, c + r * ldc, ldc); break;
+    case 2: gemm_microkernel_wide<T, 2, NV>(k_count, a + r * lda, lda, b, panel_stride, c + r * ldc, ldc); break;
+    case 3: gemm_microkernel_wide<T, 3, NV>(k_count, a + r * lda, lda, b, panel_stride, c + r * ldc, ldc); break;
+    case 4: gemm_microkernel_wide<T, 4, NV>(k_count, a + r * lda, lda, b, panel_stride, c + r * ldc, ldc); break;
+    default: gemm_microkernel_wide<T, 5, NV>(k_count, a + r * lda, lda, b, panel_stride, c + r * ldc, ldc); break;
+  }
+}
+
+template <class T>
+void gemm_block_wide(int panels, i64 tile_count, i64 k_count, const T* a, i64 lda, const T* b, i64 panel_stride,
+                     T* c, i64 ldc) {
+  switch (panels) {
+    case 1: gemm_block_wide<T, 1>(tile_count, k_count, a, lda, b, panel_stride, c, ldc); break;
+    case 2: gemm_block_wide<T, 2>(tile_count, k_count, a, lda, b, panel_stride, c, ldc); break;
+    case 3: gemm_block_wide<T, 3>(tile_count, k_count, a, lda, b, panel_stride, c, ldc); break;
+    default: gemm_block_wide<T, 4>(tile_count, k_count, a, lda, b, panel_stride, c, ldc); break;
+  }
+}
+#endif
+
 template <class T>
 GemmMicrokernel<T> gemm_microkernel_for(i64 rows) {
   switch (rows) {
@@ -368,7 +517,10 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
   const i64 spatial_items = p.groups * block_count;
   // Out-channel chunk: panels whose M fits the budget.
   const i64 m_panel_bytes = positions * block_tiles * panel_width * i64(sizeof(T));
-  const i64 chunk_panels = wmax(1, wmin(panels_per_split, m_budget_bytes / m_panel_bytes));
+  // The AVX-512 GEMM covers 4 panels per call: a chunk of fewer (F6 with 64 channels fits one
+  // panel in the M budget) re-reads V 4x as often and ran 15% slower (64@56 N=8, one thread), so
+  // there the chunk is at least 4 panels even if M then spills from L2.
+  const i64 chunk_panels = wmin(panels_per_split, wmax(min_chunk_panels, m_budget_bytes / m_panel_bytes));
   const i64 item_count = spatial_items * splits;
   const int threads = int(wmin(job.threads, item_count));
 
@@ -461,6 +613,72 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
             }
           }
         } else
+#elif FIELDCONV_WINOGRAD_AVX512_OPS
+        if constexpr (std::is_same_v<T, float>) {
+          // Rows of 8 columns of 16 channels: two 8 x 8 transposes (as the AVX2 family) joined
+          // into one 512-bit vector per (i, j). Each row is transformed as it arrives (d B) and
+          // each column of that is transformed and stored (B^T (d B)), so no alpha^2 array of
+          // inputs or results is kept (they would spill).
+          const bool interior = row0 >= 0 && col0 >= 0 && row0 + alpha <= p.in_height && col0 + 8 <= p.in_width;
+          const i64 channel_step = in_plane, row_step = p.in_width;
+          if (interior && lanes_used == L) {
+            const float* src = group_input + c0 * channel_step + row0 * row_step + col0;
+#pragma GCC unroll 8
+            for (int i = 0; i < alpha; ++i) {
+              __m256 low[8], high[8];
+#pragma GCC unroll 8
+              for (int l = 0; l < 8; ++l) {
+                low[l] = _mm256_loadu_ps(src + l * channel_step + i * row_step);
+                high[l] = _mm256_loadu_ps(src + (l + 8) * channel_step + i * row_step);
+              }
+              transpose8(low);
+              transpose8(high);
+              vec joined[alpha];
+#pragma GCC unroll 8
+              for (int j = 0; j < alpha; ++j) joined[j] = join_halves(low[j], high[j]);
+              Transform1d<T, M>::input(joined, 1, tmp + i * alpha, 1);
+            }
+          } else {
+            alignas(32) int column_mask[8];
+            for (int j = 0; j < 8; ++j) column_mask[j] = (col0 + j >= 0 && col0 + j < p.in_width) ? -1 : 0;
+            const __m256i mask = _mm256_load_si256(reinterpret_cast<const __m256i*>(column_mask));
+            for (int i = 0; i < alpha; ++i) {
+              const i64 row = row0 + i;
+              __m256 low[8], high[8];
+              if (row >= 0 && row < p.in_height) {
+                const float* src = group_input + c0 * channel_step + row * row_step + col0;
+#pragma GCC unroll 8
+                for (int l = 0; l < 8; ++l) {
+                  low[l] = l < lanes_used ? _mm256_maskload_ps(src + l * channel_step, mask) : _mm256_setzero_ps();
+                  high[l] = l + 8 < lanes_used ? _mm256_maskload_ps(src + (l + 8) * channel_step, mask)
+                                               : _mm256_setzero_ps();
+                }
+              } else {
+#pragma GCC unroll 8
+                for (int l = 0; l < 8; ++l) low[l] = high[l] = _mm256_setzero_ps();
+              }
+              transpose8(low);
+              transpose8(high);
+              vec joined[alpha];
+#pragma GCC unroll 8
+              for (int j = 0; j < alpha; ++j) joined[j] = join_halves(low[j], high[j]);
+              Transform1d<T, M>::input(joined, 1, tmp + i * alpha, 1);
+            }
+          }
+          T* dst = v_buffer + t * in_stride + c0;
+          const i64 dst_step = v_position_stride;
+#pragma GCC unroll 8
+          for (int j = 0; j < alpha; ++j) {
+            vec column[alpha];
+            Transform1d<T, M>::input(tmp + j, alpha, column, 1);
+#pragma GCC unroll 8
+            for (int i = 0; i < alpha; ++i) {
+              range.add(column[i]);
+              S::store(dst + (i * alpha + j) * dst_step, column[i]);
+            }
+          }
+          continue;
+        } else
 #endif
         {
           const bool interior = row0 >= 0 && col0 >= 0 && row0 + alpha <= p.in_height && col0 + alpha <= p.in_width;
@@ -494,10 +712,11 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
 #pragma GCC unroll 8
         for (int i = 0; i < alpha; ++i) Transform1d<T, M>::input(tmp + i * alpha, 1, v + i * alpha, 1);
         T* dst = v_buffer + t * in_stride + c0;
+        const i64 dst_step = v_position_stride;  // a local: vector stores may alias captured values
 #pragma GCC unroll 8
         for (int k = 0; k < positions; ++k) {
           range.add(v[k]);
-          S::store(dst + k * v_position_stride, v[k]);
+          S::store(dst + k * dst_step, v[k]);
         }
       }
     }
@@ -507,15 +726,24 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
     }
 
     const T* group_weights = job.weight.data + group * job.weight.group_stride;
+#if !FIELDCONV_WINOGRAD_AVX512_GEMM
     const i64 row_panels = tile_count / gemm_rows;
     const i64 row_tail = tile_count % gemm_rows;
     const GemmMicrokernel<T> tail_kernel = gemm_microkernel_for<T>(row_tail);
+#endif
     for (i64 chunk0 = panel0; chunk0 < panel_end; chunk0 += chunk_panels) {
       const i64 chunk_end = wmin(panel_end, chunk0 + chunk_panels);
       // 2. Batched GEMM, one per position.
       for (int pos = 0; pos < positions; ++pos) {
         const T* a = v_buffer + pos * v_position_stride;
         T* c = m_buffer + pos * m_position_stride;
+#if FIELDCONV_WINOGRAD_AVX512_GEMM
+        for (i64 panel = chunk0; panel < chunk_end; panel += wide_max_panels) {
+          const T* b = group_weights + pos * job.weight.position_stride + panel * in_channels * panel_width;
+          gemm_block_wide<T>(int(wmin(wide_max_panels, chunk_end - panel)), tile_count, in_channels, a, in_stride, b,
+                             in_channels * panel_width, c + (panel - chunk0) * panel_width, m_stride);
+        }
+#else
         for (i64 panel = chunk0; panel < chunk_end; ++panel) {
           const T* b = group_weights + pos * job.weight.position_stride + panel * in_channels * panel_width;
           T* c_panel = c + (panel - chunk0) * panel_width;
@@ -526,6 +754,7 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
             tail_kernel(in_channels, a + row_panels * gemm_rows * in_stride, in_stride, b,
                         c_panel + row_panels * gemm_rows * m_stride, m_stride);
         }
+#endif
       }
       // 3. Output transform, vectors of out-channels.
       const i64 oc_begin = chunk0 * panel_width;
@@ -537,12 +766,17 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
         const i64 out_row0 = (tile / tiles_w) * M, out_col0 = (tile % tiles_w) * M;
         const i64 rows_used = wmin(M, s.out_height - out_row0), cols_used = wmin(M, s.out_width - out_col0);
         for (i64 oc = oc_begin; oc < oc_end; oc += L) {
-          vec mv[positions], tmp[M * alpha], y[M * M];
+          vec tmp[M * alpha], y[M * M];
           const T* src = m_buffer + t * m_stride + (oc - oc_begin);
+          const i64 src_step = m_position_stride;
+          // A^T M one column at a time, straight from the loads (no alpha^2 array to spill).
 #pragma GCC unroll 8
-          for (int k = 0; k < positions; ++k) mv[k] = S::load(src + k * m_position_stride);
+          for (int j = 0; j < alpha; ++j) {
+            vec column[alpha];
 #pragma GCC unroll 8
-          for (int j = 0; j < alpha; ++j) Transform1d<T, M>::output(mv + j, alpha, tmp + j, alpha);
+            for (int i = 0; i < alpha; ++i) column[i] = S::load(src + (i * alpha + j) * src_step);
+            Transform1d<T, M>::output(column, 1, tmp + j, alpha);
+          }
 #pragma GCC unroll 8
           for (int i = 0; i < M; ++i) Transform1d<T, M>::output(tmp + i * alpha, 1, y + i * M, 1);
           const i64 lanes_used = wmin(L, oc_end - oc);
@@ -560,6 +794,35 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
                 transpose8(r);
 #pragma GCC unroll 8
                 for (int l = 0; l < 8; ++l) store_first(out0 + l * out_plane + i * s.out_width, r[l], cols_used);
+              }
+              continue;
+            }
+          }
+#elif FIELDCONV_WINOGRAD_AVX512_OPS
+          if constexpr (std::is_same_v<T, float>) {
+            if (lanes_used == L) {
+              // Row i of the tile for 16 channels: two 8 x 8 transposes of the halves.
+              const i64 channel_step = out_plane, row_step = s.out_width;
+              for (i64 i = 0; i < rows_used; ++i) {
+                __m256 low[8], high[8];
+#pragma GCC unroll 8
+                for (int j = 0; j < 8; ++j) {
+                  if (j < M) {
+                    const __m512 value = vadd(y[i * M + j], bias);
+                    low[j] = low_half(value);
+                    high[j] = high_half(value);
+                  } else {
+                    low[j] = high[j] = _mm256_setzero_ps();
+                  }
+                }
+                transpose8(low);
+                transpose8(high);
+                float* dst = out0 + i * row_step;
+#pragma GCC unroll 8
+                for (int l = 0; l < 8; ++l) {
+                  store_first(dst + l * channel_step, low[l], cols_used);
+                  store_first(dst + (l + 8) * channel_step, high[l], cols_used);
+                }
               }
               continue;
             }

@@ -266,10 +266,11 @@ def check_conv2d_algorithm(algorithm: str, kernel_size, geometry: Conv2dGeometry
             )
 
 
-# Cost model for "auto" and "winograd", in cycles of one AVX2 + FMA core (2 FMAs of 32 bytes per
-# cycle), from the kernels' structure and calibrated on single-thread timings of the ResNet/VGG
-# layers (README "Winograd"). It depends on the shape and dtype only, never on the thread count,
-# so results do not depend on the number of threads.
+# Cost model for "auto" and "winograd", in cycles of one core (2 FMAs per cycle of 32 bytes with
+# the AVX2 kernels, 64 bytes with the AVX-512 ones), from the kernels' structure and calibrated on
+# single-thread timings of the ResNet/VGG layers (README "Winograd"), per kernel family. It
+# depends on the shape, the dtype and the kernel family only, never on the thread count, so
+# results do not depend on the number of threads.
 def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
@@ -282,20 +283,32 @@ _WINOGRAD_OUTPUT_CYCLES = {2: 35.0, 4: 90.0, 6: 190.0}
 # from memory beyond (measured: 256@14 N=8 F4 re-reads 9.4 MB five times for ~0.4 ms)
 _WEIGHT_CYCLES_PER_BYTE = (1.0 / 24, 1.0 / 8)
 _WEIGHT_L3_BYTES = 16 << 20
+# The AVX-512 family (winograd_avx512.cpp): transforms per tile and vector of 64 bytes of
+# channels (16 float), fitted to one-thread timings of the nine benchmark layers with the GEMM
+# at 90 % of the 512-bit FMA peak and split input:output as the AVX2 constants. (One thread
+# streams 8-16 MB of weights at nearly memory speed, but two threads, as benchmarked, do not:
+# 256@14 F4 with 9.4 MB beats F2 by 10 % there, so the L3 threshold stays that of AVX2.)
+_WINOGRAD_AVX512_INPUT_CYCLES = {2: 220.0, 4: 705.0, 6: 1435.0}
+_WINOGRAD_AVX512_OUTPUT_CYCLES = {2: 110.0, 4: 410.0, 6: 940.0}
+_WINOGRAD_AVX512_GEMM_EFFICIENCY = 0.9
+_WEIGHT_AVX512_CYCLES_PER_BYTE = (1.0 / 32, 1.0 / 8)
 _BLOCK_BUDGET_BYTES = (1 << 20, 4 << 20)  # winograd_impl.hpp: v_budget_*_bytes, max_block_tiles
 _MAX_BLOCK_TILES = 96
 _WINOGRAD_MIN_CHANNELS = 8  # "auto": direct below 8 input or output channels per group
 
 
 def winograd_cost(tile: int, batch: int, in_per_group: int, out_per_group: int, groups: int, out_h: int,
-                  out_w: int, itemsize: int) -> float:
-    lanes = 32 // itemsize
+                  out_w: int, itemsize: int, isa: str = "avx2") -> float:
+    """Cycles of the Winograd kernel of family `isa` ("generic" is costed as "avx2")."""
+    wide = isa == "avx512"
+    lanes = (64 if wide else 32) // itemsize
     alpha2 = (tile + 2) ** 2
     total = batch * _ceil_div(out_h, tile) * _ceil_div(out_w, tile)
     if total == 0:
         return 0.0
     cin_vectors = _ceil_div(in_per_group, lanes)
-    cout = _ceil_div(out_per_group, 2 * lanes) * 2 * lanes
+    panel = 64 // itemsize  # weight panel: 64 bytes of out-channels in every family
+    cout = _ceil_div(out_per_group, panel) * panel
     budget = max(_BLOCK_BUDGET_BYTES[0], min(_BLOCK_BUDGET_BYTES[1], alpha2 * in_per_group * cout * itemsize // 8))
     block = max(1, min(_MAX_BLOCK_TILES, budget // (alpha2 * cin_vectors * lanes * itemsize)))
     block = max(1, block // 6 * 6) if block >= 6 else block
@@ -304,23 +317,32 @@ def winograd_cost(tile: int, batch: int, in_per_group: int, out_per_group: int, 
     block = _ceil_div(block, 6) * 6 if block > 6 else block
     blocks = _ceil_div(total, block)
     rows = (blocks - 1) * block + _ceil_div(total - (blocks - 1) * block, 6) * 6  # microkernel rows, in 6s
-    gemm = rows * alpha2 * in_per_group * cout / (2 * lanes)
-    transforms = total * (cin_vectors * _WINOGRAD_INPUT_CYCLES[tile]
-                          + _ceil_div(out_per_group, lanes) * _WINOGRAD_OUTPUT_CYCLES[tile])
     weight_bytes = alpha2 * in_per_group * cout * itemsize
-    weights = blocks * weight_bytes * _WEIGHT_CYCLES_PER_BYTE[weight_bytes * groups >= _WEIGHT_L3_BYTES]
-    return groups * (gemm + transforms + weights)
+    if wide:
+        gemm = rows * alpha2 * in_per_group * cout / (2 * lanes) / _WINOGRAD_AVX512_GEMM_EFFICIENCY
+        transforms = total * (cin_vectors * _WINOGRAD_AVX512_INPUT_CYCLES[tile]
+                              + _ceil_div(out_per_group, lanes) * _WINOGRAD_AVX512_OUTPUT_CYCLES[tile])
+        per_byte = _WEIGHT_AVX512_CYCLES_PER_BYTE[weight_bytes * groups >= _WEIGHT_L3_BYTES]
+    else:
+        gemm = rows * alpha2 * in_per_group * cout / (2 * lanes)
+        transforms = total * (cin_vectors * _WINOGRAD_INPUT_CYCLES[tile]
+                              + _ceil_div(out_per_group, lanes) * _WINOGRAD_OUTPUT_CYCLES[tile])
+        per_byte = _WEIGHT_CYCLES_PER_BYTE[weight_bytes * groups >= _WEIGHT_L3_BYTES]
+    return groups * (gemm + transforms + blocks * weight_bytes * per_byte)
 
 
 def direct_cost(batch: int, in_per_group: int, out_per_group: int, groups: int, out_h: int, out_w: int,
                 kernel_area: int, itemsize: int, isa: str = "avx2") -> float:
     """Direct convolution in the same cycles; the avx512 family's direct kernel has vectors twice
-    as wide (the Winograd kernels are AVX2 on both families)."""
+    as wide."""
     lanes = (64 if isa == "avx512" else 32) // itemsize
     cout = _ceil_div(out_per_group, lanes) * lanes
     pixels = out_h * out_w
     if isa == "avx512":
-        efficiency = 0.8  # measured on the ResNet layers (64@56 ... 512@7), one Zen 5 core
+        # measured on the ResNet layers, one Zen 5 core: 0.8 from 14x14 up, 0.6-0.7 at 7x7; with
+        # few input channels per group the per-pixel overhead shows (8 -> 16 channels: 0.36,
+        # 16 -> 16: 0.54, 32 -> 32: 0.8)
+        efficiency = (0.8 if pixels >= 196 else 0.65) * min(1.0, (in_per_group + 8) / 40)
     else:
         efficiency = 0.92 if pixels >= 196 else 0.75  # small maps leave lanes and loops idle
     return batch * groups * pixels * in_per_group * kernel_area * cout / (2 * lanes) / efficiency
@@ -349,9 +371,10 @@ def conv2d_plan(algorithm: str, x_shape, weight_shape, geometry: Conv2dGeometry,
     out_h, out_w = h + top + bottom - 2, w + left + right - 2
     itemsize = np.dtype(dtype).itemsize
     args = (n, in_per_group, out_channels // groups, groups, out_h, out_w)
-    costs = {tile: winograd_cost(tile, *args, itemsize) for tile in WINOGRAD_TILES_FOR_DTYPE[np.dtype(dtype)]}
+    isa = _core.get_isa()
+    costs = {tile: winograd_cost(tile, *args, itemsize, isa) for tile in WINOGRAD_TILES_FOR_DTYPE[np.dtype(dtype)]}
     if algorithm == "auto":
-        costs[0] = direct_cost(*args, 9, itemsize, _core.get_isa())
+        costs[0] = direct_cost(*args, 9, itemsize, isa)
     return min(costs, key=lambda tile: (costs[tile], tile))
 
 

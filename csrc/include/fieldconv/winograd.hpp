@@ -24,7 +24,8 @@ void check_winograd_params(const Conv2dParams& params, int tile, const char* alg
 template <class T>
 class WinogradWeights {
  public:
-  // Two SIMD registers (32 bytes each), the same for every kernel family.
+  // Two AVX2 registers (= one AVX-512 register: 64 bytes), the same for every kernel family, so
+  // transformed weights stay valid when the kernel family changes.
   static constexpr std::int64_t panel_width = 2 * (32 / std::int64_t(sizeof(T)));
 
   // Only out_channels, in_channels, kernel size and groups of params are used.
@@ -62,7 +63,7 @@ class WinogradWeights {
 // or Inf appear: weights not usable(), a non-finite input in a tile, or magnitudes whose
 // products could overflow T (|transformed x| * |U| * channels near the largest T), or a bias
 // beyond a quarter of the largest T. The caller then uses conv2d_direct. Workspace per thread:
-// see README ("Winograd"), at most about 2.1 MB plus 64 bytes per transformed position.
+// see README ("Winograd"): V up to 4 MiB, M up to 384 KiB (AVX-512 kernels: 1.5 MiB), 2 KiB more.
 template <class T>
 bool conv2d_winograd(const Conv2dParams& params, const T* input, const WinogradWeights<T>& weight,
                      const T* bias, T* output);
