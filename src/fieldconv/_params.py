@@ -192,6 +192,12 @@ def conv2d_output_shape(input_shape, weight_shape, geometry: Conv2dGeometry) -> 
     for value, what in ((n, "batch size"), (h, "input height"), (w, "input width")):
         if value > MAX_EXTENT:
             raise ValueError(f"x {what} {value} exceeds the limit {MAX_EXTENT}")
+    for value, what in ((h, "height"), (w, "width")):
+        if value < 1:  # as PyTorch: only the batch may be empty, even when padding would make room
+            raise ValueError(
+                f"x {what} must be at least 1 (only the batch may be empty, as PyTorch), got {value} "
+                f"(x shape {tuple(input_shape)})"
+            )
     padding = geometry.resolved_padding((kh, kw))
     context = (
         f"x shape {tuple(input_shape)}, weight shape {tuple(weight_shape)}, stride={geometry.stride}, "
