@@ -365,3 +365,15 @@ def test_benchmark_filter_implementations_agree(border):
         fieldconv.set_num_threads(previous)
     assert ran >= 2
     assert workload.flops() == 2 * 33 * 33 * 25
+
+
+def test_empty_kernel_deviation_only_where_scipy_accepts_the_call():
+    # found by tests/test_fuzz.py: with an empty kernel and an origin SciPy refuses (TypeError),
+    # we raised our empty-kernel ValueError first; the deviation now comes after SciPy's checks
+    image, weights = np.ones(4), np.ones((0, 3))
+    for kwargs in (dict(origin=0.5), dict(cval="1"), dict(mode="symm"), dict(output=np.float16)):
+        theirs = _outcome(lambda: ndi.correlate(image, weights, **kwargs))
+        assert theirs[0] == "error"
+        assert _outcome(lambda: fnd.correlate(image, weights, **kwargs)) == theirs
+    with pytest.raises(ValueError, match="weights is empty"):
+        fnd.correlate(image, weights)

@@ -71,15 +71,17 @@ def _correlate_or_convolve(input, weights, output, mode, cval, origin, convoluti
                 origins[i] -= 1
     for o, n in zip(origins, wshape):
         _params.ndimage_check_origin(o, n)
-    if weights.size == 0 or weights.ndim != input.ndim:
-        raise ValueError(f"weights is empty (shape {weights.shape}); it needs at least one element "
-                         "(SciPy returns an arbitrary zero array here)")
     fresh = output is None
     output = np.empty(input.shape, dtype=input.dtype.name) if fresh else _params.ndimage_output(output, input)
     border = _params.ndimage_mode(mode)
     cval = _params.ndimage_cval(cval)
     origins = [operator.index(o) for o in origins]
     _params.ndimage_check_io(input, output)
+    # After every check SciPy makes before its C filter (which returns an arbitrary array for an
+    # empty kernel), so that a call SciPy refuses raises SciPy's exception, not this one.
+    if weights.size == 0 or weights.ndim != input.ndim:
+        raise ValueError(f"weights is empty (shape {weights.shape}); it needs at least one element "
+                         "(SciPy returns an arbitrary zero array here)")
     # Written in place when the output's memory can be the kernel's (the common case), else copied.
     target = output if fresh or _writable_in_place(output, input) else None
     result = _filter(input, weights, output.dtype, border, cval, origins, method, target)
