@@ -9,17 +9,19 @@ nested lists), thread counts and option combinations, and, with some probability
 draws are compared with tests/reference.py (and with torch / SciPy where installed) at the
 tolerances the per-area tests state, on every kernel family the CPU runs; invalid draws must
 raise a clean ValueError/TypeError whose message names the argument (SciPy's own exception type
-for the drop-ins). Inputs must never be modified, and every layout and thread count must give
-the result of the contiguous input bit for bit.
+for the drop-ins). Inputs must never be modified, and for the neural-network ops every layout and
+thread count must give the result of the contiguous input bit for bit.
 
-Bounded run (part of the normal suite; deterministic, derandomize=True; ~15 s on 2 cores):
+Bounded run (part of the normal suite; 50 examples per test, deterministic with derandomize=True;
+5-15 s on a shared 2-core machine):
 
     python -m pytest tests/test_fuzz.py
 
-Long run (FIELDCONV_FUZZ_EXAMPLES examples per test, a fresh random seed each run; hypothesis
-prints the falsifying example and a @reproduce_failure blob; ~15-20 minutes for 2000 on 2 cores):
+Long run (FIELDCONV_FUZZ_EXAMPLES examples per test, weighted 0.3x-1.5x by cost, a fresh random
+seed each run; hypothesis prints the falsifying example and a @reproduce_failure blob; about
+12-15 minutes for 10000 on 2 cores, 6 for 5000):
 
-    FIELDCONV_FUZZ_EXAMPLES=2000 python -m pytest tests/test_fuzz.py -p no:cacheprovider -q
+    FIELDCONV_FUZZ_EXAMPLES=10000 python -m pytest tests/test_fuzz.py -p no:cacheprovider -q
 
 Replay a given seed with ``--hypothesis-seed=N`` (pytest option of the hypothesis plugin).
 """
@@ -256,8 +258,10 @@ def conv2d_problems(case):
     kh, kw = case["kernel"]
     if case["padding"] == "same" and case["stride_pair"] != (1, 1):
         problems.append((ValueError, ["padding", "same", "stride"]))
-    for size, k, d, pad, what in ((case["height"], kh, case["dilation_pair"][0], sum(case["padding_quad"][:2]), "height"),
-                                  (case["width"], kw, case["dilation_pair"][1], sum(case["padding_quad"][2:]), "width")):
+    top, bottom, left, right = case["padding_quad"]
+    dh, dw = case["dilation_pair"]
+    for size, k, d, pad, what in ((case["height"], kh, dh, top + bottom, "height"),
+                                  (case["width"], kw, dw, left + right, "width")):
         if size + pad < d * (k - 1) + 1:
             problems.append((ValueError, ["kernel", what, "padding"]))
     if case["algorithm"].startswith("winograd") and not (
@@ -338,7 +342,8 @@ def apply_conv2d_invalid(case, x, weight, bias, kwargs):
         kwargs["dilation"] = [case["huge"], 2**30 + v][v % 2] if max(case["kernel"]) > 1 else case["huge"]
         return x, weight, bias, (ValueError, ["dilation"])
     if kind == "x_ndim":
-        x = [x.reshape(-1), x.reshape(x.shape[:1] + (-1,)) if x.size else x[..., 0, 0], x[np.newaxis, np.newaxis]][v % 3]
+        flat = x.reshape(x.shape[:1] + (-1,)) if x.size else x[..., 0, 0]
+        x = [x.reshape(-1), flat, x[np.newaxis, np.newaxis]][v % 3]
         return x, weight, bias, (ValueError, ["x", "shape"])
     if kind == "x_dtype":
         with np.errstate(invalid="ignore"):
@@ -793,12 +798,14 @@ def layer_specs(draw, channels):
                              algorithm=draw(st.sampled_from(["auto", "direct"])), bias=draw(st.booleans()))), out
     if kind == "max":
         k = draw(st.integers(1, 3))
-        return ("max", dict(kernel_size=k, stride=draw(st.sampled_from([None, 1, 2])), padding=draw(st.integers(0, k // 2)),
-                            dilation=draw(st.sampled_from([1, 1, 2])), ceil_mode=draw(st.booleans()))), channels
+        return ("max", dict(kernel_size=k, stride=draw(st.sampled_from([None, 1, 2])),
+                            padding=draw(st.integers(0, k // 2)), dilation=draw(st.sampled_from([1, 1, 2])),
+                            ceil_mode=draw(st.booleans()))), channels
     if kind == "avg":
         k = draw(st.integers(1, 3))
-        return ("avg", dict(kernel_size=k, stride=draw(st.sampled_from([None, 1, 2])), padding=draw(st.integers(0, k // 2)),
-                            ceil_mode=draw(st.booleans()), count_include_pad=draw(st.booleans()))), channels
+        return ("avg", dict(kernel_size=k, stride=draw(st.sampled_from([None, 1, 2])),
+                            padding=draw(st.integers(0, k // 2)), ceil_mode=draw(st.booleans()),
+                            count_include_pad=draw(st.booleans()))), channels
     if kind == "nested":
         inner, channels = draw(layer_stacks(channels, max_layers=2))
         return ("nested", inner), channels
@@ -1198,7 +1205,8 @@ def ndimage_cases(draw):
         origin = draw(st.sampled_from([(0, 9), -9, 0.5, "1", [1], None, (0, 1, 0)]))
     return dict(
         func=draw(st.sampled_from(["correlate", "convolve"])), shape=shape, axes=axes, kernel=kernel, dtype=dtype,
-        weights_dtype=draw(st.sampled_from(["float64", "float64", "float64", "float32", "int64", "complex128", "bool"])),
+        weights_dtype=draw(st.sampled_from(["float64", "float64", "float64", "float32", "int64", "complex128",
+                                            "bool"])),
         mode=draw(st.sampled_from(NDIMAGE_MODES + (["symm", None, ["reflect", "reflect"]] if bad else []))),
         cval=draw(st.sampled_from([0.0, 2.5, -1, np.nan, np.float32(1.5)] + ([1j, "1", None] if bad else []))),
         origin=origin, output=draw(st.sampled_from(NDIMAGE_OUTPUTS + ([np.float16, "U3", "wrong_shape",
