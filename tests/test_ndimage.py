@@ -428,3 +428,14 @@ def test_read_only_output_is_reported_before_a_bad_cval_as_scipy():
         theirs = _outcome(lambda: ndi.correlate(np.ones((2, 3)), np.ones((1, 1)), **call))
         assert theirs == ("error", ValueError)
         assert _outcome(lambda: fnd.correlate(np.ones((2, 3)), np.ones((1, 1)), **call)) == theirs
+
+
+def test_unconvertible_cval_names_the_argument():
+    # found by tests/test_fuzz.py: a complex input splits cval into parts; np.imag("1") is "",
+    # and float("") said "could not convert string to float: ''" (SciPy's type kept)
+    image = np.ones((2, 3), np.complex64)
+    theirs = _outcome(lambda: ndi.correlate(image, np.ones((1, 1)), cval="1"))
+    assert theirs[0] == "error"
+    assert _outcome(lambda: fnd.correlate(image, np.ones((1, 1)), cval="1")) == theirs
+    with pytest.raises(theirs[1], match="cval"):
+        fnd.correlate(image, np.ones((1, 1)), cval="1")

@@ -792,4 +792,7 @@ def _real_number(value) -> float:
         raise TypeError(f"cval must be a real number, not {type(value).__name__}")
     if isinstance(value, np.ndarray) and value.ndim != 0:
         raise TypeError("only 0-dimensional arrays can be converted to Python scalars (cval must be a real number)")
-    return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError) as error:  # SciPy's exception type, with the argument named
+        raise type(error)(f"cval must be a real number, got {_describe(value)} ({error})") from None
