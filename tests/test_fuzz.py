@@ -1296,6 +1296,10 @@ def test_ndimage_drop_ins(case):
     theirs = _outcome(lambda: theirs_func(theirs_image, weights, output=ndimage_output_arg(case, theirs_image, True),
                                           **kwargs))
     if ours[0] == "error" and theirs[0] == "ok":
+        if case["output"] == "in_place" and case["layout"] == "swapped":
+            # SciPy 1.17 bug: writing back a byte-swapped in-place output on deallocation swallows
+            # the error of its C filter ("Exception ignored in: 'array_dealloc'") and returns garbage
+            return
         assert ours[1] is ValueError and weights.size == 0, (case, ours)  # documented: an empty kernel
         return
     if misread:  # SciPy reads outside the array here (README): reference.py for plain 2-D float cases
@@ -1311,7 +1315,7 @@ def test_ndimage_drop_ins(case):
             for outcome in outcomes:
                 eps = np.finfo(outcome[1].dtype).eps
                 np.testing.assert_allclose(outcome[1], expected, rtol=0,
-                                           atol=64 * eps * max(1.0, np.abs(image).max() * np.abs(weights).sum()))
+                                           atol=64 * eps * max(1.0, np.abs(image).max(initial=0) * np.abs(weights).sum()))
         return
     assert ours[0] == theirs[0], (ours, theirs)
     if ours[0] == "error":
