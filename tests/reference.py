@@ -175,7 +175,7 @@ def max_pool2d_reference(x, kernel_size, stride=None, padding=0, dilation=1, cei
                 indices[:, :, oh, ow] = _first_in_range(oh, sh, ph, dh) * w + _first_in_range(ow, sw, pw, dw)
                 continue
             # the window's elements in scan order (rows, then columns) and their flat indices
-            window = x[:, :, rows, :][:, :, :, cols].reshape(n, c, -1)
+            window = x[:, :, rows, :][:, :, :, cols].reshape(n, c, len(rows) * len(cols))  # n may be 0
             flat = (np.array(rows)[:, None] * w + np.array(cols)[None, :]).reshape(-1)
             is_nan = np.isnan(window)
             last_nan = window.shape[-1] - 1 - np.argmax(is_nan[..., ::-1], axis=-1)

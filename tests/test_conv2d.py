@@ -478,3 +478,28 @@ def test_huge_geometry_raises_quickly_without_allocating(args, word):
     assert elapsed < 0.5, "took too long: something was allocated or computed"
     assert peak_bytes < 1 << 20, f"{peak_bytes} bytes allocated before the error"
     assert word in str(info.value), str(info.value)
+
+
+def test_zero_height_or_width_refused_as_torch():
+    # found by tests/test_fuzz.py: padding made room for an output from an empty image; PyTorch
+    # refuses any empty dimension but the batch ("Only zero batch or zero channel inputs")
+    weight = np.ones((1, 2, 1, 1))
+    for shape, what in (((1, 2, 0, 3), "height"), ((2, 3, 0), "width")):
+        with pytest.raises(ValueError, match=f"x {what} must be at least 1"):
+            fieldconv.conv2d(np.zeros(shape), weight, padding=1)
+        with pytest.raises(ValueError, match=f"x {what} must be at least 1"):
+            fieldconv.Conv2d(weight, padding=1)(np.zeros(shape))
+    assert fieldconv.conv2d(np.zeros((0, 2, 3, 3)), weight, padding=1).shape == (0, 1, 5, 5)  # empty batch: fine
+
+
+def test_layer_bias_is_cast_per_call_as_the_function_does():
+    # found by tests/test_fuzz.py: Conv2d stored a float64 bias in its float32 weights' dtype, so a
+    # float64 input got a bias rounded to float32 (conv2d casts the bias to the result dtype)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((1, 2, 4, 4))
+    weight = rng.standard_normal((3, 2, 3, 3)).astype(np.float32)
+    bias = rng.standard_normal(3) + 1e-3
+    layer = fieldconv.Conv2d(weight, bias, padding=1)
+    np.testing.assert_array_equal(layer(x), fieldconv.conv2d(x, weight, bias, padding=1))
+    np.testing.assert_array_equal(layer(x.astype(np.float32)),
+                                  fieldconv.conv2d(x.astype(np.float32), weight, bias, padding=1))

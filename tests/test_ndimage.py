@@ -365,3 +365,77 @@ def test_benchmark_filter_implementations_agree(border):
         fieldconv.set_num_threads(previous)
     assert ran >= 2
     assert workload.flops() == 2 * 33 * 33 * 25
+
+
+def test_empty_kernel_deviation_only_where_scipy_accepts_the_call():
+    # found by tests/test_fuzz.py: with an empty kernel and an origin SciPy refuses (TypeError),
+    # we raised our empty-kernel ValueError first; the deviation now comes after SciPy's checks
+    image, weights = np.ones(4), np.ones((0, 3))
+    for kwargs in (dict(origin=0.5), dict(cval="1"), dict(mode="symm"), dict(output=np.float16)):
+        theirs = _outcome(lambda: ndi.correlate(image, weights, **kwargs))
+        assert theirs[0] == "error"
+        assert _outcome(lambda: fnd.correlate(image, weights, **kwargs)) == theirs
+    with pytest.raises(ValueError, match="weights is empty"):
+        fnd.correlate(image, weights)
+
+
+@pytest.mark.parametrize("kwargs, word", [(dict(origin="1"), "origin"), (dict(origin=None), "origin"),
+                                          (dict(origin=(1.0, 0)), "origin"), (dict(axes=(0.0, 1)), "axes")])
+@pytest.mark.parametrize("func", FUNCS)
+def test_type_errors_name_the_argument(func, kwargs, word):
+    # found by tests/test_fuzz.py: Python's own messages ("'<' not supported between instances of
+    # 'str' and 'int'") came through; SciPy's exception type is kept, the message names the argument
+    image, weights = np.ones((4, 5)), np.ones((3, 3))
+    assert _outcome(lambda: getattr(fnd, func)(image, weights, **kwargs)) == \
+        _outcome(lambda: getattr(ndi, func)(image, weights, **kwargs)) == ("error", TypeError)
+    with pytest.raises(TypeError, match=word):
+        getattr(fnd, func)(image, weights, **kwargs)
+
+
+def test_fft_of_float32_input_into_float64_output_has_float64_accuracy():
+    # found by tests/test_fuzz.py: the FFT path summed float32 inputs in float32 even for a float64
+    # (or complex128) output, where the direct path and SciPy sum in float64
+    rng = np.random.default_rng(8)
+    image = rng.standard_normal((40, 50)).astype(np.float32)
+    weights = rng.standard_normal((9, 9))
+    expected = ndi.correlate(image, weights, output=np.float64)
+    ours = fnd.correlate(image, weights, output=np.float64, method="fft")
+    assert ours.dtype == np.float64
+    np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-12 * np.abs(expected).max())
+    complex_image = (image + 1j * image[::-1]).astype(np.complex64)
+    expected = ndi.correlate(complex_image, weights, output=np.complex128)
+    ours = fnd.correlate(complex_image, weights, output=np.complex128, method="fft")
+    np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-12 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("dtype, output", [(bool, np.complex128), (bool, np.float16), (np.float16, None),
+                                           (object, None), (object, np.float64), (np.longdouble, None)])
+def test_empty_input_accepts_any_dtype_as_scipy(dtype, output):
+    # found by tests/test_fuzz.py: SciPy checks dtypes per line, so an empty input passes any
+    # input/output dtype (and returns an empty array); we raised RuntimeError
+    image = np.ones((0, 4), dtype)
+    theirs = ndi.correlate(image, np.ones((2, 2)), output=output)
+    ours = fnd.correlate(image, np.ones((2, 2)), output=output)
+    assert ours.dtype == theirs.dtype and ours.shape == theirs.shape == (0, 4)
+
+
+def test_read_only_output_is_reported_before_a_bad_cval_as_scipy():
+    # found by tests/test_fuzz.py: SciPy's argument parsing checks the output before cval
+    readonly = np.zeros((2, 3))
+    readonly.flags.writeable = False
+    for kwargs in (dict(cval=1j), dict(cval="1"), dict(origin=(1.0, 0))):
+        call = dict(output=readonly, **kwargs)
+        theirs = _outcome(lambda: ndi.correlate(np.ones((2, 3)), np.ones((1, 1)), **call))
+        assert theirs == ("error", ValueError)
+        assert _outcome(lambda: fnd.correlate(np.ones((2, 3)), np.ones((1, 1)), **call)) == theirs
+
+
+def test_unconvertible_cval_names_the_argument():
+    # found by tests/test_fuzz.py: a complex input splits cval into parts; np.imag("1") is "",
+    # and float("") said "could not convert string to float: ''" (SciPy's type kept)
+    image = np.ones((2, 3), np.complex64)
+    theirs = _outcome(lambda: ndi.correlate(image, np.ones((1, 1)), cval="1"))
+    assert theirs[0] == "error"
+    assert _outcome(lambda: fnd.correlate(image, np.ones((1, 1)), cval="1")) == theirs
+    with pytest.raises(theirs[1], match="cval"):
+        fnd.correlate(image, np.ones((1, 1)), cval="1")

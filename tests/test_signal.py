@@ -392,3 +392,14 @@ def test_fork_child_keeps_working():
         os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
+@pytest.mark.parametrize("fill", ["a", object(), [object()]])
+def test_unconvertible_fillvalue_names_the_argument(fill):
+    # found by tests/test_fuzz.py: NumPy's "complex() arg is a malformed string" came through as is
+    image, kernel = np.ones((3, 3), int), np.ones((2, 2), int)
+    theirs = _outcome(lambda: signal.correlate2d(image, kernel, fillvalue=fill))
+    assert theirs[0] == "error"
+    assert _outcome(lambda: fieldconv.correlate2d(image, kernel, fillvalue=fill)) == theirs
+    with pytest.raises(theirs[1], match="fillvalue"):
+        fieldconv.correlate2d(image, kernel, fillvalue=fill)

@@ -192,6 +192,12 @@ def conv2d_output_shape(input_shape, weight_shape, geometry: Conv2dGeometry) -> 
     for value, what in ((n, "batch size"), (h, "input height"), (w, "input width")):
         if value > MAX_EXTENT:
             raise ValueError(f"x {what} {value} exceeds the limit {MAX_EXTENT}")
+    for value, what in ((h, "height"), (w, "width")):
+        if value < 1:  # as PyTorch: only the batch may be empty, even when padding would make room
+            raise ValueError(
+                f"x {what} must be at least 1 (only the batch may be empty, as PyTorch), got {value} "
+                f"(x shape {tuple(input_shape)})"
+            )
     padding = geometry.resolved_padding((kh, kw))
     context = (
         f"x shape {tuple(input_shape)}, weight shape {tuple(weight_shape)}, stride={geometry.stride}, "
@@ -650,7 +656,10 @@ def signal_fillvalue(fillvalue, dtype: np.dtype) -> np.ndarray:
         else:
             value = np.array(fillvalue, dtype=dtype)
     except (TypeError, ValueError, OverflowError):
-        np.asarray(fillvalue, dtype=np.complex128)  # SciPy's fallback; its error (if any) propagates
+        try:
+            np.asarray(fillvalue, dtype=np.complex128)  # SciPy's fallback: its exception type propagates
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"fillvalue must be a number, got {_describe(fillvalue)} ({error})") from None
         raise ValueError(f"fillvalue {_describe(fillvalue)} cannot be converted to the result dtype {dtype} "
                          "(as scipy.signal: it must be representable without an unsafe cast)") from None
     if value.size != 1:
@@ -680,9 +689,9 @@ def ndimage_axes(axes, ndim: int) -> tuple:
     if axes is None:
         return tuple(range(ndim))
     if np.isscalar(axes):
-        axes = (_operator.index(axes),)
+        axes = (_axis_index(axes, axes),)
     elif isinstance(axes, _Iterable):
-        axes = tuple(_operator.index(ax) for ax in list(axes))
+        axes = tuple(_axis_index(ax, axes) for ax in list(axes))
         for ax in axes:
             if ax < -ndim or ax > ndim - 1:
                 raise ValueError(f"specified axis: {ax} is out of range for an input with {ndim} dimensions")
@@ -692,6 +701,22 @@ def ndimage_axes(axes, ndim: int) -> tuple:
     if len(set(axes)) != len(axes):
         raise ValueError(f"axes must be unique, got {axes}")
     return axes
+
+
+def _axis_index(axis, axes) -> int:
+    try:
+        return _operator.index(axis)
+    except TypeError:  # SciPy's exception type, with the argument named
+        raise TypeError(f"axes must be an integer or a sequence of integers, got {_describe(axes)}") from None
+
+
+def ndimage_origin_int(origin) -> int:
+    """One origin as an int: TypeError (SciPy's type) naming the argument for anything else."""
+    try:
+        return _operator.index(origin)
+    except TypeError:
+        raise TypeError(f"origin must be an integer or a sequence of integers (one per filtered axis), "
+                        f"got {_describe(origin)}") from None
 
 
 def ndimage_sequence(value, rank: int, name: str) -> list:
@@ -705,7 +730,12 @@ def ndimage_sequence(value, rank: int, name: str) -> list:
 
 
 def ndimage_check_origin(origin, size: int) -> int:
-    if (origin < -(size // 2)) or (origin > (size - 1) // 2):
+    try:
+        invalid = (origin < -(size // 2)) or (origin > (size - 1) // 2)
+    except TypeError:  # str, None, ...: SciPy's comparison raises TypeError too
+        ndimage_origin_int(origin)
+        raise
+    if invalid:
         raise ValueError(f"Invalid origin {origin!r} for a weights axis of length {size}; origin must satisfy "
                          "-(weights.shape[k] // 2) <= origin[k] <= (weights.shape[k]-1) // 2")
     return origin
@@ -737,9 +767,16 @@ def ndimage_output(output, input: np.ndarray, complex_output: bool = False) -> n
     return array
 
 
-def ndimage_check_io(input: np.ndarray, output: np.ndarray) -> None:
+def ndimage_check_writeable(output: np.ndarray) -> None:
+    """SciPy's argument parsing: checked before cval and origin are converted."""
     if not output.flags.writeable:
         raise ValueError("output array is read-only.")
+
+
+def ndimage_check_io(input: np.ndarray, output: np.ndarray) -> None:
+    ndimage_check_writeable(output)
+    if input.size == 0:  # SciPy's C filter checks dtypes per line: an empty input passes any dtype
+        return
     for array, what in ((input, "input"), (output, "output")):
         if array.dtype.char not in NDIMAGE_IO_KINDS:
             raise RuntimeError(f"array type not supported: {what} dtype {array.dtype} (scipy.ndimage accepts bool, "
@@ -755,4 +792,7 @@ def _real_number(value) -> float:
         raise TypeError(f"cval must be a real number, not {type(value).__name__}")
     if isinstance(value, np.ndarray) and value.ndim != 0:
         raise TypeError("only 0-dimensional arrays can be converted to Python scalars (cval must be a real number)")
-    return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError) as error:  # SciPy's exception type, with the argument named
+        raise type(error)(f"cval must be a real number, got {_describe(value)} ({error})") from None

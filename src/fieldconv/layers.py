@@ -33,7 +33,9 @@ class Conv2d:
         bias_array = _params.conv2d_bias(bias, out_channels)
         self.bias = None
         if bias_array is not None:
-            self.bias = np.array(bias_array, dtype=self.weight.dtype, copy=True)
+            # kept in its own dtype (native order) and cast per call, as conv2d casts it: a float64
+            # bias with float32 weights must not be rounded to float32 for a float64 input
+            self.bias = np.array(bias_array, dtype=bias_array.dtype.newbyteorder("="), copy=True)
             self.bias.flags.writeable = False
         self.in_channels = in_per_group * self._geometry.groups
         self.out_channels = out_channels

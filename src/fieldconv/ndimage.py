@@ -6,7 +6,6 @@ converted to the output dtype as SciPy's C cast does on x86-64. Weights with
 """
 from __future__ import annotations
 
-import operator
 
 import numpy as np
 
@@ -66,20 +65,29 @@ def _correlate_or_convolve(input, weights, output, mode, cval, origin, convoluti
     if convolution:
         weights = weights[(slice(None, None, -1),) * weights.ndim]
         for i in range(len(origins)):
-            origins[i] = -origins[i]
+            try:
+                origins[i] = -origins[i]
+            except TypeError:  # SciPy's type, with the argument named
+                _params.ndimage_origin_int(origins[i])
+                raise
             if not weights.shape[i] & 1:
                 origins[i] -= 1
     for o, n in zip(origins, wshape):
         _params.ndimage_check_origin(o, n)
-    if weights.size == 0 or weights.ndim != input.ndim:
-        raise ValueError(f"weights is empty (shape {weights.shape}); it needs at least one element "
-                         "(SciPy returns an arbitrary zero array here)")
     fresh = output is None
     output = np.empty(input.shape, dtype=input.dtype.name) if fresh else _params.ndimage_output(output, input)
     border = _params.ndimage_mode(mode)
+    _params.ndimage_check_writeable(output)  # in SciPy's order: output, cval, origins, then dtypes
     cval = _params.ndimage_cval(cval)
-    origins = [operator.index(o) for o in origins]
+    origins = [_params.ndimage_origin_int(o) for o in origins]
     _params.ndimage_check_io(input, output)
+    # After every check SciPy makes before its C filter (which returns an arbitrary array for an
+    # empty kernel), so that a call SciPy refuses raises SciPy's exception, not this one.
+    if weights.size == 0 or weights.ndim != input.ndim:
+        raise ValueError(f"weights is empty (shape {weights.shape}); it needs at least one element "
+                         "(SciPy returns an arbitrary zero array here)")
+    if input.size == 0:
+        return output
     # Written in place when the output's memory can be the kernel's (the common case), else copied.
     target = output if fresh or _writable_in_place(output, input) else None
     result = _filter(input, weights, output.dtype, border, cval, origins, method, target)
@@ -158,7 +166,10 @@ def _filter(input, weights, out_dtype, border, cval, origins, method, target=Non
             used = [stack, kernel[mask]] + ([np.float64(cval)] if border == _params.BORDER_CONSTANT else [])
             use_fft = _filter2d.all_finite(*used)
     if use_fft and stack.size:
-        source = stack if stack.dtype.kind == "f" else stack.astype(np.float64)
+        # float32 sums only for float32 in and out, as the direct path (and SciPy's float64 sums
+        # for everything else): a float64 output of a float32 input gets float64 accuracy
+        single = stack.dtype == np.float32 and out_dtype == np.float32
+        source = stack.astype(np.float32 if single else np.float64, copy=False)
         fill = np.asarray(cval, dtype=source.dtype)
         out = _filter2d.fft(source, np.where(mask, kernel, 0.0).astype(source.dtype), out_hw, row_offset,
                             col_offset, border, fill).real
