@@ -21,6 +21,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "kernels/kernel_support.hpp"
 #include "kernels/kernels.hpp"
 #include "kernels/winograd_transforms.hpp"
 #include "parallel.hpp"
@@ -28,12 +29,6 @@
 namespace fieldconv {
 namespace FIELDCONV_KERNEL_FAMILY {
 namespace {
-
-using i64 = std::int64_t;
-
-inline i64 wmin(i64 a, i64 b) { return a < b ? a : b; }
-inline i64 wmax(i64 a, i64 b) { return a > b ? a : b; }
-inline i64 wceil_div(i64 a, i64 b) { return (a + b - 1) / b; }
 
 // Budgets per thread (sized for 1 MiB L2 per core). V (transformed inputs of one block) is read
 // once per out-channel panel, the transformed weights once per block: V gets 1 MiB, or up to
@@ -485,11 +480,11 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
   if (s.output_elements == 0) return KernelStatus::ok;
 
   const i64 in_channels = s.in_channels_per_group;
-  const i64 in_stride = wceil_div(in_channels, L) * L;  // V row length (channels, padded)
+  const i64 in_stride = ceil_div(in_channels, L) * L;  // V row length (channels, padded)
   const i64 out_channels = s.out_channels_per_group;
   const i64 panel_width = job.weight.panel_width;  // 2 * L
   const i64 panels = job.weight.panels_per_group;
-  const i64 tiles_h = wceil_div(s.out_height, M), tiles_w = wceil_div(s.out_width, M);
+  const i64 tiles_h = ceil_div(s.out_height, M), tiles_w = ceil_div(s.out_width, M);
   const i64 tiles_per_image = tiles_h * tiles_w;
   // Tiles are numbered across the whole batch, so a block of a small map holds tiles of several
   // images and each transformed weight read from memory serves more of them.
@@ -498,10 +493,10 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
   // Tile blocks: as many tiles as the V budget allows (at most max_block_tiles).
   const i64 v_tile_bytes = positions * in_stride * i64(sizeof(T));
   const i64 weight_bytes = job.weight.group_stride * i64(sizeof(T));
-  const i64 v_budget_bytes = wmax(v_budget_min_bytes, wmin(v_budget_max_bytes, weight_bytes / 8));
-  i64 block_tiles = wmax(1, wmin(max_block_tiles, v_budget_bytes / v_tile_bytes));
+  const i64 v_budget_bytes = max_i64(v_budget_min_bytes, min_i64(v_budget_max_bytes, weight_bytes / 8));
+  i64 block_tiles = max_i64(1, min_i64(max_block_tiles, v_budget_bytes / v_tile_bytes));
   if (block_tiles >= gemm_rows) block_tiles = block_tiles / gemm_rows * gemm_rows;
-  i64 block_count = wceil_div(tile_total, block_tiles);
+  i64 block_count = ceil_div(tile_total, block_tiles);
   // Keep every thread equally busy with as little duplicated work as possible: make the item
   // count a multiple of the thread count, by more (smaller) tile blocks (each re-reads the
   // transformed weights: ~9 cycles per C_in x C_out pair) or, when there are fewer blocks than
@@ -511,29 +506,29 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
   const i64 threads_wanted = job.threads;
   i64 splits = 1;
   if ((p.groups * block_count) % threads_wanted != 0) {
-    const i64 items_wanted = wceil_div(p.groups * block_count, threads_wanted) * threads_wanted;
-    const i64 blocks_wanted = wceil_div(items_wanted, p.groups);
+    const i64 items_wanted = ceil_div(p.groups * block_count, threads_wanted) * threads_wanted;
+    const i64 blocks_wanted = ceil_div(items_wanted, p.groups);
     const bool fewer_than_threads = p.groups * block_count < threads_wanted;
     if (fewer_than_threads && 20 * tile_total < 9 * out_channels) {
-      splits = wmin(panels, wceil_div(threads_wanted, p.groups * block_count));
+      splits = min_i64(panels, ceil_div(threads_wanted, p.groups * block_count));
     } else if (tile_total >= blocks_wanted) {
       block_count = blocks_wanted;
     }
   }
-  block_tiles = wceil_div(tile_total, block_count);
-  if (block_tiles > gemm_rows) block_tiles = wceil_div(block_tiles, gemm_rows) * gemm_rows;
-  block_count = wceil_div(tile_total, block_tiles);
-  const i64 panels_per_split = wceil_div(panels, splits);
-  splits = wceil_div(panels, panels_per_split);
+  block_tiles = ceil_div(tile_total, block_count);
+  if (block_tiles > gemm_rows) block_tiles = ceil_div(block_tiles, gemm_rows) * gemm_rows;
+  block_count = ceil_div(tile_total, block_tiles);
+  const i64 panels_per_split = ceil_div(panels, splits);
+  splits = ceil_div(panels, panels_per_split);
   const i64 spatial_items = p.groups * block_count;
   // Out-channel chunk: panels whose M fits the budget.
   const i64 m_panel_bytes = positions * block_tiles * panel_width * i64(sizeof(T));
   // The AVX-512 GEMM covers 4 panels per call: a chunk of fewer (F6 with 64 channels fits one
   // panel in the M budget) re-reads V 4x as often and ran 15% slower (64@56 N=8, one thread), so
   // there the chunk is at least 4 panels even if M then spills from L2.
-  const i64 chunk_panels = wmin(panels_per_split, wmax(min_chunk_panels, m_budget_bytes / m_panel_bytes));
+  const i64 chunk_panels = min_i64(panels_per_split, max_i64(min_chunk_panels, m_budget_bytes / m_panel_bytes));
   const i64 item_count = spatial_items * splits;
-  const int threads = int(wmin(job.threads, item_count));
+  const int threads = int(min_i64(job.threads, item_count));
 
   const auto round_up = [](i64 bytes) { return (bytes + 63) / 64 * 64; };
   // Position strides get one extra cache line: a multiple of 4 KiB (e.g. 96 tiles x 64 channels)
@@ -568,14 +563,14 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
     const i64 block = rest % block_count;
     const i64 group = rest / block_count;
     const i64 tile0 = block * block_tiles;  // global tile index (image * tiles_per_image + tile)
-    const i64 tile_count = wmin(block_tiles, tile_total - tile0);
+    const i64 tile_count = min_i64(block_tiles, tile_total - tile0);
     const i64 panel0 = split * panels_per_split;
-    const i64 panel_end = wmin(panels, panel0 + panels_per_split);
+    const i64 panel_end = min_i64(panels, panel0 + panels_per_split);
 
     // 1. Input transform.
     RangeCheck<T> range(job.value_limit);
     for (i64 c0 = 0; c0 < in_stride; c0 += L) {
-      const i64 lanes_used = wmin(L, in_channels - c0);
+      const i64 lanes_used = min_i64(L, in_channels - c0);
       for (i64 t = 0; t < tile_count; ++t) {
         const i64 image = (tile0 + t) / tiles_per_image, tile = (tile0 + t) % tiles_per_image;
         const T* group_input = job.input + (image * p.in_channels + group * in_channels) * in_plane;
@@ -743,7 +738,7 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
     const GemmMicrokernel<T> tail_kernel = gemm_microkernel_for<T>(row_tail);
 #endif
     for (i64 chunk0 = panel0; chunk0 < panel_end; chunk0 += chunk_panels) {
-      const i64 chunk_end = wmin(panel_end, chunk0 + chunk_panels);
+      const i64 chunk_end = min_i64(panel_end, chunk0 + chunk_panels);
       // 2. Batched GEMM, one per position.
       for (int pos = 0; pos < positions; ++pos) {
         const T* a = v_buffer + pos * v_position_stride;
@@ -751,7 +746,7 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
 #if FIELDCONV_WINOGRAD_AVX512_GEMM
         for (i64 panel = chunk0; panel < chunk_end; panel += wide_max_panels) {
           const T* b = group_weights + pos * job.weight.position_stride + panel * in_channels * panel_width;
-          gemm_block_wide<T>(int(wmin(wide_max_panels, chunk_end - panel)), tile_count, in_channels, a, in_stride, b,
+          gemm_block_wide<T>(int(min_i64(wide_max_panels, chunk_end - panel)), tile_count, in_channels, a, in_stride, b,
                              in_channels * panel_width, c + (panel - chunk0) * panel_width, m_stride);
         }
 #else
@@ -769,13 +764,13 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
       }
       // 3. Output transform, vectors of out-channels.
       const i64 oc_begin = chunk0 * panel_width;
-      const i64 oc_end = wmin(out_channels, chunk_end * panel_width);
+      const i64 oc_end = min_i64(out_channels, chunk_end * panel_width);
       for (i64 oc = oc_begin; oc < chunk_end * panel_width; ++oc)  // zero past the group's channels
         bias_chunk[oc - oc_begin] = (job.bias != nullptr && oc < out_channels) ? job.bias[group * out_channels + oc] : T(0);
       for (i64 t = 0; t < tile_count; ++t) {
         const i64 image = (tile0 + t) / tiles_per_image, tile = (tile0 + t) % tiles_per_image;
         const i64 out_row0 = (tile / tiles_w) * M, out_col0 = (tile % tiles_w) * M;
-        const i64 rows_used = wmin(M, s.out_height - out_row0), cols_used = wmin(M, s.out_width - out_col0);
+        const i64 rows_used = min_i64(M, s.out_height - out_row0), cols_used = min_i64(M, s.out_width - out_col0);
         for (i64 oc = oc_begin; oc < oc_end; oc += L) {
           vec tmp[M * alpha], y[M * M];
           const T* src = m_buffer + t * m_stride + (oc - oc_begin);
@@ -790,7 +785,7 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
           }
 #pragma GCC unroll 8
           for (int i = 0; i < M; ++i) Transform1d<T, M>::output(tmp + i * alpha, 1, y + i * M, 1);
-          const i64 lanes_used = wmin(L, oc_end - oc);
+          const i64 lanes_used = min_i64(L, oc_end - oc);
           const vec bias = S::load(bias_chunk + (oc - oc_begin));
           T* out0 = job.output + (image * p.out_channels + group * out_channels + oc) * out_plane +
                     out_row0 * s.out_width + out_col0;
