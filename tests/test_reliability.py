@@ -210,10 +210,11 @@ def test_sizes_beyond_the_limits_raise_value_error_before_allocating(call, words
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS behaviour is Linux's")
 @pytest.mark.skipif("FIELDCONV_SANITIZER" in os.environ,
                     reason="under a sanitizer (.ci/sanitize) RLIMIT_AS makes the sanitizer's own allocator fail")
-def test_no_exception_escapes_an_openmp_region():
-    """A C++ failure inside a parallel kernel would terminate the process (the regions are
-    noexcept); a workspace that cannot be allocated is reported before the region instead, as
-    MemoryError or ValueError, and the process lives on."""
+def test_allocation_failure_under_an_address_space_limit_leaves_the_process_working():
+    """Under an address-space limit the larger calls cannot allocate (their input copy, output
+    or workspace): they raise MemoryError and the process goes on working. A failure inside a
+    parallel kernel would terminate it instead (the regions are noexcept), which is why every
+    workspace is allocated, and its failure reported, before the region starts."""
     code = """
         import resource
         import numpy as np
