@@ -561,7 +561,11 @@ KernelStatus avg_values(const Pool2dJob<T>& job, const PoolPlan<T>& plan) {
   const int threads = int(min_i64(job.threads, plan.item_count));
   const i64 buffer_bytes = round_up(plan.buffer_elements * i64(sizeof(T)), 64);
   const i64 divisor_bytes = round_up(plan.padded_tile * i64(sizeof(T)), 64);
-  const i64 thread_bytes = buffer_bytes + divisor_bytes;
+  // Short windows keep each of their rows in its own buffer and sum a whole window per output
+  // vector; taller ones carry partial sums from row to row through memory.
+  const i64 row_buffers = p.kernel_height <= 4 ? p.kernel_height : 1;
+  const i64 buffer_stride = buffer_bytes / i64(sizeof(T));
+  const i64 thread_bytes = row_buffers * buffer_bytes + 2 * divisor_bytes;  // row buffers, divisors, sums
   // Shared: tap offsets and the window width of every output column.
   Workspace shared(sizeof(i64) * (p.kernel_width + s.out_width));
   Workspace thread_memory(std::size_t(thread_bytes) * threads);
@@ -576,10 +580,11 @@ KernelStatus avg_values(const Pool2dJob<T>& job, const PoolPlan<T>& plan) {
   parallel_for(plan.item_count, threads, [&](i64 item, int thread) {
     char* memory = static_cast<char*>(thread_memory.get()) + thread * thread_bytes;
     T* buffer = reinterpret_cast<T*>(memory);
-    T* divisors = reinterpret_cast<T*>(memory + buffer_bytes);
+    T* divisors = reinterpret_cast<T*>(memory + row_buffers * buffer_bytes);
+    T* sums = reinterpret_cast<T*>(memory + row_buffers * buffer_bytes + divisor_bytes);
     const ItemRange r = item_range(job, plan, item);
     const ItemColumns c = item_columns(p, r);
-    fill(buffer, plan.buffer_elements, T(0));
+    for (i64 b = 0; b < row_buffers; ++b) fill(buffer + b * buffer_stride, plan.buffer_elements, T(0));
     i64 divisor_rows = -1;  // the window height `divisors` was made for
     if (job.divisor_override != 0) fill(divisors, plan.padded_tile, T(job.divisor_override));
     else fill(divisors, plan.padded_tile, T(1));
@@ -598,15 +603,39 @@ KernelStatus avg_values(const Pool2dJob<T>& job, const PoolPlan<T>& plan) {
       // Average pooling windows always hold at least one input row and column (padding is at
       // most half the kernel and ceil mode's last window starts inside the input).
       const WindowRows rows = window_rows(oh, p.stride_height, p.pad_height, 1, p.kernel_height, p.in_height);
-      vertical_pass<T, SumReduce<T>>(plane + rows.first * p.in_width, p.in_width, rows.count, c.col_lo, c.col_hi,
-                                     c.col_origin, p.stride_width, buffer, plan.phase_len);
-      const auto output_vector = [&](i64 ow) {
-        const T* src = buffer + ow;
-        vec acc = V::load(src + offsets[0]);
-        for (i64 k = 1; k < p.kernel_width; ++k) acc = V::add(acc, V::load(src + offsets[k]));
-        return V::div(acc, V::load(divisors + ow));
-      };
-      for_each_output_vector<T>(r.cols, [&](i64 ow, i64 count) { store_partial<T>(out + ow, output_vector(ow), count); });
+      // PyTorch sums a window row by row, left to right (`sum += x`, from 0). Summing in that
+      // order gives its float results bit for bit, including which windows overflow to Inf. Padded
+      // columns hold 0 in the buffers, and adding +0 changes no sum.
+      if (row_buffers > 1) {
+        for (i64 row = 0; row < rows.count; ++row)
+          vertical_pass<T, SumReduce<T>>(plane + (rows.first + row) * p.in_width, p.in_width, 1, c.col_lo, c.col_hi,
+                                         c.col_origin, p.stride_width, buffer + row * buffer_stride, plan.phase_len);
+        for_each_output_vector<T>(r.cols, [&](i64 ow, i64 count) {
+          vec acc = V::set1(T(0));
+          for (i64 row = 0; row < rows.count; ++row) {
+            const T* src = buffer + row * buffer_stride + ow;
+            for (i64 k = 0; k < p.kernel_width; ++k) acc = V::add(acc, V::load(src + offsets[k]));
+          }
+          store_partial<T>(out + ow, V::div(acc, V::load(divisors + ow)), count);
+        });
+        continue;
+      }
+      for (i64 row = 0; row < rows.count; ++row) {
+        vertical_pass<T, SumReduce<T>>(plane + (rows.first + row) * p.in_width, p.in_width, 1, c.col_lo, c.col_hi,
+                                       c.col_origin, p.stride_width, buffer, plan.phase_len);
+        const bool last = row + 1 == rows.count;
+        // Whole vectors without overlap (a sum must be added to once per row); lanes past r.cols
+        // stay within the padded tile and the row buffer and are never stored.
+        for (i64 ow = 0; ow < r.cols; ow += L) {
+          const T* src = buffer + ow;
+          vec acc = row == 0 ? V::set1(T(0)) : V::load(sums + ow);
+          for (i64 k = 0; k < p.kernel_width; ++k) acc = V::add(acc, V::load(src + offsets[k]));
+          if (last)
+            store_partial<T>(out + ow, V::div(acc, V::load(divisors + ow)), min_i64(L, r.cols - ow));
+          else
+            V::store(sums + ow, acc);
+        }
+      }
     }
   });
   return KernelStatus::ok;
