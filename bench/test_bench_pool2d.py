@@ -9,51 +9,20 @@ fieldconv and torch alike; torch is skipped when it is not installed.
 """
 from __future__ import annotations
 
-import os
-
 import pytest
+from conftest import run_registered, workload_id
 
 from fieldconv import benchmark
 
-THREADS = int(os.environ.get("FIELDCONV_BENCH_THREADS", "2"))
 POOL_WORKLOADS = [w for w in benchmark.WORKLOADS.values() if w.kind == "pool2d"]
-IMPLEMENTATIONS = {i.name: i for i in benchmark.IMPLEMENTATIONS["pool2d"]}
 
 
-def _id(workload):
-    return workload.name + ("-default" if workload.default else "")
-
-
-@pytest.fixture(scope="module")
-def arrays_by_workload():
-    cache = {}
-
-    def get(workload):
-        if workload.name not in cache:
-            cache[workload.name] = workload.make_arrays()
-        return cache[workload.name]
-
-    return get
-
-
-def _run(benchmark_fixture, workload, implementation_name, arrays_by_workload):
-    implementation = IMPLEMENTATIONS[implementation_name]
-    try:
-        function = implementation.prepare(workload, arrays_by_workload(workload), THREADS)
-    except benchmark.Unavailable as reason:
-        pytest.skip(f"{implementation_name}: {reason}")
-    benchmark_fixture.group = workload.name
-    benchmark_fixture.extra_info.update(threads=THREADS)
-    result = benchmark_fixture(function)
-    assert result is not None
-
-
-@pytest.mark.parametrize("workload", POOL_WORKLOADS, ids=_id)
+@pytest.mark.parametrize("workload", POOL_WORKLOADS, ids=workload_id)
 def test_fieldconv_pool(benchmark, workload, arrays_by_workload):
-    _run(benchmark, workload, "fieldconv pool", arrays_by_workload)
+    run_registered(benchmark, workload, "fieldconv pool", arrays_by_workload)
 
 
-@pytest.mark.parametrize("workload", POOL_WORKLOADS, ids=_id)
+@pytest.mark.parametrize("workload", POOL_WORKLOADS, ids=workload_id)
 def test_torch(benchmark, workload, arrays_by_workload):
     pytest.importorskip("torch")
-    _run(benchmark, workload, "torch", arrays_by_workload)
+    run_registered(benchmark, workload, "torch", arrays_by_workload)
