@@ -8,30 +8,10 @@ import pytest
 
 import fieldconv
 import fieldconv.ndimage as fnd
-from fieldconv import _core
 
 from reference import correlate2d_reference
 
 ndi = pytest.importorskip("scipy.ndimage")
-
-ISAS = []
-_previous = _core.get_isa()
-for _name in ("generic", "avx2", "avx512"):  # every kernel family this CPU runs
-    try:
-        _core.set_isa(_name)
-        ISAS.append(_name)
-    except ValueError:
-        pass
-_core.set_isa(_previous)
-
-
-@pytest.fixture(params=ISAS)
-def isa(request):
-    previous = _core.get_isa()
-    _core.set_isa(request.param)
-    yield request.param
-    _core.set_isa(previous)
-
 
 FUNCS = ["correlate", "convolve"]
 MODES = ["reflect", "constant", "nearest", "mirror", "wrap", "grid-mirror", "grid-constant", "grid-wrap"]

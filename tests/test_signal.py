@@ -14,25 +14,6 @@ from reference import correlate2d_reference
 
 signal = pytest.importorskip("scipy.signal")
 
-ISAS = []
-_previous = _core.get_isa()
-for _name in ("generic", "avx2", "avx512"):  # every kernel family this CPU runs
-    try:
-        _core.set_isa(_name)
-        ISAS.append(_name)
-    except ValueError:
-        pass
-_core.set_isa(_previous)
-
-
-@pytest.fixture(params=ISAS)
-def isa(request):
-    previous = _core.get_isa()
-    _core.set_isa(request.param)
-    yield request.param
-    _core.set_isa(previous)
-
-
 FUNCS = ["correlate2d", "convolve2d"]
 MODES = ["full", "same", "valid"]
 BOUNDARIES = ["fill", "wrap", "symm"]
