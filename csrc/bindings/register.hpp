@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace fieldconv::bindings {
@@ -35,5 +36,46 @@ const T* const_data(const py::array& array, const char* name, py::ssize_t ndim) 
                          "-d array of " + py::str(py::dtype::of<T>()).cast<std::string>());
   return static_cast<const T*>(array.data());
 }
+
+// Weights prepared once (packed, transformed) in the dtype of the array they come from, behind
+// one Python type: Weights<float> or Weights<double>. `what` names them in dtype mismatch errors.
+template <template <class> class Weights>
+class EitherDtype {
+ public:
+  // Builds Weights<T>(data, args...) from weight's float32 or float64 data, without the GIL.
+  template <class... Args>
+  EitherDtype(const py::array& weight, const char* what, const Args&... args) : what_(what) {
+    if (py::isinstance<py::array_t<float>>(weight)) {
+      const float* data = const_data<float>(weight, "weight", 4);
+      py::gil_scoped_release release;
+      f32_ = std::make_unique<Weights<float>>(data, args...);
+    } else {
+      const double* data = const_data<double>(weight, "weight", 4);
+      py::gil_scoped_release release;
+      f64_ = std::make_unique<Weights<double>>(data, args...);
+    }
+  }
+  py::dtype dtype() const { return f32_ ? py::dtype::of<float>() : py::dtype::of<double>(); }
+  // Calls f on whichever Weights<T> is held.
+  template <class F>
+  auto visit(F&& f) const {
+    return f32_ ? f(*f32_) : f(*f64_);
+  }
+  template <class T>
+  const Weights<T>& get() const {
+    if constexpr (sizeof(T) == sizeof(float)) {
+      if (!f32_) throw py::type_error(std::string(what_) + " are float64, input is float32");
+      return *f32_;
+    } else {
+      if (!f64_) throw py::type_error(std::string(what_) + " are float32, input is float64");
+      return *f64_;
+    }
+  }
+
+ private:
+  const char* what_;
+  std::unique_ptr<Weights<float>> f32_;
+  std::unique_ptr<Weights<double>> f64_;
+};
 
 }  // namespace fieldconv::bindings

@@ -1,4 +1,3 @@
-#include <memory>
 #include <tuple>
 
 #include "bindings/register.hpp"
@@ -32,41 +31,25 @@ Conv2dParams make_params(std::int64_t batch, std::int64_t in_channels, std::int6
 // Packed weights of either dtype, as one Python type.
 class PackedWeights {
  public:
-  PackedWeights(const py::array& weight, std::int64_t groups) {
-    if (weight.ndim() != 4) throw py::value_error("weight must be 4-d");
-    Conv2dParams p = make_params(0, weight.shape(1) * groups, weight.shape(2), weight.shape(3),
-                                 weight.shape(0), weight.shape(2), weight.shape(3), {1, 1}, {1, 1},
-                                 {0, 0, 0, 0}, groups);
-    if (py::isinstance<py::array_t<float>>(weight)) {
-      const float* data = const_data<float>(weight, "weight", 4);
-      py::gil_scoped_release release;
-      f32_ = std::make_unique<PackedConv2dWeights<float>>(data, p);
-    } else {
-      const double* data = const_data<double>(weight, "weight", 4);
-      py::gil_scoped_release release;
-      f64_ = std::make_unique<PackedConv2dWeights<double>>(data, p);
-    }
-    shape_ = {weight.shape(0), weight.shape(1), weight.shape(2), weight.shape(3)};
-    groups_ = groups;
-  }
-  py::dtype dtype() const { return f32_ ? py::dtype::of<float>() : py::dtype::of<double>(); }
+  PackedWeights(const py::array& weight, std::int64_t groups)
+      : packed_(weight, "packed weights", weight_params(weight, groups)),
+        shape_{weight.shape(0), weight.shape(1), weight.shape(2), weight.shape(3)},
+        groups_(groups) {}
+  py::dtype dtype() const { return packed_.dtype(); }
   Quad shape() const { return shape_; }
   std::int64_t groups() const { return groups_; }
-
   template <class T>
   const PackedConv2dWeights<T>& get() const {
-    if constexpr (sizeof(T) == sizeof(float)) {
-      if (!f32_) throw py::type_error("packed weights are float64, input is float32");
-      return *f32_;
-    } else {
-      if (!f64_) throw py::type_error("packed weights are float32, input is float64");
-      return *f64_;
-    }
+    return packed_.get<T>();
   }
 
  private:
-  std::unique_ptr<PackedConv2dWeights<float>> f32_;
-  std::unique_ptr<PackedConv2dWeights<double>> f64_;
+  static Conv2dParams weight_params(const py::array& weight, std::int64_t groups) {
+    if (weight.ndim() != 4) throw py::value_error("weight must be 4-d");
+    return make_params(0, weight.shape(1) * groups, weight.shape(2), weight.shape(3), weight.shape(0),
+                       weight.shape(2), weight.shape(3), {1, 1}, {1, 1}, {0, 0, 0, 0}, groups);
+  }
+  EitherDtype<PackedConv2dWeights> packed_;
   Quad shape_;
   std::int64_t groups_ = 1;
 };

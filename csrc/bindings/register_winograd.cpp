@@ -1,6 +1,5 @@
 // Winograd conv2d bindings: transformed weights (either dtype, one Python type) and the kernel
 // call, which reports whether it computed the output (False: use direct, see winograd.hpp).
-#include <memory>
 #include <tuple>
 
 #include "bindings/register.hpp"
@@ -13,49 +12,40 @@ using Quad = std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t>;
 
 class WinogradWeightsObject {
  public:
-  WinogradWeightsObject(const py::array& weight, std::int64_t groups, int tile) : groups_(groups), tile_(tile) {
+  WinogradWeightsObject(const py::array& weight, std::int64_t groups, int tile)
+      : transformed_(weight, "Winograd weights", weight_params(weight, groups), tile),
+        shape_{weight.shape(0), weight.shape(1), weight.shape(2), weight.shape(3)},
+        groups_(groups),
+        tile_(tile) {}
+  py::dtype dtype() const { return transformed_.dtype(); }
+  bool usable() const {
+    return transformed_.visit([](const auto& w) { return w.usable(); });
+  }
+  std::int64_t size_bytes() const {
+    return transformed_.visit([](const auto& w) { return w.size_bytes(); });
+  }
+  Quad shape() const { return shape_; }
+  std::int64_t groups() const { return groups_; }
+  int tile() const { return tile_; }
+  template <class T>
+  const WinogradWeights<T>& get() const {
+    return transformed_.get<T>();
+  }
+
+ private:
+  // Only the weight's geometry and groups matter to WinogradWeights.
+  static Conv2dParams weight_params(const py::array& weight, std::int64_t groups) {
     if (weight.ndim() != 4) throw py::value_error("weight must be 4-d");
     Conv2dParams p;
     p.batch = 0;
     p.in_channels = weight.shape(1) * groups;
     p.out_channels = weight.shape(0);
-    p.kernel_height = weight.shape(2);
-    p.kernel_width = weight.shape(3);
-    p.in_height = p.kernel_height;
-    p.in_width = p.kernel_width;
+    p.kernel_height = p.in_height = weight.shape(2);
+    p.kernel_width = p.in_width = weight.shape(3);
     p.groups = groups;
-    shape_ = {weight.shape(0), weight.shape(1), weight.shape(2), weight.shape(3)};
-    if (py::isinstance<py::array_t<float>>(weight)) {
-      const float* data = const_data<float>(weight, "weight", 4);
-      py::gil_scoped_release release;
-      f32_ = std::make_unique<WinogradWeights<float>>(data, p, tile);
-    } else {
-      const double* data = const_data<double>(weight, "weight", 4);
-      py::gil_scoped_release release;
-      f64_ = std::make_unique<WinogradWeights<double>>(data, p, tile);
-    }
+    return p;
   }
-  py::dtype dtype() const { return f32_ ? py::dtype::of<float>() : py::dtype::of<double>(); }
-  bool usable() const { return f32_ ? f32_->usable() : f64_->usable(); }
-  std::int64_t size_bytes() const { return f32_ ? f32_->size_bytes() : f64_->size_bytes(); }
-  Quad shape() const { return shape_; }
-  std::int64_t groups() const { return groups_; }
-  int tile() const { return tile_; }
-
-  template <class T>
-  const WinogradWeights<T>& get() const {
-    if constexpr (sizeof(T) == sizeof(float)) {
-      if (!f32_) throw py::type_error("Winograd weights are float64, input is float32");
-      return *f32_;
-    } else {
-      if (!f64_) throw py::type_error("Winograd weights are float32, input is float64");
-      return *f64_;
-    }
-  }
-
- private:
-  std::unique_ptr<WinogradWeights<float>> f32_;
-  std::unique_ptr<WinogradWeights<double>> f64_;
+  EitherDtype<WinogradWeights> transformed_;
   Quad shape_;
   std::int64_t groups_;
   int tile_;
