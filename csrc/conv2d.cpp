@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "dispatch.hpp"
+#include "entry_support.hpp"
 #include "fieldconv/runtime.hpp"
 
 namespace fieldconv {
@@ -94,13 +95,17 @@ void conv2d_direct(const Conv2dParams& params, const T* input, const PackedConv2
   if (shape.output_elements == 0) return;
   check_pointer(input, "input");
   check_pointer(output, "output");
+  const std::int64_t output_bytes = shape.output_elements * std::int64_t(sizeof(T));
+  check_disjoint(output, output_bytes, "output", input, shape.input_elements * std::int64_t(sizeof(T)), "input");
+  check_disjoint(output, output_bytes, "output", bias, params.out_channels * std::int64_t(sizeof(T)), "bias");
+  const double work_ns = conv_work_ns<T>(conv2d_macs(shape, params), weight.is_depthwise() ? 0.15 : 1.0);
   const Conv2dJob<T> job{params,
                          shape,
                          input,
                          {weight.data(), weight.block_width(), weight.blocks_per_group(), weight.block_stride()},
                          bias,
                          output,
-                         get_num_threads()};
+                         threads_for_work(work_ns)};
   const Conv2dKernels<T>& kernels = active_kernels().conv2d<T>();
   const KernelStatus status = weight.is_depthwise() ? kernels.depthwise(job) : kernels.direct_blocked(job);
   if (status == KernelStatus::workspace_too_large)

@@ -19,6 +19,7 @@ namespace {
 const KernelTable generic_table = {
     "generic",
     64,
+    4,
     &generic::fma_probe,
     {&generic::conv2d_direct_blocked<float>, &generic::conv2d_depthwise<float>,
      &generic::conv2d_winograd<float>},
@@ -34,6 +35,7 @@ const KernelTable generic_table = {
 const KernelTable avx2_table = {
     "avx2",
     64,
+    40,
     &avx2::fma_probe,
     {&avx2::conv2d_direct_blocked<float>, &avx2::conv2d_depthwise<float>,
      &avx2::conv2d_winograd<float>},
@@ -48,6 +50,7 @@ const KernelTable avx2_table = {
 const KernelTable avx512_table = {
     "avx512",
     128,
+    80,
     &avx512::fma_probe,
     {&avx512::conv2d_direct_blocked<float>, &avx512::conv2d_depthwise<float>,
      &avx512::conv2d_winograd<float>},

@@ -29,6 +29,10 @@ struct Filter2dKernels {
 struct KernelTable {
   const char* isa_name;
   std::int64_t conv2d_block_bytes;  // preferred bytes of out-channels per packed weight block
+  // Float32 multiply-adds per nanosecond one thread of this family's direct conv sustains on
+  // mid-sized layers (a conservative round figure): turns operation counts into the work
+  // estimates that decide how many threads a call is worth (threads_for_work).
+  double macs_per_ns;
   float (*fma_probe)(std::int64_t iterations, int* flops_per_iteration) noexcept;
   Conv2dKernels<float> conv2d_f32;
   Conv2dKernels<double> conv2d_f64;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "dispatch.hpp"
+#include "entry_support.hpp"
 #include "fieldconv/runtime.hpp"
 #include "fieldconv/shapes.hpp"
 
@@ -25,6 +26,11 @@ i64 positive_mod(i64 x, i64 n) {
 }
 
 bool is_integer(FilterScalar type) { return type != FilterScalar::float32 && type != FilterScalar::float64; }
+
+i64 scalar_bytes(FilterScalar type) {
+  static constexpr i64 bytes[] = {1, 1, 1, 2, 2, 4, 4, 8, 8, 4, 8};
+  return bytes[static_cast<int>(type)];
+}
 
 template <class A>
 KernelStatus run(const Filter2dKernels& kernels, Filter2dJob<A>& job, const void* weights, const void* fill) {
@@ -93,6 +99,8 @@ void filter2d(const Filter2dParams& p, FilterScalar input_type, const void* inpu
   if (fill == nullptr) throw_invalid("fill must not be null");
   if (taps.count > 0 && taps.weights == nullptr) throw_invalid("tap weights must not be null");
   if (p.in_height > 0 && p.in_width > 0 && p.planes > 0 && input == nullptr) throw_invalid("input must not be null");
+  check_disjoint(output, out_elements * scalar_bytes(output_type), "output", input,
+                 p.planes * p.in_height * p.in_width * scalar_bytes(input_type), "input");
 
   // Extended position k along rows is input coordinate k + row_offset (likewise columns).
   const i64 ext_rows = p.out_height + kernel_height - 1, ext_cols = p.out_width + kernel_width - 1;
@@ -135,7 +143,9 @@ void filter2d(const Filter2dParams& p, FilterScalar input_type, const void* inpu
     job.row_identity_begin = row_identity_begin;
     job.row_identity_end = row_identity_end;
     job.row_identity_shift = p.row_offset;
-    job.threads = get_num_threads();
+    // Per output and tap: a multiply-add, at about a quarter of the direct conv's rate (one
+    // plane, taps broadcast one by one), plus conversions in and out.
+    job.threads = threads_for_work(conv_work_ns<float>(double(out_elements) * double(taps.count + 4), 0.25));
     return run<A>(kernels, job, taps.weights, fill);
   };
   switch (accumulator) {

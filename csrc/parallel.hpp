@@ -1,9 +1,25 @@
-// OpenMP helpers. Every parallel region passes the one process-wide thread count in its
-// num_threads clause (omp_set_num_threads would only affect the calling thread, so calls from
-// other Python threads or dask workers would miss it). No exception may leave a region:
-// allocate before entering, and keep region bodies noexcept.
+// OpenMP helpers: how many threads a call is worth, and a parallel loop that is a good neighbour.
+//
+// Why this is more than `#pragma omp parallel for`: on a shared machine the helper threads may
+// not get a core when a call starts (another process, or another library's spinning pool, has
+// it), and every OpenMP region ends in a barrier that waits for each of them. Measured on a
+// 2-core machine with one core busy, plain regions made a ResNet layer 2x slower at 2 threads
+// than at 1. So:
+//   * a call asks only for the threads its work is worth (threads_for_work), so small calls
+//     never wake a helper;
+//   * helpers come from one process-wide budget shared by all concurrent calls (callers count
+//     too): N Python threads calling at once add no helpers beyond the configured count;
+//   * items are claimed from a shared counter, so the caller starts at once and a helper that
+//     joins late only takes what is left;
+//   * the caller waits for late helpers by yielding its core (a helper may be queued on it),
+//     never by spinning;
+//   * each region measures what its helpers were worth (speed-up against the caller's own
+//     rate); where they joined too late to pay, the following calls run on the caller alone
+//     for a while (doubling while that lasts, up to a second), then try helpers again.
+// No exception may leave a region: allocate before entering, keep bodies noexcept.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 #include <omp.h>
@@ -12,24 +28,95 @@
 
 namespace fieldconv {
 
-// Runs body(item) for item in [0, item_count) on up to get_num_threads() threads. Items are
-// handed out dynamically (the machine is shared and noisy) but each item's result never depends
-// on which thread ran it, so results are identical for any thread count. body receives the
-// thread's index as well, for per-thread workspaces; threads <= max_threads.
+// Estimated single-thread work, in nanoseconds, that one more thread must get before it is
+// worth waking (a sleeping helper needs ~5-20 us to start here; below ~25 us of work each, the
+// caller alone finishes first).
+constexpr double min_work_ns_per_thread = 25'000;
+
+// Threads a call of `work_ns` estimated single-thread nanoseconds is worth: between 1 and
+// get_num_threads().
+int threads_for_work(double work_ns) noexcept;
+
+namespace team {
+
+// The process-wide budget: every thread inside a parallel_for, callers included, is counted.
+// enter() counts the caller; take_helpers() grants up to `wanted` helpers (0 when the budget is
+// spent, or while the caller-alone window after late helpers is open); leave() returns both.
+void enter() noexcept;
+int take_helpers(int wanted) noexcept;
+void leave(int helpers) noexcept;
+
+// What a region measured, for the caller-alone decision: wall time from before the region
+// opened to when every helper had finished its items, and the CPU time all threads spent
+// running items (what the caller alone would have needed; preempted time is not CPU time).
+struct RegionTiming {
+  std::int64_t start_ns;
+  std::int64_t end_ns;
+  std::int64_t item_cpu_ns;
+};
+void report(const RegionTiming& timing) noexcept;
+
+std::int64_t now_ns() noexcept;
+// CPU time of the calling thread.
+std::int64_t thread_cpu_ns() noexcept;
+// The caller waits (sleeping after a short spin) until `finished` reaches `helpers`; each
+// helper counts itself there with notify_caller when it has run its last item.
+void wait_for_helpers(const std::atomic<int>& finished, int helpers) noexcept;
+void notify_caller(std::atomic<int>& finished) noexcept;
+// What the budget has seen (for tests and show_config): the most threads inside parallel_for at
+// once (callers and helpers), the most helpers at once, teams opened, caller-alone windows opened.
+struct Statistics {
+  int peak_active_threads;
+  int peak_helpers;
+  std::int64_t teams;
+  std::int64_t caller_alone_windows;
+};
+Statistics statistics(bool reset) noexcept;
+// Marks the calling thread as the owner of an OpenMP thread pool (see the fork rule in runtime.hpp).
+void note_pool_owner() noexcept;
+
+}  // namespace team
+
+// Runs body(item, thread) for item in [0, item_count) on up to `threads` threads (the caller
+// plus helpers from the budget; thread < threads, for per-thread workspaces). Each item's
+// result never depends on which thread ran it, so results are identical for any thread count.
 template <class Body>
 void parallel_for(std::int64_t item_count, int threads, Body&& body) noexcept {
   if (item_count <= 0) return;
-  if (threads <= 1 || item_count == 1) {
+  team::enter();
+  int helpers = 0;
+  if (threads > 1 && item_count > 1) {
+    const std::int64_t wanted = (threads < item_count ? threads : item_count) - 1;
+    helpers = team::take_helpers(static_cast<int>(wanted));
+  }
+  if (helpers == 0) {
     for (std::int64_t item = 0; item < item_count; ++item) body(item, 0);
+    team::leave(0);
     return;
   }
-  if (threads > item_count) threads = static_cast<int>(item_count);
-#pragma omp parallel num_threads(threads)
+  team::note_pool_owner();
+  alignas(64) std::atomic<std::int64_t> next_item{0};
+  alignas(64) std::atomic<int> helpers_finished{0};
+  alignas(64) std::atomic<std::int64_t> item_cpu_ns{0};
+  team::RegionTiming timing{team::now_ns(), 0, 0};
+#pragma omp parallel num_threads(helpers + 1)
   {
     const int thread = omp_get_thread_num();
-#pragma omp for schedule(dynamic, 1)
-    for (std::int64_t item = 0; item < item_count; ++item) body(item, thread);
+    const std::int64_t cpu_start = team::thread_cpu_ns();
+    for (std::int64_t item = next_item.fetch_add(1, std::memory_order_relaxed); item < item_count;
+         item = next_item.fetch_add(1, std::memory_order_relaxed))
+      body(item, thread);
+    item_cpu_ns.fetch_add(team::thread_cpu_ns() - cpu_start, std::memory_order_relaxed);
+    if (thread == 0) {
+      team::wait_for_helpers(helpers_finished, omp_get_num_threads() - 1);
+      timing.end_ns = team::now_ns();
+    } else {
+      team::notify_caller(helpers_finished);
+    }
   }
+  timing.item_cpu_ns = item_cpu_ns.load(std::memory_order_relaxed);
+  team::leave(helpers);
+  team::report(timing);
 }
 
 }  // namespace fieldconv

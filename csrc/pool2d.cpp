@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "dispatch.hpp"
+#include "entry_support.hpp"
 #include "fieldconv/runtime.hpp"
 
 namespace fieldconv {
@@ -15,6 +16,12 @@ void run_pool2d(const Pool2dJob<T>& job, KernelStatus (*kernel)(const Pool2dJob<
   if (job.shape.output_elements == 0) return;
   if (job.input == nullptr) throw_invalid("input must not be null");
   if (job.output == nullptr) throw_invalid("output must not be null");
+  const std::int64_t input_bytes = job.shape.input_elements * std::int64_t(sizeof(T));
+  const std::int64_t output_bytes = job.shape.output_elements * std::int64_t(sizeof(T));
+  const std::int64_t indices_bytes = job.shape.output_elements * std::int64_t(sizeof(std::int64_t));
+  check_disjoint(job.output, output_bytes, "output", job.input, input_bytes, "input");
+  check_disjoint(job.indices, indices_bytes, "indices", job.input, input_bytes, "input");
+  check_disjoint(job.indices, indices_bytes, "indices", job.output, output_bytes, "output");
   const KernelStatus status = kernel(job);
   if (status == KernelStatus::workspace_too_large)
     throw_invalid("pooling: the workspace for this geometry would exceed the per-thread limit");
@@ -26,7 +33,7 @@ void run_pool2d(const Pool2dJob<T>& job, KernelStatus (*kernel)(const Pool2dJob<
 template <class T>
 void max_pool2d(const Pool2dParams& params, const T* input, T* output, std::int64_t* indices) {
   const Pool2dShape shape = pool2d_shape(params);
-  const Pool2dJob<T> job{params, shape, input, output, indices, true, 0, get_num_threads()};
+  const Pool2dJob<T> job{params, shape, input, output, indices, true, 0, threads_for_work(pool2d_work_ns(shape, params))};
   run_pool2d(job, active_kernels().pool2d<T>().max);
 }
 
@@ -39,7 +46,7 @@ void avg_pool2d(const Pool2dParams& params, const T* input, T* output, bool coun
   const Pool2dShape shape = pool2d_shape(params);
   if (divisor_override < -max_extent || divisor_override > max_extent)
     throw_invalid("divisor_override must be between ", -max_extent, " and ", max_extent, ", got ", divisor_override);
-  const Pool2dJob<T> job{params, shape, input, output, nullptr, count_include_pad, divisor_override, get_num_threads()};
+  const Pool2dJob<T> job{params, shape, input, output, nullptr, count_include_pad, divisor_override, threads_for_work(pool2d_work_ns(shape, params))};
   run_pool2d(job, active_kernels().pool2d<T>().avg);
 }
 

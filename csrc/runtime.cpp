@@ -1,60 +1,397 @@
-// Thread count (one process-wide value) and fork handling.
+// Thread count (one process-wide budget), where it came from, the team bookkeeping behind
+// parallel_for (parallel.hpp), and fork handling.
 #include <pthread.h>
 #include <sched.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#endif
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 
 #include <omp.h>
 
 #include "fieldconv/runtime.hpp"
+#include "parallel.hpp"
+#include "runtime_internal.hpp"
 
 #ifndef FIELDCONV_COMPILER
 #define FIELDCONV_COMPILER "unknown"
 #endif
 
 namespace fieldconv {
+
+// ---- CPUs this process may use --------------------------------------------------------------
+
 namespace {
 
-int default_thread_count() noexcept {
-  if (const char* env = std::getenv("OMP_NUM_THREADS")) {
-    // OMP_NUM_THREADS may be a list ("4,2"); its first entry is the outer level's count.
-    char* end = nullptr;
-    const long value = std::strtol(env, &end, 10);
-    if (end != env && value >= 1 && value <= 4096) return static_cast<int>(value);
+bool read_first_line(const std::string& path, std::string& line) {
+  std::ifstream file(path);
+  return static_cast<bool>(file) && static_cast<bool>(std::getline(file, line));
+}
+
+// ceil(quota / period) CPUs, or 0 for "no limit" / unreadable.
+int quota_cpus(long long quota, long long period) {
+  if (quota <= 0 || period <= 0) return 0;
+  const long long cpus = (quota + period - 1) / period;
+  return int(std::min<long long>(cpus, max_num_threads));
+}
+
+// The smallest limit over `directory` and its ancestors up to `root` (a parent's quota bounds its
+// children's); `read_limit` gives one directory's limit or 0.
+template <class ReadLimit>
+int smallest_limit_up_to_root(const std::string& root, std::string relative, ReadLimit read_limit) {
+  int limit = 0;
+  for (;;) {
+    const int here = read_limit(root + relative);
+    if (here > 0 && (limit == 0 || here < limit)) limit = here;
+    if (relative.empty() || relative == "/") break;
+    const std::size_t slash = relative.find_last_of('/');
+    relative = slash == std::string::npos || slash == 0 ? std::string() : relative.substr(0, slash);
   }
+  return limit;
+}
+
+int cgroup_v2_limit(const std::string& directory) {
+  std::string line;
+  if (!read_first_line(directory + "/cpu.max", line)) return 0;
+  std::istringstream fields(line);
+  std::string quota;
+  long long period = 0;
+  if (!(fields >> quota >> period) || quota == "max") return 0;
+  return quota_cpus(std::atoll(quota.c_str()), period);
+}
+
+int cgroup_v1_limit(const std::string& directory) {
+  std::string quota, period;
+  if (!read_first_line(directory + "/cpu.cfs_quota_us", quota) ||
+      !read_first_line(directory + "/cpu.cfs_period_us", period))
+    return 0;
+  return quota_cpus(std::atoll(quota.c_str()), std::atoll(period.c_str()));
+}
+
+bool directory_exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
+
+}  // namespace
+
+int cgroup_cpu_limit(const char* proc_self_cgroup, const char* cgroup_root) noexcept {
+  try {
+    std::ifstream membership(proc_self_cgroup);
+    const std::string root = cgroup_root;
+    int limit = 0;
+    std::string line;
+    while (std::getline(membership, line)) {
+      // "hierarchy-id:controllers:path"; cgroup v2 is "0::path".
+      const std::size_t first = line.find(':');
+      const std::size_t second = first == std::string::npos ? first : line.find(':', first + 1);
+      if (second == std::string::npos) continue;
+      const std::string controllers = line.substr(first + 1, second - first - 1);
+      std::string path = line.substr(second + 1);
+      if (path == "/") path.clear();
+      int here = 0;
+      if (controllers.empty()) {
+        // Inside a cgroup namespace the path may not exist under the mount: the mount is ours.
+        const std::string relative = directory_exists(root + path) ? path : std::string();
+        here = smallest_limit_up_to_root(root, relative, cgroup_v2_limit);
+      } else {
+        std::stringstream names(controllers);
+        std::string name;
+        bool has_cpu = false;
+        while (std::getline(names, name, ',')) has_cpu = has_cpu || name == "cpu";
+        if (!has_cpu) continue;
+        for (const std::string& mount : {root + "/" + controllers, root + "/cpu"}) {
+          if (!directory_exists(mount)) continue;
+          const std::string relative = directory_exists(mount + path) ? path : std::string();
+          here = smallest_limit_up_to_root(mount, relative, cgroup_v1_limit);
+          break;
+        }
+      }
+      if (here > 0 && (limit == 0 || here < limit)) limit = here;
+    }
+    return limit;
+  } catch (...) {
+    return 0;
+  }
+}
+
+int affinity_cpu_count() noexcept {
   cpu_set_t cpus;
   if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0) {
     const int count = CPU_COUNT(&cpus);
     if (count >= 1) return count;
   }
   const long online = sysconf(_SC_NPROCESSORS_ONLN);
-  return online >= 1 ? static_cast<int>(online) : 1;
+  return online >= 1 ? int(std::min<long>(online, max_num_threads)) : 1;
 }
 
-std::atomic<int> thread_count{default_thread_count()};
-// Set in a child after fork(): GNU OpenMP's pool belongs to the parent and would hang, so the
-// child runs every kernel on its calling thread.
-std::atomic<bool> in_forked_child{false};
+// ---- the thread count and where it came from ------------------------------------------------
 
-void mark_forked_child() noexcept { in_forked_child.store(true, std::memory_order_relaxed); }
+namespace {
 
-[[maybe_unused]] const int fork_handler_registered = pthread_atfork(nullptr, nullptr, mark_forked_child);
+struct InitialCount {
+  int count;
+  const char* source;
+};
+
+InitialCount initial_thread_count() noexcept {
+  if (const char* env = std::getenv("OMP_NUM_THREADS")) {
+    // OMP_NUM_THREADS may be a list ("4,2"); its first entry is the outer level's count.
+    char* end = nullptr;
+    const long value = std::strtol(env, &end, 10);
+    if (end != env && value >= 1) return {int(std::min<long>(value, max_num_threads)), "OMP_NUM_THREADS"};
+  }
+  const int affinity = affinity_cpu_count();
+  const int quota = cgroup_cpu_limit("/proc/self/cgroup", "/sys/fs/cgroup");
+  if (quota > 0 && quota < affinity) return {quota, "cgroup CPU quota"};
+  return {affinity, "CPU affinity"};
+}
+
+const InitialCount initial = initial_thread_count();
+std::atomic<int> thread_count{initial.count};
+std::atomic<const char*> thread_count_source{initial.source};
+
+// Fork: a child whose forking thread owned a GNU OpenMP pool must not open a team (the pool's
+// threads are gone, and waking them would hang); every other child keeps full threading.
+thread_local bool owns_pool = false;
+std::atomic<bool> single_threaded_child{false};
+
+void reset_in_child() noexcept;
+[[maybe_unused]] const int fork_handler_registered = pthread_atfork(nullptr, nullptr, reset_in_child);
 
 }  // namespace
 
 int get_num_threads() noexcept {
-  if (in_forked_child.load(std::memory_order_relaxed)) return 1;
+  if (single_threaded_child.load(std::memory_order_relaxed)) return 1;
   return thread_count.load(std::memory_order_relaxed);
 }
 
-void set_num_threads(int n) {
-  if (n < 1) throw std::invalid_argument("n must be an integer >= 1, got " + std::to_string(n));
+int get_num_threads_setting() noexcept { return thread_count.load(std::memory_order_relaxed); }
+
+void set_num_threads(int n, const char* source) {
+  if (n < 1 || n > max_num_threads)
+    throw std::invalid_argument("n must be an integer between 1 and " + std::to_string(max_num_threads) +
+                                ", got " + std::to_string(n));
   thread_count.store(n, std::memory_order_relaxed);
+  thread_count_source.store(source != nullptr ? source : "set_num_threads", std::memory_order_relaxed);
 }
+
+void set_num_threads(int n) { set_num_threads(n, "set_num_threads"); }
+
+const char* num_threads_source() noexcept { return thread_count_source.load(std::memory_order_relaxed); }
+
+bool is_single_threaded_child() noexcept { return single_threaded_child.load(std::memory_order_relaxed); }
+
+// ---- teams ----------------------------------------------------------------------------------
+
+namespace {
+
+using i64 = std::int64_t;
+
+// Threads inside parallel_for now, callers and helpers alike; helpers alone.
+std::atomic<int> active_threads{0};
+std::atomic<int> active_helpers{0};
+std::atomic<int> peak_active_threads{0};
+std::atomic<int> peak_helpers{0};
+std::atomic<std::int64_t> teams_opened{0};
+std::atomic<std::int64_t> windows_opened{0};
+
+void raise_peak(std::atomic<int>& peak, int value) noexcept {
+  int seen = peak.load(std::memory_order_relaxed);
+  while (value > seen && !peak.compare_exchange_weak(seen, value, std::memory_order_relaxed)) {
+  }
+}
+
+// Caller-alone windows, per size class of work (class k: about 4^k x 25 us of single-thread
+// work), so that late helpers on small calls do not stop large ones from using threads, and
+// the other way round. Each class keeps a score: a moving average of what helpers gained,
+// (time alone - time with helpers) / time alone, clamped at -1, over its recent teams. While
+// the score is below min_gain, the class's calls run on the caller alone for window_length; a
+// team that lost multiplies the length by 4 (up to max_window_ns), and a recovered score puts
+// it back to min_window_ns. A trial under contention loses up to a scheduler tick (4 ms at
+// HZ=250) waiting for a helper that got no core, so under steady contention the windows reach
+// a second within three trials, and the loss stays below 1 %.
+constexpr int size_classes = 8;
+constexpr i64 min_window_ns = 50'000'000;     // 50 ms
+constexpr i64 max_window_ns = 1'000'000'000;  // 1 s
+constexpr double min_gain = 0.1;
+constexpr double score_weight = 0.4;           // weight of the newest team in the score
+struct SizeClass {
+  std::atomic<double> score{0.5};
+  std::atomic<i64> window_end_ns{0};
+  std::atomic<i64> window_length_ns{min_window_ns};
+};
+SizeClass size_class_state[size_classes];
+// The size class of the call this thread is making (set by threads_for_work): its teams report
+// there, whatever the estimate's error.
+thread_local int current_size_class = -1;
+
+int size_class(double work_ns) noexcept {
+  int k = 0;
+  for (double bound = 4 * min_work_ns_per_thread; k + 1 < size_classes && work_ns >= bound; bound *= 4) ++k;
+  return k;
+}
+thread_local bool first_team_reported = false;
+
+void reset_in_child() noexcept {
+  if (owns_pool) single_threaded_child.store(true, std::memory_order_relaxed);
+  active_threads.store(0, std::memory_order_relaxed);
+  active_helpers.store(0, std::memory_order_relaxed);
+  for (SizeClass& state : size_class_state) {
+    state.score.store(0.5, std::memory_order_relaxed);
+    state.window_end_ns.store(0, std::memory_order_relaxed);
+    state.window_length_ns.store(min_window_ns, std::memory_order_relaxed);
+  }
+}
+
+}  // namespace
+
+int threads_for_work(double work_ns) noexcept {
+  const int budget = get_num_threads();
+  if (budget <= 1 || !(work_ns >= 2 * min_work_ns_per_thread)) return 1;
+  const double worth = std::floor(work_ns / min_work_ns_per_thread);
+  int threads = worth < double(budget) ? int(worth) : budget;
+  current_size_class = size_class(work_ns);
+  if (threads > 1 &&
+      team::now_ns() < size_class_state[current_size_class].window_end_ns.load(std::memory_order_relaxed))
+    threads = 1;
+  return threads;
+}
+
+namespace team {
+
+i64 thread_cpu_ns() noexcept {
+  struct timespec now;
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now) != 0) return 0;
+  return i64(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
+}
+
+i64 now_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+void enter() noexcept { raise_peak(peak_active_threads, active_threads.fetch_add(1, std::memory_order_relaxed) + 1); }
+
+int take_helpers(int wanted) noexcept {
+  const int budget = get_num_threads();
+  int active = active_threads.load(std::memory_order_relaxed);
+  for (;;) {
+    const int granted = std::min(wanted, budget - active);
+    if (granted <= 0) return 0;
+    if (active_threads.compare_exchange_weak(active, active + granted, std::memory_order_relaxed)) {
+      raise_peak(peak_active_threads, active + granted);
+      raise_peak(peak_helpers, active_helpers.fetch_add(granted, std::memory_order_relaxed) + granted);
+      teams_opened.fetch_add(1, std::memory_order_relaxed);
+      return granted;
+    }
+  }
+}
+
+void leave(int helpers) noexcept {
+  if (helpers > 0) active_helpers.fetch_sub(helpers, std::memory_order_relaxed);
+  active_threads.fetch_sub(1 + helpers, std::memory_order_relaxed);
+}
+
+Statistics statistics(bool reset) noexcept {
+  const Statistics result{peak_active_threads.load(std::memory_order_relaxed),
+                          peak_helpers.load(std::memory_order_relaxed),
+                          teams_opened.load(std::memory_order_relaxed),
+                          windows_opened.load(std::memory_order_relaxed)};
+  if (reset) {
+    peak_active_threads.store(0, std::memory_order_relaxed);
+    peak_helpers.store(0, std::memory_order_relaxed);
+    teams_opened.store(0, std::memory_order_relaxed);
+    windows_opened.store(0, std::memory_order_relaxed);
+  }
+  return result;
+}
+
+void note_pool_owner() noexcept { owns_pool = true; }
+
+void report(const RegionTiming& timing) noexcept {
+  // The first team of a thread includes creating its pool's threads: not a measure of lateness.
+  if (!first_team_reported) {
+    first_team_reported = true;
+    return;
+  }
+  const i64 actual = timing.end_ns - timing.start_ns;
+  if (actual <= 0 || timing.item_cpu_ns <= 0) return;
+  // What the caller alone would have taken: the CPU time every thread spent on items.
+  const double alone = double(timing.item_cpu_ns);
+  static const bool trace = std::getenv("FIELDCONV_TEAM_TRACE") != nullptr;
+  if (trace)
+    std::fprintf(stderr, "team: %lld us, items' CPU time %lld us, class %d (measured %d)\n", (long long)actual / 1000,
+                 (long long)timing.item_cpu_ns / 1000, current_size_class, size_class(alone));
+  const double gain = std::max(-1.0, (alone - double(actual)) / alone);
+  SizeClass& state = size_class_state[current_size_class >= 0 ? current_size_class : size_class(alone)];
+  const double score = (1 - score_weight) * state.score.load(std::memory_order_relaxed) + score_weight * gain;
+  state.score.store(score, std::memory_order_relaxed);
+  const i64 length = state.window_length_ns.load(std::memory_order_relaxed);
+  if (score >= min_gain) {
+    state.window_length_ns.store(min_window_ns, std::memory_order_relaxed);
+    return;
+  }
+  if (gain < min_gain) state.window_length_ns.store(std::min(4 * length, max_window_ns), std::memory_order_relaxed);
+  state.window_end_ns.store(timing.end_ns + length, std::memory_order_relaxed);
+  windows_opened.fetch_add(1, std::memory_order_relaxed);
+}
+
+namespace {
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+}  // namespace
+
+void wait_for_helpers(const std::atomic<int>& finished, int helpers) noexcept {
+  // A few microseconds of spinning catch helpers that are about to finish; after that the
+  // caller sleeps, which leaves its core idle so the scheduler can move a preempted helper
+  // onto it (a spinning or yielding caller would keep it busy).
+  const i64 spin_until = now_ns() + 4'000;
+  for (int spin = 0; finished.load(std::memory_order_acquire) < helpers; ++spin) {
+    cpu_relax();
+    if ((spin & 31) == 31 && now_ns() > spin_until) break;
+  }
+  for (int seen; (seen = finished.load(std::memory_order_acquire)) < helpers;) {
+#if defined(__linux__)
+    // The helpers wake this futex after each increment (notify_caller); the timeout only guards
+    // against a missed wake.
+    struct timespec timeout{0, 1'000'000};
+    syscall(SYS_futex, reinterpret_cast<const int*>(&finished), FUTEX_WAIT_PRIVATE, seen, &timeout, nullptr, 0);
+#else
+    sched_yield();
+#endif
+  }
+}
+
+void notify_caller(std::atomic<int>& finished) noexcept {
+  finished.fetch_add(1, std::memory_order_release);
+#if defined(__linux__)
+  syscall(SYS_futex, reinterpret_cast<int*>(&finished), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+#endif
+}
+
+}  // namespace team
 
 const char* openmp_description() noexcept {
   static const std::string description = [] {
@@ -72,3 +409,14 @@ const char* openmp_description() noexcept {
 const char* compiler_description() noexcept { return FIELDCONV_COMPILER; }
 
 }  // namespace fieldconv
+
+// C entry points for threadpoolctl's controller (fieldconv/_threadpoolctl.py): it finds this
+// shared object among the loaded ones and calls these through ctypes.
+extern "C" {
+__attribute__((visibility("default"))) int fieldconv_get_num_threads(void) { return fieldconv::get_num_threads(); }
+__attribute__((visibility("default"))) int fieldconv_set_num_threads(int n) {
+  if (n < 1 || n > fieldconv::max_num_threads) return -1;
+  fieldconv::set_num_threads(n, "threadpoolctl");
+  return 0;
+}
+}

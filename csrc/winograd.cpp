@@ -6,6 +6,7 @@
 #include <new>
 
 #include "dispatch.hpp"
+#include "entry_support.hpp"
 #include "fieldconv/runtime.hpp"
 #include "kernels/winograd_transforms.hpp"
 
@@ -138,7 +139,7 @@ bool conv2d_winograd(const Conv2dParams& params, const T* input, const WinogradW
                             weight.position_stride(), weight.group_stride()},
                            bias,
                            output,
-                           get_num_threads(),
+                           threads_for_work(conv_work_ns<T>(conv2d_macs(shape, params), 2.0)),
                            T(limit),
                            &out_of_range};
   const KernelStatus status = active_kernels().conv2d<T>().winograd(job);

@@ -2,12 +2,34 @@
 #include "dispatch.hpp"
 #include "fieldconv/runtime.hpp"
 #include "fieldconv/shapes.hpp"
+#include "parallel.hpp"
+#include "runtime_internal.hpp"
 
 namespace fieldconv::bindings {
 
 void register_runtime(py::module_& module) {
   module.def("get_num_threads", &get_num_threads);
-  module.def("set_num_threads", &set_num_threads, py::arg("n"));
+  module.def(
+      "set_num_threads", [](int n, const char* source) { set_num_threads(n, source); }, py::arg("n"),
+      py::arg("source") = "set_num_threads");
+  module.def("num_threads_source", &num_threads_source);
+  module.def("get_num_threads_setting", &get_num_threads_setting);
+  module.def("is_single_threaded_child", &is_single_threaded_child);
+  module.def("threads_for_work", &threads_for_work, py::arg("work_ns"));
+  module.def("cgroup_cpu_limit", &cgroup_cpu_limit, py::arg("proc_self_cgroup"), py::arg("cgroup_root"));
+  module.def("affinity_cpu_count", &affinity_cpu_count);
+  module.def(
+      "team_statistics",
+      [](bool reset) {
+        const team::Statistics s = team::statistics(reset);
+        py::dict result;
+        result["peak_active_threads"] = s.peak_active_threads;
+        result["peak_helpers"] = s.peak_helpers;
+        result["teams"] = s.teams;
+        result["caller_alone_windows"] = s.caller_alone_windows;
+        return result;
+      },
+      py::arg("reset") = false);
   module.def("get_isa", &get_isa);
   module.def("set_isa", [](const std::string& name) { set_isa(name.c_str()); }, py::arg("name"));
   module.def("openmp_description", &openmp_description);
@@ -22,6 +44,7 @@ void register_runtime(py::module_& module) {
       "Measured float32 FMA throughput (GFLOP/s) of the active kernel family on `threads` threads at once.");
   module.attr("max_extent") = max_extent;
   module.attr("max_element_count") = max_element_count;
+  module.attr("max_num_threads") = max_num_threads;
 }
 
 }  // namespace fieldconv::bindings

@@ -29,9 +29,6 @@ constexpr i64 f2_strip_budget_bytes = 192 * 1024;
 constexpr i64 f2_max_tile_cols = 512;
 constexpr i64 f2_max_tile_rows = 64;
 constexpr i64 f2_max_thread_workspace_bytes = i64{1} << 30;
-// Multiply-adds a thread must get before other threads are asked to help (~10 us of work:
-// below that, waking them costs more than they can take over).
-constexpr i64 f2_min_work_per_thread = i64{1} << 18;
 
 // ---- conversions -----------------------------------------------------------------------------
 
@@ -296,9 +293,7 @@ KernelStatus filter2d_run(const Filter2dJob<A>& job) noexcept {
   const i64 strip_rows = tile_rows + kh - 1;
   if (strip_rows > f2_max_thread_workspace_bytes / i64(sizeof(A)) / pitch) return KernelStatus::workspace_too_large;
   const i64 item_count = job.planes * row_tiles * col_tiles;
-  // Small jobs run alone (see f2_min_work_per_thread).
-  const i64 work = job.planes * out_plane * (job.tap_count + 4);
-  const int threads = int(min_i64(min_i64(job.threads, item_count), max_i64(1, work / f2_min_work_per_thread)));
+  const int threads = int(min_i64(job.threads, item_count));
 
   const auto round_up = [](i64 bytes) { return (bytes + 63) / 64 * 64; };
   const i64 strip_bytes = round_up(strip_rows * pitch * i64(sizeof(A)) + 64);

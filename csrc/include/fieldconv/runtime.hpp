@@ -3,12 +3,22 @@
 
 namespace fieldconv {
 
-// Threads every kernel uses, whichever thread calls it. Default: OMP_NUM_THREADS if set,
-// else the CPUs available to the process. In a child created by fork() the kernels run
-// single-threaded (GNU OpenMP's thread pool does not survive fork).
+// The largest thread count set_num_threads accepts (OMP_NUM_THREADS above it is clamped to it).
+constexpr int max_num_threads = 1024;
+
+// The process-wide thread budget: all calls running at once, from any threads, together use at
+// most this many threads (callers included); each call takes only the threads its work is
+// worth, and a caller that finds the budget spent runs alone. Default: OMP_NUM_THREADS if set,
+// else the CPUs this process may use (affinity mask and cgroup CPU quota). In a child created by
+// fork() from a thread that had run a fieldconv thread team, every call runs on its calling
+// thread (GNU OpenMP's pool does not survive fork) and this returns 1; other children keep
+// full threading.
 int get_num_threads() noexcept;
-// Throws std::invalid_argument unless n >= 1.
+// Throws std::invalid_argument unless 1 <= n <= max_num_threads.
 void set_num_threads(int n);
+// Where the current count came from: "OMP_NUM_THREADS", "CPU affinity", "cgroup CPU quota",
+// "set_num_threads", "fieldconv.threads" or "threadpoolctl".
+const char* num_threads_source() noexcept;
 
 // Kernel family in use: "avx512", "avx2" or "generic". FIELDCONV_ISA=generic (or avx2) in the
 // environment forces that family; the default is the best the CPU supports.

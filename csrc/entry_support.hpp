@@ -1,0 +1,51 @@
+// What every public entry point does before handing a job to the kernels: refuse overlapping
+// buffers, and estimate the call's work so that threads_for_work (parallel.hpp) can decide how
+// many threads it is worth.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+#include "dispatch.hpp"
+#include "fieldconv/shapes.hpp"
+#include "parallel.hpp"
+
+namespace fieldconv {
+
+// Throws std::invalid_argument when the byte ranges [a, a + a_bytes) and [b, b + b_bytes)
+// overlap. The kernels write each output while later outputs still read the inputs (and
+// Winograd's direct fallback reads the input again after writing), so no entry point computes
+// in place.
+inline void check_disjoint(const void* a, std::int64_t a_bytes, const char* a_name, const void* b,
+                           std::int64_t b_bytes, const char* b_name) {
+  if (a == nullptr || b == nullptr || a_bytes <= 0 || b_bytes <= 0) return;
+  const std::less<const char*> before;
+  const char* a_begin = static_cast<const char*>(a);
+  const char* b_begin = static_cast<const char*>(b);
+  if (before(a_begin, b_begin + b_bytes) && before(b_begin, a_begin + a_bytes))
+    throw_invalid(a_name, " and ", b_name, " must not overlap (no entry point computes in place; "
+                  "write into a separate buffer)");
+}
+
+// Estimated single-thread nanoseconds of a convolution with `macs` multiply-adds of `T`
+// (float64 runs at half the float32 rate; `efficiency` < 1 for kernels slower than the blocked
+// direct one, > 1 for Winograd, which needs fewer multiplications than `macs` counts).
+template <class T>
+double conv_work_ns(double macs, double efficiency) {
+  const double rate = active_kernels().macs_per_ns * efficiency * (sizeof(T) == 8 ? 0.5 : 1.0);
+  return macs / rate;
+}
+
+inline double conv2d_macs(const Conv2dShape& shape, const Conv2dParams& params) {
+  return double(shape.output_elements) * double(shape.in_channels_per_group) * double(params.kernel_height) *
+         double(params.kernel_width);
+}
+
+// Pooling is memory-bound: ~0.25 ns per input element read plus the window's work per output
+// (measured on the AVX2 kernels, a round figure).
+inline double pool2d_work_ns(const Pool2dShape& shape, const Pool2dParams& params) {
+  return 0.25 * double(shape.input_elements) +
+         0.03 * double(shape.output_elements) * double(params.kernel_height) * double(params.kernel_width);
+}
+
+}  // namespace fieldconv
