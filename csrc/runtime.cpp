@@ -186,8 +186,14 @@ void set_num_threads(int n, const char* source) {
   if (n < 1 || n > max_num_threads)
     throw std::invalid_argument("n must be an integer between 1 and " + std::to_string(max_num_threads) +
                                 ", got " + std::to_string(n));
+  // Keep one of the known static names (the caller's string may not outlive this call).
+  static const char* const known[] = {"set_num_threads", "fieldconv.threads", "threadpoolctl",
+                                      "OMP_NUM_THREADS", "CPU affinity", "cgroup CPU quota"};
+  const char* name = known[0];
+  for (const char* candidate : known)
+    if (source != nullptr && std::strcmp(source, candidate) == 0) name = candidate;
   thread_count.store(n, std::memory_order_relaxed);
-  thread_count_source.store(source != nullptr ? source : "set_num_threads", std::memory_order_relaxed);
+  thread_count_source.store(name, std::memory_order_relaxed);
 }
 
 void set_num_threads(int n) { set_num_threads(n, "set_num_threads"); }

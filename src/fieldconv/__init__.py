@@ -1,6 +1,6 @@
 """fieldconv: fast CPU 2-D convolution and pooling for NumPy, with receptive fields."""
 from ._version import __version__
-from ._runtime import get_cmake_dir, get_include, get_isa, get_num_threads, set_num_threads, show_config
+from ._runtime import get_cmake_dir, get_include, get_isa, get_num_threads, set_num_threads, show_config, threads
 from .functional import conv2d
 from .layers import Conv2d
 from .functional import avg_pool2d, max_pool2d
@@ -14,6 +14,9 @@ from .functional import relu
 from .layers import ReLU, Sequential, SummaryRow
 from .plot import plot_receptive_field
 from .receptive_field import receptive_field
+from . import _threadpoolctl
+
+_threadpoolctl.register()
 
 __all__ = [
     "__version__",
@@ -26,6 +29,7 @@ __all__ = [
     "get_num_threads",
     "set_num_threads",
     "show_config",
+    "threads",
     "correlate2d",
     "convolve2d",
     "ndimage",

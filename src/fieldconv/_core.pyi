@@ -3,7 +3,7 @@
 Arguments reaching these functions were already checked and normalised by fieldconv._params:
 arrays are C-contiguous, native float32 or float64, integers are plain ints.
 """
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 import numpy.typing as npt
@@ -15,8 +15,16 @@ max_extent: int  # 2**31 - 1: largest size, stride, dilation or padding along an
 max_element_count: int  # 2**48: largest number of elements of any array
 
 # runtime
-def get_num_threads() -> int: ...
-def set_num_threads(n: int) -> None: ...  # ValueError for n < 1
+max_num_threads: int  # largest count set_num_threads accepts
+def get_num_threads() -> int: ...  # 1 in a single-threaded fork child
+def set_num_threads(n: int, source: str = "set_num_threads") -> None: ...  # ValueError outside 1..max_num_threads
+def num_threads_source() -> str: ...  # "OMP_NUM_THREADS", "CPU affinity", "cgroup CPU quota", or who set it
+def get_num_threads_setting() -> int: ...  # the configured count, even in a single-threaded fork child
+def is_single_threaded_child() -> bool: ...  # forked from a thread that had run a fieldconv team
+def threads_for_work(work_ns: float) -> int: ...  # threads a call of that much single-thread work gets now
+def cgroup_cpu_limit(proc_self_cgroup: str, cgroup_root: str) -> int: ...  # 0: no quota
+def affinity_cpu_count() -> int: ...
+def team_statistics(reset: bool = False) -> Dict[str, int]: ...  # peak_active_threads, peak_helpers, teams, caller_alone_windows
 def fma_peak_gflops(threads: int, seconds: float = 0.2) -> float: ...  # measured FMA throughput
 def get_isa() -> str: ...  # "avx512", "avx2" or "generic"
 def set_isa(name: str) -> None: ...  # for tests; ValueError if this CPU/build lacks it

@@ -389,7 +389,7 @@ def conv2d_plan(algorithm: str, x_shape, weight_shape, geometry: Conv2dGeometry,
 
 
 def thread_count(n) -> int:
-    return as_int(n, "n", minimum=1, maximum=4096)
+    return as_int(n, "n", minimum=1, maximum=_core.max_num_threads)
 
 
 # --------------------------------------------------------------------------------------------

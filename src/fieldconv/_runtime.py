@@ -1,22 +1,58 @@
 """Thread count, kernel family and build configuration."""
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import warnings
+from typing import IO, Iterator, Optional
 
 from . import _core, _params
 from ._version import __version__
 
 
 def set_num_threads(n: int) -> None:
-    """Threads every kernel uses from now on, whichever Python thread calls it (n >= 1)."""
-    _core.set_num_threads(_params.thread_count(n))
+    """Sets the process-wide thread budget: all fieldconv calls running at once, from any Python
+    threads, together use at most ``n`` threads (1 <= n <= 1024). Each call takes only the threads
+    its work is worth."""
+    _set(_params.thread_count(n), "set_num_threads")
 
 
 def get_num_threads() -> int:
-    """Threads the kernels use: OMP_NUM_THREADS if set, else the CPUs available to the process."""
+    """The process-wide thread budget: OMP_NUM_THREADS if set, else the CPUs this process may use
+    (its affinity mask and cgroup CPU quota), unless changed by set_num_threads, ``threads`` or
+    threadpoolctl. 1 in a child forked after fieldconv ran threads in the forking thread."""
     return int(_core.get_num_threads())
+
+
+@contextlib.contextmanager
+def threads(n: int) -> Iterator[None]:
+    """``with fieldconv.threads(n):`` sets the process-wide thread budget to ``n`` for the block
+    and restores the previous budget afterwards (like threadpoolctl's ``threadpool_limits``, it
+    applies to calls from every thread while the block runs)."""
+    count = _params.thread_count(n)
+    previous_count = int(_core.get_num_threads_setting())
+    previous_source = str(_core.num_threads_source())
+    _set(count, "fieldconv.threads")
+    try:
+        yield
+    finally:
+        _core.set_num_threads(previous_count, previous_source)
+
+
+_warned_single_threaded_child = False
+
+
+def _set(n: int, source: str) -> None:
+    """Sets the budget; in a child that must stay single-threaded, says so once."""
+    global _warned_single_threaded_child
+    _core.set_num_threads(n, source)
+    if n > 1 and _core.is_single_threaded_child() and not _warned_single_threaded_child:
+        _warned_single_threaded_child = True
+        warnings.warn(f"fieldconv runs single-threaded in this process, whatever the count ({n}): it was forked "
+                      "from a thread that had run a fieldconv thread team, whose OpenMP threads do not exist "
+                      "in the child. Fork before the first threaded call, or use the 'spawn' or 'forkserver' "
+                      "start method, to keep threads.", RuntimeWarning, stacklevel=3)
 
 
 def get_isa() -> str:
@@ -24,12 +60,20 @@ def get_isa() -> str:
     return str(_core.get_isa())
 
 
-def show_config(file=None) -> None:
-    """Prints version, kernel family, threads, OpenMP runtime and compiler."""
+def show_config(file: Optional[IO[str]] = None) -> None:
+    """Prints version, kernel family, threads (and where the count came from), OpenMP runtime
+    and compiler."""
+    source = str(_core.num_threads_source())
+    threads_line = f"{get_num_threads()} (from {source}"
+    if _core.is_single_threaded_child():
+        threads_line += f"; {int(_core.get_num_threads_setting())} configured, single-threaded in this forked child"
+    threads_line += f"; CPU affinity {int(_core.affinity_cpu_count())}"
+    quota = int(_core.cgroup_cpu_limit("/proc/self/cgroup", "/sys/fs/cgroup"))
+    threads_line += f", cgroup CPU quota {quota})" if quota else ", no cgroup CPU quota)"
     lines = [
         f"fieldconv {__version__}",
         f"  ISA:       {get_isa()}",
-        f"  threads:   {get_num_threads()}",
+        f"  threads:   {threads_line}",
         f"  OpenMP:    {_core.openmp_description()}",
         f"  compiler:  {_core.compiler_description()}",
         f"  python:    {sys.version.split()[0]}",
