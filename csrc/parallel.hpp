@@ -65,6 +65,7 @@ void wait_for_helpers(const std::atomic<int>& finished, int helpers) noexcept;
 void notify_caller(std::atomic<int>& finished) noexcept;
 // What the budget has seen (for tests and show_config): the most threads inside parallel_for at
 // once (callers and helpers), the most helpers at once, teams opened, caller-alone windows opened.
+// reset also forgets every caller-alone window, so a test can count on threads_for_work.
 struct Statistics {
   int peak_active_threads;
   int peak_helpers;

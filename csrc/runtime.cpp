@@ -253,15 +253,19 @@ int size_class(double work_ns) noexcept {
 }
 thread_local bool first_team_reported = false;
 
-void reset_in_child() noexcept {
-  if (owns_pool) single_threaded_child.store(true, std::memory_order_relaxed);
-  active_threads.store(0, std::memory_order_relaxed);
-  active_helpers.store(0, std::memory_order_relaxed);
+void forget_late_helpers() noexcept {
   for (SizeClass& state : size_class_state) {
     state.score.store(0.5, std::memory_order_relaxed);
     state.window_end_ns.store(0, std::memory_order_relaxed);
     state.window_length_ns.store(min_window_ns, std::memory_order_relaxed);
   }
+}
+
+void reset_in_child() noexcept {
+  if (owns_pool) single_threaded_child.store(true, std::memory_order_relaxed);
+  forget_late_helpers();
+  active_threads.store(0, std::memory_order_relaxed);
+  active_helpers.store(0, std::memory_order_relaxed);
 }
 
 }  // namespace
@@ -319,6 +323,7 @@ Statistics statistics(bool reset) noexcept {
                           teams_opened.load(std::memory_order_relaxed),
                           windows_opened.load(std::memory_order_relaxed)};
   if (reset) {
+    forget_late_helpers();
     peak_active_threads.store(0, std::memory_order_relaxed);
     peak_helpers.store(0, std::memory_order_relaxed);
     teams_opened.store(0, std::memory_order_relaxed);

@@ -116,6 +116,9 @@ bool conv2d_winograd(const Conv2dParams& params, const T* input, const WinogradW
   if (shape.output_elements == 0) return true;
   if (input == nullptr) throw_invalid("input must not be null");
   if (output == nullptr) throw_invalid("output must not be null");
+  const std::int64_t output_bytes = shape.output_elements * std::int64_t(sizeof(T));
+  check_disjoint(output, output_bytes, "output", input, shape.input_elements * std::int64_t(sizeof(T)), "input");
+  check_disjoint(output, output_bytes, "output", bias, params.out_channels * std::int64_t(sizeof(T)), "bias");
   if (!weight.usable()) return false;
   constexpr double largest = double(std::numeric_limits<T>::max());
   if (bias != nullptr)

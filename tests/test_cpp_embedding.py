@@ -122,6 +122,32 @@ int main() {
                         yf.data(), fieldconv::FilterAccumulator::float64, taps, &fill);
   });
   expect_invalid("threads_bad", [&] { fieldconv::set_num_threads(0); });
+  expect_invalid("threads_too_many_bad", [&] { fieldconv::set_num_threads(fieldconv::max_num_threads + 1); });
+  fieldconv::set_num_threads(fieldconv::max_num_threads);  // the documented maximum is accepted
+  std::printf("threads_max %d\n", fieldconv::get_num_threads());
+  fieldconv::set_num_threads(2);
+
+  // No entry point computes in place: overlapping output and input (or indices) are refused.
+  fieldconv::Conv2dParams same = q;  // 3 -> 5 channels, stride 1, padding 1: output larger than input
+  std::vector<double> shared(fieldconv::conv2d_shape(same).output_elements);
+  for (std::size_t i = 0; i < x.size(); ++i) shared[i] = x[i];
+  expect_invalid("direct_overlap_bad", [&] {
+    fieldconv::conv2d_direct<double>(same, shared.data(), w.data(), b.data(), shared.data());
+  });
+  expect_invalid("winograd_overlap_bad", [&] {
+    fieldconv::conv2d_winograd<double>(same, shared.data(), w.data(), b.data(), shared.data() + 7, 4);
+  });
+  expect_invalid("bias_overlap_bad", [&] {
+    fieldconv::conv2d_direct<double>(same, x.data(), w.data(), shared.data() + 3, shared.data());
+  });
+  expect_invalid("pool_overlap_bad", [&] { fieldconv::max_pool2d<double>(m, x.data(), x.data() + 5); });
+  expect_invalid("indices_overlap_bad", [&] {
+    fieldconv::max_pool2d<double>(m, x.data(), ymax.data(), reinterpret_cast<std::int64_t*>(ymax.data()));
+  });
+  expect_invalid("filter_overlap_bad", [&] {
+    fieldconv::filter2d(f, fieldconv::FilterScalar::float64, x.data(), fieldconv::FilterScalar::float64,
+                        x.data(), fieldconv::FilterAccumulator::float64, taps, &fill);
+  });
   return 0;
 }
 """
@@ -188,7 +214,13 @@ def test_find_package_program_matches_python(tmp_path):
     assert messages["winograd_bad"].startswith("invalid_argument: ") and "stride" in messages["winograd_bad"]
     assert messages["pool_bad"].startswith("invalid_argument: padding[0] (height) must be at most kernel_size[0] // 2")
     assert messages["filter_bad"].startswith("invalid_argument: ") and "height" in messages["filter_bad"]
-    assert messages["threads_bad"].startswith("invalid_argument: ")
+    assert messages["threads_bad"].startswith("invalid_argument: n must be an integer between 1 and 1024")
+    assert messages["threads_too_many_bad"] == "invalid_argument: n must be an integer between 1 and 1024, got 1025"
+    assert "threads_max 1024" in output
+    for label in ("direct", "winograd", "pool", "filter"):
+        assert messages[f"{label}_overlap_bad"].startswith("invalid_argument: output and input must not overlap"), label
+    assert messages["bias_overlap_bad"].startswith("invalid_argument: output and bias must not overlap")
+    assert messages["indices_overlap_bad"].startswith("invalid_argument: indices and output must not overlap")
 
 
 def _sections(lines):

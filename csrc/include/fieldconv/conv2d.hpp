@@ -40,7 +40,9 @@ class PackedConv2dWeights {
 
 // y = conv2d(x, w) + b. x: (batch, in_channels, in_height, in_width), y: (batch, out_channels,
 // out_height, out_width), both C-contiguous; bias may be null. Checks params (throwing
-// std::invalid_argument) and that the packing matches them. Uses get_num_threads() threads.
+// std::invalid_argument) and that the packing matches them. The output must not overlap the
+// input or the bias (std::invalid_argument: no in-place computation). Uses at most
+// get_num_threads() threads (fewer for small calls; see runtime.hpp).
 template <class T>
 void conv2d_direct(const Conv2dParams& params, const T* input, const PackedConv2dWeights<T>& weight,
                    const T* bias, T* output);

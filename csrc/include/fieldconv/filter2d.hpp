@@ -55,7 +55,8 @@ struct Filter2dTaps {
 // Checks every argument (throwing std::invalid_argument with the reason; an empty plane with a
 // border other than constant is refused) and runs the active kernel family on
 // get_num_threads() threads. Throws std::bad_alloc if a workspace of a legal size cannot be
-// allocated. Inputs are only read; input and output must not overlap.
+// allocated. Inputs are only read; input and output must not overlap (std::invalid_argument:
+// no in-place computation). Uses at most get_num_threads() threads (fewer for small calls).
 void filter2d(const Filter2dParams& params, FilterScalar input_type, const void* input,
               FilterScalar output_type, void* output, FilterAccumulator accumulator,
               const Filter2dTaps& taps, const void* fill);

@@ -13,7 +13,9 @@ namespace fieldconv {
 // the flat index (row * in_width + col) of the chosen element within its input plane, exactly
 // as PyTorch: the first maximum in row-major order, the last NaN when there is one, and for a
 // window holding no input element (possible with dilation) the index PyTorch reports there.
-// Checks params (throwing std::invalid_argument). Uses get_num_threads() threads.
+// Checks params (throwing std::invalid_argument). input, output and indices must not overlap
+// (std::invalid_argument: no in-place computation). Uses at most get_num_threads() threads
+// (fewer for small calls; see runtime.hpp).
 template <class T>
 void max_pool2d(const Pool2dParams& params, const T* input, T* output, std::int64_t* indices = nullptr);
 

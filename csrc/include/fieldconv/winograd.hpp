@@ -58,7 +58,9 @@ class WinogradWeights {
 };
 
 // y = conv2d(x, w) + b by Winograd F(m x m, 3 x 3), m = weight.tile(). Same layout and
-// conventions as conv2d_direct. Checks params (std::invalid_argument). Returns false, leaving
+// conventions as conv2d_direct, overlap rule included (the direct fallback of the convenience
+// overload below reads the input again after the Winograd pass wrote the output, so an
+// in-place call could not be correct: it is refused). Checks params (std::invalid_argument). Returns false, leaving
 // the output unspecified, when the result could differ from direct convolution in where NaN
 // or Inf appear: weights not usable(), a non-finite input in a tile, or magnitudes whose
 // products could overflow T (|transformed x| * |U| * channels near the largest T), or a bias
