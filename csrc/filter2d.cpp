@@ -143,9 +143,9 @@ void filter2d(const Filter2dParams& p, FilterScalar input_type, const void* inpu
     job.row_identity_begin = row_identity_begin;
     job.row_identity_end = row_identity_end;
     job.row_identity_shift = p.row_offset;
-    // Per output and tap: a multiply-add, at about a quarter of the direct conv's rate (one
+    // Per output and tap: a multiply-add, at about a seventh of the direct conv's rate (one
     // plane, taps broadcast one by one), plus conversions in and out.
-    job.threads = threads_for_work(conv_work_ns<float>(double(out_elements) * double(taps.count + 4), 0.25));
+    job.threads = threads_for_work(conv_work_ns<float>(double(out_elements) * double(taps.count + 4), 0.15));
     return run<A>(kernels, job, taps.weights, fill);
   };
   switch (accumulator) {

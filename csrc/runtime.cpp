@@ -224,20 +224,23 @@ void raise_peak(std::atomic<int>& peak, int value) noexcept {
 
 // Caller-alone windows, per size class of work (class k: about 4^k x 25 us of single-thread
 // work), so that late helpers on small calls do not stop large ones from using threads, and
-// the other way round. Each class keeps a score: a moving average of what helpers gained,
-// (time alone - time with helpers) / time alone, clamped at -1, over its recent teams. While
-// the score is below min_gain, the class's calls run on the caller alone for window_length; a
-// team that lost multiplies the length by 4 (up to max_window_ns), and a recovered score puts
-// it back to min_window_ns. A trial under contention loses up to a scheduler tick (4 ms at
-// HZ=250) waiting for a helper that got no core, so under steady contention the windows reach
-// a second within three trials, and the loss stays below 1 %.
+// the other way round. Each class keeps a score: a moving average of the time its recent teams
+// saved beyond 10 % of the time alone, in nanoseconds (negative when a helper joined late): the
+// expected saving of the next team. While the score is negative, the class's calls run on
+// the caller alone for window_length; a team that lost multiplies the length by 4 (up to
+// max_window_ns), and a score back above zero puts it back to min_window_ns. A trial under
+// contention loses up to a scheduler tick (4 ms at HZ=250) waiting for a helper that got no
+// core, so under steady contention the windows reach a second within three trials, and the
+// loss stays below 1 %.
 constexpr int size_classes = 8;
 constexpr i64 min_window_ns = 50'000'000;     // 50 ms
 constexpr i64 max_window_ns = 1'000'000'000;  // 1 s
-constexpr double min_gain = 0.1;
 constexpr double score_weight = 0.4;           // weight of the newest team in the score
+constexpr double min_saving = 0.1;
+constexpr int warm_up_teams = 2;
 struct SizeClass {
-  std::atomic<double> score{0.5};
+  std::atomic<double> score{0};
+  std::atomic<int> teams_seen{0};
   std::atomic<i64> window_end_ns{0};
   std::atomic<i64> window_length_ns{min_window_ns};
 };
@@ -255,7 +258,7 @@ thread_local bool first_team_reported = false;
 
 void forget_late_helpers() noexcept {
   for (SizeClass& state : size_class_state) {
-    state.score.store(0.5, std::memory_order_relaxed);
+    state.score.store(0, std::memory_order_relaxed);
     state.window_end_ns.store(0, std::memory_order_relaxed);
     state.window_length_ns.store(min_window_ns, std::memory_order_relaxed);
   }
@@ -348,16 +351,23 @@ void report(const RegionTiming& timing) noexcept {
   if (trace)
     std::fprintf(stderr, "team: %lld us, items' CPU time %lld us, class %d (measured %d)\n", (long long)actual / 1000,
                  (long long)timing.item_cpu_ns / 1000, current_size_class, size_class(alone));
-  const double gain = std::max(-1.0, (alone - double(actual)) / alone);
+  // A team must be worth it: it counts as saving only what goes beyond min_saving of the time
+  // alone (CPU time per item grows when two threads share caches and memory, so "alone" leans
+  // high; and a team that saves nothing only adds a risk of late joins).
+  // Clamped to +-alone: one outlier (a first call faulting in its workspace, a stall of a tick
+  // on a tiny call) must not outweigh the evidence of many teams.
+  const double saved = std::max(-alone, std::min(alone, alone * (1 - min_saving) - double(actual)));
   SizeClass& state = size_class_state[current_size_class >= 0 ? current_size_class : size_class(alone)];
-  const double score = (1 - score_weight) * state.score.load(std::memory_order_relaxed) + score_weight * gain;
+  // The first teams of a class warm up (workspaces, page faults): not evidence of late helpers.
+  if (state.teams_seen.fetch_add(1, std::memory_order_relaxed) < warm_up_teams) return;
+  const double score = (1 - score_weight) * state.score.load(std::memory_order_relaxed) + score_weight * saved;
   state.score.store(score, std::memory_order_relaxed);
   const i64 length = state.window_length_ns.load(std::memory_order_relaxed);
-  if (score >= min_gain) {
+  if (score >= 0) {
     state.window_length_ns.store(min_window_ns, std::memory_order_relaxed);
     return;
   }
-  if (gain < min_gain) state.window_length_ns.store(std::min(4 * length, max_window_ns), std::memory_order_relaxed);
+  if (saved < 0) state.window_length_ns.store(std::min(4 * length, max_window_ns), std::memory_order_relaxed);
   state.window_end_ns.store(timing.end_ns + length, std::memory_order_relaxed);
   windows_opened.fetch_add(1, std::memory_order_relaxed);
 }

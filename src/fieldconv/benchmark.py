@@ -648,6 +648,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="compute the FMA peak from this clock (2 pipes x lanes x 2 x GHz x threads) "
                              "instead of measuring it")
     parser.add_argument("--list", action="store_true", help="list the workloads and exit")
+    parser.add_argument("--contention", action="store_true",
+                        help="instead of the peers: fieldconv at 1 thread against --threads, quiet, beside a "
+                             "competing busy process, beside other libraries' thread pools, and under dask's "
+                             "threaded scheduler")
 
 
 def run(args: argparse.Namespace, out=None) -> Dict[str, List[Result]]:
@@ -658,6 +662,11 @@ def run(args: argparse.Namespace, out=None) -> Dict[str, List[Result]]:
         return {}
     if args.threads < 1 or args.repeats < 1:
         raise SystemExit("--threads and --repeats must be at least 1")
+    if getattr(args, "contention", False):
+        from . import _threads_bench
+
+        _threads_bench.run(threads=args.threads, rounds=args.repeats, out=out)
+        return {}
     configure_torch_isa(args.torch_isa)  # before anything imports torch
     import fieldconv
 
