@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 
+import fieldconv
 from fieldconv import benchmark
 from reference import conv2d_reference
 
@@ -176,3 +177,32 @@ def test_absent_peers_say_not_installed(monkeypatch):
     with pytest.raises(benchmark.Unavailable, match=r"^n/a \(not installed\)$"):
         benchmark.prepare_scipy(workload, workload.make_arrays(), 1)
     assert benchmark.torch_description() == "torch: not installed"
+
+
+def test_contention_scenario_machinery(monkeypatch):
+    """The pieces of ``bench --contention`` (no timing asserted): every op of the bar computes
+    what the public API computes, the table flags ratios below the bar, the competing process
+    really spins on one CPU and stops, and the other libraries' calls run."""
+    import os
+    import time
+
+    from fieldconv import _threads_bench
+
+    rng = np.random.default_rng(0)
+    ops = _threads_bench.operations(rng)
+    assert len(ops) == 7 and all(op() is not None for op in ops.values())
+    results = _threads_bench.compare_thread_counts({"pool": lambda: fieldconv.max_pool2d(np.ones((1, 2, 8, 8)), 2)},
+                                                   threads=2, rounds=2, seconds=0.001)
+    assert set(results["pool"]) == {"one", "many", "ratio", "low", "high"}
+    table = _threads_bench.format_table("t", {"a": dict(one=1.0, many=2.0, ratio=0.5, low=0.4, high=0.6)}, 2)
+    assert "0.50" in table and "< 0.9" in table
+    with _threads_bench.CompetingProcess() as competitor:
+        pid = competitor.process.pid
+        time.sleep(0.3)
+        with open(f"/proc/{pid}/stat") as stat:
+            assert stat.read().split(")")[1].split()[0] == "R"  # running, not sleeping
+        if competitor.cpu is not None:
+            assert os.sched_getaffinity(pid) == {competitor.cpu}
+    assert not competitor.process.is_alive()
+    for _, call in _threads_bench.other_pools(rng):
+        assert call() is not None
