@@ -27,9 +27,10 @@ from typing import Callable, Dict, List, Optional, Tuple
 import numpy as np
 
 
-def _spin(cpu: Optional[int]) -> None:  # pragma: no cover - runs in the competing process
+def _spin(cpu: Optional[int], ready) -> None:  # pragma: no cover - runs in the competing process
     if cpu is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {cpu})
+    ready.set()
     while True:
         pass
 
@@ -44,9 +45,12 @@ class CompetingProcess:
 
     def __enter__(self) -> "CompetingProcess":
         context = multiprocessing.get_context("spawn")  # no copy of this process's threads
-        self.process = context.Process(target=_spin, args=(self.cpu,), daemon=True)
+        ready = context.Event()
+        self.process = context.Process(target=_spin, args=(self.cpu, ready), daemon=True)
         self.process.start()
-        time.sleep(0.2)
+        if not ready.wait(timeout=60):
+            raise RuntimeError("the competing process did not start within 60 s")
+        time.sleep(0.1)  # let the scheduler see it as a running task
         return self
 
     def __exit__(self, *exc) -> None:
