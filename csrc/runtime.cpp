@@ -235,12 +235,18 @@ void raise_peak(std::atomic<int>& peak, int value) noexcept {
 constexpr int size_classes = 8;
 constexpr i64 min_window_ns = 50'000'000;     // 50 ms
 constexpr i64 max_window_ns = 1'000'000'000;  // 1 s
-constexpr double score_weight = 0.4;           // weight of the newest team in the score
+// Weight of the newest team in the score: 0.1 when teams come often (a lone stall among many
+// paying teams opens no window), growing towards 1 as the time since the class's previous team
+// grows past score_half_life_ns (old evidence fades: the machine may have changed since).
+constexpr double score_weight = 0.1;
+constexpr double score_half_life_ns = 100e6;
 constexpr double min_saving = 0.1;
+constexpr std::uint64_t short_slice_ns = 100'000;  // the shortest slice the kernel accepts
 constexpr int warm_up_teams = 2;
 struct SizeClass {
   std::atomic<double> score{0};
   std::atomic<int> teams_seen{0};
+  std::atomic<i64> last_report_ns{0};
   std::atomic<i64> window_end_ns{0};
   std::atomic<i64> window_length_ns{min_window_ns};
 };
@@ -360,7 +366,9 @@ void report(const RegionTiming& timing) noexcept {
   SizeClass& state = size_class_state[current_size_class >= 0 ? current_size_class : size_class(alone)];
   // The first teams of a class warm up (workspaces, page faults): not evidence of late helpers.
   if (state.teams_seen.fetch_add(1, std::memory_order_relaxed) < warm_up_teams) return;
-  const double score = (1 - score_weight) * state.score.load(std::memory_order_relaxed) + score_weight * saved;
+  const double since = double(timing.end_ns - state.last_report_ns.exchange(timing.end_ns, std::memory_order_relaxed));
+  const double weight = score_weight + (1 - score_weight) * (1 - std::exp2(-since / score_half_life_ns));
+  const double score = (1 - weight) * state.score.load(std::memory_order_relaxed) + weight * saved;
   state.score.store(score, std::memory_order_relaxed);
   const i64 length = state.window_length_ns.load(std::memory_order_relaxed);
   if (score >= 0) {
@@ -393,7 +401,8 @@ void wait_for_helpers(const std::atomic<int>& finished, int helpers) noexcept {
     cpu_relax();
     if ((spin & 31) == 31 && now_ns() > spin_until) break;
   }
-  for (int seen; (seen = finished.load(std::memory_order_acquire)) < helpers;) {
+  bool slept = false;
+  for (int seen; (seen = finished.load(std::memory_order_acquire)) < helpers; slept = true) {
 #if defined(__linux__)
     // The helpers wake this futex after each increment (notify_caller); the timeout only guards
     // against a missed wake.
@@ -403,6 +412,31 @@ void wait_for_helpers(const std::atomic<int>& finished, int helpers) noexcept {
     sched_yield();
 #endif
   }
+  // The last helper woke this thread on its way to the region's closing barrier, where GNU
+  // OpenMP makes the caller spin: if both share a core, let the helper get there first.
+  if (slept) sched_yield();
+}
+
+void ask_for_short_slices() noexcept {
+  static thread_local bool asked = false;
+  if (asked) return;
+  asked = true;
+#if defined(__linux__) && defined(SYS_sched_setattr)
+  // struct sched_attr of sched_setattr(2); sched_runtime is the requested slice for SCHED_OTHER.
+  struct {
+    std::uint32_t size;
+    std::uint32_t sched_policy;
+    std::uint64_t sched_flags;
+    std::int32_t sched_nice;
+    std::uint32_t sched_priority;
+    std::uint64_t sched_runtime, sched_deadline, sched_period;
+  } attr{};
+  if (syscall(SYS_sched_getattr, 0, &attr, sizeof(attr), 0) != 0 || attr.sched_policy != 0 /* SCHED_OTHER */)
+    return;
+  attr.size = sizeof(attr);
+  attr.sched_runtime = short_slice_ns;
+  syscall(SYS_sched_setattr, 0, &attr, 0);  // older kernels ignore or refuse it: no harm
+#endif
 }
 
 void notify_caller(std::atomic<int>& finished) noexcept {
