@@ -503,3 +503,35 @@ def test_layer_bias_is_cast_per_call_as_the_function_does():
     np.testing.assert_array_equal(layer(x), fieldconv.conv2d(x, weight, bias, padding=1))
     np.testing.assert_array_equal(layer(x.astype(np.float32)),
                                   fieldconv.conv2d(x.astype(np.float32), weight, bias, padding=1))
+
+
+# --------------------------------------------------------------------------------------------
+# Pointwise kernel (1x1, stride 1, no padding, maps of >= 256 pixels): pixels vectorised, 8 (or
+# 4) out-channels x 3 vectors per microkernel, runs of 3 vectors packed per chunk of ~85 float32
+# / ~42 float64 input channels, 192 pixels x 64 out-channels per item. The edges: pixel tails of
+# every length (and 1 or 2 vectors), out-channel counts off the 8/4 grid, several channel chunks,
+# groups, no bias, float64; compared with the reference (and torch).
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n, c_in, h, w, c_out, groups", [
+    (1, 16, 16, 16, 8, 1),     # 256 pixels: whole runs only
+    (1, 7, 17, 19, 5, 1),      # 323 pixels: a tail, out-channels off the grid
+    (2, 200, 16, 17, 70, 1),   # several channel chunks, 70 = 64 + 6 rows
+    (1, 12, 20, 13, 9, 3),     # groups
+    (1, 3, 1, 300, 130, 1),    # one row, 3 row items
+    (1, 4, 16, 31, 1, 1),      # one out-channel
+])
+def test_pointwise_edges(isa, rng, dtype, n, c_in, h, w, c_out, groups):
+    x, weight, bias = random_case(rng, dtype, n, c_in, h, w, c_out, 1, groups=groups)
+    check_conv2d(x, weight, bias, groups=groups, algorithm="direct")
+    check_conv2d(x, weight, None, groups=groups, algorithm="direct")
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_pointwise_results_do_not_depend_on_threads(rng, threads):
+    x, weight, bias = random_case(rng, np.float32, 2, 100, 20, 20, 72, 1)
+    fieldconv.set_num_threads(1)
+    expected = fieldconv.conv2d(x, weight, bias)
+    fieldconv.set_num_threads(threads)
+    np.testing.assert_array_equal(fieldconv.conv2d(x, weight, bias), expected)

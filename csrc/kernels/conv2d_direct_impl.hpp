@@ -21,6 +21,7 @@
 #include "kernels/kernel_support.hpp"
 #include "kernels/kernels.hpp"
 #include "parallel.hpp"
+#include "kernels/conv2d_pointwise_impl.hpp"
 
 namespace fieldconv {
 namespace FIELDCONV_KERNEL_FAMILY {
@@ -595,6 +596,7 @@ KernelStatus depthwise(const Conv2dJob<T>& job) noexcept {
 
 template <class T>
 KernelStatus conv2d_direct_blocked(const Conv2dJob<T>& job) noexcept {
+  if (pointwise_applies(job)) return pointwise(job);
   return direct_blocked(job);
 }
 template <class T>
