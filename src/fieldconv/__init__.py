@@ -12,6 +12,9 @@ from . import ndimage
 # submodule of the same name; keep this import after every import that loads that submodule.
 from .functional import relu
 from .layers import ReLU, Sequential, SummaryRow
+from .layers import AdaptiveAvgPool2d, BatchNorm2d, Dropout, Flatten, Identity, Linear, ReLU6
+from .graph import Concat, Graph, Residual
+from ._torch_fx import from_torch
 from .plot import plot_receptive_field
 from .receptive_field import receptive_field
 
@@ -39,4 +42,15 @@ __all__ = [
     "avg_pool2d",
     "MaxPool2d",
     "AvgPool2d",
+    "BatchNorm2d",
+    "Residual",
+    "Concat",
+    "Graph",
+    "AdaptiveAvgPool2d",
+    "Flatten",
+    "Linear",
+    "ReLU6",
+    "Dropout",
+    "Identity",
+    "from_torch",
 ]
