@@ -124,6 +124,7 @@ class _Translator:
         self.layers_by_module: Dict[int, object] = {}
         self.calls_by_module: Dict[str, int] = {}
         self.counted_parameters = set()
+        self.traced_from: Dict[str, str] = {}  # Graph node name -> the fx node it translates
 
     # ---- helpers
     def tensor(self, node, value, what: str) -> str:
@@ -169,6 +170,7 @@ class _Translator:
         name = self.name_of(node)
         self.nodes.append((name, layer, tuple(inputs), parameter_count))
         self.tensor_names[node] = name
+        self.traced_from[name] = node.name
 
     # ---- translation
     def run(self, input_shape) -> Graph:
@@ -197,7 +199,9 @@ class _Translator:
                 _unsupported(node, "unknown fx op")
         if output is None or output == INPUT or not self.nodes:
             raise ValueError("from_torch: the traced network computes nothing from its input")
-        return Graph(self.nodes, output=output, input_shape=input_shape)
+        graph = Graph(self.nodes, output=output, input_shape=input_shape)
+        graph.traced_from = dict(self.traced_from)
+        return graph
 
     def module(self, node):
         nn = self.torch.nn
@@ -378,6 +382,7 @@ def from_torch(module, input_shape, *, fold_batch_norm: bool = False) -> Graph:
     ``fields()``; the Graph itself takes any batch size. fold_batch_norm: fold each BatchNorm2d
     into the convolution before it (the parameter count stays torch's count before folding).
 
+    ``graph.traced_from`` maps each node's name to the name of the fx node it was translated from.
     Unsupported nodes raise TypeError naming the node and its op (unsupported argument values:
     ValueError). torch is needed only here (``pip install torch``).
     """
@@ -404,4 +409,8 @@ def from_torch(module, input_shape, *, fold_batch_norm: bool = False) -> Graph:
         for name, sub in module.named_modules():
             sub.training = modes.get(name, sub.training)
     graph.output_shape(shape)  # the shape given must run through the network
-    return graph.fold_batch_norm() if fold_batch_norm else graph
+    if fold_batch_norm:
+        folded = graph.fold_batch_norm()
+        folded.traced_from = {name: source for name, source in graph.traced_from.items() if name in folded._by_name}
+        return folded
+    return graph

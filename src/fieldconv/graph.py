@@ -197,8 +197,6 @@ class Graph:
         for index, node in enumerate(built):
             for source in node.inputs:
                 self._last_use[source] = index
-        if not self.field_depends_on_input_size:
-            self.receptive_field  # unequal jumps at a join: ValueError now, not at first use
 
     # ---- structure
     @property
@@ -437,6 +435,8 @@ class Residual(Graph):
         super().__init__(nodes)
         self.body = body
         self.shortcut = shortcut
+        if not self.field_depends_on_input_size:
+            self.receptive_field  # unequal jumps at the join: ValueError now, not at first use
 
     def fold_batch_norm(self) -> "Residual":
         fold = [getattr(layer, "fold_batch_norm", None) for layer in (self.body, self.shortcut)]
@@ -470,6 +470,8 @@ class Concat(Graph):
         nodes.append(("cat", Cat(), names))
         super().__init__(nodes)
         self.branches = tuple(branches)
+        if not self.field_depends_on_input_size:
+            self.receptive_field  # unequal jumps at the join: ValueError now, not at first use
 
     def fold_batch_norm(self) -> "Concat":
         return Concat(*(b.fold_batch_norm() if callable(getattr(b, "fold_batch_norm", None)) else b
