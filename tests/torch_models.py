@@ -245,44 +245,31 @@ class GoogLeNetStack(nn.Module):
 # Helpers
 
 
-def randomise_batch_norms(model, generator):
-    """Random running statistics and affine parameters, so batch norm is not the identity."""
+def initialise(model, seed, input_size):
+    """Random weights that keep activations of order 1 through any depth, so the output really
+    depends on the input: He-normal convolution and linear weights, small random biases, and
+    batch-norm statistics measured on a random batch (train-mode pass with a cumulative average)
+    then perturbed, with random affine parameters. Returns the model in eval mode."""
+    generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, (nn.Conv2d, nn.Linear)):
+                nn.init.kaiming_normal_(module.weight, nonlinearity="relu", generator=generator)
+                if module.bias is not None:
+                    module.bias.copy_(torch.randn(module.bias.shape, generator=generator) * 0.1)
+            elif isinstance(module, nn.BatchNorm2d):
+                module.reset_running_stats()
+                module.momentum = None
+        model.train()
+        model(torch.randn(4, 3, input_size, input_size, generator=generator))
         for module in model.modules():
             if isinstance(module, nn.BatchNorm2d):
                 channels = module.num_features
-                module.running_mean.copy_(torch.randn(channels, generator=generator) * 0.1)
-                module.running_var.copy_(torch.rand(channels, generator=generator) + 0.5)
+                module.running_mean.add_(torch.randn(channels, generator=generator) * 0.05)
+                module.running_var.mul_(torch.rand(channels, generator=generator) * 0.4 + 0.8)
                 module.weight.copy_(torch.rand(channels, generator=generator) + 0.5)
                 module.bias.copy_(torch.randn(channels, generator=generator) * 0.1)
     return model.eval()
-
-
-def magnitude_model(model):
-    """The error scale of a model: a copy computing with |weights| on |x|, so each output is the
-    sum of the magnitudes of every term that went into it (conv(|x|, |w|) + |b| layer by layer).
-    Batch norm becomes x * |scale| + |shift|; ReLU6 becomes ReLU (its clamp at 6 would cap the
-    scale below the magnitudes the rounding errors came from)."""
-    import copy
-
-    twin = copy.deepcopy(model).eval()
-    with torch.no_grad():
-        for name, module in list(twin.named_modules()):
-            if isinstance(module, (nn.Conv2d, nn.Linear)):
-                module.weight.abs_()
-                if module.bias is not None:
-                    module.bias.abs_()
-            elif isinstance(module, nn.BatchNorm2d):
-                scale = module.weight / torch.sqrt(module.running_var + module.eps)
-                shift = module.bias - module.running_mean * scale
-                module.weight.copy_(scale.abs())
-                module.bias.copy_(shift.abs())
-                module.running_mean.zero_()
-                module.running_var.fill_(1.0 - module.eps)
-            for child_name, child in list(module.named_children()):
-                if isinstance(child, nn.ReLU6):
-                    setattr(module, child_name, nn.ReLU())
-    return twin
 
 
 def conv_linear_macs(model, input_shape):

@@ -378,7 +378,7 @@ def from_torch(module, input_shape, *, fold_batch_norm: bool = False) -> Graph:
     restored afterwards); each fx node becomes one Graph node named by the torch module path
     (``layer1.0.conv1``; a module called again gets ``@1``, ``@2``, ... as torch's own module
     stack does; functions take their module's path and fx's node name, as ``layer1.0.add``).
-    input_shape: (N, C, H, W) or (C, H, W), used to check the network, for ``summary()`` and
+    input_shape: (N, C, H, W) or one sample's (C, H, W) (then N = 1), used to check the network, for ``summary()`` and
     ``fields()``; the Graph itself takes any batch size. fold_batch_norm: fold each BatchNorm2d
     into the convolution before it (the parameter count stays torch's count before folding).
 
@@ -396,6 +396,8 @@ def from_torch(module, input_shape, *, fold_batch_norm: bool = False) -> Graph:
     shape = _params.shape_tuple(input_shape)
     if len(shape) not in (3, 4):
         raise ValueError(f"input_shape must be (N, C, H, W) or (C, H, W), got {input_shape!r}")
+    if len(shape) == 3:  # one sample's shape: the network is checked and summarised at batch size 1
+        shape = (1,) + shape
     modes = {name: sub.training for name, sub in module.named_modules()}
     module.eval()
     try:
