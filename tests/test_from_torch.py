@@ -223,7 +223,7 @@ def test_traced_patterns_convert_and_match(flatten):
     graph = fieldconv.from_torch(model, (3, 7, 7))
     assert model.training and model.drop.training
     names = [node.name for node in graph.nodes]
-    assert "act" in names and "act@1" in names and "add" in names and "add_1" in names
+    assert "act" in names and "act@1" in names and "add" in names and "add@1" in names
     assert sum(isinstance(node.layer, fieldconv.ReLU) for node in graph.nodes) == 3
     assert graph.parameter_count == sum(p.numel() for p in model.parameters())
     for batch in (1, 3):

@@ -5,6 +5,7 @@ number is computed by the layers themselves. torch is imported inside from_torch
 from __future__ import annotations
 
 import operator
+import re
 from typing import Dict, List, Optional, Tuple
 
 from . import _params
@@ -124,6 +125,7 @@ class _Translator:
         self.layers_by_module: Dict[int, object] = {}
         self.calls_by_module: Dict[str, int] = {}
         self.counted_parameters = set()
+        self.used_names = {INPUT}
         self.traced_from: Dict[str, str] = {}  # Graph node name -> the fx node it translates
 
     # ---- helpers
@@ -157,14 +159,24 @@ class _Translator:
         return count
 
     def name_of(self, node) -> str:
+        """Module calls: the module path, then path@1, path@2 for later calls of the same module
+        (torch's own module-stack convention). Functions and methods: the path of the module whose
+        forward calls them, a dot and the function's name, with @1, @2 likewise ("layer1.0.add")."""
         if node.op == "call_module":
-            index = self.calls_by_module.get(node.target, 0)
-            self.calls_by_module[node.target] = index + 1
-            return node.target if index == 0 else f"{node.target}@{index}"
-        stack = node.meta.get("nn_module_stack") or {}
-        paths = [value[0] if isinstance(value, tuple) else key for key, value in stack.items()]
-        scope = paths[-1] if paths else ""
-        return f"{scope}.{node.name}" if scope else node.name
+            key = node.target
+        else:
+            stack = node.meta.get("nn_module_stack") or {}
+            paths = [value[0] if isinstance(value, tuple) else key for key, value in stack.items()]
+            scope = paths[-1] if paths else ""
+            base = re.sub(r"_\d+$", "", node.name)
+            key = f"{scope}.{base}" if scope else base
+        index = self.calls_by_module.get(key, 0)
+        self.calls_by_module[key] = index + 1
+        name = key if index == 0 else f"{key}@{index}"
+        if name in self.used_names:  # a module whose path looks like a function's name
+            name = f"{name}#{node.name}"
+        self.used_names.add(name)
+        return name
 
     def emit(self, node, layer, inputs, parameter_count: int):
         name = self.name_of(node)
@@ -377,7 +389,7 @@ def from_torch(module, input_shape, *, fold_batch_norm: bool = False) -> Graph:
     The module is traced with ``torch.fx.symbolic_trace`` in eval mode (its training flags are
     restored afterwards); each fx node becomes one Graph node named by the torch module path
     (``layer1.0.conv1``; a module called again gets ``@1``, ``@2``, ... as torch's own module
-    stack does; functions take their module's path and fx's node name, as ``layer1.0.add``).
+    stack does; functions take their module's path and their name, as ``layer1.0.add``).
     input_shape: (N, C, H, W) or one sample's (C, H, W) (then N = 1), used to check the network, for ``summary()`` and
     ``fields()``; the Graph itself takes any batch size. fold_batch_norm: fold each BatchNorm2d
     into the convolution before it (the parameter count stays torch's count before folding).
