@@ -422,3 +422,23 @@ def test_random_graph_fields_match_torch_nan_reach(seed):
     checked, unknown = check_fields_against_nan(graph, model, (1, 3, size, size), per_pixel=True,
                                                 hole_free=False)
     assert checked == len(graph.nodes) and unknown == 0
+
+
+def test_sequential_with_a_classifier_head_reports_fields_for_the_input_shape():
+    rng = np.random.default_rng(1612)
+    network = Sequential(conv_layer(rng, 3, 4, 3, 2, 1), ReLU(), AdaptiveAvgPool2d(1), Flatten(),
+                         Linear(rng.standard_normal((2, 4))))
+    assert network.field_depends_on_input_size
+    with pytest.raises(ValueError, match="receptive_field_for"):
+        network.receptive_field
+    field = network.receptive_field_for((1, 3, 10, 10))
+    assert field.input_region(0, 0) == ((-1, 10), (-1, 10))  # every pooled position: the whole image
+    assert network.output_shape((5, 3, 10, 10)) == (5, 2) and network(rng.standard_normal((5, 3, 10, 10))).shape == (5, 2)
+    # uneven adaptive bins: no single field from there on, shown as "-"
+    uneven = Sequential(conv_layer(rng, 3, 4, 3), AdaptiveAvgPool2d(3), ReLU())
+    out = io.StringIO()
+    rows = uneven.summary((1, 3, 7, 7), file=out)
+    assert rows[0].rf_size == (3, 3) and rows[1].rf_size is None and rows[2].rf_size is None
+    assert "no single" in out.getvalue()
+    with pytest.raises(NoSingleFieldError):
+        uneven.receptive_field_for((1, 3, 7, 7))

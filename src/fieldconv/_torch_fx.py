@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import operator
 import re
-from typing import Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
+
+if TYPE_CHECKING:  # torch stays optional: imported inside from_torch only
+    import torch
 
 from . import _params
 from .graph import INPUT, Add, Cat, Graph
@@ -383,7 +386,7 @@ class _Translator:
         self.emit(node, layer, [source], parameters)
 
 
-def from_torch(module, input_shape, *, fold_batch_norm: bool = False) -> Graph:
+def from_torch(module: "torch.nn.Module", input_shape: Sequence[int], *, fold_batch_norm: bool = False) -> Graph:
     """A fieldconv Graph computing what ``module`` (a ``torch.nn.Module``) computes in eval mode.
 
     The module is traced with ``torch.fx.symbolic_trace`` in eval mode (its training flags are

@@ -58,7 +58,7 @@ class Add:
     is_join = True
     parameter_count = 0
 
-    def __call__(self, *inputs):
+    def __call__(self, *inputs) -> np.ndarray:
         arrays = [_params.float_array(x, f"input {k}") for k, x in enumerate(inputs)]
         if _crop_joins.get():
             arrays = _crop_to_common(arrays)
@@ -68,7 +68,8 @@ class Add:
             total += array
         return total
 
-    def output_shape(self, *input_shapes, names: Optional[Sequence[str]] = None, join: str = "Add"):
+    def output_shape(self, *input_shapes: Sequence[int], names: Optional[Sequence[str]] = None,
+                     join: str = "Add") -> Tuple[int, ...]:
         shapes = [_params.shape_tuple(s) for s in input_shapes]
         names = list(names) if names is not None else [f"input {k}" for k in range(len(shapes))]
         for name, shape in zip(names[1:], shapes[1:]):
@@ -89,7 +90,7 @@ class Cat:
     is_join = True
     parameter_count = 0
 
-    def __call__(self, *inputs):
+    def __call__(self, *inputs) -> np.ndarray:
         arrays = [_params.float_array(x, f"input {k}") for k, x in enumerate(inputs)]
         if _crop_joins.get():
             arrays = _crop_to_common(arrays)
@@ -97,7 +98,8 @@ class Cat:
         dtype = np.result_type(*arrays)
         return np.concatenate([a.astype(dtype, copy=False) for a in arrays], axis=-3)
 
-    def output_shape(self, *input_shapes, names: Optional[Sequence[str]] = None, join: str = "Cat"):
+    def output_shape(self, *input_shapes: Sequence[int], names: Optional[Sequence[str]] = None,
+                     join: str = "Cat") -> Tuple[int, ...]:
         shapes = [_params.shape_tuple(s) for s in input_shapes]
         names = list(names) if names is not None else [f"input {k}" for k in range(len(shapes))]
         for name, shape in zip(names, shapes):
@@ -149,7 +151,8 @@ class Graph:
     ``receptive_field_for``, ``parameter_count``), so it nests in a Sequential or another Graph.
     """
 
-    def __init__(self, nodes, output: Optional[str] = None, *, input_shape=None):
+    def __init__(self, nodes: Sequence[tuple], output: Optional[str] = None, *,
+                 input_shape: Optional[Sequence[int]] = None):
         built: List[GraphNode] = []
         known = {INPUT}
         counted = set()
@@ -263,12 +266,12 @@ class Graph:
             shapes[node.name] = shape
         return shapes
 
-    def output_shape(self, input_shape):
+    def output_shape(self, input_shape: Sequence[int]) -> Tuple[int, ...]:
         """Shape of self(x) for x of shape input_shape; ValueError naming the node (or join and both
         branch shapes) that refuses it."""
         return self._shapes(input_shape)[self.output]
 
-    def __call__(self, x):
+    def __call__(self, x) -> np.ndarray:
         cropping = _crop_joins.get()
         if not cropping:
             self.output_shape(np.shape(x))  # shapes disagreeing at a join: raise before computing
@@ -314,10 +317,10 @@ class Graph:
                              "receptive_field_for(input_shape)")
         return self._node_fields(None, unknown_as_none=False)[self.output]
 
-    def receptive_field_for(self, input_shape) -> ReceptiveField:
+    def receptive_field_for(self, input_shape: Sequence[int]) -> ReceptiveField:
         return self._node_fields(input_shape, unknown_as_none=False)[self.output]
 
-    def fields(self, input_shape=None) -> Dict[str, Optional[ReceptiveField]]:
+    def fields(self, input_shape: Optional[Sequence[int]] = None) -> Dict[str, Optional[ReceptiveField]]:
         """The field of every node (by name) relative to the network's input, for input_shape
         (default: the input_shape given at construction). None for a node no single field
         describes (adaptive pooling with uneven bins, and what follows it)."""
@@ -363,7 +366,7 @@ class Graph:
             shapes[node.name], fields[node.name] = shape, out_field
         return rows, shapes[self.output], fields[self.output]
 
-    def summary(self, input_shape=None, *, file=None, show: bool = True) -> List[SummaryRow]:
+    def summary(self, input_shape: Optional[Sequence[int]] = None, *, file=None, show: bool = True) -> List[SummaryRow]:
         """One row per node (nested networks expanded): name and layer type, output shape,
         parameters, multiply-adds (convolutions and Linear) and the field of the network up to
         that node, with a marker where a join upstream is misaligned. input_shape defaults to the
@@ -425,7 +428,7 @@ class Residual(Graph):
     their fields equal jumps (ValueError at construction).
     """
 
-    def __init__(self, body, shortcut=None):
+    def __init__(self, body: object, shortcut: Optional[object] = None):
         _check_layer(body, "body")
         nodes = [("body", body, (INPUT,))]
         if shortcut is not None:
@@ -457,7 +460,7 @@ class Concat(Graph):
     construction); branches whose field centres differ make a misaligned field (aligned=False).
     """
 
-    def __init__(self, *branches):
+    def __init__(self, *branches: object):
         if not branches:
             raise ValueError("Concat needs at least one branch")
         for index, branch in enumerate(branches):

@@ -4,7 +4,9 @@ from __future__ import annotations
 import sys
 import threading
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import Any, List, Optional, Sequence, Tuple, Union
+
+ArrayLike = Any  # anything numpy.asarray accepts
 
 import numpy as np
 
@@ -348,7 +350,7 @@ class Sequential:
             yield path, layer, shape, out_shape
             shape = out_shape
 
-    def receptive_field_for(self, input_shape) -> ReceptiveField:
+    def receptive_field_for(self, input_shape: Sequence[int]) -> ReceptiveField:
         """The field for an input of input_shape: the same as receptive_field unless a layer's field
         depends on the input size (global or adaptive pooling, Flatten, Linear)."""
         shape = _params.shape_tuple(input_shape)
@@ -606,7 +608,8 @@ class BatchNorm2d:
     parameter_count is torch's: weight and bias (the running statistics are buffers).
     """
 
-    def __init__(self, weight, bias, running_mean, running_var, eps: float = 1e-5):
+    def __init__(self, weight: Optional[ArrayLike], bias: Optional[ArrayLike], running_mean: ArrayLike,
+                 running_var: ArrayLike, eps: float = 1e-5):
         self.running_mean = _vector(running_mean, "running_mean")
         channels = self.running_mean.shape[0]
         self.running_var = _vector(running_var, "running_var", channels)
@@ -641,7 +644,7 @@ class BatchNorm2d:
     def receptive_field(self) -> ReceptiveField:
         return ReceptiveField.identity()
 
-    def __call__(self, x):
+    def __call__(self, x) -> np.ndarray:
         array = _params.float_array(x, "x")
         if array.ndim not in (3, 4) or array.shape[-3] != self.num_features:
             raise ValueError(f"x must be (N, {self.num_features}, H, W) or ({self.num_features}, H, W) for "
@@ -650,7 +653,7 @@ class BatchNorm2d:
         scale, shift = self.scale_and_shift(dtype)
         return array * scale[:, None, None] + shift[:, None, None]
 
-    def output_shape(self, input_shape):
+    def output_shape(self, input_shape: Sequence[int]) -> Tuple[int, ...]:
         shape = _spatial_input_shape(input_shape, "BatchNorm2d")
         if shape[-3] != self.num_features:
             raise ValueError(f"BatchNorm2d({self.num_features}) needs {self.num_features} channels, got input_shape "
@@ -687,14 +690,14 @@ class ReLU6:
     def receptive_field(self) -> ReceptiveField:
         return ReceptiveField.identity()
 
-    def __call__(self, x):
+    def __call__(self, x) -> np.ndarray:
         array = _params.float_array(x, "x")
         y = np.array(array, dtype=array.dtype, order="C", copy=True)
         np.copyto(y, y.dtype.type(0), where=y < 0)  # comparisons with NaN are False: NaN is kept
         np.copyto(y, y.dtype.type(6), where=y > 6)
         return y
 
-    def output_shape(self, input_shape):
+    def output_shape(self, input_shape: Sequence[int]) -> Tuple[int, ...]:
         return _params.shape_tuple(input_shape)
 
     def __repr__(self):
@@ -710,10 +713,10 @@ class Identity:
     def receptive_field(self) -> ReceptiveField:
         return ReceptiveField.identity()
 
-    def __call__(self, x):
+    def __call__(self, x) -> np.ndarray:
         return _params.float_array(x, "x")
 
-    def output_shape(self, input_shape):
+    def output_shape(self, input_shape: Sequence[int]) -> Tuple[int, ...]:
         return _params.shape_tuple(input_shape)
 
     def __repr__(self):
@@ -757,7 +760,7 @@ class AdaptiveAvgPool2d:
 
     field_depends_on_input_size = True
 
-    def __init__(self, output_size):
+    def __init__(self, output_size: Union[int, None, Tuple[Optional[int], Optional[int]]]):
         items = list(output_size) if isinstance(output_size, (tuple, list)) else [output_size, output_size]
         if len(items) != 2:
             raise ValueError(f"output_size must be an int or an (oh, ow) pair, got {output_size!r}")
@@ -775,7 +778,7 @@ class AdaptiveAvgPool2d:
             "AdaptiveAvgPool2d's receptive field depends on the input size; use receptive_field_for(input_shape)"
         )
 
-    def receptive_field_for(self, input_shape) -> ReceptiveField:
+    def receptive_field_for(self, input_shape: Sequence[int]) -> ReceptiveField:
         shape = _spatial_input_shape(input_shape, "AdaptiveAvgPool2d")
         sizes, strides = [], []
         for axis, (length, out) in enumerate(zip(shape[-2:], self._out_size(*shape[-2:]))):
@@ -794,7 +797,7 @@ class AdaptiveAvgPool2d:
                 )
         return window_receptive_field(tuple(sizes), tuple(strides), (1, 1), (0, 0))
 
-    def __call__(self, x):
+    def __call__(self, x) -> np.ndarray:
         array = _params.float_array(x, "x")
         if array.ndim not in (3, 4):
             raise ValueError(f"x must be (N, C, H, W) or (C, H, W), got shape {array.shape}")
@@ -808,7 +811,7 @@ class AdaptiveAvgPool2d:
                 y[..., i, j] = array[..., y0:y1, x0:x1].mean(axis=(-2, -1), dtype=array.dtype)
         return y
 
-    def output_shape(self, input_shape):
+    def output_shape(self, input_shape: Sequence[int]) -> Tuple[int, ...]:
         shape = _spatial_input_shape(input_shape, "AdaptiveAvgPool2d")
         if min(shape[-2:]) <= 0:
             raise ValueError(f"AdaptiveAvgPool2d: input_shape {shape} is empty along H or W")
@@ -841,7 +844,7 @@ class Flatten:
     def receptive_field(self) -> ReceptiveField:
         raise ValueError("Flatten's receptive field depends on the input size; use receptive_field_for(input_shape)")
 
-    def receptive_field_for(self, input_shape) -> ReceptiveField:
+    def receptive_field_for(self, input_shape: Sequence[int]) -> ReceptiveField:
         shape = _params.shape_tuple(input_shape)
         if len(shape) <= 2:  # (N, F) or (F,): no spatial axes, one "pixel"
             return ReceptiveField.identity()
@@ -851,11 +854,11 @@ class Flatten:
                              "axis: fields are defined only when the spatial axes are flattened")
         return _whole_input_field(*(shape[-2:] if len(shape) >= 3 else (1, shape[-1])))
 
-    def __call__(self, x):
+    def __call__(self, x) -> np.ndarray:
         array = _params.float_array(x, "x")
         return array.reshape(self.output_shape(array.shape))
 
-    def output_shape(self, input_shape):
+    def output_shape(self, input_shape: Sequence[int]) -> Tuple[int, ...]:
         shape = _params.shape_tuple(input_shape)
         if not shape:
             return (1,)
@@ -879,7 +882,7 @@ class Linear:
 
     field_depends_on_input_size = True
 
-    def __init__(self, weight, bias=None):
+    def __init__(self, weight: ArrayLike, bias: Optional[ArrayLike] = None):
         array = _params.float_array(weight, "weight")
         if array.ndim != 2:
             raise ValueError(f"weight must be (out_features, in_features), got shape {array.shape}")
@@ -892,7 +895,7 @@ class Linear:
     def parameter_count(self) -> int:
         return int(self.weight.size + (0 if self.bias is None else self.bias.size))
 
-    def macs(self, input_shape) -> int:
+    def macs(self, input_shape: Sequence[int]) -> int:
         """Multiply-adds of one call: in_features * out_features per row of the input."""
         rows = 1
         for v in _params.shape_tuple(input_shape)[:-1]:
@@ -903,14 +906,14 @@ class Linear:
     def receptive_field(self) -> ReceptiveField:
         raise ValueError("Linear's receptive field depends on the input shape; use receptive_field_for(input_shape)")
 
-    def receptive_field_for(self, input_shape) -> ReceptiveField:
+    def receptive_field_for(self, input_shape: Sequence[int]) -> ReceptiveField:
         shape = self.output_shape(input_shape)
         if len(shape) > 2:
             raise ValueError(f"Linear on input_shape {tuple(input_shape)} mixes the last spatial axis: fields are "
                              "defined for (N, in_features) inputs (put a Flatten before it)")
         return ReceptiveField.identity()
 
-    def __call__(self, x):
+    def __call__(self, x) -> np.ndarray:
         array = _params.float_array(x, "x")
         self.output_shape(array.shape)
         dtype = np.result_type(array, self.weight)
@@ -919,7 +922,7 @@ class Linear:
             y += self.bias.astype(dtype, copy=False)
         return y
 
-    def output_shape(self, input_shape):
+    def output_shape(self, input_shape: Sequence[int]) -> Tuple[int, ...]:
         shape = _params.shape_tuple(input_shape)
         if not shape or shape[-1] != self.in_features:
             raise ValueError(f"Linear({self.in_features}, {self.out_features}) needs input_shape (..., "
