@@ -304,3 +304,132 @@ def test_graph_is_a_layer_inside_a_sequential():
     assert np.max(np.abs(network(x) - expected)) <= 1e-5 * np.max(np.abs(expected))
     rows = network.summary((2, 4, 8, 8), show=False)
     assert rows[0].name == "0.conv1 Conv2d" and rows[-1].rf_size == (9, 9)
+
+
+# --------------------------------------------------------------------------------------------
+# beyond the five: ResNeXt, squeeze-excitation with SiLU/Hardswish/sigmoid, upsampling
+
+
+class ResNeXtBlock(nn.Module):
+    """ResNeXt-50's 32x4d bottleneck: a grouped 3x3 convolution (32 groups)."""
+
+    def __init__(self, channels=64, width=128, stride=1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, width, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = nn.Conv2d(width, width, 3, stride, 1, groups=32, bias=False)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = nn.Conv2d(width, channels, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(channels)
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        out += x
+        return self.relu(out)
+
+
+class SqueezeExcitation(nn.Module):
+    def __init__(self, channels, squeezed, gate):
+        super().__init__()
+        self.fc1 = nn.Conv2d(channels, squeezed, 1)
+        self.fc2 = nn.Conv2d(squeezed, channels, 1)
+        self.gate = gate
+
+    def forward(self, x):
+        scale = F.adaptive_avg_pool2d(x, 1)
+        scale = self.gate(self.fc2(F.relu(self.fc1(scale))))
+        return x * scale
+
+
+class MobileNetV3Block(nn.Module):
+    """Inverted residual with Hardswish and a hard-sigmoid squeeze-excitation gate."""
+
+    def __init__(self, channels=16, expanded=64):
+        super().__init__()
+        self.expand = nn.Sequential(nn.Conv2d(channels, expanded, 1, bias=False), nn.BatchNorm2d(expanded), nn.Hardswish())
+        self.depthwise = nn.Sequential(nn.Conv2d(expanded, expanded, 5, 1, 2, groups=expanded, bias=False),
+                                       nn.BatchNorm2d(expanded), nn.Hardswish())
+        self.se = SqueezeExcitation(expanded, 16, nn.Hardsigmoid())
+        self.project = nn.Sequential(nn.Conv2d(expanded, channels, 1, bias=False), nn.BatchNorm2d(channels))
+
+    def forward(self, x):
+        return x + self.project(self.se(self.depthwise(self.expand(x))))
+
+
+class EfficientNetBlock(nn.Module):
+    """EfficientNet-B0's MBConv: SiLU, and a sigmoid gate from x.mean((2, 3), keepdim=True)."""
+
+    def __init__(self, channels=16, expanded=96):
+        super().__init__()
+        self.expand = nn.Conv2d(channels, expanded, 1, bias=False)
+        self.bn0 = nn.BatchNorm2d(expanded)
+        self.depthwise = nn.Conv2d(expanded, expanded, 3, 1, 1, groups=expanded, bias=False)
+        self.bn1 = nn.BatchNorm2d(expanded)
+        self.reduce = nn.Conv2d(expanded, 4, 1)
+        self.restore = nn.Conv2d(4, expanded, 1)
+        self.project = nn.Conv2d(expanded, channels, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+
+    def forward(self, x):
+        out = F.silu(self.bn0(self.expand(x)))
+        out = nn.functional.silu(self.bn1(self.depthwise(out)))
+        gate = torch.sigmoid(self.restore(F.silu(self.reduce(out.mean((2, 3), keepdim=True)))))
+        out = out.mul(gate)
+        return self.bn2(self.project(out)) + x
+
+
+class Upsampling(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.up = nn.Upsample(scale_factor=2, mode="nearest")
+
+    def forward(self, x):
+        y = self.up(F.relu(self.conv(x)))
+        z = F.interpolate(y, scale_factor=2, mode="bilinear", align_corners=False)
+        w = F.interpolate(F.max_pool2d(y, 3), size=(14, 14), mode="bilinear", align_corners=True)
+        v = F.interpolate(F.max_pool2d(y, 3), size=(14, 14), mode="nearest")
+        return torch.cat([F.max_pool2d(z, 2), w, v], 1)
+
+
+@pytest.mark.parametrize("build, size", [(ResNeXtBlock, 16), (MobileNetV3Block, 16), (EfficientNetBlock, 16),
+                                         (Upsampling, 7)])
+def test_blocks_beyond_the_five_match_torch(build, size):
+    torch.manual_seed(22)
+    model = build()
+    channels = 3 if build is Upsampling else (64 if build is ResNeXtBlock else 16)
+    if build is not Upsampling:
+        model = initialise(_InputAdapter(model, channels), 22, size).block
+    graph = fieldconv.from_torch(model.eval(), (1, channels, size, size))
+    assert graph.parameter_count == sum(p.numel() for p in model.parameters())
+    for batch in (1, 8):
+        x = np.random.default_rng(batch).standard_normal((batch, channels, size, size)).astype(np.float32)
+        with torch.no_grad():
+            expected = model(torch.from_numpy(x)).numpy()
+        y = graph(x)
+        assert y.shape == expected.shape
+        # a handful of layers, at most 128 * 9 / 32 + 128 products each: well inside 10 * sqrt(K) * u
+        assert np.max(np.abs(y - expected)) <= 10 * math.sqrt(1024) * UNIT_ROUNDOFF[np.float32] * np.max(np.abs(expected))
+    fields = graph.fields()
+    if build in (MobileNetV3Block, EfficientNetBlock):  # the gate is broadcast: no single field from the product on
+        product = [node.name for node in graph.nodes if isinstance(node.layer, fieldconv.graph.Mul)][0]
+        assert fields[product] is None and fields[graph.output] is None
+        rows = graph.summary(show=False)
+        assert any(row.rf_size is None for row in rows) and rows[0].rf_size == (1, 1)
+    if build is Upsampling:
+        assert fields["conv"].size == (3, 3) and fields["up"] is None
+
+
+class _InputAdapter(nn.Module):
+    """Wraps a block so initialise() can calibrate it on an input of the block's channel count."""
+
+    def __init__(self, block, channels):
+        super().__init__()
+        self.block = block
+        self.adapt = nn.Conv2d(3, channels, 1)
+
+    def forward(self, x):
+        return self.block(self.adapt(x))

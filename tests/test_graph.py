@@ -442,3 +442,36 @@ def test_sequential_with_a_classifier_head_reports_fields_for_the_input_shape():
     assert "no single" in out.getvalue()
     with pytest.raises(NoSingleFieldError):
         uneven.receptive_field_for((1, 3, 7, 7))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_smooth_activations_match_their_formulas(dtype):
+    x = np.concatenate([np.linspace(-40, 40, 161), [0.0, -0.0, 1e-8, -1e-8]]).astype(dtype)
+    wide = x.astype(np.float64)
+    sigmoid = 1 / (1 + np.exp(-wide))
+    references = {
+        fieldconv.Sigmoid: sigmoid,
+        fieldconv.SiLU: wide * sigmoid,
+        fieldconv.Hardsigmoid: np.minimum(np.maximum(wide + 3, 0), 6) / 6,
+        fieldconv.Hardswish: wide * np.minimum(np.maximum(wide + 3, 0), 6) / 6,
+    }
+    for layer_type, reference in references.items():
+        y = layer_type()(x)
+        assert y.dtype == dtype and y.shape == x.shape
+        # a few roundings of values of size |x| (silu, hardswish) or 1 (sigmoid): 4 u relative to |result| + u
+        assert np.all(np.abs(y - reference) <= 4 * ROUNDING[dtype] / 8 * (np.abs(reference) + 1)), layer_type
+
+
+def test_upsample_matches_torch_index_rules():
+    x = np.arange(12, dtype=np.float64).reshape(1, 1, 3, 4)
+    nearest = fieldconv.Upsample(scale_factor=2)(x)
+    assert np.array_equal(nearest[0, 0], np.repeat(np.repeat(x[0, 0], 2, 0), 2, 1))
+    corners = fieldconv.Upsample(size=(5, 7), mode="bilinear", align_corners=True)(x)
+    assert np.allclose(corners[0, 0, :, 0], [0, 2, 4, 6, 8]) and np.allclose(corners[0, 0, 0], np.linspace(0, 3, 7))
+    half = fieldconv.Upsample(scale_factor=2, mode="bilinear")(x)
+    # align_corners=False: output 1 reads source (1 + 0.5) / 2 - 0.5 = 0.25
+    assert np.isclose(half[0, 0, 0, 1], 0.25) and np.isclose(half[0, 0, 0, 0], 0.0)
+    with pytest.raises(ValueError, match="exactly one of size and scale_factor"):
+        fieldconv.Upsample()
+    with pytest.raises(NoSingleFieldError):
+        fieldconv.Upsample(scale_factor=2).receptive_field_for((1, 1, 3, 4))

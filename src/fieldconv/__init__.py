@@ -13,6 +13,7 @@ from . import ndimage
 from .functional import relu
 from .layers import ReLU, Sequential, SummaryRow
 from .layers import AdaptiveAvgPool2d, BatchNorm2d, Dropout, Flatten, Identity, Linear, ReLU6
+from .layers import Hardsigmoid, Hardswish, Sigmoid, SiLU, Upsample
 from .graph import Concat, Graph, Residual
 from ._torch_fx import from_torch
 from .plot import plot_receptive_field
@@ -53,4 +54,9 @@ __all__ = [
     "Dropout",
     "Identity",
     "from_torch",
+    "Sigmoid",
+    "SiLU",
+    "Hardswish",
+    "Hardsigmoid",
+    "Upsample",
 ]

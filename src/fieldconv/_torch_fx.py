@@ -12,16 +12,18 @@ if TYPE_CHECKING:  # torch stays optional: imported inside from_torch only
     import torch
 
 from . import _params
-from .graph import INPUT, Add, Cat, Graph
-from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d, Conv2d, Dropout, Flatten, Identity, Linear,
-                     MaxPool2d, ReLU, ReLU6)
+from .graph import INPUT, Add, Cat, Graph, Mul
+from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d, Conv2d, Dropout, Flatten, Hardsigmoid, Hardswish,
+                     Identity, Linear, MaxPool2d, ReLU, ReLU6, Sigmoid, SiLU, Upsample)
 
 SUPPORTED = (
     "modules Conv2d, BatchNorm2d, ReLU, ReLU6, Hardtanh(0, 6), MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Linear, "
     "Flatten, Dropout, Dropout2d, Identity; functions F.conv2d, F.batch_norm, F.linear, F.relu/torch.relu, "
     "F.relu6, F.hardtanh(x, 0, 6), torch.clamp(x, 0, 6), F.max_pool2d, F.avg_pool2d, F.adaptive_avg_pool2d, "
     "torch.flatten, operator.add/torch.add (a + b, +=), torch.cat(..., dim=1), F.dropout (eval); methods "
-    "relu, clamp, add, flatten, view/reshape(x.size(0), -1), contiguous, size"
+    "relu, clamp, add, flatten, view/reshape(x.size(0), -1), contiguous, size; and Sigmoid, SiLU, Hardswish, "
+    "Hardsigmoid, Upsample/F.interpolate (nearest, bilinear), products (a * b, torch.mul, broadcasting) and "
+    "x.mean((2, 3), keepdim=True) as modules, functions or methods"
 )
 
 
@@ -97,6 +99,16 @@ def _function_table(torch):
     add("batch_norm", [F.batch_norm],
         ("input", "running_mean", "running_var", "weight", "bias", "training", "momentum", "eps"),
         {"weight": None, "bias": None, "training": False, "momentum": 0.1, "eps": 1e-5})
+    add("sigmoid", [torch.sigmoid, getattr(F, "sigmoid", None)], ("input",), {})
+    add("silu", [F.silu], ("input", "inplace"), {"inplace": False})
+    add("hardswish", [F.hardswish], ("input", "inplace"), {"inplace": False})
+    add("hardsigmoid", [F.hardsigmoid], ("input", "inplace"), {"inplace": False})
+    add("interpolate", [F.interpolate, getattr(F, "upsample", None)],
+        ("input", "size", "scale_factor", "mode", "align_corners", "recompute_scale_factor", "antialias"),
+        {"size": None, "scale_factor": None, "mode": "nearest", "align_corners": None,
+         "recompute_scale_factor": None, "antialias": False})
+    add("mul", [operator.mul, operator.imul, torch.mul], ("input", "other"), {})
+    add("mean", [torch.mean], ("input", "dim", "keepdim", "dtype"), {"keepdim": False, "dtype": None})
     add("getattr", [getattr], ("obj", "name"), {})
     add("getitem", [operator.getitem], ("obj", "index"), {})
     return table
@@ -114,6 +126,12 @@ _METHODS = {
     "flatten": ("flatten", ("input", "start_dim", "end_dim"), {"start_dim": 0, "end_dim": -1}),
     "contiguous": ("identity", ("input",), {}),
     "size": ("size", ("input", "dim"), {"dim": None}),
+    "sigmoid": ("sigmoid", ("input",), {}),
+    "sigmoid_": ("sigmoid", ("input",), {}),
+    "mul": ("mul", ("input", "other"), {}),
+    "mul_": ("mul", ("input", "other"), {}),
+    "__mul__": ("mul", ("input", "other"), {}),
+    "mean": ("mean", ("input", "dim", "keepdim", "dtype"), {"keepdim": False, "dtype": None}),
 }
 
 
@@ -266,6 +284,11 @@ class _Translator:
             return Dropout(module.p)
         if type(module) is nn.Identity:
             return Identity()
+        simple = {nn.Sigmoid: Sigmoid, nn.SiLU: SiLU, nn.Hardswish: Hardswish, nn.Hardsigmoid: Hardsigmoid}
+        if type(module) in simple:
+            return simple[type(module)]()
+        if type(module) is nn.Upsample:
+            return self.upsample_layer(node, module.size, module.scale_factor, module.mode, module.align_corners)
         _unsupported(node, f"module type {type(module).__name__}")
 
     def clamp_layer(self, node, low, high):
@@ -274,6 +297,14 @@ class _Translator:
         if low == 0 and high is None:
             return ReLU()
         _unsupported(node, f"clamp to [{low}, {high}] (only [0, 6], ReLU6, and [0, inf), ReLU)")
+
+    def upsample_layer(self, node, size, scale_factor, mode, align_corners):
+        if mode not in ("nearest", "bilinear"):
+            _unsupported(node, f"upsampling mode {mode!r} (nearest and bilinear are)")
+        try:
+            return Upsample(size, scale_factor, mode, align_corners)
+        except ValueError as error:
+            raise ValueError(f"from_torch: node {node.name!r} ({_target_text(node)}): {error}") from None
 
     def function(self, node):
         entry = self.functions.get(node.target)
@@ -327,6 +358,13 @@ class _Translator:
             sources = [self.tensor(node, t, f"tensor {k} of torch.cat") for k, t in enumerate(tensors)]
             self.emit(node, Cat(), sources, 0)
             return
+        if kind == "mul":
+            other = args["other"]
+            if other not in self.tensor_names:
+                _unsupported(node, f"a product with the constant {other!r} (products of two tensors are supported)")
+            sources = [self.tensor(node, args["input"], "input"), self.tensor(node, other, "other")]
+            self.emit(node, Mul(), sources, 0)
+            return
         if kind == "add":
             if args.get("alpha", 1) != 1:
                 _unsupported(node, f"add with alpha={args['alpha']}")
@@ -358,6 +396,18 @@ class _Translator:
             layer = AdaptiveAvgPool2d(args["output_size"])
         elif kind == "flatten":
             layer = Flatten(args["start_dim"], args["end_dim"])
+        elif kind in ("sigmoid", "silu", "hardswish", "hardsigmoid"):
+            layer = {"sigmoid": Sigmoid, "silu": SiLU, "hardswish": Hardswish, "hardsigmoid": Hardsigmoid}[kind]()
+        elif kind == "interpolate":
+            if args["antialias"]:
+                _unsupported(node, "interpolate(antialias=True)")
+            layer = self.upsample_layer(node, args["size"], args["scale_factor"], args["mode"], args["align_corners"])
+        elif kind == "mean":
+            dims = args["dim"] if isinstance(args["dim"], (tuple, list)) else (args["dim"],)
+            if sorted(int(d) % 4 for d in dims) != [2, 3] or not args["keepdim"] or args["dtype"] is not None:
+                _unsupported(node, f"mean over {args['dim']} with keepdim={args['keepdim']} (only the global average "
+                                   "x.mean((2, 3), keepdim=True))")
+            layer = AdaptiveAvgPool2d(1)
         elif kind == "dropout":
             if args["training"]:
                 raise ValueError(f"from_torch: node {node.name!r} ({_target_text(node)}) has training=True; pass "

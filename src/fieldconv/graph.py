@@ -22,7 +22,7 @@ from .layers import (BatchNorm2d, Conv2d, SummaryRow, _check_layer, _layer_param
 from .receptive_field import (NoSingleFieldError, ReceptiveField, _field_of, depends_on_input_size, field_for_shape,
                               join_receptive_fields)
 
-__all__ = ["Add", "Cat", "Concat", "Graph", "GraphNode", "Residual"]
+__all__ = ["Add", "Cat", "Concat", "Graph", "GraphNode", "Mul", "Residual"]
 
 INPUT = "input"
 
@@ -116,6 +116,60 @@ class Cat:
 
     def __repr__(self):
         return "Cat(dim=1)"
+
+
+class Mul:
+    """Elementwise product of its inputs with torch's broadcasting (squeeze-excitation gates: an
+    (N, C, 1, 1) gate times an (N, C, H, W) map); a join.
+
+    A gate broadcast over H and W gives every output the gate's whole field, which no single
+    (size, jump, start) states for all outputs: the join's field is then unknown (summaries
+    show '-'); shapes alike give the union of the branches' fields, as Add.
+    """
+
+    is_join = True
+    parameter_count = 0
+    field_depends_on_input_size = True  # whether it broadcasts depends on the shapes
+
+    def __call__(self, *inputs) -> np.ndarray:
+        arrays = [_params.float_array(x, f"input {k}") for k, x in enumerate(inputs)]
+        if _crop_joins.get():  # pragma: no cover - dask refuses graphs with Mul (input-size dependent)
+            arrays = _crop_to_common(arrays)
+        self.output_shape(*(a.shape for a in arrays))
+        total = arrays[0]
+        for array in arrays[1:]:
+            total = total * array
+        return total if len(arrays) > 1 else total.copy()
+
+    def output_shape(self, *input_shapes: Sequence[int], names: Optional[Sequence[str]] = None,
+                     join: str = "Mul") -> Tuple[int, ...]:
+        shapes = [_params.shape_tuple(s) for s in input_shapes]
+        names = list(names) if names is not None else [f"input {k}" for k in range(len(shapes))]
+        try:
+            return tuple(int(v) for v in np.broadcast_shapes(*shapes))
+        except ValueError:
+            raise ValueError(
+                f"join {join!r} multiplies branches whose shapes do not broadcast: "
+                + ", ".join(f"{n!r} gives {s}" for n, s in zip(names, shapes))
+                + " (torch's broadcasting: equal sizes or 1 per axis)"
+            ) from None
+
+    def __repr__(self):
+        return "Mul()"
+
+
+def _join_field(node, branch_fields, branch_shapes, output_shape):
+    """The field of a join node: the union of its branches' (join_receptive_fields), or no single
+    field when a branch is broadcast over H and W (a squeeze-excitation gate)."""
+    if branch_shapes is not None and output_shape is not None and len(output_shape) >= 3:
+        for name, shape in zip(node.inputs, branch_shapes):
+            if tuple(shape[-2:]) != tuple(output_shape[-2:]):
+                raise NoSingleFieldError(
+                    f"join {node.name!r}: branch {name!r} of shape {tuple(shape)} is broadcast over H and W to "
+                    f"{tuple(output_shape)}; every output then sees that branch's whole field, which no single "
+                    "(size, jump, start) states"
+                )
+    return join_receptive_fields(branch_fields, node.inputs, node.name)
 
 
 def _is_join(layer) -> bool:
@@ -296,7 +350,14 @@ class Graph:
             if any(f is None for f in sources):
                 fields[node.name] = None
             elif _is_join(node.layer):
-                fields[node.name] = join_receptive_fields(sources, node.inputs, node.name)
+                try:
+                    fields[node.name] = _join_field(
+                        node, sources, None if shapes is None else [shapes[s] for s in node.inputs],
+                        None if shapes is None else shapes[node.name])
+                except NoSingleFieldError:
+                    if not unknown_as_none:
+                        raise
+                    fields[node.name] = None
             else:
                 where = f"node {node.name!r}"
                 try:
@@ -346,8 +407,11 @@ class Graph:
             if _is_join(node.layer):
                 shape = tuple(int(v) for v in node.layer.output_shape(*sources, names=node.inputs, join=node.name))
                 branch_fields = [fields[s] for s in node.inputs]
-                joined = (None if any(f is None for f in branch_fields)
-                          else join_receptive_fields(branch_fields, node.inputs, node.name))
+                try:
+                    joined = (None if any(f is None for f in branch_fields)
+                              else _join_field(node, branch_fields, sources, shape))
+                except NoSingleFieldError:
+                    joined = None
                 rows.append(SummaryRow(
                     name=f"{prefix}{node.name} {type(node.layer).__name__}", output_shape=shape,
                     params=node.parameter_count, macs=0,

@@ -651,7 +651,9 @@ class BatchNorm2d:
                              f"BatchNorm2d({self.num_features}), got shape {array.shape}")
         dtype = np.result_type(array, self.running_mean)
         scale, shift = self.scale_and_shift(dtype)
-        return array * scale[:, None, None] + shift[:, None, None]
+        y = np.multiply(array, scale[:, None, None], dtype=dtype)
+        y += shift[:, None, None]  # in place: one pass less over the activations
+        return y
 
     def output_shape(self, input_shape: Sequence[int]) -> Tuple[int, ...]:
         shape = _spatial_input_shape(input_shape, "BatchNorm2d")
@@ -931,3 +933,149 @@ class Linear:
 
     def __repr__(self):
         return f"Linear(in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None})"
+
+
+# --------------------------------------------------------------------------------------------
+# Activations of MobileNet v3 / EfficientNet, and upsampling
+
+
+class _Pointwise:
+    """An elementwise function as a layer: any shape, output shape = input shape, field one pixel."""
+
+    field_depends_on_input_size = False
+
+    @property
+    def receptive_field(self) -> ReceptiveField:
+        return ReceptiveField.identity()
+
+    def output_shape(self, input_shape: Sequence[int]) -> Tuple[int, ...]:
+        return _params.shape_tuple(input_shape)
+
+    def __call__(self, x) -> np.ndarray:
+        array = _params.float_array(x, "x")
+        with np.errstate(over="ignore"):  # exp overflows to inf for large |x|, which the formulas absorb
+            return self._apply(array)
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+def _sigmoid(array: np.ndarray) -> np.ndarray:
+    # 1 / (1 + exp(-x)) for x >= 0 and exp(x) / (1 + exp(x)) below, so exp never overflows where
+    # the result is not 0 or 1 anyway and no precision is lost to 1 + tiny.
+    negative_part = np.exp(-np.abs(array))
+    return np.where(array >= 0, 1 / (1 + negative_part), negative_part / (1 + negative_part)).astype(array.dtype)
+
+
+class Sigmoid(_Pointwise):
+    """1 / (1 + exp(-x)) elementwise, as ``torch.sigmoid``."""
+
+    def _apply(self, array):
+        return _sigmoid(array)
+
+
+class SiLU(_Pointwise):
+    """x * sigmoid(x) elementwise (swish), as ``torch.nn.SiLU``."""
+
+    def _apply(self, array):
+        return array * _sigmoid(array)
+
+
+class Hardsigmoid(_Pointwise):
+    """relu6(x + 3) / 6 elementwise, as ``torch.nn.Hardsigmoid``."""
+
+    def _apply(self, array):
+        return np.clip(array + array.dtype.type(3), 0, 6) / array.dtype.type(6)
+
+
+class Hardswish(_Pointwise):
+    """x * relu6(x + 3) / 6 elementwise, as ``torch.nn.Hardswish``."""
+
+    def _apply(self, array):
+        return array * np.clip(array + array.dtype.type(3), 0, 6) / array.dtype.type(6)
+
+
+class Upsample:
+    """Upsampling of H and W as ``torch.nn.Upsample`` / ``F.interpolate`` with ``mode`` "nearest"
+    or "bilinear" (align_corners False or True), by an integer ``scale_factor`` (int or pair) or
+    to a ``size``. Source coordinates as torch computes them: with a scale factor, the scale is
+    1 / scale_factor; with a size, input / output.
+
+    Its field has a jump below one input pixel, which a ReceptiveField (integer jumps) cannot
+    state: ``receptive_field_for`` raises NoSingleFieldError (summaries show '-').
+    """
+
+    field_depends_on_input_size = True
+
+    def __init__(self, size=None, scale_factor=None, mode: str = "nearest", align_corners: Optional[bool] = None):
+        if (size is None) == (scale_factor is None):
+            raise ValueError(f"Upsample needs exactly one of size and scale_factor, got size={size!r}, "
+                             f"scale_factor={scale_factor!r}")
+        if mode not in ("nearest", "bilinear"):
+            raise ValueError(f"mode must be 'nearest' or 'bilinear', got {mode!r}")
+        if align_corners and mode == "nearest":
+            raise ValueError("align_corners applies to mode='bilinear' only, as in torch")
+        pair = lambda v, name: tuple(_params.as_int(item, name, minimum=1, maximum=2**31 - 1)  # noqa: E731
+                                     for item in (v if isinstance(v, (tuple, list)) else (v, v)))
+        self.size = None if size is None else pair(size, "size")
+        if scale_factor is not None:
+            items = scale_factor if isinstance(scale_factor, (tuple, list)) else (scale_factor, scale_factor)
+            if any(float(v) != int(float(v)) or float(v) < 1 for v in items):
+                raise ValueError(f"scale_factor must be a whole number >= 1 (or a pair of them), got {scale_factor!r}")
+            scale_factor = tuple(int(float(v)) for v in items)
+        self.scale_factor = scale_factor
+        self.mode = mode
+        self.align_corners = bool(align_corners)
+
+    @property
+    def receptive_field(self) -> ReceptiveField:
+        raise ValueError("Upsample has no receptive field with whole-pixel jumps; use receptive_field_for(input_shape)")
+
+    def receptive_field_for(self, input_shape: Sequence[int]) -> ReceptiveField:
+        out = self.output_shape(input_shape)
+        if tuple(out[-2:]) == tuple(_params.shape_tuple(input_shape)[-2:]):
+            return ReceptiveField.identity()
+        raise NoSingleFieldError(f"{self!r} makes more outputs than inputs: neighbouring outputs are less than one "
+                                 "input pixel apart, a jump a ReceptiveField (whole-pixel jumps) cannot state")
+
+    def output_shape(self, input_shape: Sequence[int]) -> Tuple[int, ...]:
+        shape = _spatial_input_shape(input_shape, "Upsample")
+        if self.size is not None:
+            return shape[:-2] + self.size
+        return shape[:-2] + tuple(s * f for s, f in zip(shape[-2:], self.scale_factor))
+
+    def _sources(self, length: int, out_length: int, factor: Optional[int]):
+        """Per output index: (low source, high source, weight of high), as torch's kernels."""
+        index = np.arange(out_length, dtype=np.float64)
+        if self.mode == "nearest":
+            scale = 1.0 / factor if factor else length / out_length
+            low = np.minimum(np.floor(index * scale).astype(np.int64), length - 1)
+            return low, low, np.zeros(out_length)
+        if self.align_corners:
+            scale = (length - 1) / (out_length - 1) if out_length > 1 else 0.0
+            source = index * scale
+        else:
+            scale = 1.0 / factor if factor else length / out_length
+            source = np.maximum((index + 0.5) * scale - 0.5, 0.0)
+        low = np.minimum(np.floor(source).astype(np.int64), length - 1)
+        high = np.minimum(low + 1, length - 1)
+        return low, high, source - low
+
+    def __call__(self, x) -> np.ndarray:
+        array = _params.float_array(x, "x")
+        out_shape = self.output_shape(array.shape)
+        factors = self.scale_factor or (None, None)
+        rows = self._sources(array.shape[-2], out_shape[-2], factors[0])
+        cols = self._sources(array.shape[-1], out_shape[-1], factors[1])
+        if self.mode == "nearest":
+            return np.ascontiguousarray(array[..., rows[0][:, None], cols[0][None, :]])
+        dtype = array.dtype
+        row_weight = rows[2].astype(dtype)[:, None]
+        col_weight = cols[2].astype(dtype)
+        top = array[..., rows[0], :] * (1 - row_weight) + array[..., rows[1], :] * row_weight
+        return np.ascontiguousarray(top[..., cols[0]] * (1 - col_weight) + top[..., cols[1]] * col_weight)
+
+    def __repr__(self):
+        what = f"size={self.size}" if self.size is not None else f"scale_factor={self.scale_factor}"
+        corners = f", align_corners={self.align_corners}" if self.mode == "bilinear" else ""
+        return f"Upsample({what}, mode={self.mode!r}{corners})"
