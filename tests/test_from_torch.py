@@ -246,23 +246,30 @@ def test_flatten_default_start_dim_is_zero():
 
 
 def test_unsupported_nodes_are_named():
-    class WithSigmoid(nn.Module):
+    class WithTanh(nn.Module):
         def __init__(self):
             super().__init__()
-            self.gate = nn.Sigmoid()
+            self.gate = nn.Tanh()
 
         def forward(self, x):
             return self.gate(x)
 
-    with pytest.raises(TypeError, match=r"node 'gate' \(op call_module, target gate\).*module type Sigmoid"):
-        fieldconv.from_torch(WithSigmoid(), (1, 3, 4, 4))
+    with pytest.raises(TypeError, match=r"node 'gate' \(op call_module, target gate\).*module type Tanh"):
+        fieldconv.from_torch(WithTanh(), (1, 3, 4, 4))
 
-    class Mul(nn.Module):
+    class Difference(nn.Module):
         def forward(self, x):
-            return x * x
+            return x - torch.tanh(x)
 
-    with pytest.raises(TypeError, match=r"node 'mul' \(op call_function, target mul\)"):
-        fieldconv.from_torch(Mul(), (1, 3, 4, 4))
+    with pytest.raises(TypeError, match=r"node 'tanh' \(op call_function, target tanh\)"):
+        fieldconv.from_torch(Difference(), (1, 3, 4, 4))
+
+    class Scaled(nn.Module):
+        def forward(self, x):
+            return x * 2
+
+    with pytest.raises(TypeError, match=r"node 'mul' \(op call_function, target mul\).*the constant 2"):
+        fieldconv.from_torch(Scaled(), (1, 3, 4, 4))
 
     class BatchCat(nn.Module):
         def forward(self, x):
