@@ -39,10 +39,18 @@ def _unsupported(node, what: str):
 
 
 def _target_text(node) -> str:
+    """The fx target as a user writes it: "layer1.0.conv1", "torch.tanh", "operator.sub"."""
     target = node.target
     if isinstance(target, str):
         return target
-    return getattr(target, "__qualname__", None) or getattr(target, "__name__", None) or repr(target)
+    name = getattr(target, "__name__", None) or repr(target)
+    qualified = getattr(target, "__qualname__", "") or ""
+    module = getattr(target, "__module__", None)
+    if qualified.startswith("_VariableFunctionsClass") or module is None:
+        return f"torch.{name}"  # torch's builtins (torch.tanh, torch.cat) report no module
+    if module in ("_operator", "operator"):
+        return f"operator.{name}"
+    return f"{module}.{name}"
 
 
 def _bind(node, names: Tuple[str, ...], defaults: Dict[str, object]) -> Dict[str, object]:
