@@ -440,3 +440,16 @@ class _InputAdapter(nn.Module):
 
     def forward(self, x):
         return self.block(self.adapt(x))
+
+
+def test_fold_batch_norm_at_conversion_keeps_torchs_count(converted):
+    model, graph, size = converted("googlenet")
+    folded = fieldconv.from_torch(model, (1, 3, size, size), fold_batch_norm=True)
+    assert not any(isinstance(node.layer, fieldconv.BatchNorm2d) for node in folded.nodes)
+    assert folded.parameter_count == graph.parameter_count == sum(p.numel() for p in model.parameters())
+    assert set(folded.traced_from) == {node.name for node in folded.nodes}
+    x = np.random.default_rng(23).standard_normal((2, 3, size, size)).astype(np.float32)
+    with torch.no_grad():
+        expected = model(torch.from_numpy(x)).numpy()
+    assert np.max(np.abs(folded(x) - expected)) <= error_bound(model, np.float32) * np.max(np.abs(expected))
+    assert [row.name for row in folded.summary(show=False)][:2] == ["conv1.conv Conv2d", "conv1.relu ReLU"]
