@@ -475,3 +475,14 @@ def test_upsample_matches_torch_index_rules():
         fieldconv.Upsample()
     with pytest.raises(NoSingleFieldError):
         fieldconv.Upsample(scale_factor=2).receptive_field_for((1, 1, 3, 4))
+
+
+def test_linear_over_a_spatial_axis_has_no_single_field_but_runs_and_summarises():
+    rng = np.random.default_rng(1613)
+    network = Sequential(conv_layer(rng, 2, 3, 3, 1, 1), Linear(rng.standard_normal((4, 6))))
+    x = rng.standard_normal((1, 2, 5, 6))
+    assert np.allclose(network(x), linear_reference(network[0](x), network[1].weight), rtol=1e-12, atol=1e-12)
+    rows = network.summary((1, 2, 5, 6), show=False)
+    assert rows[0].rf_size == (3, 3) and rows[1].rf_size is None and rows[1].output_shape == (1, 3, 5, 4)
+    with pytest.raises(NoSingleFieldError, match="mixes the last spatial axis"):
+        network.receptive_field_for((1, 2, 5, 6))

@@ -851,8 +851,8 @@ class Flatten:
             return ReceptiveField.identity()
         start, end = self._axes(len(shape))
         if end < len(shape) - 1 and len(shape) >= 3:
-            raise ValueError(f"Flatten(start_dim={self.start_dim}, end_dim={self.end_dim}) on {shape} keeps the last "
-                             "axis: fields are defined only when the spatial axes are flattened")
+            raise NoSingleFieldError(f"Flatten(start_dim={self.start_dim}, end_dim={self.end_dim}) on {shape} keeps "
+                                     "the last axis: fields are defined only when the spatial axes are flattened")
         return _whole_input_field(*(shape[-2:] if len(shape) >= 3 else (1, shape[-1])))
 
     def __call__(self, x) -> np.ndarray:
@@ -910,8 +910,8 @@ class Linear:
     def receptive_field_for(self, input_shape: Sequence[int]) -> ReceptiveField:
         shape = self.output_shape(input_shape)
         if len(shape) > 2:
-            raise ValueError(f"Linear on input_shape {tuple(input_shape)} mixes the last spatial axis: fields are "
-                             "defined for (N, in_features) inputs (put a Flatten before it)")
+            raise NoSingleFieldError(f"Linear on input_shape {tuple(input_shape)} mixes the last spatial axis: fields "
+                                     "are defined for (N, in_features) inputs (put a Flatten before it)")
         return ReceptiveField.identity()
 
     def __call__(self, x) -> np.ndarray:
