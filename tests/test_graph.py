@@ -486,3 +486,38 @@ def test_linear_over_a_spatial_axis_has_no_single_field_but_runs_and_summarises(
     assert rows[0].rf_size == (3, 3) and rows[1].rf_size is None and rows[1].output_shape == (1, 3, 5, 4)
     with pytest.raises(NoSingleFieldError, match="mixes the last spatial axis"):
         network.receptive_field_for((1, 2, 5, 6))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_dask_apply_on_random_graphs_equals_the_whole_image(seed):
+    pytest.importorskip("torch")
+    da = pytest.importorskip("dask.array")
+    from fieldconv.dask import apply
+
+    model = random_torch_graph(1800 + seed, size=16)
+    graph = fieldconv.from_torch(model, (1, 3, 16, 16))
+    if graph.field_depends_on_input_size:  # a classifier head: tile only the trunk before it
+        pools = [i for i, node in enumerate(graph.nodes) if isinstance(node.layer, AdaptiveAvgPool2d)]
+        graph = graph.upto(graph.nodes[pools[0] - 1].name)
+        with pytest.raises(ValueError, match="depends on the input size"):
+            apply(fieldconv.from_torch(model, (1, 3, 16, 16)), da.from_array(np.zeros((1, 3, 16, 16))))
+    rng = np.random.default_rng(seed)
+    # branches that agree at 16x16 may disagree at other sizes (as in torch): take a size they accept
+    sizes = [(h, w) for h, w in [(45, 38), (48, 40), (64, 48), (48, 48), (64, 64)] if _runs(graph, (2, 3, h, w))]
+    assert sizes, "no test size fits this graph"
+    x = rng.standard_normal((2, 3) + sizes[0])
+    expected = graph(x)
+    for _ in range(3):
+        chunks = (1, 3, int(rng.integers(5, 30)), int(rng.integers(5, 30)))
+        got = apply(graph, da.from_array(x, chunks=chunks)).compute()
+        assert got.shape == expected.shape
+        # float64 input, float32 weights: float64 arithmetic; tiles may pick other algorithms
+        assert np.allclose(got, expected, rtol=1e-9, atol=1e-9 * np.abs(expected).max()), chunks
+
+
+def _runs(graph, shape) -> bool:
+    try:
+        graph.output_shape(shape)
+    except ValueError:
+        return False
+    return True
