@@ -8,7 +8,7 @@ from .layers import AvgPool2d, MaxPool2d
 from .receptive_field import ReceptiveField
 from .signal import convolve2d, correlate2d
 from . import ndimage
-# Receptive fields (API.md section 3). The function fieldconv.receptive_field shadows the
+# Receptive fields. The function fieldconv.receptive_field shadows the
 # submodule of the same name; keep this import after every import that loads that submodule.
 from .functional import relu
 from .layers import ReLU, Sequential, SummaryRow

@@ -1,4 +1,4 @@
-"""Networks over larger-than-memory images: ``fieldconv.dask.apply(layers, x)`` (API.md section 5).
+"""Networks over larger-than-memory images: ``fieldconv.dask.apply(layers, x)``.
 
 The result is a lazy dask array equal to ``Sequential(*layers)(x.compute())``, computed output
 tile by output tile. Each task receives exactly the input rows/columns its tile's receptive

@@ -1,7 +1,8 @@
-"""Receptive fields: which input pixels one output pixel depends on.
+"""Receptive fields: which input pixels one output pixel depends on, composed here for chains
+(``ReceptiveField.then``) and joins (``join_receptive_fields``) alike.
 
-Convention (API.md section 3): pixel centres sit at integer coordinates; the input itself has
-size 1, jump 1, start 0 per axis. A sliding-window layer with kernel k, dilation d, stride s and
+Convention (the README's *Receptive fields*): pixel centres sit at integer coordinates; the input
+itself has size 1, jump 1, start 0 per axis. A sliding-window layer with kernel k, dilation d, stride s and
 leading (top/left) padding p maps a field (r, j, start) to
     r' = r + (k - 1) * d * j,   j' = j * s,   start' = start + ((k - 1) * d / 2 - p) * j.
 
