@@ -453,3 +453,38 @@ def test_fold_batch_norm_at_conversion_keeps_torchs_count(converted):
         expected = model(torch.from_numpy(x)).numpy()
     assert np.max(np.abs(folded(x) - expected)) <= error_bound(model, np.float32) * np.max(np.abs(expected))
     assert [row.name for row in folded.summary(show=False)][:2] == ["conv1.conv Conv2d", "conv1.relu ReLU"]
+
+
+def test_more_module_and_function_spellings():
+    class Spellings(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(2, 3, 3, padding="same")
+            self.clamp = nn.Hardtanh(0.0, 6.0)
+            self.keep = nn.Identity()
+            self.flat = nn.Flatten()
+
+        def forward(self, x):
+            y = self.clamp(self.conv(x))
+            return self.flat(torch.add(self.keep(y), torch.relu(y)))
+
+    torch.manual_seed(24)
+    model = Spellings().eval()
+    graph = fieldconv.from_torch(model, (2, 5, 6))
+    assert [type(node.layer).__name__ for node in graph.nodes] == ["Conv2d", "ReLU6", "Identity", "ReLU", "Add",
+                                                                   "Flatten"]
+    x = np.random.default_rng(24).standard_normal((3, 2, 5, 6)).astype(np.float32) * 4
+    with torch.no_grad():
+        expected = model(torch.from_numpy(x)).numpy()
+    assert np.max(np.abs(graph(x) - expected)) <= 1e-5 * np.max(np.abs(expected))
+
+    class OtherClamp(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.clamp = nn.Hardtanh()
+
+        def forward(self, x):
+            return self.clamp(x)
+
+    with pytest.raises(TypeError, match=r"node 'clamp' \(op call_module.*clamp to \[-1.0, 1.0\]"):
+        fieldconv.from_torch(OtherClamp(), (1, 2, 4, 4))
