@@ -696,7 +696,7 @@ class ReLU6:
         array = _params.float_array(x, "x")
         # np.clip keeps NaN and -0.0 (only values beyond a bound are replaced), as torch does, in
         # one pass (masked copies took five times longer)
-        return np.clip(array, array.dtype.type(0), array.dtype.type(6))
+        return np.clip(array, array.dtype.type(0), array.dtype.type(6), out=np.empty(array.shape, array.dtype))
 
     def output_shape(self, input_shape: Sequence[int]) -> Tuple[int, ...]:
         return _params.shape_tuple(input_shape)
