@@ -48,7 +48,8 @@ def test_batch_norm_matches_reference(dtype, affine):
     cast = [None if v is None else v.astype(dtype) for v in (weight, bias, mean, var)]
     ref = batch_norm2d_reference(x, *cast, eps=1e-3)
     # scale: |x - mean| * |w| / sqrt(var + eps) + |b|, the magnitudes of the formula's terms
-    scale = batch_norm2d_reference(np.abs(x) + np.abs(cast[2])[:, None, None], None if weight is None else np.abs(cast[0]),
+    scale = batch_norm2d_reference(np.abs(x) + np.abs(cast[2])[:, None, None],
+                                   None if weight is None else np.abs(cast[0]),
                                    None if bias is None else np.abs(cast[1]), np.zeros(5), cast[3], eps=1e-3)
     assert relative_error(y, ref, scale) <= ROUNDING[dtype]
     assert layer.parameter_count == (10 if affine else 0)
@@ -129,7 +130,8 @@ def test_adaptive_avg_pool_field_for_the_input_shape():
     whole = layer.receptive_field_for((1, 3, 7, 5))
     assert whole.input_region(0, 0) == ((0, 7), (0, 5))
     # 10 -> 3: bins [0, 4), [3, 7), [6, 10): a window of 4 with stride 3
-    assert AdaptiveAvgPool2d(3).receptive_field_for((3, 10, 10)) == window_receptive_field((4, 4), (3, 3), (1, 1), (0, 0))
+    expected = window_receptive_field((4, 4), (3, 3), (1, 1), (0, 0))
+    assert AdaptiveAvgPool2d(3).receptive_field_for((3, 10, 10)) == expected
     with pytest.raises(NoSingleFieldError, match=r"\[\(0, 2\), \(1, 4\), \(3, 5\)\]"):
         AdaptiveAvgPool2d(3).receptive_field_for((1, 1, 5, 5))
 
@@ -313,7 +315,8 @@ def _random_torch_branch(nn, rng, channels):
         if kind == "conv":
             k = int(rng.choice([1, 2, 3, 5]))
             d = int(rng.choice([1, 2])) if k > 1 else 1
-            layers.append(nn.Conv2d(channels, channels, k, int(rng.choice([1, 1, 2])), int(rng.integers(0, d * (k - 1) // 2 + 2)), d))
+            stride, padding = int(rng.choice([1, 1, 2])), int(rng.integers(0, d * (k - 1) // 2 + 2))
+            layers.append(nn.Conv2d(channels, channels, k, stride, padding, d))
         elif kind in ("max", "avg"):
             k = int(rng.choice([2, 3]))
             stride, padding, ceil = int(rng.choice([1, 2])), int(rng.integers(0, k // 2 + 1)), bool(rng.integers(2))
@@ -433,7 +436,8 @@ def test_sequential_with_a_classifier_head_reports_fields_for_the_input_shape():
         network.receptive_field
     field = network.receptive_field_for((1, 3, 10, 10))
     assert field.input_region(0, 0) == ((-1, 10), (-1, 10))  # every pooled position: the whole image
-    assert network.output_shape((5, 3, 10, 10)) == (5, 2) and network(rng.standard_normal((5, 3, 10, 10))).shape == (5, 2)
+    assert network.output_shape((5, 3, 10, 10)) == (5, 2)
+    assert network(rng.standard_normal((5, 3, 10, 10))).shape == (5, 2)
     # uneven adaptive bins: no single field from there on, shown as "-"
     uneven = Sequential(conv_layer(rng, 3, 4, 3), AdaptiveAvgPool2d(3), ReLU())
     out = io.StringIO()

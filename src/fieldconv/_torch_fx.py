@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import operator
 import re
-from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Sequence, Tuple
 
 if TYPE_CHECKING:  # torch stays optional: imported inside from_torch only
     import torch
