@@ -263,3 +263,59 @@ def correlate2d_reference(image, kernel, out_shape, row_offset, col_offset, mode
                     total += kernel[r, c] * value
             out[i, j] = total
     return out
+
+
+# ============================================================================================
+# graph layers: batch norm, adaptive average pooling, linear, clamps
+
+
+def batch_norm2d_reference(x, weight, bias, running_mean, running_var, eps=1e-5):
+    """(x - mean) / sqrt(var + eps) * weight + bias per channel (axis -3), in float64, as the
+    formula in torch.nn.BatchNorm2d's documentation (eval mode); weight/bias None: 1 and 0."""
+    x = np.asarray(x, dtype=np.float64)
+    channels = x.shape[-3]
+    weight = np.ones(channels) if weight is None else np.asarray(weight, dtype=np.float64)
+    bias = np.zeros(channels) if bias is None else np.asarray(bias, dtype=np.float64)
+    out = np.empty_like(x)
+    for c in range(channels):
+        denominator = np.sqrt(float(running_var[c]) + eps)
+        out[..., c, :, :] = (x[..., c, :, :] - float(running_mean[c])) / denominator * weight[c] + bias[c]
+    return out
+
+
+def adaptive_avg_pool2d_reference(x, output_size):
+    """torch's adaptive average pooling, bin by bin: output i averages input rows
+    [floor(i * H / out), ceil((i + 1) * H / out)), likewise columns; float64."""
+    x = np.asarray(x, dtype=np.float64)
+    height, width = x.shape[-2:]
+    out_h, out_w = _pair(output_size)
+    out = np.empty(x.shape[:-2] + (out_h, out_w))
+    for i in range(out_h):
+        y0, y1 = (i * height) // out_h, -((-(i + 1) * height) // out_h)
+        for j in range(out_w):
+            x0, x1 = (j * width) // out_w, -((-(j + 1) * width) // out_w)
+            out[..., i, j] = x[..., y0:y1, x0:x1].sum(axis=(-2, -1)) / ((y1 - y0) * (x1 - x0))
+    return out
+
+
+def linear_reference(x, weight, bias=None):
+    """y[..., o] = sum_i x[..., i] * weight[o, i] + bias[o], one output at a time, float64."""
+    x = np.asarray(x, dtype=np.float64)
+    weight = np.asarray(weight, dtype=np.float64)
+    out = np.empty(x.shape[:-1] + (weight.shape[0],))
+    for o in range(weight.shape[0]):
+        out[..., o] = (x * weight[o]).sum(axis=-1) + (0.0 if bias is None else float(bias[o]))
+    return out
+
+
+def relu6_reference(x):
+    """min(max(x, 0), 6) elementwise, NaN kept, -0.0 kept (values are replaced only when below 0
+    or above 6), as torch.nn.ReLU6."""
+    x = np.array(x, dtype=np.float64)
+    flat = x.reshape(-1)
+    for k, value in enumerate(flat):
+        if value < 0:
+            flat[k] = 0.0
+        elif value > 6:
+            flat[k] = 6.0
+    return x

@@ -8,10 +8,14 @@ from .layers import AvgPool2d, MaxPool2d
 from .receptive_field import ReceptiveField
 from .signal import convolve2d, correlate2d
 from . import ndimage
-# Receptive fields (API.md section 3). The function fieldconv.receptive_field shadows the
+# Receptive fields. The function fieldconv.receptive_field shadows the
 # submodule of the same name; keep this import after every import that loads that submodule.
 from .functional import relu
 from .layers import ReLU, Sequential, SummaryRow
+from .layers import AdaptiveAvgPool2d, BatchNorm2d, Dropout, Flatten, Identity, Linear, ReLU6
+from .layers import Hardsigmoid, Hardswish, Sigmoid, SiLU, Upsample
+from .graph import Concat, Graph, Residual
+from ._torch_fx import from_torch
 from .plot import plot_receptive_field
 from .receptive_field import receptive_field
 from . import _threadpoolctl
@@ -43,4 +47,20 @@ __all__ = [
     "avg_pool2d",
     "MaxPool2d",
     "AvgPool2d",
+    "BatchNorm2d",
+    "Residual",
+    "Concat",
+    "Graph",
+    "AdaptiveAvgPool2d",
+    "Flatten",
+    "Linear",
+    "ReLU6",
+    "Dropout",
+    "Identity",
+    "from_torch",
+    "Sigmoid",
+    "SiLU",
+    "Hardswish",
+    "Hardsigmoid",
+    "Upsample",
 ]

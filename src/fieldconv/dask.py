@@ -1,4 +1,4 @@
-"""Networks over larger-than-memory images: ``fieldconv.dask.apply(layers, x)`` (API.md section 5).
+"""Networks over larger-than-memory images: ``fieldconv.dask.apply(layers, x)``.
 
 The result is a lazy dask array equal to ``Sequential(*layers)(x.compute())``, computed output
 tile by output tile. Each task receives exactly the input rows/columns its tile's receptive
@@ -27,6 +27,14 @@ The scheme, per spatial axis (rows and columns are independent):
 
 Any layer with the layer protocol whose output ``o`` depends only on the input window its
 ``receptive_field`` names (convolution, pooling, pointwise layers, nested Sequentials) works.
+
+Graphs (Residual, Concat, from_torch's Graph) are one layer of the walk, with the graph's whole
+field as their window (the union of their branches' fields, so the halo covers every branch).
+A tile starts at a multiple of the graph's jump, hence of every jump inside it, so output t of
+every branch on the tile is the same global output; joins run in a cropping mode that keeps the
+outputs the branches share (a branch may have an extra output at a tile's inner edge, which the
+tile throws away anyway). Layers whose field depends on the input size (global or adaptive
+pooling, Flatten, Linear) have no fixed halo and are refused.
 """
 from __future__ import annotations
 
@@ -48,7 +56,9 @@ from typing import List, Sequence, Tuple
 
 import numpy as np
 
+from .graph import cropping_joins
 from .layers import Sequential
+from .receptive_field import depends_on_input_size
 
 __all__ = ["apply"]
 
@@ -157,7 +167,8 @@ def run_tile(network: _Network, tile: _Tile, pieces) -> np.ndarray:
         expected = (rows.stop - rows.start, cols.stop - cols.start)
         if tuple(x.shape[2:]) != expected:  # pragma: no cover - internal invariant
             raise AssertionError(f"layer {index}: input tile {x.shape} but the plan says {expected}")
-        y = layer(x)
+        with cropping_joins():
+            y = layer(x)
         if y.ndim != 4 or y.shape[2] < rows.keep_stop or y.shape[3] < cols.keep_stop:
             raise ValueError(
                 f"layer {index} ({layer!r}) maps a tile of shape {x.shape} to {y.shape}, fewer outputs than its "
@@ -244,6 +255,13 @@ def apply(layers, x):
     leaves = _as_layers(layers)
     if not leaves:
         return x
+    for index, layer in enumerate(leaves):
+        if depends_on_input_size(layer):
+            raise ValueError(
+                f"fieldconv.dask.apply cannot tile layer {index} ({type(layer).__name__}): its receptive field depends "
+                "on the input size (global or adaptive pooling, Flatten, Linear), so every output tile would need the "
+                "whole image; apply the convolutional part with dask and run the head on the computed result"
+            )
     first_channels = getattr(leaves[0], "in_channels", None)
     if isinstance(first_channels, int) and x.shape[1] != first_channels:
         raise ValueError(

@@ -4,13 +4,16 @@ from __future__ import annotations
 import sys
 import threading
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import Any, List, Optional, Sequence, Tuple, Union
+
+ArrayLike = Any  # anything numpy.asarray accepts
 
 import numpy as np
 
 from . import _core, _params
 from .functional import relu, run_avg_pool2d, run_conv2d, run_max_pool2d
-from .receptive_field import ReceptiveField, _field_of, window_receptive_field
+from .receptive_field import (NoSingleFieldError, ReceptiveField, _field_of, depends_on_input_size, field_for_shape,
+                             window_receptive_field)
 
 
 class Conv2d:
@@ -181,8 +184,10 @@ class ReLU:
 
 @dataclass(frozen=True)
 class SummaryRow:
-    """One layer of ``Sequential.summary``: its output shape, weights, work and the receptive
-    field of the network up to and including it."""
+    """One layer of a summary (``Sequential.summary``, ``Graph.summary``): its output shape,
+    weights, work (multiply-adds of convolutions and Linear layers) and the receptive field of the
+    network up to and including it (None where no single field describes it, see
+    NoSingleFieldError)."""
 
     name: str
     output_shape: Tuple[int, ...]
@@ -191,17 +196,29 @@ class SummaryRow:
     rf_size: Tuple[int, int]
     rf_jump: Tuple[int, int]
     rf_start: Tuple[float, float]
+    aligned: bool = True  # False: a join upstream had branches with different field centres
+
+
+def _has_field(layer) -> bool:
+    """A receptive_field (without evaluating it: shape-dependent layers raise there) or a
+    receptive_field_for(input_shape)."""
+    return (
+        hasattr(type(layer), "receptive_field")
+        or "receptive_field" in getattr(layer, "__dict__", {})
+        or callable(getattr(layer, "receptive_field_for", None))
+    )
 
 
 def _check_layer(layer, where: str):
-    """TypeError unless layer has the layer protocol: __call__(x), receptive_field, output_shape."""
+    """TypeError unless layer has the layer protocol: __call__(x), receptive_field (or
+    receptive_field_for(input_shape) for fields that depend on the input size), output_shape."""
     if isinstance(layer, type):
         raise TypeError(f"{where} is the class {layer.__name__}, not a layer; did you mean {layer.__name__}(...)?")
     missing = [
         name
         for name, ok in (
             ("__call__(x)", callable(layer)),
-            ("receptive_field", hasattr(layer, "receptive_field")),
+            ("receptive_field", _has_field(layer)),
             ("output_shape(input_shape)", callable(getattr(layer, "output_shape", None))),
         )
         if not ok
@@ -212,7 +229,8 @@ def _check_layer(layer, where: str):
             f"{where} of type {type(layer).__name__} is not a layer: it lacks {', '.join(missing)}; Sequential accepts "
             f"objects with __call__(x), receptive_field and output_shape(input_shape){hint}"
         )
-    _field_of(layer, where)  # the field must be a ReceptiveField
+    if not depends_on_input_size(layer):
+        _field_of(layer, where)  # the field must be a ReceptiveField
     return layer
 
 
@@ -332,31 +350,54 @@ class Sequential:
             yield path, layer, shape, out_shape
             shape = out_shape
 
+    def receptive_field_for(self, input_shape: Sequence[int]) -> ReceptiveField:
+        """The field for an input of input_shape: the same as receptive_field unless a layer's field
+        depends on the input size (global or adaptive pooling, Flatten, Linear)."""
+        shape = _params.shape_tuple(input_shape)
+        total = ReceptiveField.identity()
+        for path, layer, in_shape, _ in self._trace(shape):
+            total = total.then(field_for_shape(layer, in_shape, f"layer {path}"))
+        return total
+
+    @property
+    def field_depends_on_input_size(self) -> bool:
+        return any(depends_on_input_size(layer) for layer in self._layers)
+
+    def fold_batch_norm(self) -> "Sequential":
+        """A copy with every BatchNorm2d that directly follows a Conv2d folded into it (see
+        BatchNorm2d.fold_into); nested networks are folded too. parameter_count then drops the
+        batch norms' parameters."""
+        layers = []
+        for layer in self._layers:
+            if isinstance(layer, BatchNorm2d) and layers and isinstance(layers[-1], Conv2d):
+                layers[-1] = layer.fold_into(layers[-1])
+            else:
+                fold = getattr(layer, "fold_batch_norm", None)
+                layers.append(fold() if callable(fold) else layer)
+        return Sequential(*layers)
+
+    def _summary_rows(self, prefix: str, input_shape, field):
+        """(rows, output shape, output field) of this network fed input_shape, downstream of field."""
+        rows = []
+        shape = input_shape
+        for index, layer in enumerate(self._layers):
+            more, shape, field = layer_summary_rows(layer, f"{prefix}{index}", shape, field)
+            rows.extend(more)
+        return rows, shape, field
+
     def summary(self, input_shape, *, file=None, show: bool = True) -> List[SummaryRow]:
         """Per-layer output shape, parameters, multiply-accumulates and cumulative receptive field.
 
-        input_shape: (C, H, W) or (N, C, H, W). Nested Sequentials are expanded (names like
-        "1.0 Conv2d"). Prints a table with totals to file (default sys.stdout) unless show=False;
-        returns the rows (SummaryRow). An input too small raises ValueError naming the layer.
+        input_shape: (C, H, W) or (N, C, H, W). Nested Sequentials and graphs are expanded (names
+        like "1.0 Conv2d"). Prints a table with totals to file (default sys.stdout) unless
+        show=False; returns the rows (SummaryRow). An input too small raises ValueError naming the
+        layer.
         """
         shape = _params.shape_tuple(input_shape)
         if len(shape) not in (3, 4):
             raise ValueError(f"input_shape must be (C, H, W) or (N, C, H, W), got {input_shape!r}")
-        rows = []
-        field = ReceptiveField.identity()
-        for path, layer, in_shape, out_shape in self._trace(shape):
-            field = field.then(layer.receptive_field)
-            rows.append(
-                SummaryRow(
-                    name=f"{path} {type(layer).__name__}",
-                    output_shape=out_shape,
-                    params=_layer_params(layer),
-                    macs=_layer_macs(layer, in_shape, out_shape),
-                    rf_size=field.size,
-                    rf_jump=field.jump,
-                    rf_start=field.start,
-                )
-            )
+        self.output_shape(shape)  # errors name the layer that refuses the shape
+        rows, _, _ = self._summary_rows("", shape, ReceptiveField.identity())
         if show:
             print(format_summary(rows, shape), file=file if file is not None else sys.stdout)
         return rows
@@ -372,7 +413,38 @@ class Sequential:
         return "\n".join(lines)
 
 
+def layer_summary_rows(layer, path: str, input_shape, field, params: Optional[int] = None):
+    """(rows, output shape, output field) of one layer at path: networks (Sequential, Graph)
+    expand into their own rows, any other layer gives one row. field is the network's field
+    before the layer (None when unknown); params overrides the layer's own count."""
+    expand = getattr(layer, "_summary_rows", None)
+    if callable(expand):
+        return expand(path + ".", input_shape, field)
+    output_shape = tuple(int(v) for v in layer.output_shape(input_shape))
+    if field is not None:
+        try:
+            field = field.then(field_for_shape(layer, input_shape, path))
+        except NoSingleFieldError:
+            field = None
+    row = SummaryRow(
+        name=f"{path} {type(layer).__name__}",
+        output_shape=output_shape,
+        params=_layer_params(layer) if params is None else int(params),
+        macs=_layer_macs(layer, input_shape, output_shape),
+        rf_size=None if field is None else field.size,
+        rf_jump=None if field is None else field.jump,
+        rf_start=None if field is None else field.start,
+        aligned=True if field is None else field.aligned,
+    )
+    return [row], output_shape, field
+
+
+MISALIGNED_MARK = "!"
+
+
 def _pair_text(pair, sep="x") -> str:
+    if pair is None:
+        return "-"
     return sep.join(f"{v:g}" if isinstance(v, float) else str(v) for v in pair)
 
 
@@ -387,7 +459,8 @@ def format_summary(rows, input_shape: Optional[Tuple[int, ...]] = None) -> str:
             f"{row.macs:,}",
             _pair_text(row.rf_size),
             _pair_text(row.rf_jump),
-            "(" + _pair_text(row.rf_start, ", ") + ")",
+            ("-" if row.rf_start is None else "(" + _pair_text(row.rf_start, ", ") + ")")
+            + ("" if getattr(row, "aligned", True) else " " + MISALIGNED_MARK),
         )
         for row in rows
     ]
@@ -408,10 +481,19 @@ def format_summary(rows, input_shape: Optional[Tuple[int, ...]] = None) -> str:
     out.append(f"Total MACs: {total_macs:,}")
     if final is not None:
         out.append(f"Output shape: {tuple(final.output_shape)}")
-        out.append(
-            f"Receptive field: {_pair_text(final.rf_size)}, jump {_pair_text(final.rf_jump)}, "
-            f"start ({_pair_text(final.rf_start, ', ')})"
-        )
+        if final.rf_size is None:
+            out.append("Receptive field: - (no single field for this input shape)")
+        else:
+            out.append(
+                f"Receptive field: {_pair_text(final.rf_size)}, jump {_pair_text(final.rf_jump)}, "
+                f"start ({_pair_text(final.rf_start, ', ')})"
+            )
+    if any(not getattr(row, "aligned", True) for row in rows):
+        out.append(f"{MISALIGNED_MARK} misaligned: a join upstream has branches whose field centres differ; the field "
+                   "shown is the union of their regions")
+    if any(row.rf_size is None for row in rows):
+        out.append("- no single (size, jump, start) describes every output (adaptive pooling bins that are not one "
+                   "sliding window)")
     return "\n".join(out)
 
 
@@ -494,3 +576,505 @@ class AvgPool2d(_Pool2d):
             f"divisor_override={self.divisor_override})"
         )
 
+
+
+# --------------------------------------------------------------------------------------------
+# Layers of real CNNs beyond convolution and pooling: batch norm, clamps, classifier heads
+
+
+def _spatial_input_shape(input_shape, layer: str) -> Tuple[int, ...]:
+    shape = _params.shape_tuple(input_shape)
+    if len(shape) not in (3, 4):
+        raise ValueError(f"{layer}: input_shape must be (N, C, H, W) or (C, H, W), got {input_shape!r}")
+    return shape
+
+
+def _vector(value, name: str, length: Optional[int] = None) -> np.ndarray:
+    array = _params.float_array(value, name)
+    if array.ndim != 1 or (length is not None and array.shape[0] != length):
+        wanted = f"({length},)" if length is not None else "1-D"
+        raise ValueError(f"{name} must have shape {wanted}, got {array.shape}")
+    copy = np.array(array, order="C", copy=True)
+    copy.flags.writeable = False
+    return copy
+
+
+class BatchNorm2d:
+    """Batch normalisation at inference (running statistics), as ``torch.nn.BatchNorm2d`` in eval mode:
+    y = (x - running_mean) / sqrt(running_var + eps) * weight + bias, per channel (axis 1).
+
+    weight and bias may be None (torch's affine=False: scale 1, shift 0). The arrays are copied at
+    construction. ``fold_into(conv)`` returns the Conv2d that computes conv followed by this layer.
+    parameter_count is torch's: weight and bias (the running statistics are buffers).
+    """
+
+    def __init__(self, weight: Optional[ArrayLike], bias: Optional[ArrayLike], running_mean: ArrayLike,
+                 running_var: ArrayLike, eps: float = 1e-5):
+        self.running_mean = _vector(running_mean, "running_mean")
+        channels = self.running_mean.shape[0]
+        self.running_var = _vector(running_var, "running_var", channels)
+        if np.any(self.running_var < 0):
+            raise ValueError(f"running_var must be >= 0, got a minimum of {float(self.running_var.min())}")
+        self.weight = None if weight is None else _vector(weight, "weight", channels)
+        self.bias = None if bias is None else _vector(bias, "bias", channels)
+        if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, (int, float, np.floating, np.integer)):
+            raise TypeError(f"eps must be a non-negative number, got {eps!r}")
+        if not (float(eps) >= 0):
+            raise ValueError(f"eps must be a non-negative number, got {eps!r}")
+        self.eps = float(eps)
+        self.num_features = channels
+
+    field_depends_on_input_size = False
+
+    def scale_and_shift(self, dtype=np.float64) -> Tuple[np.ndarray, np.ndarray]:
+        """(scale, shift) with y = x * scale + shift per channel, computed in float64 then cast."""
+        scale = 1.0 / np.sqrt(self.running_var.astype(np.float64) + self.eps)
+        if self.weight is not None:
+            scale = scale * self.weight.astype(np.float64)
+        shift = -self.running_mean.astype(np.float64) * scale
+        if self.bias is not None:
+            shift = shift + self.bias.astype(np.float64)
+        return scale.astype(dtype), shift.astype(dtype)
+
+    @property
+    def parameter_count(self) -> int:
+        return sum(0 if v is None else int(v.size) for v in (self.weight, self.bias))
+
+    @property
+    def receptive_field(self) -> ReceptiveField:
+        return ReceptiveField.identity()
+
+    def __call__(self, x) -> np.ndarray:
+        array = _params.float_array(x, "x")
+        if array.ndim not in (3, 4) or array.shape[-3] != self.num_features:
+            raise ValueError(f"x must be (N, {self.num_features}, H, W) or ({self.num_features}, H, W) for "
+                             f"BatchNorm2d({self.num_features}), got shape {array.shape}")
+        dtype = np.result_type(array, self.running_mean)
+        scale, shift = self.scale_and_shift(dtype)
+        y = np.multiply(array, scale[:, None, None], dtype=dtype)
+        y += shift[:, None, None]  # in place: one pass less over the activations
+        return y
+
+    def output_shape(self, input_shape: Sequence[int]) -> Tuple[int, ...]:
+        shape = _spatial_input_shape(input_shape, "BatchNorm2d")
+        if shape[-3] != self.num_features:
+            raise ValueError(f"BatchNorm2d({self.num_features}) needs {self.num_features} channels, got input_shape "
+                             f"{shape}")
+        return shape
+
+    def fold_into(self, conv: "Conv2d") -> "Conv2d":
+        """The Conv2d computing ``self(conv(x))``: weights scaled per output channel, bias shifted.
+        Folding is done in float64 and cast to the conv's weight dtype (so it may differ from the
+        two-step result by rounding)."""
+        if not isinstance(conv, Conv2d):
+            raise TypeError(f"conv must be a fieldconv.Conv2d, got {type(conv).__name__}")
+        if conv.out_channels != self.num_features:
+            raise ValueError(f"conv has {conv.out_channels} output channels but BatchNorm2d has {self.num_features}")
+        scale, shift = self.scale_and_shift(np.float64)
+        weight = (conv.weight.astype(np.float64) * scale[:, None, None, None]).astype(conv.weight.dtype)
+        bias = shift if conv.bias is None else conv.bias.astype(np.float64) * scale + shift
+        bias_dtype = conv.weight.dtype if conv.bias is None else conv.bias.dtype
+        padding = "same" if conv._geometry.padding is None else conv._geometry.padding
+        return Conv2d(weight, bias.astype(bias_dtype), conv.stride, padding, conv.dilation, conv.groups,
+                      algorithm=conv.algorithm)
+
+    def __repr__(self):
+        return f"BatchNorm2d({self.num_features}, eps={self.eps:g}, affine={self.weight is not None})"
+
+
+class ReLU6:
+    """min(max(x, 0), 6) elementwise, as ``torch.nn.ReLU6`` (= hardtanh(x, 0, 6)): NaN stays NaN
+    and -0.0 stays -0.0, as in torch. Any shape; its field is one pixel."""
+
+    field_depends_on_input_size = False
+
+    @property
+    def receptive_field(self) -> ReceptiveField:
+        return ReceptiveField.identity()
+
+    def __call__(self, x) -> np.ndarray:
+        array = _params.float_array(x, "x")
+        # np.clip keeps NaN and -0.0 (only values beyond a bound are replaced), as torch does, in
+        # one pass (masked copies took five times longer)
+        return np.clip(array, array.dtype.type(0), array.dtype.type(6), out=np.empty(array.shape, array.dtype))
+
+    def output_shape(self, input_shape: Sequence[int]) -> Tuple[int, ...]:
+        return _params.shape_tuple(input_shape)
+
+    def __repr__(self):
+        return "ReLU6()"
+
+
+class Identity:
+    """Returns its input unchanged (torch.nn.Identity); the base of Dropout."""
+
+    field_depends_on_input_size = False
+
+    @property
+    def receptive_field(self) -> ReceptiveField:
+        return ReceptiveField.identity()
+
+    def __call__(self, x) -> np.ndarray:
+        return _params.float_array(x, "x")
+
+    def output_shape(self, input_shape: Sequence[int]) -> Tuple[int, ...]:
+        return _params.shape_tuple(input_shape)
+
+    def __repr__(self):
+        return "Identity()"
+
+
+class Dropout(Identity):
+    """Dropout at inference: the identity (torch's eval mode). p is kept for the record only."""
+
+    def __init__(self, p: float = 0.5):
+        if isinstance(p, (bool, np.bool_)) or not isinstance(p, (int, float, np.floating, np.integer)):
+            raise TypeError(f"p must be a probability (a number in [0, 1]), got {p!r}")
+        if not 0 <= float(p) <= 1:
+            raise ValueError(f"p must be a probability in [0, 1], got {p!r}")
+        self.p = float(p)
+
+    def __repr__(self):
+        return f"Dropout(p={self.p:g})"
+
+
+def _whole_input_field(height: int, width: int) -> ReceptiveField:
+    """The field of a layer with a single output that sees its whole input: a window as large as
+    the input (its jump, never used by a single output, taken equal to the size)."""
+    return window_receptive_field((height, width), (height, width), (1, 1), (0, 0))
+
+
+def adaptive_bins(input_size: int, output_size: int) -> List[Tuple[int, int]]:
+    """torch's adaptive pooling bins: output i averages [floor(i*H/out), ceil((i+1)*H/out))."""
+    return [((i * input_size) // output_size, -((-(i + 1) * input_size) // output_size)) for i in range(output_size)]
+
+
+class AdaptiveAvgPool2d:
+    """Adaptive average pooling as ``torch.nn.AdaptiveAvgPool2d``: output (i, j) averages the input
+    rows [floor(i*H/oh), ceil((i+1)*H/oh)) and likewise columns. output_size: an int, an (oh, ow)
+    pair, None in a pair keeping that input size; 1 is global average pooling.
+
+    Its field depends on the input size: ``receptive_field_for(input_shape)`` gives it (the whole
+    input for global pooling; a sliding window where torch's bins are one, else
+    NoSingleFieldError); the ``receptive_field`` property raises ValueError.
+    """
+
+    field_depends_on_input_size = True
+
+    def __init__(self, output_size: Union[int, None, Tuple[Optional[int], Optional[int]]]):
+        items = list(output_size) if isinstance(output_size, (tuple, list)) else [output_size, output_size]
+        if len(items) != 2:
+            raise ValueError(f"output_size must be an int or an (oh, ow) pair, got {output_size!r}")
+        self.output_size = tuple(
+            None if v is None else _params.as_int(v, f"output_size[{i}]", minimum=1, maximum=2**31 - 1)
+            for i, v in enumerate(items)
+        )
+
+    def _out_size(self, height: int, width: int) -> Tuple[int, int]:
+        return tuple(size if want is None else want for want, size in zip(self.output_size, (height, width)))
+
+    @property
+    def receptive_field(self) -> ReceptiveField:
+        raise ValueError(
+            "AdaptiveAvgPool2d's receptive field depends on the input size; use receptive_field_for(input_shape)"
+        )
+
+    def receptive_field_for(self, input_shape: Sequence[int]) -> ReceptiveField:
+        shape = _spatial_input_shape(input_shape, "AdaptiveAvgPool2d")
+        sizes, strides = [], []
+        for axis, (length, out) in enumerate(zip(shape[-2:], self._out_size(*shape[-2:]))):
+            bins = adaptive_bins(length, out)
+            widths = {hi - lo for lo, hi in bins}
+            steps = {bins[k + 1][0] - bins[k][0] for k in range(out - 1)}
+            if out == 1:
+                sizes.append(length), strides.append(length)
+            elif len(widths) == 1 and len(steps) == 1 and min(steps) > 0:
+                sizes.append(widths.pop()), strides.append(steps.pop())
+            else:
+                raise NoSingleFieldError(
+                    f"AdaptiveAvgPool2d({self.output_size}) on input_shape {shape}: torch's bins along "
+                    f"{'rows' if axis == 0 else 'columns'} are {bins}, not one sliding window, so no single "
+                    "receptive field describes every output (an input size divisible by the output size gives one)"
+                )
+        return window_receptive_field(tuple(sizes), tuple(strides), (1, 1), (0, 0))
+
+    def __call__(self, x) -> np.ndarray:
+        array = _params.float_array(x, "x")
+        if array.ndim not in (3, 4):
+            raise ValueError(f"x must be (N, C, H, W) or (C, H, W), got shape {array.shape}")
+        height, width = array.shape[-2:]
+        if height == 0 or width == 0:
+            raise ValueError(f"x must not be empty along H and W, got shape {array.shape}")
+        out_h, out_w = self._out_size(height, width)
+        y = np.empty(array.shape[:-2] + (out_h, out_w), dtype=array.dtype)
+        for i, (y0, y1) in enumerate(adaptive_bins(height, out_h)):
+            for j, (x0, x1) in enumerate(adaptive_bins(width, out_w)):
+                y[..., i, j] = array[..., y0:y1, x0:x1].mean(axis=(-2, -1), dtype=array.dtype)
+        return y
+
+    def output_shape(self, input_shape: Sequence[int]) -> Tuple[int, ...]:
+        shape = _spatial_input_shape(input_shape, "AdaptiveAvgPool2d")
+        if min(shape[-2:]) <= 0:
+            raise ValueError(f"AdaptiveAvgPool2d: input_shape {shape} is empty along H or W")
+        return shape[:-2] + self._out_size(*shape[-2:])
+
+    def __repr__(self):
+        return f"AdaptiveAvgPool2d(output_size={self.output_size})"
+
+
+class Flatten:
+    """Flattens axes start_dim..end_dim into one, as ``torch.nn.Flatten`` (default start_dim=1:
+    (N, C, H, W) -> (N, C*H*W)). Its field: each output sees the whole spatial input, reported
+    for a given input shape by ``receptive_field_for``."""
+
+    field_depends_on_input_size = True
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1):
+        self.start_dim = _params.as_int(start_dim, "start_dim", minimum=-64, maximum=64)
+        self.end_dim = _params.as_int(end_dim, "end_dim", minimum=-64, maximum=64)
+
+    def _axes(self, ndim: int) -> Tuple[int, int]:
+        start = self.start_dim + ndim if self.start_dim < 0 else self.start_dim
+        end = self.end_dim + ndim if self.end_dim < 0 else self.end_dim
+        if not (0 <= start < max(ndim, 1) and 0 <= end < max(ndim, 1)) or start > end:
+            raise ValueError(f"Flatten(start_dim={self.start_dim}, end_dim={self.end_dim}) does not fit an input of "
+                             f"{ndim} dimensions (start_dim <= end_dim, both within the dimensions)")
+        return start, end
+
+    @property
+    def receptive_field(self) -> ReceptiveField:
+        raise ValueError("Flatten's receptive field depends on the input size; use receptive_field_for(input_shape)")
+
+    def receptive_field_for(self, input_shape: Sequence[int]) -> ReceptiveField:
+        shape = _params.shape_tuple(input_shape)
+        if len(shape) <= 2:  # (N, F) or (F,): no spatial axes, one "pixel"
+            return ReceptiveField.identity()
+        start, end = self._axes(len(shape))
+        if end < len(shape) - 1 and len(shape) >= 3:
+            raise NoSingleFieldError(f"Flatten(start_dim={self.start_dim}, end_dim={self.end_dim}) on {shape} keeps "
+                                     "the last axis: fields are defined only when the spatial axes are flattened")
+        return _whole_input_field(*(shape[-2:] if len(shape) >= 3 else (1, shape[-1])))
+
+    def __call__(self, x) -> np.ndarray:
+        array = _params.float_array(x, "x")
+        return array.reshape(self.output_shape(array.shape))
+
+    def output_shape(self, input_shape: Sequence[int]) -> Tuple[int, ...]:
+        shape = _params.shape_tuple(input_shape)
+        if not shape:
+            return (1,)
+        start, end = self._axes(len(shape))
+        merged = 1
+        for v in shape[start:end + 1]:
+            merged *= v
+        return shape[:start] + (merged,) + shape[end + 1:]
+
+    def __repr__(self):
+        return f"Flatten(start_dim={self.start_dim}, end_dim={self.end_dim})"
+
+
+class Linear:
+    """Fully connected layer, as ``torch.nn.Linear``: y = x @ weight.T + bias over the last axis.
+
+    weight: (out_features, in_features); bias: (out_features,) or None; copied at construction.
+    Result dtype numpy.result_type(x, weight). Its field is defined for (N, in_features) inputs
+    (one "pixel" with no spatial extent: the field of the flattened map before it carries over).
+    """
+
+    field_depends_on_input_size = True
+
+    def __init__(self, weight: ArrayLike, bias: Optional[ArrayLike] = None):
+        array = _params.float_array(weight, "weight")
+        if array.ndim != 2:
+            raise ValueError(f"weight must be (out_features, in_features), got shape {array.shape}")
+        self.weight = np.array(array, order="C", copy=True)
+        self.weight.flags.writeable = False
+        self.out_features, self.in_features = (int(v) for v in self.weight.shape)
+        self.bias = None if bias is None else _vector(bias, "bias", self.out_features)
+
+    @property
+    def parameter_count(self) -> int:
+        return int(self.weight.size + (0 if self.bias is None else self.bias.size))
+
+    def macs(self, input_shape: Sequence[int]) -> int:
+        """Multiply-adds of one call: in_features * out_features per row of the input."""
+        rows = 1
+        for v in _params.shape_tuple(input_shape)[:-1]:
+            rows *= v
+        return rows * self.in_features * self.out_features
+
+    @property
+    def receptive_field(self) -> ReceptiveField:
+        raise ValueError("Linear's receptive field depends on the input shape; use receptive_field_for(input_shape)")
+
+    def receptive_field_for(self, input_shape: Sequence[int]) -> ReceptiveField:
+        shape = self.output_shape(input_shape)
+        if len(shape) > 2:
+            raise NoSingleFieldError(f"Linear on input_shape {tuple(input_shape)} mixes the last spatial axis: fields "
+                                     "are defined for (N, in_features) inputs (put a Flatten before it)")
+        return ReceptiveField.identity()
+
+    def __call__(self, x) -> np.ndarray:
+        array = _params.float_array(x, "x")
+        self.output_shape(array.shape)
+        dtype = np.result_type(array, self.weight)
+        y = np.matmul(array.astype(dtype, copy=False), self.weight.T.astype(dtype, copy=False))
+        if self.bias is not None:
+            y += self.bias.astype(dtype, copy=False)
+        return y
+
+    def output_shape(self, input_shape: Sequence[int]) -> Tuple[int, ...]:
+        shape = _params.shape_tuple(input_shape)
+        if not shape or shape[-1] != self.in_features:
+            raise ValueError(f"Linear({self.in_features}, {self.out_features}) needs input_shape (..., "
+                             f"{self.in_features}), got {shape}")
+        return shape[:-1] + (self.out_features,)
+
+    def __repr__(self):
+        return f"Linear(in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None})"
+
+
+# --------------------------------------------------------------------------------------------
+# Activations of MobileNet v3 / EfficientNet, and upsampling
+
+
+class _Pointwise:
+    """An elementwise function as a layer: any shape, output shape = input shape, field one pixel."""
+
+    field_depends_on_input_size = False
+
+    @property
+    def receptive_field(self) -> ReceptiveField:
+        return ReceptiveField.identity()
+
+    def output_shape(self, input_shape: Sequence[int]) -> Tuple[int, ...]:
+        return _params.shape_tuple(input_shape)
+
+    def __call__(self, x) -> np.ndarray:
+        array = _params.float_array(x, "x")
+        with np.errstate(over="ignore"):  # exp overflows to inf for large |x|, which the formulas absorb
+            return self._apply(array)
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+def _sigmoid(array: np.ndarray) -> np.ndarray:
+    # 1 / (1 + exp(-x)) for x >= 0 and exp(x) / (1 + exp(x)) below, so exp never overflows where
+    # the result is not 0 or 1 anyway and no precision is lost to 1 + tiny.
+    negative_part = np.exp(-np.abs(array))
+    return np.where(array >= 0, 1 / (1 + negative_part), negative_part / (1 + negative_part)).astype(array.dtype)
+
+
+class Sigmoid(_Pointwise):
+    """1 / (1 + exp(-x)) elementwise, as ``torch.sigmoid``."""
+
+    def _apply(self, array):
+        return _sigmoid(array)
+
+
+class SiLU(_Pointwise):
+    """x * sigmoid(x) elementwise (swish), as ``torch.nn.SiLU``."""
+
+    def _apply(self, array):
+        return array * _sigmoid(array)
+
+
+class Hardsigmoid(_Pointwise):
+    """relu6(x + 3) / 6 elementwise, as ``torch.nn.Hardsigmoid``."""
+
+    def _apply(self, array):
+        return np.clip(array + array.dtype.type(3), 0, 6) / array.dtype.type(6)
+
+
+class Hardswish(_Pointwise):
+    """x * relu6(x + 3) / 6 elementwise, as ``torch.nn.Hardswish``."""
+
+    def _apply(self, array):
+        return array * np.clip(array + array.dtype.type(3), 0, 6) / array.dtype.type(6)
+
+
+class Upsample:
+    """Upsampling of H and W as ``torch.nn.Upsample`` / ``F.interpolate`` with ``mode`` "nearest"
+    or "bilinear" (align_corners False or True), by an integer ``scale_factor`` (int or pair) or
+    to a ``size``. Source coordinates as torch computes them: with a scale factor, the scale is
+    1 / scale_factor; with a size, input / output.
+
+    Its field has a jump below one input pixel, which a ReceptiveField (integer jumps) cannot
+    state: ``receptive_field_for`` raises NoSingleFieldError (summaries show '-').
+    """
+
+    field_depends_on_input_size = True
+
+    def __init__(self, size=None, scale_factor=None, mode: str = "nearest", align_corners: Optional[bool] = None):
+        if (size is None) == (scale_factor is None):
+            raise ValueError(f"Upsample needs exactly one of size and scale_factor, got size={size!r}, "
+                             f"scale_factor={scale_factor!r}")
+        if mode not in ("nearest", "bilinear"):
+            raise ValueError(f"mode must be 'nearest' or 'bilinear', got {mode!r}")
+        if align_corners and mode == "nearest":
+            raise ValueError("align_corners applies to mode='bilinear' only, as in torch")
+        pair = lambda v, name: tuple(_params.as_int(item, name, minimum=1, maximum=2**31 - 1)  # noqa: E731
+                                     for item in (v if isinstance(v, (tuple, list)) else (v, v)))
+        self.size = None if size is None else pair(size, "size")
+        if scale_factor is not None:
+            items = scale_factor if isinstance(scale_factor, (tuple, list)) else (scale_factor, scale_factor)
+            if any(float(v) != int(float(v)) or float(v) < 1 for v in items):
+                raise ValueError(f"scale_factor must be a whole number >= 1 (or a pair of them), got {scale_factor!r}")
+            scale_factor = tuple(int(float(v)) for v in items)
+        self.scale_factor = scale_factor
+        self.mode = mode
+        self.align_corners = bool(align_corners)
+
+    @property
+    def receptive_field(self) -> ReceptiveField:
+        raise ValueError("Upsample has no receptive field with whole-pixel jumps; use receptive_field_for(input_shape)")
+
+    def receptive_field_for(self, input_shape: Sequence[int]) -> ReceptiveField:
+        out = self.output_shape(input_shape)
+        if tuple(out[-2:]) == tuple(_params.shape_tuple(input_shape)[-2:]):
+            return ReceptiveField.identity()
+        raise NoSingleFieldError(f"{self!r} makes more outputs than inputs: neighbouring outputs are less than one "
+                                 "input pixel apart, a jump a ReceptiveField (whole-pixel jumps) cannot state")
+
+    def output_shape(self, input_shape: Sequence[int]) -> Tuple[int, ...]:
+        shape = _spatial_input_shape(input_shape, "Upsample")
+        if self.size is not None:
+            return shape[:-2] + self.size
+        return shape[:-2] + tuple(s * f for s, f in zip(shape[-2:], self.scale_factor))
+
+    def _sources(self, length: int, out_length: int, factor: Optional[int]):
+        """Per output index: (low source, high source, weight of high), as torch's kernels."""
+        index = np.arange(out_length, dtype=np.float64)
+        if self.mode == "nearest":
+            scale = 1.0 / factor if factor else length / out_length
+            low = np.minimum(np.floor(index * scale).astype(np.int64), length - 1)
+            return low, low, np.zeros(out_length)
+        if self.align_corners:
+            scale = (length - 1) / (out_length - 1) if out_length > 1 else 0.0
+            source = index * scale
+        else:
+            scale = 1.0 / factor if factor else length / out_length
+            source = np.maximum((index + 0.5) * scale - 0.5, 0.0)
+        low = np.minimum(np.floor(source).astype(np.int64), length - 1)
+        high = np.minimum(low + 1, length - 1)
+        return low, high, source - low
+
+    def __call__(self, x) -> np.ndarray:
+        array = _params.float_array(x, "x")
+        out_shape = self.output_shape(array.shape)
+        factors = self.scale_factor or (None, None)
+        rows = self._sources(array.shape[-2], out_shape[-2], factors[0])
+        cols = self._sources(array.shape[-1], out_shape[-1], factors[1])
+        if self.mode == "nearest":
+            return np.ascontiguousarray(array[..., rows[0][:, None], cols[0][None, :]])
+        dtype = array.dtype
+        row_weight = rows[2].astype(dtype)[:, None]
+        col_weight = cols[2].astype(dtype)
+        top = array[..., rows[0], :] * (1 - row_weight) + array[..., rows[1], :] * row_weight
+        return np.ascontiguousarray(top[..., cols[0]] * (1 - col_weight) + top[..., cols[1]] * col_weight)
+
+    def __repr__(self):
+        what = f"size={self.size}" if self.size is not None else f"scale_factor={self.scale_factor}"
+        corners = f", align_corners={self.align_corners}" if self.mode == "bilinear" else ""
+        return f"Upsample({what}, mode={self.mode!r}{corners})"

@@ -1,7 +1,8 @@
-"""Receptive fields: which input pixels one output pixel depends on.
+"""Receptive fields: which input pixels one output pixel depends on, composed here for chains
+(``ReceptiveField.then``) and joins (``join_receptive_fields``) alike.
 
-Convention (API.md section 3): pixel centres sit at integer coordinates; the input itself has
-size 1, jump 1, start 0 per axis. A sliding-window layer with kernel k, dilation d, stride s and
+Convention (the README's *Receptive fields*): pixel centres sit at integer coordinates; the input
+itself has size 1, jump 1, start 0 per axis. A sliding-window layer with kernel k, dilation d, stride s and
 leading (top/left) padding p maps a field (r, j, start) to
     r' = r + (k - 1) * d * j,   j' = j * s,   start' = start + ((k - 1) * d / 2 - p) * j.
 
@@ -14,9 +15,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Tuple
+from typing import Sequence, Tuple
 
 from . import _params
+
+
+class NoSingleFieldError(ValueError):
+    """No (size, jump, start) describes every output of this layer for this input shape (an
+    adaptive pooling whose bins are not one sliding window); summaries show the field as '-'."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -33,17 +39,28 @@ class ReceptiveField:
     size: Tuple[int, int]
     jump: Tuple[int, int]
     start: Tuple[float, float]
-    # Not a field: self._first, the exact first input row/col of output (0, 0)'s field,
-    # start - (size - 1) / 2, set in __post_init__. Equality and hashing use it (with size and
-    # jump) rather than the float start, which it determines.
+    # Not fields: self._first, the exact first input row/col of output (0, 0)'s field,
+    # start - (size - 1) / 2, set in __post_init__, and self._aligned (see aligned). Equality and
+    # hashing use them (with size and jump) rather than the float start, which _first determines.
 
     def __eq__(self, other):
         if not isinstance(other, ReceptiveField):
             return NotImplemented
-        return (self.size, self.jump, self._first) == (other.size, other.jump, other._first)
+        return (self.size, self.jump, self._first, self._aligned) == (
+            other.size, other.jump, other._first, other._aligned)
 
     def __hash__(self):
-        return hash((ReceptiveField, self.size, self.jump, self._first))
+        return hash((ReceptiveField, self.size, self.jump, self._first, self._aligned))
+
+    def __repr__(self):
+        text = f"ReceptiveField(size={self.size!r}, jump={self.jump!r}, start={self.start!r}"
+        return text + (")" if self._aligned else ", aligned=False)")
+
+    @property
+    def aligned(self) -> bool:
+        """False when, at some join upstream, the branches' fields had different centres: the
+        field is then their union (exact as a region), but its centre is no branch's centre."""
+        return self._aligned
 
     def __post_init__(self):
         size = _params.rf_extent_pair(self.size, "size")
@@ -64,12 +81,15 @@ class ReceptiveField:
         object.__setattr__(self, "jump", jump)
         object.__setattr__(self, "start", tuple(float(v) for v in start_exact))
         object.__setattr__(self, "_first", tuple(first))
+        object.__setattr__(self, "_aligned", True)
 
     @classmethod
-    def _exact(cls, size, jump, first) -> "ReceptiveField":
+    def _exact(cls, size, jump, first, aligned: bool = True) -> "ReceptiveField":
         """Field from exact integers: the first input row/col of output (0, 0) instead of start."""
         start = tuple(Fraction(f) + Fraction(r - 1, 2) for r, f in zip(size, first))
-        return cls(tuple(size), tuple(jump), start)
+        field = cls(tuple(size), tuple(jump), start)
+        object.__setattr__(field, "_aligned", bool(aligned))
+        return field
 
     @classmethod
     def identity(cls) -> "ReceptiveField":
@@ -90,7 +110,7 @@ class ReceptiveField:
             size.append(self.size[axis] + (k - 1) * d * j)
             jump.append(j * s)
             first.append(self._first[axis] - p * j)
-        return ReceptiveField._exact(size, jump, first)
+        return ReceptiveField._exact(size, jump, first, self._aligned)
 
     def then(self, other: "ReceptiveField") -> "ReceptiveField":
         """The field of this stack followed by a stack whose own field is other."""
@@ -102,7 +122,7 @@ class ReceptiveField:
             size.append(self.size[axis] + (other.size[axis] - 1) * j)
             jump.append(j * other.jump[axis])
             first.append(self._first[axis] + other._first[axis] * j)
-        return ReceptiveField._exact(size, jump, first)
+        return ReceptiveField._exact(size, jump, first, self._aligned and other._aligned)
 
     def center(self, i: int, j: int) -> Tuple[float, float]:
         """Input coordinates (row, col) of the centre of output (i, j)'s field."""
@@ -128,6 +148,45 @@ class ReceptiveField:
         return tuple(region)
 
 
+def join_receptive_fields(fields: Sequence[ReceptiveField], branch_names: Sequence[str], join_name: str
+                          ) -> ReceptiveField:
+    """The field of a join (residual add, channel concatenation) of branches with these fields.
+
+    After Araujo, Norris & Sim, "Computing Receptive Fields of Convolutional Neural Networks"
+    (Distill, 2019): the branches must step through the input alike (equal jumps), else output
+    (i, j) of one branch and of another would not be neighbours of the same input grid; the
+    join's output (i, j) then sees the union of the branches' regions for (i, j). That union is
+    one box (the smallest first row to the largest last row), exact as a dependency box. When
+    the branches' centres differ the join is misaligned: reported by aligned=False (and kept
+    downstream), never averaged away.
+    """
+    fields = list(fields)
+    names = list(branch_names)
+    if not fields:
+        raise ValueError(f"join {join_name!r} has no branches")
+    for name, field in zip(names, fields):
+        if not isinstance(field, ReceptiveField):
+            raise TypeError(f"join {join_name!r}: the field of branch {name!r} must be a ReceptiveField, "
+                            f"got {type(field).__name__}")
+    for name, field in zip(names[1:], fields[1:]):
+        if field.jump != fields[0].jump:
+            raise ValueError(
+                f"join {join_name!r}: branches {names[0]!r} (jump {fields[0].jump}) and {name!r} (jump {field.jump}) "
+                "have different jumps; a join needs branches that step through the input alike (equal products "
+                "of strides), as torch needs equal output shapes"
+            )
+    size, first = [], []
+    for axis in range(2):
+        low = min(f._first[axis] for f in fields)
+        high = max(f._first[axis] + f.size[axis] for f in fields)
+        first.append(low)
+        size.append(high - low)
+    # Centres compared exactly (twice the centre is an integer).
+    centres = {tuple(2 * f._first[a] + f.size[a] - 1 for a in range(2)) for f in fields}
+    aligned = len(centres) == 1 and all(f.aligned for f in fields)
+    return ReceptiveField._exact(size, fields[0].jump, first, aligned)
+
+
 def window_receptive_field(kernel_size, stride, dilation, leading_padding) -> ReceptiveField:
     """Field of a single sliding-window layer (conv or pool), each argument a (rows, cols) pair."""
     return ReceptiveField.identity().then_window(kernel_size, stride, dilation, leading_padding)
@@ -149,6 +208,25 @@ def _field_of(layer, where: str) -> ReceptiveField:
             f"got {type(value).__name__}"
         )
     return value
+
+
+def depends_on_input_size(layer) -> bool:
+    """True for layers whose field is known only for a given input shape (global or adaptive
+    pooling, Flatten, Linear and networks holding one)."""
+    return bool(getattr(layer, "field_depends_on_input_size", False))
+
+
+def field_for_shape(layer, input_shape, where: str) -> ReceptiveField:
+    """The field of layer for an input of input_shape: receptive_field_for(input_shape) where the
+    layer defines it (fields that depend on the input size), else its receptive_field."""
+    method = getattr(layer, "receptive_field_for", None)
+    if callable(method):
+        value = method(input_shape)
+        if not isinstance(value, ReceptiveField):
+            raise TypeError(f"{where} ({type(layer).__name__}).receptive_field_for(input_shape) must return a "
+                            f"fieldconv.ReceptiveField, got {type(value).__name__}")
+        return value
+    return _field_of(layer, where)
 
 
 def receptive_field(layers) -> ReceptiveField:
