@@ -1,4 +1,6 @@
 """Winograd F(m x m, 3 x 3) convolution: accuracy bounds, padding/groups, errors, NaN/Inf, threads."""
+import zlib
+
 import numpy as np
 import pytest
 
@@ -79,7 +81,7 @@ SHAPES = [  # n, c_in, c_out, h, w, groups
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("varying", [False, True])
 def test_accuracy_bound(isa, dtype, algorithm, shape, varying):
-    rng = np.random.default_rng(hash((shape, varying)) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(repr((shape, varying)).encode()))
     n, c, oc, h, w, groups = shape
     x, wt, b = random_problem(rng, n, c, oc, h, w, groups, dtype, varying)
     y = fieldconv.conv2d(x, wt, b, padding=1, groups=groups, algorithm=algorithm)
@@ -110,7 +112,9 @@ def test_gemm_panel_and_row_remainders(isa, dtype, algorithm, channels):
 @pytest.mark.parametrize("algorithm", ["winograd", "auto"] + VARIANTS)
 def test_padding(isa, padding, algorithm):
     rng = np.random.default_rng(7)
-    x, wt, b = random_problem(rng, 2, 5, 7, 10, 13, 1, np.float64)
+    # 32 channels: enough for "auto" to pick Winograd (asserted), so it is really compared
+    x, wt, b = random_problem(rng, 2, 32, 32, 10, 13, 1, np.float64)
+    assert conv2d_algorithm_for(x.shape, wt.shape, padding=padding, algorithm=algorithm, dtype=x.dtype).startswith("winograd_f")
     y = fieldconv.conv2d(x, wt, b, padding=padding, algorithm=algorithm)
     d = fieldconv.conv2d(x, wt, b, padding=padding, algorithm="direct")
     assert y.shape == d.shape
@@ -145,7 +149,7 @@ def test_invalid_geometry_raises(algorithm):
         fieldconv.conv2d(x, w, algorithm="winograd_f8")
 
 
-def test_auto_elsewhere_uses_direct():
+def test_auto_elsewhere_uses_direct(isa):
     rng = np.random.default_rng(1)
     x = rng.standard_normal((1, 3, 12, 12))
     w = rng.standard_normal((4, 3, 5, 5))
@@ -154,29 +158,32 @@ def test_auto_elsewhere_uses_direct():
     assert conv2d_algorithm_for(x.shape, w.shape, stride=2) == "direct"
     assert conv2d_algorithm_for((1, 64, 56, 56), (64, 64, 3, 3), padding=1, algorithm="winograd_f4") == "winograd_f4"
     assert conv2d_algorithm_for((1, 64, 56, 56), (64, 64, 3, 3), padding=1, algorithm="winograd").startswith("winograd_f")
-    assert conv2d_algorithm_for((1, 64, 56, 56), (64, 64, 3, 3), padding=1) in ("direct", "winograd_f2", "winograd_f4", "winograd_f6")
+    # ResNet's 64@56 layer: Winograd (F6 on AVX2 and generic, F4 on AVX-512, by the cost model)
+    expected = "winograd_f4" if fieldconv.get_isa() == "avx512" else "winograd_f6"
+    assert conv2d_algorithm_for((1, 64, 56, 56), (64, 64, 3, 3), padding=1) == expected
+    assert fieldconv.Conv2d(np.zeros((64, 64, 3, 3)), padding=1).algorithm_for((64, 56, 56)) == expected
+    assert fieldconv.Conv2d(np.zeros((4, 3, 5, 5)), stride=2).algorithm_for((1, 3, 12, 12)) == "direct"
 
 
-def _nonfinite_problem(rng, dtype, c=6):
+def _nonfinite_problem(rng, dtype, c=6, oc=5):
     x = rng.standard_normal((2, c, 14, 15)).astype(dtype)
-    w = rng.standard_normal((5, c, 3, 3)).astype(dtype)
-    b = rng.standard_normal(5).astype(dtype)
+    w = rng.standard_normal((oc, c, 3, 3)).astype(dtype)
+    b = rng.standard_normal(oc).astype(dtype)
     return x, w, b
 
 
 def _assert_same_nonfinite(y, d):
-    assert np.array_equal(np.isnan(y), np.isnan(d))
-    assert np.array_equal(np.isposinf(y), np.isposinf(d))
-    assert np.array_equal(np.isneginf(y), np.isneginf(d))
-    finite = np.isfinite(d)
-    np.testing.assert_allclose(y[finite], d[finite], rtol=1e-4, atol=1e-4 * np.abs(d[finite]).max())
+    """Non-finite inputs, weights or bias, or magnitudes near overflow, send the call to direct
+    convolution: the result is direct's, bit for bit (NaN where direct has NaN)."""
+    np.testing.assert_array_equal(y, d)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("algorithm", ["auto", "winograd"] + VARIANTS)
 def test_nan_inf_inputs_match_direct(isa, dtype, algorithm):
     rng = np.random.default_rng(11)
-    x, w, b = _nonfinite_problem(rng, dtype)
+    x, w, b = _nonfinite_problem(rng, dtype, 32, 32)  # enough channels for "auto" to pick Winograd
+    assert conv2d_algorithm_for(x.shape, w.shape, padding=1, algorithm=algorithm, dtype=dtype).startswith("winograd_f")
     x[0, 1, 3, 4] = np.nan
     x[1, 2, 13, 14] = np.inf
     x[1, 0, 0, 0] = -np.inf

@@ -1,7 +1,7 @@
 """fieldconv: fast CPU 2-D convolution and pooling for NumPy, with receptive fields."""
 from ._version import __version__
 from ._runtime import get_cmake_dir, get_include, get_isa, get_num_threads, set_num_threads, show_config, threads
-from .functional import conv2d
+from .functional import conv2d, conv2d_algorithm_for
 from .layers import Conv2d
 from .functional import avg_pool2d, max_pool2d
 from .layers import AvgPool2d, MaxPool2d
@@ -25,6 +25,7 @@ _threadpoolctl.register()
 __all__ = [
     "__version__",
     "conv2d",
+    "conv2d_algorithm_for",
     "Conv2d",
     "ReceptiveField",
     "get_cmake_dir",

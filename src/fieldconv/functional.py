@@ -1,9 +1,14 @@
 """Neural-network ops on NCHW arrays, with PyTorch's semantics."""
 from __future__ import annotations
 
+from typing import Sequence, Tuple, Union
+
 import numpy as np
+import numpy.typing as npt
 
 from . import _core, _params
+
+IntOrPair = Union[int, Tuple[int, int]]
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, algorithm="auto") -> np.ndarray:
@@ -105,8 +110,9 @@ def run_avg_pool2d(call: _params.Pool2dCall, geometry: _params.Pool2dGeometry, c
 CONV2D_ALGORITHMS = _params.ALGORITHMS
 
 
-def conv2d_algorithm_for(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1, *, algorithm="auto",
-                         dtype=np.float32) -> str:
+def conv2d_algorithm_for(x_shape: Sequence[int], weight_shape: Sequence[int], stride: IntOrPair = 1,
+                         padding: Union[int, Sequence[int], str] = 0, dilation: IntOrPair = 1, groups: int = 1, *,
+                         algorithm: str = "auto", dtype: npt.DTypeLike = np.float32) -> str:
     """The algorithm conv2d(x, weight, ..., algorithm=algorithm) runs for these shapes: "direct",
     "winograd_f2", "winograd_f4" or "winograd_f6" (benchmarks report it next to the timings).
     Raises ValueError as conv2d would for an algorithm that cannot compute this convolution."""

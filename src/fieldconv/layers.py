@@ -131,6 +131,19 @@ class Conv2d:
         winograd = self._winograd_weights(call.dtype, tile) if tile else None
         return run_conv2d(call, self._packed_weights(call.dtype), winograd)
 
+    def algorithm_for(self, input_shape, dtype=None) -> str:
+        """The algorithm a call on an input of this shape ((N, C, H, W) or (C, H, W)) and dtype
+        (default: the weights') runs: "direct", "winograd_f2", "winograd_f4" or "winograd_f6".
+        For "auto" it is the cost model's choice for this kernel family. (A Winograd call hands
+        inputs holding NaN/Inf, or magnitudes near overflow, to direct convolution.)"""
+        from .functional import conv2d_algorithm_for
+
+        self.output_shape(input_shape)  # checks the shape against the weights
+        dtype = self.weight.dtype if dtype is None else np.result_type(np.dtype(dtype), self.weight.dtype)
+        padding = self._geometry.padding if self._geometry.padding is not None else "same"
+        return conv2d_algorithm_for(input_shape, self.weight.shape, self.stride, padding, self.dilation, self.groups,
+                                    algorithm=self.algorithm, dtype=dtype)
+
     def output_shape(self, input_shape):
         """Shape of self(x) for x of shape input_shape ((N, C, H, W) or (C, H, W))."""
         shape = tuple(int(v) for v in input_shape)
