@@ -243,6 +243,8 @@ constexpr double score_half_life_ns = 100e6;
 constexpr double min_saving = 0.1;
 constexpr std::uint64_t short_slice_ns = 100'000;  // the shortest slice the kernel accepts
 constexpr int warm_up_teams = 2;
+constexpr i64 helpers_awake_ns = 1'000'000;  // GNU OpenMP's helpers spin for about this long after a region
+constexpr double wake_allowance_ns = 50'000;
 struct SizeClass {
   std::atomic<double> score{0};
   std::atomic<int> teams_seen{0};
@@ -362,7 +364,14 @@ void report(const RegionTiming& timing) noexcept {
   // high; and a team that saves nothing only adds a risk of late joins).
   // Clamped to +-alone: one outlier (a first call faulting in its workspace, a stall of a tick
   // on a tiny call) must not outweigh the evidence of many teams.
-  const double saved = std::max(-alone, std::min(alone, alone * (1 - min_saving) - double(actual)));
+  // A helper idle for long has gone to sleep and needs waking (tens of microseconds here): a
+  // cost every first team after a pause pays, and every trial after a window; it must not
+  // read as a late helper, or small calls would never get helpers back once a window opened.
+  static thread_local i64 previous_team_end_ns = 0;
+  const bool helpers_asleep = timing.start_ns - previous_team_end_ns > helpers_awake_ns;
+  previous_team_end_ns = timing.end_ns;
+  const double allowance = helpers_asleep ? wake_allowance_ns : 0;
+  const double saved = std::max(-alone, std::min(alone, alone * (1 - min_saving) - double(actual) + allowance));
   SizeClass& state = size_class_state[current_size_class >= 0 ? current_size_class : size_class(alone)];
   // The first teams of a class warm up (workspaces, page faults): not evidence of late helpers.
   if (state.teams_seen.fetch_add(1, std::memory_order_relaxed) < warm_up_teams) return;
