@@ -22,7 +22,7 @@ import fieldconv  # noqa: E402
 import fieldconv.dask  # noqa: E402
 from fieldconv import Conv2d, ReLU, Sequential  # noqa: E402
 from fieldconv.dask import axis_steps, output_bounds  # noqa: E402
-from fieldconv.receptive_field import window_receptive_field  # noqa: E402
+from fieldconv._receptive_field import window_receptive_field  # noqa: E402
 
 HAVE_POOLS = hasattr(fieldconv, "MaxPool2d") and hasattr(fieldconv, "AvgPool2d")
 needs_pools = pytest.mark.skipif(not HAVE_POOLS, reason="fieldconv.MaxPool2d/AvgPool2d not merged yet")

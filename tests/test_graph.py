@@ -17,7 +17,7 @@ import fieldconv
 from fieldconv import (AdaptiveAvgPool2d, BatchNorm2d, Concat, Conv2d, Dropout, Flatten, Graph, Linear, MaxPool2d,
                        ReceptiveField, ReLU, ReLU6, Residual, Sequential)
 from fieldconv.graph import Add, Cat
-from fieldconv.receptive_field import NoSingleFieldError, join_receptive_fields, window_receptive_field
+from fieldconv._receptive_field import NoSingleFieldError, join_receptive_fields, window_receptive_field
 
 from reference import (adaptive_avg_pool2d_reference, batch_norm2d_reference, conv2d_reference, linear_reference,
                        relu6_reference)

@@ -14,7 +14,7 @@ import pytest
 
 import fieldconv
 from fieldconv import ReceptiveField, ReLU, Sequential
-from fieldconv.receptive_field import window_receptive_field
+from fieldconv._receptive_field import window_receptive_field
 
 from reference import conv2d_reference
 
@@ -693,3 +693,14 @@ def test_readme_receptive_field_example_runs(capsys):
     assert namespace["field"] == ReceptiveField(16, 4, 7.5)
     assert namespace["field"].input_region(1, 2) == ((4, 20), (8, 24))
     assert "Total params: 2,572" in capsys.readouterr().out
+
+
+def test_receptive_field_is_one_thing():
+    """fieldconv.receptive_field is the function; the module behind it is private, so importing
+    "fieldconv.receptive_field" as a module fails instead of giving the function."""
+    import importlib
+
+    assert callable(fieldconv.receptive_field) and not isinstance(fieldconv.receptive_field, type(importlib))
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("fieldconv.receptive_field")
+    assert callable(fieldconv.receptive_field)  # the failed import left the function in place

@@ -5,11 +5,9 @@ from .functional import conv2d, conv2d_algorithm_for
 from .layers import Conv2d
 from .functional import avg_pool2d, max_pool2d
 from .layers import AvgPool2d, MaxPool2d
-from .receptive_field import ReceptiveField
+from ._receptive_field import ReceptiveField, receptive_field
 from .signal import convolve2d, correlate2d
 from . import ndimage
-# Receptive fields. The function fieldconv.receptive_field shadows the
-# submodule of the same name; keep this import after every import that loads that submodule.
 from .functional import relu
 from .layers import ReLU, Sequential, SummaryRow
 from .layers import AdaptiveAvgPool2d, BatchNorm2d, Dropout, Flatten, Identity, Linear, ReLU6
@@ -17,7 +15,6 @@ from .layers import Hardsigmoid, Hardswish, Sigmoid, SiLU, Upsample
 from .graph import Concat, Graph, Residual
 from ._torch_fx import from_torch
 from .plot import plot_receptive_field
-from .receptive_field import receptive_field
 from . import _threadpoolctl
 
 _threadpoolctl.register()

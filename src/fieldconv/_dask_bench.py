@@ -60,7 +60,7 @@ class _NumpyMaxPool2:
 
     @property
     def receptive_field(self):
-        from .receptive_field import window_receptive_field
+        from ._receptive_field import window_receptive_field
 
         return window_receptive_field((2, 2), (2, 2), (1, 1), (0, 0))
 

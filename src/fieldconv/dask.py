@@ -58,7 +58,7 @@ import numpy as np
 
 from .graph import cropping_joins
 from .layers import Sequential
-from .receptive_field import depends_on_input_size
+from ._receptive_field import depends_on_input_size
 
 __all__ = ["apply"]
 

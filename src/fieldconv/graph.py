@@ -19,7 +19,7 @@ import numpy as np
 from . import _params
 from .layers import (BatchNorm2d, Conv2d, SummaryRow, _check_layer, _layer_params, format_summary,
                      layer_summary_rows)
-from .receptive_field import (NoSingleFieldError, ReceptiveField, _field_of, depends_on_input_size, field_for_shape,
+from ._receptive_field import (NoSingleFieldError, ReceptiveField, _field_of, depends_on_input_size, field_for_shape,
                               join_receptive_fields)
 
 __all__ = ["Add", "Cat", "Concat", "Graph", "GraphNode", "Mul", "Residual"]

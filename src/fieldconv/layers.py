@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _core, _params
 from .functional import relu, run_avg_pool2d, run_conv2d, run_max_pool2d
-from .receptive_field import (NoSingleFieldError, ReceptiveField, _field_of, depends_on_input_size, field_for_shape,
+from ._receptive_field import (NoSingleFieldError, ReceptiveField, _field_of, depends_on_input_size, field_for_shape,
                              window_receptive_field)
 
 

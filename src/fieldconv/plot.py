@@ -73,7 +73,7 @@ def plot_receptive_field(image, layers, outputs=None, ax=None, *, input_shape=No
     _matplotlib()
     from matplotlib.patches import Rectangle
 
-    from .receptive_field import receptive_field
+    from ._receptive_field import receptive_field
 
     picture = _image_array(image)
     network = _as_network(layers)
