@@ -13,14 +13,14 @@ import pytest
 from conftest import THREADS
 
 import fieldconv
-from fieldconv import _threads_bench
+from fieldconv.benchmark import contention
 
-OPS = _threads_bench.operations(np.random.default_rng(0))
+OPS = contention.operations(np.random.default_rng(0))
 
 
 @pytest.fixture(scope="module")
 def competing_process():
-    with _threads_bench.CompetingProcess() as competitor:
+    with contention.CompetingProcess() as competitor:
         yield competitor
 
 

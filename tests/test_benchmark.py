@@ -1,6 +1,7 @@
 """The benchmark command: its peers compute the same thing, and the command runs end to end."""
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import subprocess
@@ -72,10 +73,10 @@ def test_scipy_is_skipped_when_too_slow():
 def test_command_runs_and_writes_json(tmp_path, monkeypatch):
     tiny = benchmark.conv_workload("test-tiny", 1, 4, 8, 8, 3, padding=1)
     monkeypatch.setitem(benchmark.WORKLOADS, tiny.name, tiny)  # how later issues add workloads
-    monkeypatch.setattr(benchmark, "SETTLE_SECONDS", 0.0)
+    monkeypatch.setattr(benchmark.timing, "SETTLE_SECONDS", 0.0)
     path = tmp_path / "bench.json"
     out = io.StringIO()
-    parser = benchmark.argparse.ArgumentParser()
+    parser = argparse.ArgumentParser()
     benchmark.add_arguments(parser)
     args = parser.parse_args(["--workload", "test-tiny", "--repeats", "2", "--threads", "1", "--json", str(path),
                               "--no-blas-peak"])
@@ -105,10 +106,10 @@ def document_isa(isa):
 def test_isa_option_selects_the_kernels_and_the_peak(monkeypatch):
     from fieldconv import _core
 
-    monkeypatch.setattr(benchmark, "SETTLE_SECONDS", 0.0)
+    monkeypatch.setattr(benchmark.timing, "SETTLE_SECONDS", 0.0)
     tiny = benchmark.conv_workload("test-isa", 1, 2, 6, 3, 3)
     monkeypatch.setitem(benchmark.WORKLOADS, tiny.name, tiny)
-    parser = benchmark.argparse.ArgumentParser()
+    parser = argparse.ArgumentParser()
     benchmark.add_arguments(parser)
     previous = _core.get_isa()
     try:
@@ -141,7 +142,7 @@ def test_main_module_help():
 
 def test_registries_accept_new_kinds_and_implementations(monkeypatch):
     """A later issue adds an operation kind (no flop count) with its own implementations."""
-    monkeypatch.setattr(benchmark, "SETTLE_SECONDS", 0.0)
+    monkeypatch.setattr(benchmark.timing, "SETTLE_SECONDS", 0.0)
     monkeypatch.setitem(benchmark.FLOP_COUNTS, "test-kind", lambda params: None)
     monkeypatch.setitem(benchmark.ARRAY_FACTORIES, "test-kind",
                         lambda params, dtype, rng: {"x": rng.standard_normal(params["size"]).astype(dtype)})
@@ -186,17 +187,17 @@ def test_contention_scenario_machinery(monkeypatch):
     import os
     import time
 
-    from fieldconv import _threads_bench
+    from fieldconv.benchmark import contention
 
     rng = np.random.default_rng(0)
-    ops = _threads_bench.operations(rng)
+    ops = contention.operations(rng)
     assert len(ops) == 7 and all(op() is not None for op in ops.values())
-    results = _threads_bench.compare_thread_counts({"pool": lambda: fieldconv.max_pool2d(np.ones((1, 2, 8, 8)), 2)},
+    results = contention.compare_thread_counts({"pool": lambda: fieldconv.max_pool2d(np.ones((1, 2, 8, 8)), 2)},
                                                    threads=2, rounds=2, seconds=0.001)
     assert set(results["pool"]) == {"one", "many", "ratio", "low", "high"}
-    table = _threads_bench.format_table("t", {"a": dict(one=1.0, many=2.0, ratio=0.5, low=0.4, high=0.6)}, 2)
+    table = contention.format_table("t", {"a": dict(one=1.0, many=2.0, ratio=0.5, low=0.4, high=0.6)}, 2)
     assert "0.50" in table and "< 0.9" in table
-    with _threads_bench.CompetingProcess() as competitor:
+    with contention.CompetingProcess() as competitor:
         pid = competitor.process.pid
         time.sleep(0.3)
         with open(f"/proc/{pid}/stat") as stat:
@@ -204,5 +205,5 @@ def test_contention_scenario_machinery(monkeypatch):
         if competitor.cpu is not None:
             assert os.sched_getaffinity(pid) == {competitor.cpu}
     assert not competitor.process.is_alive()
-    for _, call in _threads_bench.other_pools(rng):
+    for _, call in contention.other_pools(rng):
         assert call() is not None
