@@ -83,11 +83,13 @@ def test_command_runs_and_writes_json(tmp_path, monkeypatch):
     benchmark.run(args, out=out)
     text = out.getvalue()
     assert "test-tiny" in text and "fieldconv direct" in text and "% peak" in text
+    assert "fieldconv variants (time / ours)" in text and "direct " in text.split("fieldconv variants")[-1]
     assert "GFLOP/s" in text and f"{document_isa(fieldconv_isa())} FMA peak on 1 threads" in text
     document = json.loads(path.read_text())
     rows = {r["implementation"]: r for r in document["results"]}
-    ours = rows["fieldconv direct"]
+    ours = rows["fieldconv auto"]  # the baseline: what users call by default
     assert ours["ratio"] == 1.0 and len(ours["seconds"]) == 2 and ours["gflops"] > 0
+    assert rows["fieldconv direct"]["ratio"] > 0 and ours["spread_percent"] >= 0
     assert rows["numpy im2col"]["median_seconds"] > 0
     for name, row in rows.items():
         assert row["status"] == "ok" or row["median_seconds"] is None, name
@@ -207,3 +209,31 @@ def test_contention_scenario_machinery(monkeypatch):
     assert not competitor.process.is_alive()
     for _, call in contention.other_pools(rng):
         assert call() is not None
+
+
+def test_compare_and_plot(tmp_path, monkeypatch):
+    """--compare prints new / old per workload and implementation; --plot writes a PNG."""
+    pytest.importorskip("matplotlib")
+    tiny = benchmark.conv_workload("test-tiny", 1, 4, 8, 8, 3, padding=1)
+    monkeypatch.setitem(benchmark.WORKLOADS, tiny.name, tiny)
+    monkeypatch.setattr(benchmark.timing, "SETTLE_SECONDS", 0.0)
+    old = tmp_path / "old.json"
+    parser = argparse.ArgumentParser()
+    benchmark.add_arguments(parser)
+    common = ["--workload", "test-tiny", "--repeats", "2", "--threads", "1", "--no-blas-peak"]
+    benchmark.run(parser.parse_args(common + ["--json", str(old)]), out=io.StringIO())
+    out = io.StringIO()
+    png = tmp_path / "ratios.png"
+    benchmark.run(parser.parse_args(common + ["--compare", str(old), "--plot", str(png)]), out=out)
+    text = out.getvalue()
+    assert "compared with the old run" in text and "| test-tiny" in text and "fieldconv auto" in text
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+
+
+def test_noise_warning_quotes_the_spread():
+    results = {"w": [benchmark.Result("w", "a", ours=True, seconds=[1.0, 1.0, 2.0, 2.0], spread_percent=40.0),
+                     benchmark.Result("w", "b", seconds=[1.0], spread_percent=5.0)]}
+    warning = benchmark.report.noise_warning(results)
+    assert "up to 40 %" in warning and "(a, w)" in warning
+    assert benchmark.report.noise_warning({"w": [benchmark.Result("w", "a", spread_percent=3.0)]}) is None
+    assert benchmark.timing.spread_percent([1.0, 2.0, 3.0, 4.0, 5.0]) == pytest.approx(100.0)  # (4.5 - 1.5) / 3

@@ -11,7 +11,7 @@ from typing import Dict, List, Optional, Sequence
 
 from .peers import configure_torch_isa, torch_description
 from .registry import WORKLOADS, Workload
-from .report import format_summary, format_workload_table
+from .report import format_comparison, format_summary, format_workload_table, noise_warning, plot_ratios
 from .timing import Result, load_warning, measure_peak, run_workload
 
 # --------------------------------------------------------------------------------------------
@@ -38,6 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(--list shows them)")
     parser.add_argument("--repeats", type=int, default=7, help="interleaved rounds per workload (default 7)")
     parser.add_argument("--json", metavar="PATH", help="also write every measurement to PATH as JSON")
+    parser.add_argument("--compare", metavar="OLD_JSON",
+                        help="also print each median against the same workload and implementation in OLD_JSON "
+                             "(written by an earlier --json)")
+    parser.add_argument("--plot", metavar="PNG", help="also draw the peers' ratios to PNG (needs matplotlib)")
     parser.add_argument("--torch-isa", choices=("native", "avx2"), default="native",
                         help="avx2: cap torch (oneDNN, ATen) at AVX2 (compare with --isa avx2); "
                              "native: whatever the CPU has (AVX-512, if present)")
@@ -83,8 +87,9 @@ def run(args: argparse.Namespace, out=None) -> Dict[str, List[Result]]:
     print(f"fieldconv {fieldconv.__version__} ({fieldconv.get_isa()} kernels, {args.threads} threads); "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs", file=out)
     print(torch_description(), file=out)
-    print(f"times: median (and best) of {args.repeats} interleaved rounds (scipy: at most 3), float32 NCHW; "
-          f"GFLOP/s, % peak and ratios from the median", file=out)
+    print(f"times: median (spread: +- half the interquartile range; best) of {args.repeats} interleaved rounds "
+          f"(scipy: at most 3), float32 NCHW; GFLOP/s, % peak and ratios from the median; the baseline is "
+          f"fieldconv's default (algorithm='auto' for convolutions)", file=out)
     print(peak.describe(), file=out)
     warning = load_warning(args.threads)
     if warning:
@@ -102,6 +107,15 @@ def run(args: argparse.Namespace, out=None) -> Dict[str, List[Result]]:
         print(file=out, flush=True)
     print("summary (peer time / fieldconv time: > 1 means fieldconv is faster)", file=out)
     print(format_summary(results, implementations), file=out)
+    warning = noise_warning(results)
+    if warning:
+        print(warning, file=out)
+    if getattr(args, "compare", None):
+        with open(args.compare) as handle:
+            print("\n" + format_comparison(json.load(handle), results), file=out)
+    if getattr(args, "plot", None):
+        plot_ratios(results, args.plot)
+        print(f"\nwrote {args.plot}", file=out)
 
     if args.json:
         document = {

@@ -152,7 +152,6 @@ def dask_scheduler_comparison(rounds: int) -> Optional[dict]:
     """fieldconv.dask.apply over a 2048^2 image in 512^2 chunks: threaded scheduler (2 workers)
     against synchronous, interleaved rounds; None without dask."""
     try:
-        import dask
         import dask.array as da
     except ImportError:
         return None

@@ -166,6 +166,26 @@ def prepare_scipy(workload, arrays, threads):
     return lambda: scipy_conv2d(x, weight, bias, **args)
 
 
+# fieldconv's algorithms through the layer: "auto" (the baseline) and each Winograd tile next to
+# direct. The algorithm "auto" runs is fieldconv.conv2d_algorithm_for(x.shape, weight.shape, ...).
+def prepare_fieldconv_algorithm(algorithm: str):
+    def prepare(workload, arrays, threads):
+        import fieldconv
+
+        fieldconv.set_num_threads(threads)
+        try:
+            layer = fieldconv.Conv2d(arrays["weight"], arrays["bias"], algorithm=algorithm,
+                                     **_conv_args(workload.params))
+        except ValueError:  # Winograd takes 3x3, stride 1, dilation 1 only
+            raise Unavailable("n/a (3x3, stride 1 only)") from None
+        x = arrays["x"]
+        return lambda: layer(x)
+
+    return prepare
+
+
+# "auto", what users call by default, is the baseline of the ratios (the first "ours" entry).
+register_implementation("conv2d", Implementation("fieldconv auto", prepare_fieldconv_algorithm("auto"), ours=True))
 register_implementation("conv2d", Implementation("fieldconv direct", prepare_fieldconv_direct, ours=True))
 register_implementation("conv2d", Implementation("torch", prepare_torch))
 register_implementation("conv2d", Implementation("numpy im2col", prepare_numpy_im2col))
@@ -184,25 +204,6 @@ register_workload(conv_workload("1x1-256to64@56", 1, 256, 56, 64, 1, default=Tru
 register_workload(conv_workload("depthwise-3x3-128@56", 1, 128, 56, 128, 3, padding=1, groups=128, default=True))
 register_workload(conv_workload("vgg-3x3-64@224", 1, 64, 224, 64, 3, padding=1))
 
-
-# Winograd (issue 4): "auto" and each tile next to direct, built by the same layer. The name of
-# the algorithm "auto" runs is fieldconv.functional.conv2d_algorithm_for(x.shape, weight.shape, ...).
-def prepare_fieldconv_algorithm(algorithm: str):
-    def prepare(workload, arrays, threads):
-        import fieldconv
-
-        fieldconv.set_num_threads(threads)
-        try:
-            layer = fieldconv.Conv2d(arrays["weight"], arrays["bias"], algorithm=algorithm,
-                                     **_conv_args(workload.params))
-        except ValueError:  # Winograd takes 3x3, stride 1, dilation 1 only
-            raise Unavailable("n/a (3x3, stride 1 only)") from None
-        x = arrays["x"]
-        return lambda: layer(x)
-
-    return prepare
-
-
-for _algorithm in ("auto", "winograd_f2", "winograd_f4", "winograd_f6"):
+for _algorithm in ("winograd_f2", "winograd_f4", "winograd_f6"):
     register_implementation("conv2d", Implementation(f"fieldconv {_algorithm}", prepare_fieldconv_algorithm(_algorithm),
                                                       ours=True))

@@ -5,7 +5,7 @@ import os
 import statistics
 import time
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 import numpy as np
 from .registry import IMPLEMENTATIONS, Unavailable, Workload
@@ -100,6 +100,20 @@ class Result:
     gflops: Optional[float] = None
     peak_percent: Optional[float] = None
     ratio: Optional[float] = None  # this time / the baseline's time (> 1: slower than fieldconv)
+    spread_percent: Optional[float] = None  # round-to-round spread: interquartile range / median
+
+
+def spread_percent(seconds: Sequence[float]) -> Optional[float]:
+    """Interquartile range of the rounds over their median, in percent (the range for fewer than
+    4 rounds): how much a single round can be trusted on this machine now."""
+    if len(seconds) < 2:
+        return None
+    if len(seconds) >= 4:
+        q1, _, q3 = statistics.quantiles(seconds, n=4)
+        low, high = q1, q3
+    else:
+        low, high = min(seconds), max(seconds)
+    return 100 * (high - low) / statistics.median(seconds)
 
 
 MIN_ROUND_SECONDS = 0.005
@@ -150,6 +164,7 @@ def run_workload(workload: Workload, threads: int, repeats: int, peak: Peak) -> 
     for implementation, result, _, _ in entries:
         if result.seconds:
             result.median_seconds = statistics.median(result.seconds)
+            result.spread_percent = spread_percent(result.seconds)
             if flops is not None:
                 result.gflops = flops / result.median_seconds / 1e9
                 result.peak_percent = 100 * result.gflops / peak.peak_gflops
