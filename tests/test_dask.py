@@ -1,4 +1,4 @@
-"""fieldconv.dask.apply (API.md section 5): networks over chunked dask arrays, tile by tile.
+"""fieldconv.dask.apply (docs: "Larger than memory"): networks over chunked dask arrays, tile by tile.
 
 The reference is the network run on the whole computed array (Sequential(*layers)(x.compute())):
 the direct convolution computes each output pixel the same way wherever it sits in the image, so

@@ -334,7 +334,7 @@ def apply_conv2d_invalid(case, x, weight, bias, kwargs):
         return x, weight, bias, (ValueError, ["stride", str(case["huge"])])
     if kind == "huge_padding":
         # beyond the limits (2**31 - 1 per output axis, 2**48 elements): legal sizes just too large
-        # for memory would be allocated (MemoryError, allowed by API.md) or worse, computed
+        # for memory would be allocated (MemoryError, which the API allows) or worse, computed
         # (2**26 per side: each output axis below 2**31 even with stride 3, their product over 2**48)
         kwargs["padding"] = [case["huge"], 2**26 + v, (case["huge"], 0), (0, 0, 0, case["huge"])][v % 4]
         return x, weight, bias, (ValueError, ["padding"])
@@ -840,7 +840,7 @@ def build_layers(specs, rng, channels, dtype=np.float64):
 
 
 def formula_field(layers, field=(1, 1, Fraction(0)), axis=0):
-    """(size, jump, start) per API.md section 3, from each leaf layer's hyper-parameters."""
+    """(size, jump, start) per the documented composition rule, from each leaf layer's hyper-parameters."""
     size, jump, start = field
     for layer in layers:
         if isinstance(layer, fieldconv.Sequential):
@@ -979,7 +979,7 @@ def test_receptive_field(a, b, c, form, i, j, bad):
     assert identity.then(fa) == fa == fa.then(identity)
     assert fa.then(fb).then(fc) == fa.then(fb.then(fc))
     composed = fa.then(fb)
-    for axis in range(2):  # API.md section 3, a stack's field being its (k - 1) d = size - 1, d = 1
+    for axis in range(2):  # the documented rule: a stack's field being its (k - 1) d = size - 1, d = 1
         assert composed.size[axis] == a[0][axis] + (b[0][axis] - 1) * a[1][axis]
         assert composed.jump[axis] == a[1][axis] * b[1][axis]
         assert composed.input_region(0, 0)[axis][0] == a[2][axis] + b[2][axis] * a[1][axis]

@@ -1,4 +1,4 @@
-"""Receptive fields (API.md section 3): the value object, composition, Sequential, summary, relu,
+"""Receptive fields (README, "Receptive fields"): the value object, composition, Sequential, summary, relu,
 verification against impulses pushed through real networks, and the picture."""
 from __future__ import annotations
 
@@ -226,7 +226,7 @@ def test_input_region_rejects_bad_indices():
 
 @pytest.mark.parametrize("seed", range(20))
 def test_composition_follows_the_api_formulas(seed):
-    """Window by window, the API.md recurrences computed here independently with floats."""
+    """Window by window, the documented recurrences computed here independently with floats."""
     rng = np.random.default_rng(seed)
     r, j, start = [1, 1], [1, 1], [0.0, 0.0]
     field = ReceptiveField.identity()

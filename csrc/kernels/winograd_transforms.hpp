@@ -12,7 +12,7 @@
 //  * F(6x6,3x3), points 0, 1, -1, 2, -2, 1/2, -1/2, inf: the low-error point set of Barabasz,
 //    Anderson, Soodhalter & Gregg, "Error Analysis and Improving the Accuracy of Winograd
 //    Convolution for Deep Neural Networks" (2018/2020); the same matrices as NNPACK's and ncnn's
-//    F(6x6,3x3). Points +-3 instead of +-1/2 raise float32 error ~80x (PERFORMANCE.md).
+//    F(6x6,3x3). Points +-3 instead of +-1/2 raise float32 error ~80x (Barabasz et al. 2018; measured here: 7.1e-4 against 8.8e-6).
 //
 // Plain constexpr tables: no SIMD, no std containers. Included by the kernel families and by
 // the weight transform (csrc/winograd.cpp).

@@ -113,7 +113,7 @@ def prepare_numpy_im2col(workload, arrays, threads):
     return lambda: im2col_conv2d(x, weight, bias, **args)
 
 
-SCIPY_MODEL_FLOPS_PER_SECOND = 1.0e9  # scalar, single-threaded: 0.4-2.8 GFLOP/s measured (PERFORMANCE.md)
+SCIPY_MODEL_FLOPS_PER_SECOND = 1.0e9  # scalar, single-threaded: 0.4-2.8 GFLOP/s measured on these machines
 SCIPY_MODEL_SECONDS_PER_CALL = 5e-6
 
 

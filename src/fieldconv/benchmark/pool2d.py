@@ -65,7 +65,7 @@ def prepare_torch_pool(workload, arrays, threads):
 register_implementation("pool2d", Implementation("fieldconv pool", prepare_fieldconv_pool, ours=True))
 register_implementation("pool2d", Implementation("torch", prepare_torch_pool))
 
-# ResNet-18's stem max pooling (3x3/2, pad 1) and a 2x2/2 average pooling (PERFORMANCE.md's pair).
+# ResNet-18's stem max pooling (3x3/2, pad 1) and a 2x2/2 average pooling (the pair the peers' figures are usually quoted for).
 register_workload(pool_workload("maxpool-3x3s2p1-64@112", "max", 1, 64, 112, 3, 2, 1, default=True))
 register_workload(pool_workload("maxpool-3x3s2p1-64@112-n8", "max", 8, 64, 112, 3, 2, 1))
 register_workload(pool_workload("maxpool-3x3s2p1-64@112-indices", "max", 1, 64, 112, 3, 2, 1, return_indices=True))
