@@ -1,4 +1,5 @@
-"""The README's Python examples run as written, and CI runs the README's test command."""
+"""The Python examples of the README and of docs/ run as written, and CI runs the README's test
+command."""
 from __future__ import annotations
 
 import contextlib
@@ -17,6 +18,8 @@ def python_blocks(text: str):
 
 
 BLOCKS = python_blocks(README.read_text(encoding="utf-8")) if README.exists() else []
+DOC_BLOCKS = [(page.name, block) for page in sorted((ROOT / "docs").glob("*.md"))
+              for block in python_blocks(page.read_text(encoding="utf-8"))] if (ROOT / "docs").is_dir() else []
 
 
 @pytest.fixture(scope="module")
@@ -63,5 +66,28 @@ def test_readme_setup_commands_and_ci(readme_text):
 def test_readme_has_every_section(readme_text):
     headings = re.findall(r"^## (.+)$", readme_text, flags=re.MULTILINE)
     for heading in ("Set up on a fresh machine", "Example", "API overview", "Pooling", "Receptive fields",
-                    "SciPy drop-ins", "Threads and instruction sets", "Limits", "Accuracy", "Benchmark"):
+                    "Threads and instruction sets", "Benchmark", "Tests", "Documentation"):
         assert heading in headings
+
+
+def test_readme_and_docs_links_resolve(readme_text):
+    """Every relative link of the README and docs/ names a file of the repository, and no page
+    cites a document outside it."""
+    pages = [README] + sorted((ROOT / "docs").glob("*.md"))
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", text):
+            assert (page.parent / target).exists(), f"{page.name}: broken link {target}"
+        assert not re.search(r"(?<![\w/])(API|DESIGN|PERFORMANCE)\.md", text), page.name
+
+
+@pytest.mark.parametrize("page, block", DOC_BLOCKS, ids=[f"{page}-{i}" for i, (page, _) in enumerate(DOC_BLOCKS)])
+def test_docs_python_block_runs(page, block):
+    namespace = {"__name__": "docs"}
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(block, f"docs/{page}", "exec"), namespace)
+    except ModuleNotFoundError as error:
+        if error.name in OPTIONAL_MODULES:
+            pytest.skip(f"a block of docs/{page} needs {error.name}, which is not installed")
+        raise
