@@ -42,6 +42,12 @@ def cropping_joins():
         _crop_joins.reset(token)
 
 
+def _join_inputs(inputs):
+    """A join's inputs as float arrays, cropped to the outputs they share inside a dask tile."""
+    arrays = [_params.float_array(x, f"input {k}") for k, x in enumerate(inputs)]
+    return _crop_to_common(arrays) if _crop_joins.get() else arrays
+
+
 def _crop_to_common(arrays):
     rows = min(a.shape[-2] for a in arrays)
     cols = min(a.shape[-1] for a in arrays)
@@ -59,9 +65,7 @@ class Add:
     parameter_count = 0
 
     def __call__(self, *inputs) -> np.ndarray:
-        arrays = [_params.float_array(x, f"input {k}") for k, x in enumerate(inputs)]
-        if _crop_joins.get():
-            arrays = _crop_to_common(arrays)
+        arrays = _join_inputs(inputs)
         self.output_shape(*(a.shape for a in arrays))
         total = arrays[0] + arrays[1] if len(arrays) > 1 else arrays[0].copy()
         for array in arrays[2:]:
@@ -91,9 +95,7 @@ class Cat:
     parameter_count = 0
 
     def __call__(self, *inputs) -> np.ndarray:
-        arrays = [_params.float_array(x, f"input {k}") for k, x in enumerate(inputs)]
-        if _crop_joins.get():
-            arrays = _crop_to_common(arrays)
+        arrays = _join_inputs(inputs)
         self.output_shape(*(a.shape for a in arrays))
         dtype = np.result_type(*arrays)
         return np.concatenate([a.astype(dtype, copy=False) for a in arrays], axis=-3)
