@@ -11,11 +11,13 @@
 //     too): N Python threads calling at once add no helpers beyond the configured count;
 //   * items are claimed from a shared counter, so the caller starts at once and a helper that
 //     joins late only takes what is left;
-//   * the caller waits for late helpers by yielding its core (a helper may be queued on it),
-//     never by spinning;
-//   * each region measures what its helpers were worth (speed-up against the caller's own
-//     rate); where they joined too late to pay, the following calls run on the caller alone
-//     for a while (doubling while that lasts, up to a second), then try helpers again.
+//   * the caller waits for late helpers by sleeping (a helper may be queued on its core), never
+//     by spinning, and helpers ask the scheduler for short time slices, so that a woken helper
+//     gets a busy core at once;
+//   * each region measures what its helpers saved (the CPU time of its items against its wall
+//     time); per size class of work, where recent helpers did not pay, that class's calls run
+//     on the caller alone for a while (50 ms, growing 4x per losing trial up to a second),
+//     then try helpers again (runtime.cpp; docs/threads.md).
 // No exception may leave a region: allocate before entering, keep bodies noexcept.
 #pragma once
 
@@ -29,8 +31,8 @@
 namespace fieldconv {
 
 // Estimated single-thread work, in nanoseconds, that one more thread must get before it is
-// worth waking (a sleeping helper needs ~5-20 us to start here; below ~25 us of work each, the
-// caller alone finishes first).
+// worth waking (a sleeping helper needs ~5-40 us to start on these virtual machines; below
+// ~25 us of work each, the caller alone finishes first).
 constexpr double min_work_ns_per_thread = 25'000;
 
 // Threads a call of `work_ns` estimated single-thread nanoseconds is worth: between 1 and
@@ -41,14 +43,14 @@ namespace team {
 
 // The process-wide budget: every thread inside a parallel_for, callers included, is counted.
 // enter() counts the caller; take_helpers() grants up to `wanted` helpers (0 when the budget is
-// spent, or while the caller-alone window after late helpers is open); leave() returns both.
+// spent); leave() returns both. (Caller-alone windows act earlier, in threads_for_work.)
 void enter() noexcept;
 int take_helpers(int wanted) noexcept;
 void leave(int helpers) noexcept;
 
 // What a region measured, for the caller-alone decision: wall time from before the region
-// opened to when every helper had finished its items, and the CPU time all threads spent
-// running items (what the caller alone would have needed; preempted time is not CPU time).
+// opened to after its closing barrier, and the CPU time all threads spent running items (what
+// the caller alone would have needed; preempted time is not CPU time).
 struct RegionTiming {
   std::int64_t start_ns;
   std::int64_t end_ns;
