@@ -140,19 +140,20 @@ if _signal_tests is not None:
                                           "test_consistency_correlate_funcs_2"))
 
 
-_NDIMAGE_2D_TESTS = ("test_correlate", "test_convolve", "test_filter_axes", "test_filter_invalid_axes",
-                     "test_filter_weights_subset", "test_filter_tuple_length", "test_filter_invalid_footprint")
+_NDIMAGE_TESTS = ("test_correlate", "test_convolve", "test_filter_axes", "test_filter_invalid_axes",
+                  "test_filter_weights_subset", "test_filter_tuple_length", "test_filter_invalid_footprint",
+                  "test_derivative_filter_axes", "test_filter_axes_kwargs", "test_gauss", "test_uniform",
+                  "test_prewitt", "test_sobel", "test_laplace", "test_gaussian_laplace",
+                  "test_gaussian_gradient_magnitude", "test_extend")
+_NDIMAGE_FUNCTIONS = ("test_ticket_701", "test_gh_5430", "test_gaussian_kernel1d", "test_orders_gauss",
+                      "test_valid_origins", "test_bad_convolve_and_correlate_origins", "test_multiple_modes",
+                      "test_gaussian_truncate", "test_gaussian_radius", "test_gaussian_filter_axes",
+                      "test_uniform_filter", "test_gaussian_filter")
 
 if _filter_tests is not None:
-    _implemented = set(NDIMAGE_NAMES)
-
-    def _ndimage_test(name: str) -> bool:
-        if "1d" in name and "correlate1d" not in _implemented:
-            return False
-        return name.startswith(_NDIMAGE_2D_TESTS)
-
-    TestNdimageFilters = _select(_filter_tests.TestNdimageFilters, _ndimage_test)
-    for _name in ("test_valid_origins1", "test_valid_origins2", "test_bad_convolve_and_correlate_origins",
-                  "test_ticket_701"):
-        if hasattr(_filter_tests, _name):
+    TestNdimageFilters = _select(_filter_tests.TestNdimageFilters, lambda name: name.startswith(_NDIMAGE_TESTS))
+    TestThreading = _select(_filter_tests.TestThreading,
+                            lambda name: name in ("test_correlate1d", "test_correlate", "test_uniform_filter1d"))
+    for _name in dir(_filter_tests):
+        if _name.startswith(_NDIMAGE_FUNCTIONS) and callable(getattr(_filter_tests, _name)):
             globals()[_name] = getattr(_filter_tests, _name)

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "bindings/register.hpp"
+#include "fieldconv/correlate1d.hpp"
 #include "fieldconv/filter2d.hpp"
 
 namespace fieldconv::bindings {
@@ -82,6 +83,38 @@ void register_filter2d(py::module_& module) {
       py::arg("fill"), py::arg("accumulator"), py::arg("row_offset"), py::arg("col_offset"), py::arg("border"),
       "2-D filter of a (planes, H, W) stack into a preallocated (planes, H_out, W_out) output "
       "(fieldconv/filter2d.hpp); arguments already checked by fieldconv._params.");
+
+  module.def(
+      "correlate1d",
+      [](const py::array& input, py::array& output, const py::array_t<double, py::array::c_style>& weights,
+         std::int64_t size, std::int64_t origin, int border, double cval, int kind) {
+        check_layout(input, "input", false);
+        check_layout(output, "output", true);
+        for (int d = 0; d < 3; ++d)
+          if (input.shape(d) != output.shape(d)) throw py::value_error("input and output shapes differ");
+        if (kind == 0 && weights.size() != size) throw py::value_error("weights must have `size` elements");
+        const FilterScalar input_type = scalar_of(input, "input");
+        const FilterScalar output_type = scalar_of(output, "output");
+        Correlate1dParams p;
+        p.outer = input.shape(0);
+        p.length = input.shape(1);
+        p.inner = input.shape(2);
+        p.size = size;
+        p.origin = origin;
+        p.border = static_cast<FilterBorder>(border);
+        p.cval = cval;
+        p.kind = static_cast<Line1dKind>(kind);
+        const void* in_data = input.data();
+        void* out_data = output.mutable_data();
+        const double* w = weights.data();
+        py::gil_scoped_release release;
+        correlate1d(p, input_type, in_data, output_type, out_data, w);
+      },
+      py::arg("input"), py::arg("output"), py::arg("weights"), py::arg("size"), py::arg("origin"), py::arg("border"),
+      py::arg("cval"), py::arg("kind"),
+      "1-D filter along the middle axis of a C-contiguous (outer, length, inner) array into a "
+      "preallocated output of the same shape (fieldconv/correlate1d.hpp); kind 0: weights, "
+      "1: uniform. Output may be the input itself.");
 }
 
 }  // namespace fieldconv::bindings

@@ -18,6 +18,7 @@
 
 #include "kernels/kernels.hpp"
 #include "kernels/kernel_support.hpp"
+#include "kernels/convert_impl.hpp"
 #include "parallel.hpp"
 
 namespace fieldconv {
@@ -33,50 +34,7 @@ constexpr i64 f2_max_thread_workspace_bytes = i64{1} << 30;
 // below that, waking them costs more than they can take over).
 constexpr i64 f2_min_work_per_thread = i64{1} << 18;
 
-// ---- conversions -----------------------------------------------------------------------------
-
-// double -> integer as a C cast compiles on x86-64 (cvttsd2si): out of range or NaN gives the
-// "integer indefinite" value; narrower types are converted through int32 and truncated.
-inline std::int32_t x86_to_int32(double x) {
-  if (x > -2147483649.0 && x < 2147483648.0) return static_cast<std::int32_t>(x);
-  return INT32_MIN;
-}
-inline std::int64_t x86_to_int64(double x) {
-  if (x >= -9223372036854775808.0 && x < 9223372036854775808.0) return static_cast<std::int64_t>(x);
-  return INT64_MIN;
-}
-inline std::uint64_t x86_to_uint64_positive(double x) {
-  // x < 2**63 (or NaN, unordered compares as "below"): one signed conversion; else subtract 2**63
-  if (!(x >= 9223372036854775808.0)) return static_cast<std::uint64_t>(x86_to_int64(x));
-  return static_cast<std::uint64_t>(x86_to_int64(x - 9223372036854775808.0)) ^ (std::uint64_t{1} << 63);
-}
-// SciPy's ndimage (x86-64 build) stores negative values into uint64 as -(uint64)(-x).
-inline std::uint64_t x86_to_uint64(double x) {
-  if (x < 0) return std::uint64_t{0} - x86_to_uint64_positive(-x);
-  return x86_to_uint64_positive(x);
-}
-
-template <class Out, class A>
-inline Out store_value(A value) {
-  if constexpr (std::is_floating_point_v<Out>) {
-    return static_cast<Out>(value);
-  } else if constexpr (std::is_floating_point_v<A>) {
-    const double x = static_cast<double>(value);
-    if constexpr (sizeof(Out) < 4) return static_cast<Out>(static_cast<std::uint32_t>(x86_to_int32(x)));
-    else if constexpr (std::is_same_v<Out, std::int32_t>) return x86_to_int32(x);
-    else if constexpr (std::is_same_v<Out, std::uint32_t>) return static_cast<std::uint32_t>(x86_to_int64(x));
-    else if constexpr (std::is_same_v<Out, std::int64_t>) return x86_to_int64(x);
-    else return x86_to_uint64(x);
-  } else {
-    return static_cast<Out>(value);  // wrapping: truncate modulo 2**bits
-  }
-}
-
-template <class A, class In>
-inline A load_value(In value) {
-  if constexpr (std::is_same_v<In, bool>) return static_cast<A>(value ? 1 : 0);
-  else return static_cast<A>(value);  // unsigned A: two's complement wrap (well defined)
-}
+// Conversions (SciPy's x86-64 C casts): kernels/convert_impl.hpp.
 
 template <class In, class A>
 void load_span(const In* src, A* dst, i64 n) {
