@@ -196,3 +196,24 @@ def test_errors_are_scipys(call, error):
         call(scipy.ndimage)
     with pytest.raises(error):
         call(ndimage)
+
+
+def test_threads_bands_and_in_place_equal_scipy():
+    # row bands (not in place), column tiles (in place) and the side buffer of rows an in-place
+    # filter would overwrite before reading them (wrap / reflect near the end)
+    fieldconv.set_num_threads(2)
+    rng = np.random.default_rng(13)
+    for shape in [(300, 700), (40, 50, 60), (1000, 9)]:
+        x = rng.random(shape) * 100
+        for mode in ("reflect", "wrap", "mirror", "constant", "nearest"):
+            for k in (1, 2, 5, 17):
+                w = rng.random(k)
+                for axis in range(len(shape)):
+                    peer = scipy.ndimage.correlate1d(x, w, axis=axis, mode=mode)
+                    _same(ndimage.correlate1d(x, w, axis=axis, mode=mode), peer, f"{shape} {mode} {k} {axis}")
+                    y = x.copy()
+                    ndimage.correlate1d(y, w, axis=axis, mode=mode, output=y)
+                    _same(y, peer, f"in place {shape} {mode} {k} {axis}")
+                    y = x.copy()
+                    ndimage.uniform_filter1d(y, k, axis=axis, mode=mode, output=y)
+                    _same(y, scipy.ndimage.uniform_filter1d(x, k, axis=axis, mode=mode), f"uniform {shape} {mode}")

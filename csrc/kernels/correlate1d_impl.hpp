@@ -24,8 +24,8 @@ namespace fieldconv {
 namespace FIELDCONV_KERNEL_FAMILY {
 namespace {
 
-// Per-thread buffer budget for a tile of extended rows (about half the L2 of this CPU).
-constexpr i64 c1_buffer_budget_bytes = 256 * 1024;
+// Bytes of the ring of converted rows of a work item (axes other than the last).
+constexpr i64 c1_ring_budget_bytes = 512 * 1024;
 constexpr i64 c1_max_thread_workspace_bytes = i64{1} << 30;
 // Work (multiply-adds) a thread must get before others are asked to help (as filter2d).
 constexpr i64 c1_min_work_per_thread = i64{1} << 18;
@@ -83,22 +83,35 @@ void c1_store(int type, const double* src, void* base, i64 index, i64 n) {
 
 // ---- the sums ------------------------------------------------------------------------------
 
-// U vectors of lanes; tap t of lane c at x[t * ts + c]. Sym: 1 symmetric, -1 antisymmetric, 0 none.
-template <int U, int Sym>
-inline void c1_block(const double* x, i64 ts, const double* w, i64 k, double* out) {
+// Where tap t of lane c is: Strided{x, ts}: x[t * ts + c] (a line, or rows at a fixed pitch);
+// Rows{p}: p[t][c] (rows of a ring buffer).
+struct Strided {
+  const double* x;
+  i64 ts;
+  const double* tap(i64 t, i64 c) const { return x + t * ts + c; }
+};
+struct Rows {
+  const double* const* p;
+  const double* tap(i64 t, i64 c) const { return p[t] + c; }
+};
+
+// U vectors of lanes from lane c. Sym: 1 symmetric, -1 antisymmetric, 0 neither.
+template <int U, int Sym, class Src>
+inline void c1_block(const Src& src, i64 c, const double* w, i64 k, double* out) {
   using S = Simd<double>;
   constexpr int L = S::lanes;
   typename S::vec acc[U];
   if constexpr (Sym != 0) {
     const i64 s1 = k / 2;
     const typename S::vec wc = S::set1(w[s1]);
-#pragma GCC unroll 4
-    for (int u = 0; u < U; ++u) acc[u] = S::mul(S::load(x + s1 * ts + u * L), wc);
+    const double* centre = src.tap(s1, c);
+#pragma GCC unroll 8
+    for (int u = 0; u < U; ++u) acc[u] = S::mul(S::load(centre + u * L), wc);
     for (i64 t = 0; t < s1; ++t) {
       const typename S::vec wt = S::set1(w[t]);
-      const double* a = x + t * ts;
-      const double* b = x + (k - 1 - t) * ts;
-#pragma GCC unroll 4
+      const double* a = src.tap(t, c);
+      const double* b = src.tap(k - 1 - t, c);
+#pragma GCC unroll 8
       for (int u = 0; u < U; ++u) {
         const typename S::vec pair =
             Sym > 0 ? S::add(S::load(a + u * L), S::load(b + u * L)) : S::sub(S::load(a + u * L), S::load(b + u * L));
@@ -107,54 +120,60 @@ inline void c1_block(const double* x, i64 ts, const double* w, i64 k, double* ou
     }
   } else {
     const typename S::vec wl = S::set1(w[k - 1]);
-#pragma GCC unroll 4
-    for (int u = 0; u < U; ++u) acc[u] = S::mul(S::load(x + (k - 1) * ts + u * L), wl);
+    const double* last = src.tap(k - 1, c);
+#pragma GCC unroll 8
+    for (int u = 0; u < U; ++u) acc[u] = S::mul(S::load(last + u * L), wl);
     for (i64 t = 0; t < k - 1; ++t) {
       const typename S::vec wt = S::set1(w[t]);
-      const double* a = x + t * ts;
-#pragma GCC unroll 4
+      const double* a = src.tap(t, c);
+#pragma GCC unroll 8
       for (int u = 0; u < U; ++u) acc[u] = S::mul_add(S::load(a + u * L), wt, acc[u]);
     }
   }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int u = 0; u < U; ++u) S::store(out + u * L, acc[u]);
 }
 
-template <int Sym>
-inline double c1_scalar(const double* x, i64 ts, const double* w, i64 k) {
+template <int Sym, class Src>
+inline double c1_scalar(const Src& src, i64 c, const double* w, i64 k) {
   double acc;
   if constexpr (Sym != 0) {
     const i64 s1 = k / 2;
-    acc = x[s1 * ts] * w[s1];
+    acc = *src.tap(s1, c) * w[s1];
     for (i64 t = 0; t < s1; ++t) {
-      const double pair = Sym > 0 ? x[t * ts] + x[(k - 1 - t) * ts] : x[t * ts] - x[(k - 1 - t) * ts];
+      const double a = *src.tap(t, c), b = *src.tap(k - 1 - t, c);
+      const double pair = Sym > 0 ? a + b : a - b;
       const double product = pair * w[t];
       acc = acc + product;
     }
   } else {
-    acc = x[(k - 1) * ts] * w[k - 1];
+    acc = *src.tap(k - 1, c) * w[k - 1];
     for (i64 t = 0; t < k - 1; ++t) {
-      const double product = x[t * ts] * w[t];
+      const double product = *src.tap(t, c) * w[t];
       acc = acc + product;
     }
   }
   return acc;
 }
 
-// out[c] for c < n: taps of lane c at x[t * ts + c].
-template <int Sym>
-void c1_lanes(const double* x, i64 ts, const double* w, i64 k, double* out, i64 n) {
+// out[c] for c < n.
+template <int Sym, class Src>
+void c1_lanes(const Src& src, const double* w, i64 k, double* out, i64 n) {
   constexpr i64 L = Simd<double>::lanes;
+  // Independent accumulators hide the add latency: 8 vectors where there are 32 registers.
+  constexpr int U = simd_registers >= 32 ? 8 : 4;
   i64 c = 0;
-  for (; c + 4 * L <= n; c += 4 * L) c1_block<4, Sym>(x + c, ts, w, k, out + c);
-  for (; c + L <= n; c += L) c1_block<1, Sym>(x + c, ts, w, k, out + c);
-  for (; c < n; ++c) out[c] = c1_scalar<Sym>(x + c, ts, w, k);
+  for (; c + U * L <= n; c += U * L) c1_block<U, Sym>(src, c, w, k, out + c);
+  for (; c + 4 * L <= n; c += 4 * L) c1_block<4, Sym>(src, c, w, k, out + c);
+  for (; c + L <= n; c += L) c1_block<1, Sym>(src, c, w, k, out + c);
+  for (; c < n; ++c) out[c] = c1_scalar<Sym>(src, c, w, k);
 }
 
-void c1_filter(const Correlate1dJob& job, const double* x, i64 ts, double* out, i64 n) {
-  if (job.symmetry > 0) c1_lanes<1>(x, ts, job.weights, job.size, out, n);
-  else if (job.symmetry < 0) c1_lanes<-1>(x, ts, job.weights, job.size, out, n);
-  else c1_lanes<0>(x, ts, job.weights, job.size, out, n);
+template <class Src>
+void c1_filter(const Correlate1dJob& job, const Src& src, double* out, i64 n) {
+  if (job.symmetry > 0) c1_lanes<1>(src, job.weights, job.size, out, n);
+  else if (job.symmetry < 0) c1_lanes<-1>(src, job.weights, job.size, out, n);
+  else c1_lanes<0>(src, job.weights, job.size, out, n);
 }
 
 // ---- the driver ----------------------------------------------------------------------------
@@ -165,23 +184,38 @@ KernelStatus c1_run(const Correlate1dJob& job) noexcept {
   const i64 ext = n + k - 1;
   const bool last_axis = inner == 1;
   constexpr i64 L = Simd<double>::lanes;
-  // Tile width across inner columns: as many as keep the extended rows within the budget.
+  // Tile width across inner columns. Rows are converted into the buffer just before the first
+  // output row that reads them (see below), so the working set is about `size` rows of the tile
+  // whatever the length: tiles can be wide (fewer, longer vector loops).
+  // Tile width across inner columns: whole rows (sequential reads) when k + 1 of them fit the
+  // ring budget, else as many columns as fit.
+  const i64 ring_rows = k + 1;
   i64 tile = 1;
   if (!last_axis) {
-    tile = c1_buffer_budget_bytes / (ext * i64(sizeof(double)));
-    tile = max_i64(4 * L, tile / (4 * L) * (4 * L));
-    tile = min_i64(tile, inner);
+    tile = c1_ring_budget_bytes / (ring_rows * i64(sizeof(double)));
+    tile = tile >= inner ? inner : max_i64(4 * L, tile / (4 * L) * (4 * L));
   }
-  const i64 tiles = last_axis ? 1 : ceil_div(inner, tile);
-  i64 item_count = job.outer * tiles;
-  // Enough items for every thread when a few wide rows are all there is.
-  if (!last_axis && item_count < 4 * i64(job.threads) && tile > 4 * L) {
-    const i64 per = max_i64(4 * L, round_up(ceil_div(inner, ceil_div(4 * i64(job.threads), job.outer)), 4 * L));
-    tile = min_i64(tile, per);
+  i64 tile_count = last_axis ? 1 : ceil_div(inner, tile);
+  // Enough items for every thread when a few wide rows are all there is: bands of output rows
+  // (each reads its own k - 1 halo rows, so whole rows stream sequentially), except in place,
+  // where a band could overwrite rows another band still reads, and for the running sum of
+  // uniform filters, whose order must start at the line's start; there, narrower tiles.
+  const bool in_place = job.input == job.output;
+  i64 bands = 1, band_rows = n;
+  const i64 wanted = 4 * i64(job.threads);
+  if (!last_axis && job.outer * tile_count < wanted && job.threads > 1) {
+    if (!in_place && job.kind == 0) {
+      bands = min_i64(ceil_div(wanted, job.outer * tile_count), max_i64(1, n / max_i64(16, 2 * k)));
+      band_rows = ceil_div(n, bands);
+      bands = ceil_div(n, band_rows);
+    } else if (tile > 4 * L) {
+      const i64 per = max_i64(4 * L, round_up(ceil_div(inner, ceil_div(wanted, job.outer)), 4 * L));
+      tile = min_i64(tile, per);
+      tile_count = ceil_div(inner, tile);
+    }
   }
-  const i64 tile_count = last_axis ? 1 : ceil_div(inner, tile);
-  item_count = job.outer * tile_count;
-  const i64 buffer_elements = last_axis ? ext + 8 : ext * tile;
+  const i64 item_count = job.outer * tile_count * bands;
+  const i64 buffer_elements = last_axis ? ext + 8 : (ring_rows + k) * tile;
   const i64 out_elements = last_axis ? n + 8 : tile;
   const i64 thread_bytes = round_up(8 * (buffer_elements + 2 * out_elements), 64);
   if (thread_bytes > c1_max_thread_workspace_bytes) return KernelStatus::workspace_too_large;
@@ -189,7 +223,9 @@ KernelStatus c1_run(const Correlate1dJob& job) noexcept {
   const i64 work = job.outer * n * inner * (per_output + 4);
   const int threads = int(min_i64(min_i64(job.threads, item_count), max_i64(1, work / c1_min_work_per_thread)));
   Workspace memory(std::size_t(thread_bytes) * std::size_t(threads));
-  if (memory.get() == nullptr) return KernelStatus::out_of_memory;
+  Workspace pointers(sizeof(double*) * std::size_t(k + 1) * std::size_t(threads));
+  if (memory.get() == nullptr || pointers.get() == nullptr) return KernelStatus::out_of_memory;
+  const double** const pointer_table = static_cast<const double**>(pointers.get());
 
   const i64 plane = n * inner;  // elements per outer index
   auto body = [&](i64 item, int thread) {
@@ -212,51 +248,87 @@ KernelStatus c1_run(const Correlate1dJob& job) noexcept {
         if (m < 0) buffer[e] = job.cval;
         else c1_load(job.input_type, job.input, base + m, 1, buffer + e, 1);
       }
+      double* const target = job.output_type == 10 ? static_cast<double*>(job.output) + base : out;
       if (job.kind == 0) {
-        c1_filter(job, buffer, 1, out, n);
+        c1_filter(job, Strided{buffer, 1}, target, n);
       } else {
         double tmp = 0.0;
         for (i64 t = 0; t < k; ++t) tmp += buffer[t];
-        out[0] = tmp / double(k);
+        target[0] = tmp / double(k);
         for (i64 l = 1; l < n; ++l) {
           const double step = buffer[l + k - 1] - buffer[l - 1];
           tmp += step;
-          out[l] = tmp / double(k);
+          target[l] = tmp / double(k);
         }
       }
-      c1_store(job.output_type, out, job.output, base, n);
+      if (target == out) c1_store(job.output_type, out, job.output, base, n);
       return;
     }
-    const i64 o = item / tile_count;
-    const i64 j0 = (item % tile_count) * tile;
+    const i64 band = item % bands;
+    const i64 o = item / bands / tile_count;
+    const i64 j0 = (item / bands % tile_count) * tile;
+    const i64 row_begin = band * band_rows, row_end = min_i64(n, row_begin + band_rows);
     const i64 width = min_i64(tile, inner - j0);
     const i64 base = o * plane + j0;
-    for (i64 e = 0; e < ext; ++e) {
+    // A ring of ring_rows converted extended rows: row e sits in slot e % ring_rows and is
+    // converted just before the first output row that reads it, so the working set is about
+    // k + 1 rows of the tile; the filter reads its taps through a table of row pointers. Rows
+    // whose input row an earlier output row may already have overwritten (in place, near the
+    // end: wrap, reflect) are converted up front into a side buffer and read from there.
+    double* const ring = buffer;
+    double* const side = buffer + ring_rows * width;  // rows [ext - (k - 1), ext)
+    const double** const table = pointer_table + thread * (k + 1);
+    const i64 side_first = ext - (k - 1);
+    const auto early = [&](i64 e) {
+      return in_place && e >= k - 1 && job.map[e] >= 0 && job.map[e] < e - (k - 1);
+    };
+    const auto convert_row = [&](i64 e, double* row) {
       const i64 m = job.map[e];
-      double* row = buffer + e * width;
       if (m < 0) {
         for (i64 j = 0; j < width; ++j) row[j] = job.cval;
       } else {
         c1_load(job.input_type, job.input, base + m * inner, 1, row, width);
       }
-    }
+    };
+    const auto row_of = [&](i64 e) -> const double* {
+      return early(e) ? side + (e - side_first) * width : ring + (e % ring_rows) * width;
+    };
+    if (in_place)
+      for (i64 e = side_first; e < ext; ++e)
+        if (early(e)) convert_row(e, side + (e - side_first) * width);
+    i64 next = row_begin;  // rows [row_begin, next) have been converted
+    // Converts rows up to `high`, and points table[0..] at rows low..high.
+    const auto rows = [&](i64 low, i64 high) {
+      for (; next <= high; ++next)
+        if (!early(next)) convert_row(next, ring + (next % ring_rows) * width);
+      for (i64 e = low; e <= high; ++e) table[e - low] = row_of(e);
+      return Rows{table};
+    };
+    double* const direct = job.output_type == 10 ? static_cast<double*>(job.output) + base : nullptr;
     if (job.kind == 0) {
-      for (i64 i = 0; i < n; ++i) {
-        c1_filter(job, buffer + i * width, width, out, width);
-        c1_store(job.output_type, out, job.output, base + i * inner, width);
+      for (i64 i = row_begin; i < row_end; ++i) {
+        const Rows src = rows(i, i + k - 1);
+        if (direct != nullptr) {
+          c1_filter(job, src, direct + i * inner, width);
+        } else {
+          c1_filter(job, src, out, width);
+          c1_store(job.output_type, out, job.output, base + i * inner, width);
+        }
       }
     } else {
       const double size = double(k);
+      const Rows first = rows(0, k - 1);
       for (i64 j = 0; j < width; ++j) sums[j] = 0.0;
       for (i64 t = 0; t < k; ++t) {
-        const double* row = buffer + t * width;
+        const double* row = first.p[t];
         for (i64 j = 0; j < width; ++j) sums[j] += row[j];
       }
       for (i64 j = 0; j < width; ++j) out[j] = sums[j] / size;
       c1_store(job.output_type, out, job.output, base, width);
       for (i64 i = 1; i < n; ++i) {
-        const double* enter = buffer + (i + k - 1) * width;
-        const double* leave = buffer + (i - 1) * width;
+        const Rows src = rows(i - 1, i + k - 1);
+        const double* leave = src.p[0];
+        const double* enter = src.p[k];
         for (i64 j = 0; j < width; ++j) {
           const double step = enter[j] - leave[j];
           sums[j] += step;
