@@ -1,10 +1,13 @@
-"""SciPy's own tests, run against fieldconv's drop-ins.
+"""SciPy's (and NumPy's) own tests, run against fieldconv's drop-ins.
 
 The installed SciPy's test modules are loaded afresh (a private copy, so nothing leaks into
 SciPy) and their module-level names are rebound to fieldconv's functions: ``convolve2d`` and
 ``correlate2d`` (bound at import by ``from scipy.signal import ...``), and ``signal`` / ``ndimage``
 (attribute access), which become namespaces that route the drop-in names to fieldconv and
 everything else to SciPy. SciPy's ``xp`` fixture is replaced by the NumPy backend only.
+
+NumPy's TestConvolve / TestCorrelate (numpy/_core/tests/test_numeric.py) run
+the same way with the module's ``np`` routing ``convolve`` / ``correlate`` to fieldconv's.
 
 Only the classes and tests of the functions fieldconv replaces are collected. A test is marked
 xfail only where it hits a deviation listed in docs/scipy-deviations.md.
@@ -54,7 +57,10 @@ def _load_scipy_tests(package: str, filename: str, rebind: dict, patch: list) ->
     """Executes SciPy's test module with `patch` ((object, attribute, value) triples) in force, so
     that names bound at import (``from scipy.signal import convolve2d``, ``from scipy import
     ndimage``, parametrize lists of functions) are fieldconv's; SciPy itself is restored after."""
-    tests_dir = pathlib.Path(importlib.import_module(package).__file__).parent
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    tests_dir = pathlib.Path(list(spec.submodule_search_locations)[0])
     path = tests_dir / filename
     if not path.exists():
         return None
@@ -157,3 +163,11 @@ if _filter_tests is not None:
     for _name in dir(_filter_tests):
         if _name.startswith(_NDIMAGE_FUNCTIONS) and callable(getattr(_filter_tests, _name)):
             globals()[_name] = getattr(_filter_tests, _name)
+
+
+# NumPy's own tests of numpy.convolve / numpy.correlate
+_NUMPY_NAMES = {"convolve": fieldconv.convolve, "correlate": fieldconv.correlate}
+_numeric_tests = _load_scipy_tests("numpy._core.tests", "test_numeric.py", {"np": _routed(np, _NUMPY_NAMES)}, [])
+if _numeric_tests is not None:
+    TestNumpyConvolve = _select(_numeric_tests.TestConvolve, lambda name: True)
+    TestNumpyCorrelate = _select(_numeric_tests.TestCorrelate, lambda name: True)

@@ -7,6 +7,7 @@ from .functional import avg_pool2d, max_pool2d
 from .layers import AvgPool2d, MaxPool2d
 from .receptive_field import ReceptiveField
 from .signal import convolve2d, correlate2d
+from .numeric import convolve, correlate
 from . import ndimage
 # Receptive fields (API.md section 3). The function fieldconv.receptive_field shadows the
 # submodule of the same name; keep this import after every import that loads that submodule.
@@ -28,6 +29,8 @@ __all__ = [
     "show_config",
     "correlate2d",
     "convolve2d",
+    "convolve",
+    "correlate",
     "ndimage",
     "relu",
     "ReLU",
