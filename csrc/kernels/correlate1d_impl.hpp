@@ -214,7 +214,10 @@ KernelStatus c1_run(const Correlate1dJob& job) noexcept {
       tile_count = ceil_div(inner, tile);
     }
   }
-  const i64 item_count = job.outer * tile_count * bands;
+  // Last axis: short lines go several to an item (fewer scheduling steps), keeping enough items.
+  const i64 lines_per_item =
+      last_axis ? max_i64(1, min_i64(ceil_div(job.outer, 8 * i64(job.threads)), ceil_div(8192, n))) : 1;
+  const i64 item_count = last_axis ? ceil_div(job.outer, lines_per_item) : job.outer * tile_count * bands;
   const i64 buffer_elements = last_axis ? ext + 8 : (ring_rows + k) * tile;
   const i64 out_elements = last_axis ? n + 8 : tile;
   const i64 thread_bytes = round_up(8 * (buffer_elements + 2 * out_elements), 64);
@@ -233,35 +236,30 @@ KernelStatus c1_run(const Correlate1dJob& job) noexcept {
     double* out = buffer + buffer_elements;
     double* sums = out + out_elements;
     if (last_axis) {
-      const i64 line = item;  // outer index
-      const i64 base = line * n;
-      // extended line: the identity span by one converting copy, the rest through the map
-      const i64 lo = job.identity_begin, hi = job.identity_end;
-      for (i64 e = 0; e < lo; ++e) {
-        const i64 m = job.map[e];
-        if (m < 0) buffer[e] = job.cval;
-        else c1_load(job.input_type, job.input, base + m, 1, buffer + e, 1);
-      }
-      if (hi > lo) c1_load(job.input_type, job.input, base + lo + job.shift, 1, buffer + lo, hi - lo);
-      for (i64 e = hi; e < ext; ++e) {
-        const i64 m = job.map[e];
-        if (m < 0) buffer[e] = job.cval;
-        else c1_load(job.input_type, job.input, base + m, 1, buffer + e, 1);
-      }
-      double* const target = job.output_type == 10 ? static_cast<double*>(job.output) + base : out;
-      if (job.kind == 0) {
-        c1_filter(job, Strided{buffer, 1}, target, n);
-      } else {
-        double tmp = 0.0;
-        for (i64 t = 0; t < k; ++t) tmp += buffer[t];
-        target[0] = tmp / double(k);
-        for (i64 l = 1; l < n; ++l) {
-          const double step = buffer[l + k - 1] - buffer[l - 1];
-          tmp += step;
-          target[l] = tmp / double(k);
+      for (i64 line = item * lines_per_item; line < min_i64(job.outer, (item + 1) * lines_per_item); ++line) {
+        const i64 base = line * n;
+        // The extended line: the whole input line by one converting copy (it is always inside
+        // the identity span, as -(size / 2) <= origin <= (size - 1) / 2), then the border
+        // elements from it through the map.
+        const i64 lo = job.identity_begin, hi = job.identity_end;
+        c1_load(job.input_type, job.input, base + lo + job.shift, 1, buffer + lo, hi - lo);
+        for (i64 e = 0; e < lo; ++e) buffer[e] = job.map[e] < 0 ? job.cval : buffer[job.map[e] - job.shift];
+        for (i64 e = hi; e < ext; ++e) buffer[e] = job.map[e] < 0 ? job.cval : buffer[job.map[e] - job.shift];
+        double* const target = job.output_type == 10 ? static_cast<double*>(job.output) + base : out;
+        if (job.kind == 0) {
+          c1_filter(job, Strided{buffer, 1}, target, n);
+        } else {
+          double tmp = 0.0;
+          for (i64 t = 0; t < k; ++t) tmp += buffer[t];
+          target[0] = tmp / double(k);
+          for (i64 l = 1; l < n; ++l) {
+            const double step = buffer[l + k - 1] - buffer[l - 1];
+            tmp += step;
+            target[l] = tmp / double(k);
+          }
         }
+        if (target == out) c1_store(job.output_type, out, job.output, base, n);
       }
-      if (target == out) c1_store(job.output_type, out, job.output, base, n);
       return;
     }
     const i64 band = item % bands;
