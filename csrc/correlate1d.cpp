@@ -33,8 +33,28 @@ int symmetry_of(const double* w, i64 k) {
 
 }  // namespace
 
-void correlate1d(const Correlate1dParams& p, FilterScalar input_type, const void* input, FilterScalar output_type,
-                 void* output, const double* weights) {
+namespace {
+
+struct LineMap {
+  std::vector<i64> map;
+  i64 identity_begin = 0, identity_end = 0, shift = 0;
+};
+
+// Extended position e of a line of `length` reads input coordinate e - s1 - origin.
+LineMap line_map(const Correlate1dParams& p) {
+  LineMap m;
+  const i64 s1 = p.size / 2;
+  const i64 ext = p.length + p.size - 1;
+  m.shift = -(s1 + p.origin);
+  m.map.resize(static_cast<std::size_t>(ext));
+  for (i64 e = 0; e < ext; ++e) m.map[e] = filter_border_index(p.border, e + m.shift, p.length);
+  m.identity_begin = std::min(ext, std::max<i64>(0, -m.shift));
+  m.identity_end = std::max(m.identity_begin, std::min(ext, p.length - m.shift));
+  return m;
+}
+
+void check_params(const Correlate1dParams& p, FilterScalar input_type, FilterScalar output_type,
+                  const double* weights) {
   check_range("outer", p.outer, 0, max_element_count);
   check_range("length", p.length, 0, max_element_count);
   check_range("inner", p.inner, 0, max_element_count);
@@ -48,39 +68,82 @@ void correlate1d(const Correlate1dParams& p, FilterScalar input_type, const void
   const int in_code = static_cast<int>(input_type), out_code = static_cast<int>(output_type);
   if (in_code < 0 || in_code > 10 || out_code < 0 || out_code > 10) throw_invalid("unknown scalar type");
   if (p.kind == Line1dKind::weights && weights == nullptr) throw_invalid("weights must not be null");
-  if (p.outer == 0 || p.length == 0 || p.inner == 0) return;
-  if (input == nullptr || output == nullptr) throw_invalid("input and output must not be null");
-  // Extended position e reads input coordinate e - s1 - origin.
-  const i64 s1 = p.size / 2;
-  const i64 ext = p.length + p.size - 1;
-  const i64 shift = -(s1 + p.origin);
-  std::vector<i64> map(static_cast<std::size_t>(ext));
-  for (i64 e = 0; e < ext; ++e) map[e] = filter_border_index(p.border, e + shift, p.length);
-  const i64 identity_begin = std::min(ext, std::max<i64>(0, -shift));
-  const i64 identity_end = std::max(identity_begin, std::min(ext, p.length - shift));
+}
 
+void run_job(const Correlate1dJob& job) {
+  const KernelStatus status = active_kernels().correlate1d(job);
+  if (status == KernelStatus::workspace_too_large)
+    throw_invalid("correlate1d: the workspace for this filter would exceed the limit of 1 GiB per thread");
+  if (status == KernelStatus::out_of_memory) throw std::bad_alloc();
+}
+
+Correlate1dJob make_job(const Correlate1dParams& p, const LineMap& m, FilterScalar input_type, const void* input,
+                        FilterScalar output_type, void* output, const double* weights) {
   Correlate1dJob job{};
   job.outer = p.outer;
   job.length = p.length;
   job.inner = p.inner;
   job.size = p.size;
-  job.input_type = in_code;
-  job.output_type = out_code;
+  job.input_type = static_cast<int>(input_type);
+  job.output_type = static_cast<int>(output_type);
   job.input = input;
   job.output = output;
   job.weights = weights;
-  job.kind = kind_code;
+  job.kind = static_cast<int>(p.kind);
   job.symmetry = p.kind == Line1dKind::weights ? symmetry_of(weights, p.size) : 0;
-  job.map = map.data();
-  job.identity_begin = identity_begin;
-  job.identity_end = identity_end;
-  job.shift = shift;
+  job.map = m.map.data();
+  job.identity_begin = m.identity_begin;
+  job.identity_end = m.identity_end;
+  job.shift = m.shift;
   job.cval = p.cval;
   job.threads = get_num_threads();
-  const KernelStatus status = active_kernels().correlate1d(job);
-  if (status == KernelStatus::workspace_too_large)
-    throw_invalid("correlate1d: the workspace for this filter would exceed the limit of 1 GiB per thread");
-  if (status == KernelStatus::out_of_memory) throw std::bad_alloc();
+  job.weights2 = nullptr;
+  return job;
+}
+
+}  // namespace
+
+void correlate1d(const Correlate1dParams& p, FilterScalar input_type, const void* input, FilterScalar output_type,
+                 void* output, const double* weights) {
+  check_params(p, input_type, output_type, weights);
+  if (p.outer == 0 || p.length == 0 || p.inner == 0) return;
+  if (input == nullptr || output == nullptr) throw_invalid("input and output must not be null");
+  const LineMap m = line_map(p);
+  run_job(make_job(p, m, input_type, input, output_type, output, weights));
+}
+
+void correlate1d_then_last(const Correlate1dParams& first, const double* first_weights,
+                           const Correlate1dParams& last, const double* last_weights, FilterScalar input_type,
+                           const void* input, FilterScalar output_type, void* output) {
+  check_params(first, input_type, output_type, first_weights);
+  Correlate1dParams second = last;
+  second.outer = first.outer * first.length;
+  second.length = first.inner;
+  second.inner = 1;
+  check_params(second, output_type, output_type, last_weights);
+  if (first.outer == 0 || first.length == 0 || first.inner == 0) return;
+  if (input == nullptr || output == nullptr) throw_invalid("input and output must not be null");
+  const LineMap m1 = line_map(first);
+  const LineMap m2 = line_map(second);
+  // One sweep needs whole rows in the ring; beyond this size, two sweeps.
+  const i64 ring_bytes = (2 * first.size + 2) * first.inner * i64(sizeof(double));
+  const bool fuse = first.inner > 1 && first.kind == Line1dKind::weights && second.kind == Line1dKind::weights &&
+                    ring_bytes <= (i64{16} << 20);
+  if (!fuse) {
+    run_job(make_job(first, m1, input_type, input, output_type, output, first_weights));
+    run_job(make_job(second, m2, output_type, output, output_type, output, last_weights));
+    return;
+  }
+  Correlate1dJob job = make_job(first, m1, input_type, input, output_type, output, first_weights);
+  job.weights2 = last_weights;
+  job.size2 = second.size;
+  job.symmetry2 = symmetry_of(last_weights, second.size);
+  job.map2 = m2.map.data();
+  job.identity_begin2 = m2.identity_begin;
+  job.identity_end2 = m2.identity_end;
+  job.shift2 = m2.shift;
+  job.cval2 = second.cval;
+  run_job(job);
 }
 
 }  // namespace fieldconv

@@ -217,3 +217,29 @@ def test_threads_bands_and_in_place_equal_scipy():
                     y = x.copy()
                     ndimage.uniform_filter1d(y, k, axis=axis, mode=mode, output=y)
                     _same(y, scipy.ndimage.uniform_filter1d(x, k, axis=axis, mode=mode), f"uniform {shape} {mode}")
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.float32, np.float64])
+def test_fused_last_two_passes_equal_scipy(isa, dtype):
+    # gaussian_filter / sobel / prewitt run their last two passes (axes ndim-2, ndim-1) in one
+    # sweep; the result must still be SciPy's, with the output dtype's conversion in between
+    fieldconv.set_num_threads(2)
+    for shape in [(37, 61), (5, 23, 40), (2, 3, 9, 17)]:
+        x = _array(dtype, shape, seed=14)
+        for mode in ("reflect", "wrap", ("nearest", "constant") if len(shape) == 2 else "mirror"):
+            _same(ndimage.gaussian_filter(x, 1.7, mode=mode, cval=3.0),
+                  scipy.ndimage.gaussian_filter(x, 1.7, mode=mode, cval=3.0), f"{shape} {mode}")
+            _same(ndimage.gaussian_filter(x, 1.2, order=1, mode=mode), scipy.ndimage.gaussian_filter(x, 1.2, order=1,
+                                                                                                   mode=mode))
+            for axis in range(len(shape)):
+                _same(ndimage.sobel(x, axis, mode=mode), scipy.ndimage.sobel(x, axis, mode=mode), f"sobel {axis}")
+                _same(ndimage.prewitt(x, axis, mode=mode), scipy.ndimage.prewitt(x, axis, mode=mode))
+        y = x.copy()
+        ndimage.gaussian_filter(y, 2.0, output=y)
+        _same(y, scipy.ndimage.gaussian_filter(x, 2.0), "in place")
+        _same(ndimage.gaussian_filter(x, 2.0, output=np.uint8), scipy.ndimage.gaussian_filter(x, 2.0, output=np.uint8))
+
+
+def test_rows_too_wide_to_fuse_equal_scipy():
+    x = _array(np.float32, (3, 60001), seed=15)
+    _same(ndimage.gaussian_filter(x, 2.0), scipy.ndimage.gaussian_filter(x, 2.0))

@@ -115,6 +115,41 @@ void register_filter2d(py::module_& module) {
       "1-D filter along the middle axis of a C-contiguous (outer, length, inner) array into a "
       "preallocated output of the same shape (fieldconv/correlate1d.hpp); kind 0: weights, "
       "1: uniform. Output may be the input itself.");
+
+  module.def(
+      "correlate1d_then_last",
+      [](const py::array& input, py::array& output, const py::array_t<double, py::array::c_style>& weights,
+         std::int64_t origin, int border, double cval, const py::array_t<double, py::array::c_style>& weights2,
+         std::int64_t origin2, int border2, double cval2) {
+        check_layout(input, "input", false);
+        check_layout(output, "output", true);
+        for (int d = 0; d < 3; ++d)
+          if (input.shape(d) != output.shape(d)) throw py::value_error("input and output shapes differ");
+        const FilterScalar input_type = scalar_of(input, "input");
+        const FilterScalar output_type = scalar_of(output, "output");
+        Correlate1dParams first, last;
+        first.outer = input.shape(0);
+        first.length = input.shape(1);
+        first.inner = input.shape(2);
+        first.size = weights.size();
+        first.origin = origin;
+        first.border = static_cast<FilterBorder>(border);
+        first.cval = cval;
+        last.size = weights2.size();
+        last.origin = origin2;
+        last.border = static_cast<FilterBorder>(border2);
+        last.cval = cval2;
+        const void* in_data = input.data();
+        void* out_data = output.mutable_data();
+        const double* w1 = weights.data();
+        const double* w2 = weights2.data();
+        py::gil_scoped_release release;
+        correlate1d_then_last(first, w1, last, w2, input_type, in_data, output_type, out_data);
+      },
+      py::arg("input"), py::arg("output"), py::arg("weights"), py::arg("origin"), py::arg("border"), py::arg("cval"),
+      py::arg("weights2"), py::arg("origin2"), py::arg("border2"), py::arg("cval2"),
+      "correlate1d along the middle axis of (outer, length, inner), then along the last axis of the "
+      "output in place, in one sweep where the rows fit (fieldconv/correlate1d.hpp).");
 }
 
 }  // namespace fieldconv::bindings

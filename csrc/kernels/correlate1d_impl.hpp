@@ -170,10 +170,15 @@ void c1_lanes(const Src& src, const double* w, i64 k, double* out, i64 n) {
 }
 
 template <class Src>
+void c1_filter_with(int symmetry, const double* w, i64 k, const Src& src, double* out, i64 n) {
+  if (symmetry > 0) c1_lanes<1>(src, w, k, out, n);
+  else if (symmetry < 0) c1_lanes<-1>(src, w, k, out, n);
+  else c1_lanes<0>(src, w, k, out, n);
+}
+
+template <class Src>
 void c1_filter(const Correlate1dJob& job, const Src& src, double* out, i64 n) {
-  if (job.symmetry > 0) c1_lanes<1>(src, job.weights, job.size, out, n);
-  else if (job.symmetry < 0) c1_lanes<-1>(src, job.weights, job.size, out, n);
-  else c1_lanes<0>(src, job.weights, job.size, out, n);
+  c1_filter_with(job.symmetry, job.weights, job.size, src, out, n);
 }
 
 // ---- the driver ----------------------------------------------------------------------------
@@ -194,6 +199,7 @@ KernelStatus c1_run(const Correlate1dJob& job) noexcept {
   if (!last_axis) {
     tile = c1_ring_budget_bytes / (ring_rows * i64(sizeof(double)));
     tile = tile >= inner ? inner : max_i64(4 * L, tile / (4 * L) * (4 * L));
+    if (job.weights2 != nullptr) tile = inner;  // a fused second pass needs whole rows
   }
   i64 tile_count = last_axis ? 1 : ceil_div(inner, tile);
   // Enough items for every thread when a few wide rows are all there is: bands of output rows
@@ -208,7 +214,7 @@ KernelStatus c1_run(const Correlate1dJob& job) noexcept {
       bands = min_i64(ceil_div(wanted, job.outer * tile_count), max_i64(1, n / max_i64(16, 2 * k)));
       band_rows = ceil_div(n, bands);
       bands = ceil_div(n, band_rows);
-    } else if (tile > 4 * L) {
+    } else if (tile > 4 * L && job.weights2 == nullptr) {
       const i64 per = max_i64(4 * L, round_up(ceil_div(inner, ceil_div(wanted, job.outer)), 4 * L));
       tile = min_i64(tile, per);
       tile_count = ceil_div(inner, tile);
@@ -218,9 +224,13 @@ KernelStatus c1_run(const Correlate1dJob& job) noexcept {
   const i64 lines_per_item =
       last_axis ? max_i64(1, min_i64(ceil_div(job.outer, 8 * i64(job.threads)), ceil_div(8192, n))) : 1;
   const i64 item_count = last_axis ? ceil_div(job.outer, lines_per_item) : job.outer * tile_count * bands;
+  const bool fused = job.weights2 != nullptr && !last_axis;
+  const i64 ext2 = fused ? inner + job.size2 - 1 : 0;
   const i64 buffer_elements = last_axis ? ext + 8 : (ring_rows + k) * tile;
   const i64 out_elements = last_axis ? n + 8 : tile;
-  const i64 thread_bytes = round_up(8 * (buffer_elements + 2 * out_elements), 64);
+  // fused second pass: the extended row, its filtered values, the row in the output type
+  const i64 fused_elements = fused ? (ext2 + 8) + inner + inner : 0;
+  const i64 thread_bytes = round_up(8 * (buffer_elements + 2 * out_elements + fused_elements), 64);
   if (thread_bytes > c1_max_thread_workspace_bytes) return KernelStatus::workspace_too_large;
   const i64 per_output = job.kind == 0 ? k : 2;
   const i64 work = job.outer * n * inner * (per_output + 4);
@@ -235,6 +245,9 @@ KernelStatus c1_run(const Correlate1dJob& job) noexcept {
     double* buffer = reinterpret_cast<double*>(static_cast<char*>(memory.get()) + thread * thread_bytes);
     double* out = buffer + buffer_elements;
     double* sums = out + out_elements;
+    double* line2 = sums + out_elements;  // fused second pass
+    double* out2 = line2 + ext2 + 8;
+    void* typed2 = out2 + inner;
     if (last_axis) {
       for (i64 line = item * lines_per_item; line < min_i64(job.outer, (item + 1) * lines_per_item); ++line) {
         const i64 base = line * n;
@@ -303,7 +316,26 @@ KernelStatus c1_run(const Correlate1dJob& job) noexcept {
       return Rows{table};
     };
     double* const direct = job.output_type == 10 ? static_cast<double*>(job.output) + base : nullptr;
-    if (job.kind == 0) {
+    if (fused) {  // whole rows (tile == inner): first pass, output type round trip, second pass
+      const i64 lo = job.identity_begin2, hi = job.identity_end2;
+      for (i64 i = row_begin; i < row_end; ++i) {
+        c1_filter(job, rows(i, i + k - 1), out, width);
+        if (job.output_type == 10) {
+          std::memcpy(line2 + lo, out, sizeof(double) * width);
+        } else {
+          c1_store(job.output_type, out, typed2, 0, width);
+          c1_load(job.output_type, typed2, 0, 1, line2 + lo, width);
+        }
+        for (i64 e = 0; e < lo; ++e) line2[e] = job.map2[e] < 0 ? job.cval2 : line2[job.map2[e] - job.shift2];
+        for (i64 e = hi; e < ext2; ++e) line2[e] = job.map2[e] < 0 ? job.cval2 : line2[job.map2[e] - job.shift2];
+        if (direct != nullptr) {
+          c1_filter_with(job.symmetry2, job.weights2, job.size2, Strided{line2, 1}, direct + i * inner, width);
+        } else {
+          c1_filter_with(job.symmetry2, job.weights2, job.size2, Strided{line2, 1}, out2, width);
+          c1_store(job.output_type, out2, job.output, base + i * inner, width);
+        }
+      }
+    } else if (job.kind == 0) {
       for (i64 i = row_begin; i < row_end; ++i) {
         const Rows src = rows(i, i + k - 1);
         if (direct != nullptr) {

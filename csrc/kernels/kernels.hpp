@@ -83,6 +83,17 @@ struct Correlate1dJob {
   std::int64_t identity_begin, identity_end, shift;
   double cval;
   int threads;
+  // Optional second pass along the last axis (inner > 1, weights kind), fused: each output
+  // row of the first pass is converted to the output type and back (as a separate pass would
+  // store and reload it), extended through map2 (inner + size2 - 1 entries, identity
+  // [identity_begin2, identity_end2) shifted by shift2) and filtered with weights2 before it is
+  // stored. weights2 == nullptr: no second pass.
+  const double* weights2;
+  std::int64_t size2;
+  int symmetry2;
+  const std::int64_t* map2;
+  std::int64_t identity_begin2, identity_end2, shift2;
+  double cval2;
 };
 
 #define FIELDCONV_DECLARE_KERNEL_FAMILY                        \

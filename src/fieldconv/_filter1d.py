@@ -17,13 +17,9 @@ def _in_place_target(output: np.ndarray) -> bool:
     return output.flags.c_contiguous and output.flags.aligned and output.dtype.isnative and output.flags.writeable
 
 
-def run(input: np.ndarray, output: np.ndarray, axis: int, weights, size: int, origin: int, border: int,
-        cval: float, kind: int) -> np.ndarray:
-    """Filters `input` along `axis` into `output` (same shape; checked by the caller). weights:
-    float64 taps for KIND_WEIGHTS (None for KIND_UNIFORM, whose window is `size`)."""
-    _params.ndimage_check_io(input, output)
-    if input.size == 0:
-        return output
+def _prepare(input: np.ndarray, output: np.ndarray):
+    """The C-contiguous native source and target arrays (the target is output itself where it
+    can be written in place; the source is a copy where it overlaps a different target)."""
     source = input
     if not (source.flags.c_contiguous and source.flags.aligned and source.dtype.isnative):
         source = np.ascontiguousarray(source, dtype=source.dtype.newbyteorder("="))
@@ -33,6 +29,17 @@ def run(input: np.ndarray, output: np.ndarray, axis: int, weights, size: int, or
                 == target.__array_interface__["data"][0])
         if not same:  # only the very same array can be filtered in place, line by line
             source = source.copy()
+    return source, target
+
+
+def run(input: np.ndarray, output: np.ndarray, axis: int, weights, size: int, origin: int, border: int,
+        cval: float, kind: int) -> np.ndarray:
+    """Filters `input` along `axis` into `output` (same shape; checked by the caller). weights:
+    float64 taps for KIND_WEIGHTS (None for KIND_UNIFORM, whose window is `size`)."""
+    _params.ndimage_check_io(input, output)
+    if input.size == 0:
+        return output
+    source, target = _prepare(input, output)
     shape = source.shape
     outer = int(np.prod(shape[:axis], dtype=np.int64))
     inner = int(np.prod(shape[axis + 1:], dtype=np.int64))
@@ -40,6 +47,25 @@ def run(input: np.ndarray, output: np.ndarray, axis: int, weights, size: int, or
     taps = np.ascontiguousarray(weights if weights is not None else np.zeros(0), dtype=np.float64)
     _core.correlate1d(source.reshape(view), target.reshape(view), taps, int(size), int(origin), int(border),
                       float(cval), int(kind))
+    if target is not output:
+        output[...] = target
+    return output
+
+
+def run_then_last(input: np.ndarray, output: np.ndarray, weights, origin: int, border: int, cval: float,
+                  weights2, origin2: int, border2: int, cval2: float) -> np.ndarray:
+    """correlate1d along axis ndim - 2 into output, then along the last axis of output in place
+    (each pass as `run` with KIND_WEIGHTS), in one sweep over memory where the rows fit."""
+    _params.ndimage_check_io(input, output)
+    if input.size == 0:
+        return output
+    source, target = _prepare(input, output)
+    shape = source.shape
+    view = (int(np.prod(shape[:-2], dtype=np.int64)), shape[-2], shape[-1])
+    _core.correlate1d_then_last(source.reshape(view), target.reshape(view),
+                                np.ascontiguousarray(weights, dtype=np.float64), int(origin), int(border), float(cval),
+                                np.ascontiguousarray(weights2, dtype=np.float64), int(origin2), int(border2),
+                                float(cval2))
     if target is not output:
         output[...] = target
     return output

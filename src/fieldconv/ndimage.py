@@ -373,10 +373,57 @@ def gaussian_filter(input, sigma, order=0, output=None, mode="reflect", cval: fl
     if not passes:
         output[...] = input[...]
         return output
-    for axis, sigma_, order_, mode_, radius_ in passes:
+    fused = _fusable_tail(input, output, [axis for axis, *_ in passes], modes=[p[3] for p in passes])
+    for index, (axis, sigma_, order_, mode_, radius_) in enumerate(passes):
+        if fused and index == len(passes) - 2:
+            try:  # the last two passes in one sweep, where their arguments are plain
+                tail = [_gaussian_taps(*p[1:3], truncate, p[4]) for p in passes[-2:]]
+            except Exception:  # noqa: BLE001 - the separate calls raise SciPy's exception
+                tail = None
+            if tail is not None:
+                _run_then_last(input, output, tail[0], passes[-2][3], tail[1],
+                               passes[-1][3], cval)
+                return output
         gaussian_filter1d(input, sigma_, axis, order_, output, mode_, cval, truncate, radius=radius_)
         input = output
     return output
+
+
+def _gaussian_taps(sigma, order, truncate, radius) -> np.ndarray:
+    """gaussian_filter1d's weights (reversed for correlate1d), raising where it raises."""
+    half_width = int(truncate * float(sigma) + 0.5)
+    if radius is not None:
+        half_width = radius
+    if not isinstance(half_width, numbers.Integral) or half_width < 0:
+        raise ValueError(f"Radius must be a nonnegative integer, got radius={half_width!r}")
+    return _filter1d.gaussian_kernel1d(sigma, order, half_width)[::-1]
+
+
+def _fusable_tail(input: np.ndarray, output, axes, modes) -> bool:
+    """True when the last two of these correlate1d passes (along `axes`) can run in one sweep:
+    real arrays of the core's dtypes, passes along the last two axes in order, plain modes."""
+    if len(axes) < 2 or input.ndim < 2 or not isinstance(output, np.ndarray):
+        return False
+    if input.dtype.kind not in "biuf" or output.dtype.kind not in "biuf":
+        return False
+    if input.dtype.char not in _params.NDIMAGE_IO_KINDS or output.dtype.char not in _params.NDIMAGE_IO_KINDS:
+        return False
+    if output.shape != input.shape or not output.flags.writeable:
+        return False
+    last, before = axes[-1] % input.ndim, axes[-2] % input.ndim
+    if (before, last) != (input.ndim - 2, input.ndim - 1):
+        return False
+    return all(isinstance(mode, str) and mode in _params.NDIMAGE_MODES for mode in modes[-2:])
+
+
+def _run_then_last(input, output, weights, mode, weights2, mode2, cval) -> np.ndarray:
+    """correlate1d(input, weights, ndim - 2, output, mode, cval) then correlate1d(output,
+    weights2, ndim - 1, output, mode2, cval), in one sweep (checked by _fusable_tail)."""
+    weights = np.asarray(weights, dtype=np.float64)
+    weights2 = np.asarray(weights2, dtype=np.float64)
+    cval = _params.ndimage_cval(cval)
+    return _filter1d.run_then_last(input, output, weights, 0, _params.ndimage_mode(mode), cval, weights2, 0,
+                                   _params.ndimage_mode(mode2), cval)
 
 
 def _derivative_then_smooth(input, axis, output, mode, cval, derivative, smooth) -> np.ndarray:
@@ -384,10 +431,16 @@ def _derivative_then_smooth(input, axis, output, mode, cval, derivative, smooth)
     axis = _normalize_axis_index(axis, input.ndim)
     output = _params.ndimage_output(output, input)
     modes = _params.ndimage_sequence(mode, input.ndim, "mode")
-    correlate1d(input, derivative, axis, output, modes[axis], cval, 0)
-    for other in range(input.ndim):
-        if other != axis:
-            correlate1d(output, smooth, other, output, modes[other], cval, 0)
+    passes = [(axis, derivative)] + [(other, smooth) for other in range(input.ndim) if other != axis]
+    pass_modes = [modes[ax] for ax, _ in passes]
+    fused = _fusable_tail(input, output, [ax for ax, _ in passes], pass_modes) and not np.iscomplexobj(cval)
+    source = input
+    for index, (ax, taps) in enumerate(passes):
+        if fused and index == len(passes) - 2:
+            _run_then_last(source, output, taps, pass_modes[-2], passes[-1][1], pass_modes[-1], cval)
+            return output
+        correlate1d(source, taps, ax, output, modes[ax], cval, 0)
+        source = output
     return output
 
 
