@@ -102,3 +102,42 @@ def test_signal_integer_images_equal_scipy(isa, dtype, boundary):
                 peer = peer_fn(image, kernel, mode=mode, boundary=boundary, fillvalue=2)
                 assert ours.dtype == peer.dtype
                 np.testing.assert_array_equal(ours, peer, err_msg=f"{mode} {kernel.shape}")
+
+
+def _gaussian_3d(size: int, sigma: float) -> np.ndarray:
+    x = np.arange(size) - size // 2
+    g = np.exp(-0.5 * (x / sigma) ** 2)
+    g /= g.sum()
+    return g[:, None, None] * g[None, :, None] * g[None, None, :]
+
+
+ND_KERNELS = {
+    "box3": np.full((3, 3, 3), 1 / 27),
+    "gauss5": _gaussian_3d(5, 1.0),
+    "random2x3x4": np.random.default_rng(16).uniform(-0.4, 0.6, (2, 3, 4)),
+    "sparse4d": np.where(np.random.default_rng(17).random((3, 2, 3, 3)) < 0.5, 0.0, 1 / 7),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.uint16, np.int32, np.bool_, np.float32, np.float64])
+@pytest.mark.parametrize("kernel", sorted(ND_KERNELS))
+def test_ndimage_nd_weights_equal_scipy(isa, dtype, kernel):
+    # weights with more than two axes longer than 1 (the N-D path): integer and bool outputs
+    # bit-identical, float outputs within rounding of SciPy's float64 sums
+    weights = ND_KERNELS[kernel]
+    shape = (7, 9, 11) if weights.ndim == 3 else (4, 5, 6, 7)
+    image = _image(dtype, shape=shape, seed=4) if dtype not in (np.float32, np.float64) else \
+        (np.random.default_rng(4).random(shape) * 100).astype(dtype)
+    for mode in MODES:
+        for ours_fn, peer_fn in ((ndimage.correlate, scipy.ndimage.correlate), (ndimage.convolve, scipy.ndimage.convolve)):
+            ours = ours_fn(image, weights, mode=mode, cval=2.5)
+            peer = peer_fn(image, weights, mode=mode, cval=2.5)
+            assert ours.dtype == peer.dtype
+            if peer.dtype.kind == "f":
+                np.testing.assert_allclose(ours, peer, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-3,
+                                           err_msg=f"mode={mode}")
+            else:
+                np.testing.assert_array_equal(ours, peer, err_msg=f"mode={mode}")
+    origin = [1 if n > 2 else 0 for n in weights.shape]
+    np.testing.assert_array_equal(ndimage.correlate(image, weights, output=np.int32, origin=origin),
+                                  scipy.ndimage.correlate(image, weights, output=np.int32, origin=origin))
