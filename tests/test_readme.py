@@ -63,5 +63,5 @@ def test_readme_setup_commands_and_ci(readme_text):
 def test_readme_has_every_section(readme_text):
     headings = re.findall(r"^## (.+)$", readme_text, flags=re.MULTILINE)
     for heading in ("Set up on a fresh machine", "Example", "API overview", "Pooling", "Receptive fields",
-                    "SciPy drop-ins", "Threads and instruction sets", "Limits", "Accuracy", "Benchmark"):
+                    "SciPy and NumPy drop-ins", "Threads and instruction sets", "Limits", "Accuracy", "Benchmark"):
         assert heading in headings
