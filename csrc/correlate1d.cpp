@@ -98,6 +98,8 @@ Correlate1dJob make_job(const Correlate1dParams& p, const LineMap& m, FilterScal
   job.cval = p.cval;
   job.threads = get_num_threads();
   job.weights2 = nullptr;
+  job.plane_rows = 0;
+  job.plane_weights = nullptr;
   return job;
 }
 
@@ -143,6 +145,55 @@ void correlate1d_then_last(const Correlate1dParams& first, const double* first_w
   job.identity_end2 = m2.identity_end;
   job.shift2 = m2.shift;
   job.cval2 = second.cval;
+  run_job(job);
+}
+
+void correlate1d_then_last_two(const Correlate1dParams& first, const double* first_weights,
+                               const Correlate1dParams& middle, const double* middle_weights,
+                               const Correlate1dParams& last, const double* last_weights, std::int64_t plane_rows,
+                               FilterScalar input_type, const void* input, FilterScalar output_type, void* output) {
+  check_params(first, input_type, output_type, first_weights);
+  check_range("plane rows", plane_rows, 1, max_element_count);
+  if (first.inner % plane_rows != 0) throw_invalid("plane rows must divide the inner extent");
+  const i64 width = first.inner / plane_rows;
+  Correlate1dParams mid = middle, end = last;
+  mid.outer = first.outer * first.length;
+  mid.length = plane_rows;
+  mid.inner = width;
+  end.outer = first.outer * first.length * plane_rows;
+  end.length = width;
+  end.inner = 1;
+  check_params(mid, output_type, output_type, middle_weights);
+  check_params(end, output_type, output_type, last_weights);
+  if (first.outer == 0 || first.length == 0 || first.inner == 0) return;
+  if (input == nullptr || output == nullptr) throw_invalid("input and output must not be null");
+  const LineMap m1 = line_map(first);
+  const LineMap mm = line_map(mid);
+  const LineMap m2 = line_map(end);
+  const i64 ring_bytes = (2 * first.size + 6) * first.inner * i64(sizeof(double));
+  const bool fuse = first.kind == Line1dKind::weights && mid.kind == Line1dKind::weights &&
+                    end.kind == Line1dKind::weights && ring_bytes <= (i64{32} << 20);
+  if (!fuse) {
+    run_job(make_job(first, m1, input_type, input, output_type, output, first_weights));
+    run_job(make_job(mid, mm, output_type, output, output_type, output, middle_weights));
+    run_job(make_job(end, m2, output_type, output, output_type, output, last_weights));
+    return;
+  }
+  Correlate1dJob job = make_job(first, m1, input_type, input, output_type, output, first_weights);
+  job.weights2 = last_weights;
+  job.size2 = end.size;
+  job.symmetry2 = symmetry_of(last_weights, end.size);
+  job.map2 = m2.map.data();
+  job.identity_begin2 = m2.identity_begin;
+  job.identity_end2 = m2.identity_end;
+  job.shift2 = m2.shift;
+  job.cval2 = end.cval;
+  job.plane_rows = plane_rows;
+  job.plane_weights = middle_weights;
+  job.plane_size = mid.size;
+  job.plane_symmetry = symmetry_of(middle_weights, mid.size);
+  job.plane_map = mm.map.data();
+  job.plane_cval = mid.cval;
   run_job(job);
 }
 

@@ -243,3 +243,15 @@ def test_fused_last_two_passes_equal_scipy(isa, dtype):
 def test_rows_too_wide_to_fuse_equal_scipy():
     x = _array(np.float32, (3, 60001), seed=15)
     _same(ndimage.gaussian_filter(x, 2.0), scipy.ndimage.gaussian_filter(x, 2.0))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32, np.float64])
+def test_fused_three_passes_per_axis_modes_equal_scipy(isa, dtype):
+    fieldconv.set_num_threads(2)
+    x = _array(dtype, (19, 33, 47), seed=16)
+    modes = ("wrap", "constant", "nearest")
+    _same(ndimage.gaussian_filter(x, (1.0, 2.0, 0.8), mode=modes, cval=7.0),
+          scipy.ndimage.gaussian_filter(x, (1.0, 2.0, 0.8), mode=modes, cval=7.0))
+    _same(ndimage.gaussian_filter(x, 1.5, order=(1, 0, 2)), scipy.ndimage.gaussian_filter(x, 1.5, order=(1, 0, 2)))
+    _same(ndimage.sobel(x, 0, mode=modes), scipy.ndimage.sobel(x, 0, mode=modes))
+    _same(ndimage.gaussian_filter(x, 2.0, output=np.int16), scipy.ndimage.gaussian_filter(x, 2.0, output=np.int16))

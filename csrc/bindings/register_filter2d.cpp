@@ -150,6 +150,40 @@ void register_filter2d(py::module_& module) {
       py::arg("weights2"), py::arg("origin2"), py::arg("border2"), py::arg("cval2"),
       "correlate1d along the middle axis of (outer, length, inner), then along the last axis of the "
       "output in place, in one sweep where the rows fit (fieldconv/correlate1d.hpp).");
+
+  module.def(
+      "correlate1d_then_last_two",
+      [](const py::array& input, py::array& output, std::int64_t plane_rows, const py::array_t<double, py::array::c_style>& w1,
+         int border1, const py::array_t<double, py::array::c_style>& w2, int border2,
+         const py::array_t<double, py::array::c_style>& w3, int border3, double cval) {
+        check_layout(input, "input", false);
+        check_layout(output, "output", true);
+        for (int d = 0; d < 3; ++d)
+          if (input.shape(d) != output.shape(d)) throw py::value_error("input and output shapes differ");
+        const FilterScalar input_type = scalar_of(input, "input");
+        const FilterScalar output_type = scalar_of(output, "output");
+        Correlate1dParams first, middle, last;
+        first.outer = input.shape(0);
+        first.length = input.shape(1);
+        first.inner = input.shape(2);
+        first.size = w1.size();
+        first.border = static_cast<FilterBorder>(border1);
+        middle.size = w2.size();
+        middle.border = static_cast<FilterBorder>(border2);
+        last.size = w3.size();
+        last.border = static_cast<FilterBorder>(border3);
+        first.cval = middle.cval = last.cval = cval;
+        const void* in_data = input.data();
+        void* out_data = output.mutable_data();
+        const double *p1 = w1.data(), *p2 = w2.data(), *p3 = w3.data();
+        py::gil_scoped_release release;
+        correlate1d_then_last_two(first, p1, middle, p2, last, p3, plane_rows, input_type, in_data, output_type,
+                                  out_data);
+      },
+      py::arg("input"), py::arg("output"), py::arg("plane_rows"), py::arg("weights1"), py::arg("border1"),
+      py::arg("weights2"), py::arg("border2"), py::arg("weights3"), py::arg("border3"), py::arg("cval"),
+      "Three correlate1d passes (middle axis of (outer, length, inner), then the rows and columns of "
+      "each inner plane of plane_rows rows), origin 0, in one sweep (fieldconv/correlate1d.hpp).");
 }
 
 }  // namespace fieldconv::bindings

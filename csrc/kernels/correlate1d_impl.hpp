@@ -211,7 +211,11 @@ KernelStatus c1_run(const Correlate1dJob& job) noexcept {
   const i64 wanted = 4 * i64(job.threads);
   if (!last_axis && job.outer * tile_count < wanted && job.threads > 1) {
     if (!in_place && job.kind == 0) {
-      bands = min_i64(ceil_div(wanted, job.outer * tile_count), max_i64(1, n / max_i64(16, 2 * k)));
+      // bands of at least max(8, k) rows (each re-reads k - 1 halo rows), a multiple of the
+      // thread count where there are that many (equal shares)
+      bands = min_i64(ceil_div(wanted, job.outer * tile_count), max_i64(1, n / max_i64(8, k)));
+      const i64 teams = job.outer * tile_count * bands;
+      if (teams > job.threads) bands = max_i64(1, teams / job.threads * job.threads / (job.outer * tile_count));
       band_rows = ceil_div(n, bands);
       bands = ceil_div(n, band_rows);
     } else if (tile > 4 * L && job.weights2 == nullptr) {
@@ -225,18 +229,22 @@ KernelStatus c1_run(const Correlate1dJob& job) noexcept {
       last_axis ? max_i64(1, min_i64(ceil_div(job.outer, 8 * i64(job.threads)), ceil_div(8192, n))) : 1;
   const i64 item_count = last_axis ? ceil_div(job.outer, lines_per_item) : job.outer * tile_count * bands;
   const bool fused = job.weights2 != nullptr && !last_axis;
-  const i64 ext2 = fused ? inner + job.size2 - 1 : 0;
+  const bool planar = fused && job.plane_rows > 0;
+  const i64 plane_width = planar ? inner / job.plane_rows : inner;  // the second pass' line length
+  const i64 ext2 = fused ? plane_width + job.size2 - 1 : 0;
   const i64 buffer_elements = last_axis ? ext + 8 : (ring_rows + k) * tile;
   const i64 out_elements = last_axis ? n + 8 : tile;
   // fused second pass: the extended row, its filtered values, the row in the output type
-  const i64 fused_elements = fused ? (ext2 + 8) + inner + inner : 0;
+  // (planar: the converted plane, one row of the middle pass and a row of cval)
+  const i64 fused_elements = fused ? (ext2 + 8) + inner + inner + (planar ? inner + 2 * plane_width : 0) : 0;
   const i64 thread_bytes = round_up(8 * (buffer_elements + 2 * out_elements + fused_elements), 64);
   if (thread_bytes > c1_max_thread_workspace_bytes) return KernelStatus::workspace_too_large;
   const i64 per_output = job.kind == 0 ? k : 2;
   const i64 work = job.outer * n * inner * (per_output + 4);
   const int threads = int(min_i64(min_i64(job.threads, item_count), max_i64(1, work / c1_min_work_per_thread)));
   Workspace memory(std::size_t(thread_bytes) * std::size_t(threads));
-  Workspace pointers(sizeof(double*) * std::size_t(k + 1) * std::size_t(threads));
+  const i64 table_entries = k + 1 + (planar ? job.plane_size : 0);
+  Workspace pointers(sizeof(double*) * std::size_t(table_entries) * std::size_t(threads));
   if (memory.get() == nullptr || pointers.get() == nullptr) return KernelStatus::out_of_memory;
   const double** const pointer_table = static_cast<const double**>(pointers.get());
 
@@ -248,6 +256,9 @@ KernelStatus c1_run(const Correlate1dJob& job) noexcept {
     double* line2 = sums + out_elements;  // fused second pass
     double* out2 = line2 + ext2 + 8;
     void* typed2 = out2 + inner;
+    double* plane_buffer = static_cast<double*>(typed2) + inner;  // planar only
+    double* middle = plane_buffer + inner;
+    double* cval_row = middle + plane_width;
     if (last_axis) {
       for (i64 line = item * lines_per_item; line < min_i64(job.outer, (item + 1) * lines_per_item); ++line) {
         const i64 base = line * n;
@@ -288,7 +299,7 @@ KernelStatus c1_run(const Correlate1dJob& job) noexcept {
     // end: wrap, reflect) are converted up front into a side buffer and read from there.
     double* const ring = buffer;
     double* const side = buffer + ring_rows * width;  // rows [ext - (k - 1), ext)
-    const double** const table = pointer_table + thread * (k + 1);
+    const double** const table = pointer_table + thread * table_entries;
     const i64 side_first = ext - (k - 1);
     const auto early = [&](i64 e) {
       return in_place && e >= k - 1 && job.map[e] >= 0 && job.map[e] < e - (k - 1);
@@ -316,7 +327,43 @@ KernelStatus c1_run(const Correlate1dJob& job) noexcept {
       return Rows{table};
     };
     double* const direct = job.output_type == 10 ? static_cast<double*>(job.output) + base : nullptr;
-    if (fused) {  // whole rows (tile == inner): first pass, output type round trip, second pass
+    if (planar) {  // whole planes: first pass, round trip, middle pass by rows, round trip, second pass
+      const i64 lo = job.identity_begin2, hi = job.identity_end2;
+      const i64 kp = job.plane_size, W = plane_width;
+      const double** plane_table = table + (k + 1);
+      for (i64 j = 0; j < W; ++j) cval_row[j] = job.plane_cval;
+      for (i64 i = row_begin; i < row_end; ++i) {
+        c1_filter(job, rows(i, i + k - 1), out, width);
+        const double* converted = out;
+        if (job.output_type != 10) {
+          c1_store(job.output_type, out, typed2, 0, width);
+          c1_load(job.output_type, typed2, 0, 1, plane_buffer, width);
+          converted = plane_buffer;
+        }
+        for (i64 r = 0; r < job.plane_rows; ++r) {
+          for (i64 t = 0; t < kp; ++t) {
+            const i64 m = job.plane_map[r + t];
+            plane_table[t] = m < 0 ? cval_row : converted + m * W;
+          }
+          c1_filter_with(job.plane_symmetry, job.plane_weights, kp, Rows{plane_table}, middle, W);
+          if (job.output_type == 10) {
+            std::memcpy(line2 + lo, middle, sizeof(double) * W);
+          } else {
+            c1_store(job.output_type, middle, typed2, 0, W);
+            c1_load(job.output_type, typed2, 0, 1, line2 + lo, W);
+          }
+          for (i64 e = 0; e < lo; ++e) line2[e] = job.map2[e] < 0 ? job.cval2 : line2[job.map2[e] - job.shift2];
+          for (i64 e = hi; e < ext2; ++e) line2[e] = job.map2[e] < 0 ? job.cval2 : line2[job.map2[e] - job.shift2];
+          const i64 at = i * inner + r * W;
+          if (direct != nullptr) {
+            c1_filter_with(job.symmetry2, job.weights2, job.size2, Strided{line2, 1}, direct + at, W);
+          } else {
+            c1_filter_with(job.symmetry2, job.weights2, job.size2, Strided{line2, 1}, out2, W);
+            c1_store(job.output_type, out2, job.output, base + at, W);
+          }
+        }
+      }
+    } else if (fused) {  // whole rows (tile == inner): first pass, output type round trip, second pass
       const i64 lo = job.identity_begin2, hi = job.identity_end2;
       for (i64 i = row_begin; i < row_end; ++i) {
         c1_filter(job, rows(i, i + k - 1), out, width);

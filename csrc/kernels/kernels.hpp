@@ -94,6 +94,16 @@ struct Correlate1dJob {
   const std::int64_t* map2;
   std::int64_t identity_begin2, identity_end2, shift2;
   double cval2;
+  // Optional middle pass (with a second pass): each first-pass output row is a plane of
+  // plane_rows x (inner / plane_rows); it is filtered along its rows (plane_weights, plane_map
+  // of plane_rows + plane_size - 1 entries, -1: plane_cval) and each resulting row, converted
+  // to the output type and back, goes through the second pass. plane_rows == 0: none.
+  std::int64_t plane_rows;
+  const double* plane_weights;
+  std::int64_t plane_size;
+  int plane_symmetry;
+  const std::int64_t* plane_map;
+  double plane_cval;
 };
 
 #define FIELDCONV_DECLARE_KERNEL_FAMILY                        \

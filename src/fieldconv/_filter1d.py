@@ -71,6 +71,23 @@ def run_then_last(input: np.ndarray, output: np.ndarray, weights, origin: int, b
     return output
 
 
+def run_then_last_two(input: np.ndarray, output: np.ndarray, taps, borders, cval: float) -> np.ndarray:
+    """correlate1d along axes ndim - 3, ndim - 2 and ndim - 1 in turn (origin 0, into output,
+    then in place), in one sweep over memory where whole planes fit."""
+    _params.ndimage_check_io(input, output)
+    if input.size == 0:
+        return output
+    source, target = _prepare(input, output)
+    shape = source.shape
+    view = (int(np.prod(shape[:-3], dtype=np.int64)), shape[-3], shape[-2] * shape[-1])
+    w1, w2, w3 = (np.ascontiguousarray(t, dtype=np.float64) for t in taps)
+    _core.correlate1d_then_last_two(source.reshape(view), target.reshape(view), int(shape[-2]), w1, int(borders[0]),
+                                    w2, int(borders[1]), w3, int(borders[2]), float(cval))
+    if target is not output:
+        output[...] = target
+    return output
+
+
 def gaussian_kernel1d(sigma: float, order: int, radius: int) -> np.ndarray:
     """Weights of the Gaussian (order 0) or its order-th derivative on -radius..radius, computed
     with the same floating-point operations as scipy.ndimage (so the filters agree bit for bit)."""

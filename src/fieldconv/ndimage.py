@@ -424,14 +424,13 @@ def gaussian_filter(input, sigma, order=0, output=None, mode="reflect", cval: fl
         return output
     fused = _fusable_tail(input, output, [axis for axis, *_ in passes], modes=[p[3] for p in passes])
     for index, (axis, sigma_, order_, mode_, radius_) in enumerate(passes):
-        if fused and index == len(passes) - 2:
-            try:  # the last two passes in one sweep, where their arguments are plain
-                tail = [_gaussian_taps(*p[1:3], truncate, p[4]) for p in passes[-2:]]
+        if fused and index == len(passes) - fused:
+            try:  # the last passes in one sweep, where their arguments are plain
+                tail = [_gaussian_taps(*p[1:3], truncate, p[4]) for p in passes[-fused:]]
             except Exception:  # noqa: BLE001 - the separate calls raise SciPy's exception
                 tail = None
             if tail is not None:
-                _run_then_last(input, output, tail[0], passes[-2][3], tail[1],
-                               passes[-1][3], cval)
+                _run_fused(input, output, tail, [p[3] for p in passes[-fused:]], cval)
                 return output
         gaussian_filter1d(input, sigma_, axis, order_, output, mode_, cval, truncate, radius=radius_)
         input = output
@@ -448,21 +447,34 @@ def _gaussian_taps(sigma, order, truncate, radius) -> np.ndarray:
     return _filter1d.gaussian_kernel1d(sigma, order, half_width)[::-1]
 
 
-def _fusable_tail(input: np.ndarray, output, axes, modes) -> bool:
-    """True when the last two of these correlate1d passes (along `axes`) can run in one sweep:
-    real arrays of the core's dtypes, passes along the last two axes in order, plain modes."""
+def _fusable_tail(input: np.ndarray, output, axes, modes) -> int:
+    """How many of the last correlate1d passes (along `axes`) can run in one sweep: 3 for the
+    last three axes in order, 2 for the last two, else 0; real arrays of the core's dtypes and
+    plain modes only."""
     if len(axes) < 2 or input.ndim < 2 or not isinstance(output, np.ndarray):
-        return False
+        return 0
     if input.dtype.kind not in "biuf" or output.dtype.kind not in "biuf":
-        return False
+        return 0
     if input.dtype.char not in _params.NDIMAGE_IO_KINDS or output.dtype.char not in _params.NDIMAGE_IO_KINDS:
-        return False
+        return 0
     if output.shape != input.shape or not output.flags.writeable:
-        return False
-    last, before = axes[-1] % input.ndim, axes[-2] % input.ndim
-    if (before, last) != (input.ndim - 2, input.ndim - 1):
-        return False
-    return all(isinstance(mode, str) and mode in _params.NDIMAGE_MODES for mode in modes[-2:])
+        return 0
+    tail = [axis % input.ndim for axis in axes]
+    ndim = input.ndim
+    for count in (3, 2):
+        if len(tail) >= count and ndim >= count and tail[-count:] == list(range(ndim - count, ndim)):
+            if all(isinstance(mode, str) and mode in _params.NDIMAGE_MODES for mode in modes[-count:]):
+                return count
+    return 0
+
+
+def _run_fused(input, output, taps, modes, cval) -> np.ndarray:
+    """The last two or three correlate1d passes (origin 0) in one sweep (see _fusable_tail)."""
+    if len(taps) == 2:
+        return _run_then_last(input, output, taps[0], modes[0], taps[1], modes[1], cval)
+    cval = _params.ndimage_cval(cval)
+    return _filter1d.run_then_last_two(input, output, [np.asarray(t, dtype=np.float64) for t in taps],
+                                       [_params.ndimage_mode(m) for m in modes], cval)
 
 
 def _run_then_last(input, output, weights, mode, weights2, mode2, cval) -> np.ndarray:
@@ -482,11 +494,11 @@ def _derivative_then_smooth(input, axis, output, mode, cval, derivative, smooth)
     modes = _params.ndimage_sequence(mode, input.ndim, "mode")
     passes = [(axis, derivative)] + [(other, smooth) for other in range(input.ndim) if other != axis]
     pass_modes = [modes[ax] for ax, _ in passes]
-    fused = _fusable_tail(input, output, [ax for ax, _ in passes], pass_modes) and not np.iscomplexobj(cval)
+    fused = 0 if np.iscomplexobj(cval) else _fusable_tail(input, output, [ax for ax, _ in passes], pass_modes)
     source = input
     for index, (ax, taps) in enumerate(passes):
-        if fused and index == len(passes) - 2:
-            _run_then_last(source, output, taps, pass_modes[-2], passes[-1][1], pass_modes[-1], cval)
+        if fused and index == len(passes) - fused:
+            _run_fused(source, output, [t for _, t in passes[-fused:]], pass_modes[-fused:], cval)
             return output
         correlate1d(source, taps, ax, output, modes[ax], cval, 0)
         source = output

@@ -53,4 +53,13 @@ void correlate1d_then_last(const Correlate1dParams& first, const double* first_w
                            const Correlate1dParams& last, const double* last_weights, FilterScalar input_type,
                            const void* input, FilterScalar output_type, void* output);
 
+// The same for three passes: first along the middle axis of (outer, length, inner), then, with
+// each row of inner elements seen as a plane of plane_rows x (inner / plane_rows), middle along
+// the plane's rows and last along its columns (the array's last axis), converting to the output
+// type after each pass; in one sweep where whole planes fit, else three.
+void correlate1d_then_last_two(const Correlate1dParams& first, const double* first_weights,
+                               const Correlate1dParams& middle, const double* middle_weights,
+                               const Correlate1dParams& last, const double* last_weights, std::int64_t plane_rows,
+                               FilterScalar input_type, const void* input, FilterScalar output_type, void* output);
+
 }  // namespace fieldconv
