@@ -203,7 +203,7 @@ def test_threads_bands_and_in_place_equal_scipy():
     # filter would overwrite before reading them (wrap / reflect near the end)
     fieldconv.set_num_threads(2)
     rng = np.random.default_rng(13)
-    for shape in [(300, 700), (40, 50, 60), (1000, 9)]:
+    for shape in [(300, 700), (40, 50, 60), (1000, 9), (30000, 5), (3, 20000), (50001,)]:
         x = rng.random(shape) * 100
         for mode in ("reflect", "wrap", "mirror", "constant", "nearest"):
             for k in (1, 2, 5, 17):

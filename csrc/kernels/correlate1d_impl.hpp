@@ -59,25 +59,32 @@ void c1_load(int type, const void* base, i64 index, i64 stride, double* dst, i64
 }
 
 template <class Out>
-void c1_store_typed(const double* src, void* base, i64 index, i64 n) {
+void c1_store_typed(const double* src, void* base, i64 index, i64 stride, i64 n) {
   Out* dst = static_cast<Out*>(base) + index;
-  for (i64 j = 0; j < n; ++j) dst[j] = store_value<Out, double, true>(src[j]);
+  if (stride == 1) {
+    for (i64 j = 0; j < n; ++j) dst[j] = store_value<Out, double, true>(src[j]);
+  } else {
+    for (i64 j = 0; j < n; ++j) dst[j * stride] = store_value<Out, double, true>(src[j]);
+  }
 }
 
-// output[index + j] = src[j] converted as SciPy's line buffers convert (plain C cast), j < n.
-void c1_store(int type, const double* src, void* base, i64 index, i64 n) {
+// output[index + j * stride] = src[j] converted as SciPy's line buffers convert (plain C
+// cast), j < n.
+void c1_store(int type, const double* src, void* base, i64 index, i64 n, i64 stride = 1) {
   switch (type) {
-    case 0: case 2: c1_store_typed<std::uint8_t>(src, base, index, n); break;  // bool: the byte the cast gives
-    case 1: c1_store_typed<std::int8_t>(src, base, index, n); break;
-    case 3: c1_store_typed<std::int16_t>(src, base, index, n); break;
-    case 4: c1_store_typed<std::uint16_t>(src, base, index, n); break;
-    case 5: c1_store_typed<std::int32_t>(src, base, index, n); break;
-    case 6: c1_store_typed<std::uint32_t>(src, base, index, n); break;
-    case 7: c1_store_typed<std::int64_t>(src, base, index, n); break;
-    case 8: c1_store_typed<std::uint64_t>(src, base, index, n); break;
-    case 9: c1_store_typed<float>(src, base, index, n); break;
+    case 0: case 2: c1_store_typed<std::uint8_t>(src, base, index, stride, n); break;  // bool: the cast's byte
+    case 1: c1_store_typed<std::int8_t>(src, base, index, stride, n); break;
+    case 3: c1_store_typed<std::int16_t>(src, base, index, stride, n); break;
+    case 4: c1_store_typed<std::uint16_t>(src, base, index, stride, n); break;
+    case 5: c1_store_typed<std::int32_t>(src, base, index, stride, n); break;
+    case 6: c1_store_typed<std::uint32_t>(src, base, index, stride, n); break;
+    case 7: c1_store_typed<std::int64_t>(src, base, index, stride, n); break;
+    case 8: c1_store_typed<std::uint64_t>(src, base, index, stride, n); break;
+    case 9: c1_store_typed<float>(src, base, index, stride, n); break;
     default:
-      if (static_cast<double*>(base) + index != src) std::memcpy(static_cast<double*>(base) + index, src, sizeof(double) * n);
+      if (stride != 1) c1_store_typed<double>(src, base, index, stride, n);
+      else if (static_cast<double*>(base) + index != src)
+        std::memcpy(static_cast<double*>(base) + index, src, sizeof(double) * n);
   }
 }
 
@@ -187,7 +194,11 @@ KernelStatus c1_run(const Correlate1dJob& job) noexcept {
   const i64 n = job.length, k = job.size, inner = job.inner;
   if (job.outer == 0 || n == 0 || inner == 0) return KernelStatus::ok;
   const i64 ext = n + k - 1;
-  const bool last_axis = inner == 1;
+  constexpr i64 L0 = Simd<double>::lanes;
+  // Line mode: each line filtered on its own (the last axis, or so few inner columns that
+  // vectors across them would be mostly empty: strided lines).
+  const bool last_axis = inner == 1 || (inner < L0 && job.weights2 == nullptr);
+  const i64 lines = job.outer * (last_axis ? inner : 1);
   constexpr i64 L = Simd<double>::lanes;
   // Tile width across inner columns. Rows are converted into the buffer just before the first
   // output row that reads them (see below), so the working set is about `size` rows of the tile
@@ -226,8 +237,16 @@ KernelStatus c1_run(const Correlate1dJob& job) noexcept {
   }
   // Last axis: short lines go several to an item (fewer scheduling steps), keeping enough items.
   const i64 lines_per_item =
-      last_axis ? max_i64(1, min_i64(ceil_div(job.outer, 8 * i64(job.threads)), ceil_div(8192, n))) : 1;
-  const i64 item_count = last_axis ? ceil_div(job.outer, lines_per_item) : job.outer * tile_count * bands;
+      last_axis ? max_i64(1, min_i64(ceil_div(lines, 8 * i64(job.threads)), ceil_div(8192, n))) : 1;
+  // Long lines, fewer than the threads want: segments of outputs (weights only: the running
+  // sum's order starts at the line's start; not in place: a segment would overwrite input
+  // another one still reads).
+  i64 segments = 1;
+  if (last_axis && job.kind == 0 && !in_place && lines < wanted && job.threads > 1)
+    segments = max_i64(1, min_i64(ceil_div(wanted, lines), n / 4096));
+  const i64 segment_length = ceil_div(n, segments);
+  const i64 item_count =
+      last_axis ? (segments > 1 ? lines * segments : ceil_div(lines, lines_per_item)) : job.outer * tile_count * bands;
   const bool fused = job.weights2 != nullptr && !last_axis;
   const bool planar = fused && job.plane_rows > 0;
   const i64 plane_width = planar ? inner / job.plane_rows : inner;  // the second pass' line length
@@ -260,18 +279,32 @@ KernelStatus c1_run(const Correlate1dJob& job) noexcept {
     double* middle = plane_buffer + inner;
     double* cval_row = middle + plane_width;
     if (last_axis) {
-      for (i64 line = item * lines_per_item; line < min_i64(job.outer, (item + 1) * lines_per_item); ++line) {
-        const i64 base = line * n;
-        // The extended line: the whole input line by one converting copy (it is always inside
-        // the identity span, as -(size / 2) <= origin <= (size - 1) / 2), then the border
-        // elements from it through the map.
-        const i64 lo = job.identity_begin, hi = job.identity_end;
-        c1_load(job.input_type, job.input, base + lo + job.shift, 1, buffer + lo, hi - lo);
-        for (i64 e = 0; e < lo; ++e) buffer[e] = job.map[e] < 0 ? job.cval : buffer[job.map[e] - job.shift];
-        for (i64 e = hi; e < ext; ++e) buffer[e] = job.map[e] < 0 ? job.cval : buffer[job.map[e] - job.shift];
-        double* const target = job.output_type == 10 ? static_cast<double*>(job.output) + base : out;
+      const i64 stride = inner;
+      const i64 first_line = segments > 1 ? item / segments : item * lines_per_item;
+      const i64 end_line = segments > 1 ? first_line + 1 : min_i64(lines, (item + 1) * lines_per_item);
+      const i64 a = segments > 1 ? (item % segments) * segment_length : 0;  // outputs [a, b)
+      const i64 b = segments > 1 ? min_i64(n, a + segment_length) : n;
+      const i64 lo = max_i64(job.identity_begin, a), hi = min_i64(job.identity_end, b + k - 1);
+      for (i64 line = first_line; line < end_line; ++line) {
+        const i64 base = (line / inner) * plane + line % inner;
+        // Extended positions [a, b + k - 1) of the line at buffer[e - a]: the identity span by
+        // one converting copy, the border elements through the map.
+        if (hi > lo) c1_load(job.input_type, job.input, base + (lo + job.shift) * stride, stride, buffer + (lo - a), hi - lo);
+        for (i64 e = a; e < b + k - 1; ++e) {
+          if (e >= lo && e < hi) {
+            e = hi - 1;
+            continue;
+          }
+          const i64 m = job.map[e];
+          const i64 at = m - job.shift;  // the extended position where input index m sits
+          if (m < 0) buffer[e - a] = job.cval;
+          else if (at >= lo && at < hi) buffer[e - a] = buffer[at - a];
+          else c1_load(job.input_type, job.input, base + m * stride, 1, buffer + (e - a), 1);
+        }
+        const i64 count = b - a;
+        double* const target = job.output_type == 10 && stride == 1 ? static_cast<double*>(job.output) + base + a : out;
         if (job.kind == 0) {
-          c1_filter(job, Strided{buffer, 1}, target, n);
+          c1_filter(job, Strided{buffer, 1}, target, count);
         } else {
           double tmp = 0.0;
           for (i64 t = 0; t < k; ++t) tmp += buffer[t];
@@ -282,7 +315,7 @@ KernelStatus c1_run(const Correlate1dJob& job) noexcept {
             target[l] = tmp / double(k);
           }
         }
-        if (target == out) c1_store(job.output_type, out, job.output, base, n);
+        if (target == out) c1_store(job.output_type, out, job.output, base + a * stride, count, stride);
       }
       return;
     }
