@@ -153,7 +153,8 @@ def _filter(input, weights, out_dtype, border, cval, origins, method, target=Non
         origins = [0] * extra + list(origins)
     big = [ax for ax in range(x.ndim) if w.shape[ax] > 1]
     if len(big) > 2:
-        return _filter_nd(x, w, out_dtype, border, cval, origins).reshape(input.shape)
+        result = _filter_nd(x, w, out_dtype, border, cval, origins)  # a view: the caller copies it once
+        return result if result.shape == input.shape else result.reshape(input.shape)
     if x.ndim == 2:  # the common case, without the axis bookkeeping
         a0, a1 = 0, 1
         lead_shape = ()
