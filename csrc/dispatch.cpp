@@ -29,6 +29,7 @@ const KernelTable generic_table = {
     {&generic::max_pool2d<double>, &generic::avg_pool2d<double>},
     {&generic::filter2d_direct<float>, &generic::filter2d_direct<double>,
      &generic::filter2d_direct<std::uint32_t>, &generic::filter2d_direct<std::uint64_t>},
+    &generic::correlate1d_lines,
 };
 
 #if FIELDCONV_HAVE_AVX2_KERNELS
@@ -45,6 +46,7 @@ const KernelTable avx2_table = {
     {&avx2::max_pool2d<double>, &avx2::avg_pool2d<double>},
     {&avx2::filter2d_direct<float>, &avx2::filter2d_direct<double>,
      &avx2::filter2d_direct<std::uint32_t>, &avx2::filter2d_direct<std::uint64_t>},
+    &avx2::correlate1d_lines,
 };
 
 const KernelTable avx512_table = {
@@ -61,6 +63,7 @@ const KernelTable avx512_table = {
     {&avx2::max_pool2d<double>, &avx2::avg_pool2d<double>},
     {&avx512::filter2d_direct<float>, &avx512::filter2d_direct<double>,
      &avx512::filter2d_direct<std::uint32_t>, &avx512::filter2d_direct<std::uint64_t>},
+    &avx512::correlate1d_lines,
 };
 #endif
 

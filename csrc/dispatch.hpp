@@ -53,6 +53,7 @@ struct KernelTable {
   }
 
   Filter2dKernels filter2d;
+  KernelStatus (*correlate1d)(const Correlate1dJob&) noexcept;
 };
 
 const KernelTable& active_kernels() noexcept;

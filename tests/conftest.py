@@ -23,6 +23,13 @@ def isa_supported(name: str) -> bool:
     return True
 
 
+def pytest_configure(config):
+    # markers of SciPy's own test modules, run by test_scipy_suite.py
+    for marker in ("skip_xp_backends", "xfail_xp_backends", "slow", "fail_slow", "thread_unsafe",
+                   "parallel_threads", "array_api_backends", "xfail_on_32bit"):
+        config.addinivalue_line("markers", f"{marker}: used by SciPy's test modules (test_scipy_suite.py)")
+
+
 @pytest.fixture(params=ISAS)
 def isa(request):
     """Runs the test once per kernel family ("generic", "avx2", "avx512"), restoring the previous one."""

@@ -66,7 +66,7 @@ def test_readme_setup_commands_and_ci(readme_text):
 def test_readme_has_every_section(readme_text):
     headings = re.findall(r"^## (.+)$", readme_text, flags=re.MULTILINE)
     for heading in ("Set up on a fresh machine", "Example", "API overview", "Pooling", "Receptive fields",
-                    "Threads and instruction sets", "Benchmark", "Tests", "Documentation"):
+                    "SciPy and NumPy drop-ins", "Threads and instruction sets", "Benchmark", "Tests", "Documentation"):
         assert heading in headings
 
 

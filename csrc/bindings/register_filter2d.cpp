@@ -3,6 +3,7 @@
 #include <string>
 
 #include "bindings/register.hpp"
+#include "fieldconv/correlate1d.hpp"
 #include "fieldconv/filter2d.hpp"
 
 namespace fieldconv::bindings {
@@ -82,6 +83,107 @@ void register_filter2d(py::module_& module) {
       py::arg("fill"), py::arg("accumulator"), py::arg("row_offset"), py::arg("col_offset"), py::arg("border"),
       "2-D filter of a (planes, H, W) stack into a preallocated (planes, H_out, W_out) output "
       "(fieldconv/filter2d.hpp); arguments already checked by fieldconv._params.");
+
+  module.def(
+      "correlate1d",
+      [](const py::array& input, py::array& output, const py::array_t<double, py::array::c_style>& weights,
+         std::int64_t size, std::int64_t origin, int border, double cval, int kind) {
+        check_layout(input, "input", false);
+        check_layout(output, "output", true);
+        for (int d = 0; d < 3; ++d)
+          if (input.shape(d) != output.shape(d)) throw py::value_error("input and output shapes differ");
+        if (kind == 0 && weights.size() != size) throw py::value_error("weights must have `size` elements");
+        const FilterScalar input_type = scalar_of(input, "input");
+        const FilterScalar output_type = scalar_of(output, "output");
+        Correlate1dParams p;
+        p.outer = input.shape(0);
+        p.length = input.shape(1);
+        p.inner = input.shape(2);
+        p.size = size;
+        p.origin = origin;
+        p.border = static_cast<FilterBorder>(border);
+        p.cval = cval;
+        p.kind = static_cast<Line1dKind>(kind);
+        const void* in_data = input.data();
+        void* out_data = output.mutable_data();
+        const double* w = weights.data();
+        py::gil_scoped_release release;
+        correlate1d(p, input_type, in_data, output_type, out_data, w);
+      },
+      py::arg("input"), py::arg("output"), py::arg("weights"), py::arg("size"), py::arg("origin"), py::arg("border"),
+      py::arg("cval"), py::arg("kind"),
+      "1-D filter along the middle axis of a C-contiguous (outer, length, inner) array into a "
+      "preallocated output of the same shape (fieldconv/correlate1d.hpp); kind 0: weights, "
+      "1: uniform. Output may be the input itself.");
+
+  module.def(
+      "correlate1d_then_last",
+      [](const py::array& input, py::array& output, const py::array_t<double, py::array::c_style>& weights,
+         std::int64_t origin, int border, double cval, const py::array_t<double, py::array::c_style>& weights2,
+         std::int64_t origin2, int border2, double cval2) {
+        check_layout(input, "input", false);
+        check_layout(output, "output", true);
+        for (int d = 0; d < 3; ++d)
+          if (input.shape(d) != output.shape(d)) throw py::value_error("input and output shapes differ");
+        const FilterScalar input_type = scalar_of(input, "input");
+        const FilterScalar output_type = scalar_of(output, "output");
+        Correlate1dParams first, last;
+        first.outer = input.shape(0);
+        first.length = input.shape(1);
+        first.inner = input.shape(2);
+        first.size = weights.size();
+        first.origin = origin;
+        first.border = static_cast<FilterBorder>(border);
+        first.cval = cval;
+        last.size = weights2.size();
+        last.origin = origin2;
+        last.border = static_cast<FilterBorder>(border2);
+        last.cval = cval2;
+        const void* in_data = input.data();
+        void* out_data = output.mutable_data();
+        const double* w1 = weights.data();
+        const double* w2 = weights2.data();
+        py::gil_scoped_release release;
+        correlate1d_then_last(first, w1, last, w2, input_type, in_data, output_type, out_data);
+      },
+      py::arg("input"), py::arg("output"), py::arg("weights"), py::arg("origin"), py::arg("border"), py::arg("cval"),
+      py::arg("weights2"), py::arg("origin2"), py::arg("border2"), py::arg("cval2"),
+      "correlate1d along the middle axis of (outer, length, inner), then along the last axis of the "
+      "output in place, in one sweep where the rows fit (fieldconv/correlate1d.hpp).");
+
+  module.def(
+      "correlate1d_then_last_two",
+      [](const py::array& input, py::array& output, std::int64_t plane_rows, const py::array_t<double, py::array::c_style>& w1,
+         int border1, const py::array_t<double, py::array::c_style>& w2, int border2,
+         const py::array_t<double, py::array::c_style>& w3, int border3, double cval) {
+        check_layout(input, "input", false);
+        check_layout(output, "output", true);
+        for (int d = 0; d < 3; ++d)
+          if (input.shape(d) != output.shape(d)) throw py::value_error("input and output shapes differ");
+        const FilterScalar input_type = scalar_of(input, "input");
+        const FilterScalar output_type = scalar_of(output, "output");
+        Correlate1dParams first, middle, last;
+        first.outer = input.shape(0);
+        first.length = input.shape(1);
+        first.inner = input.shape(2);
+        first.size = w1.size();
+        first.border = static_cast<FilterBorder>(border1);
+        middle.size = w2.size();
+        middle.border = static_cast<FilterBorder>(border2);
+        last.size = w3.size();
+        last.border = static_cast<FilterBorder>(border3);
+        first.cval = middle.cval = last.cval = cval;
+        const void* in_data = input.data();
+        void* out_data = output.mutable_data();
+        const double *p1 = w1.data(), *p2 = w2.data(), *p3 = w3.data();
+        py::gil_scoped_release release;
+        correlate1d_then_last_two(first, p1, middle, p2, last, p3, plane_rows, input_type, in_data, output_type,
+                                  out_data);
+      },
+      py::arg("input"), py::arg("output"), py::arg("plane_rows"), py::arg("weights1"), py::arg("border1"),
+      py::arg("weights2"), py::arg("border2"), py::arg("weights3"), py::arg("border3"), py::arg("cval"),
+      "Three correlate1d passes (middle axis of (outer, length, inner), then the rows and columns of "
+      "each inner plane of plane_rows rows), origin 0, in one sweep (fieldconv/correlate1d.hpp).");
 }
 
 }  // namespace fieldconv::bindings

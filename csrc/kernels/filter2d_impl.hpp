@@ -18,6 +18,7 @@
 
 #include "kernels/kernels.hpp"
 #include "kernels/kernel_support.hpp"
+#include "kernels/convert_impl.hpp"
 #include "parallel.hpp"
 
 namespace fieldconv {
@@ -30,50 +31,7 @@ constexpr i64 f2_max_tile_cols = 512;
 constexpr i64 f2_max_tile_rows = 64;
 constexpr i64 f2_max_thread_workspace_bytes = i64{1} << 30;
 
-// ---- conversions -----------------------------------------------------------------------------
-
-// double -> integer as a C cast compiles on x86-64 (cvttsd2si): out of range or NaN gives the
-// "integer indefinite" value; narrower types are converted through int32 and truncated.
-inline std::int32_t x86_to_int32(double x) {
-  if (x > -2147483649.0 && x < 2147483648.0) return static_cast<std::int32_t>(x);
-  return INT32_MIN;
-}
-inline std::int64_t x86_to_int64(double x) {
-  if (x >= -9223372036854775808.0 && x < 9223372036854775808.0) return static_cast<std::int64_t>(x);
-  return INT64_MIN;
-}
-inline std::uint64_t x86_to_uint64_positive(double x) {
-  // x < 2**63 (or NaN, unordered compares as "below"): one signed conversion; else subtract 2**63
-  if (!(x >= 9223372036854775808.0)) return static_cast<std::uint64_t>(x86_to_int64(x));
-  return static_cast<std::uint64_t>(x86_to_int64(x - 9223372036854775808.0)) ^ (std::uint64_t{1} << 63);
-}
-// SciPy's ndimage (x86-64 build) stores negative values into uint64 as -(uint64)(-x).
-inline std::uint64_t x86_to_uint64(double x) {
-  if (x < 0) return std::uint64_t{0} - x86_to_uint64_positive(-x);
-  return x86_to_uint64_positive(x);
-}
-
-template <class Out, class A>
-inline Out store_value(A value) {
-  if constexpr (std::is_floating_point_v<Out>) {
-    return static_cast<Out>(value);
-  } else if constexpr (std::is_floating_point_v<A>) {
-    const double x = static_cast<double>(value);
-    if constexpr (sizeof(Out) < 4) return static_cast<Out>(static_cast<std::uint32_t>(x86_to_int32(x)));
-    else if constexpr (std::is_same_v<Out, std::int32_t>) return x86_to_int32(x);
-    else if constexpr (std::is_same_v<Out, std::uint32_t>) return static_cast<std::uint32_t>(x86_to_int64(x));
-    else if constexpr (std::is_same_v<Out, std::int64_t>) return x86_to_int64(x);
-    else return x86_to_uint64(x);
-  } else {
-    return static_cast<Out>(value);  // wrapping: truncate modulo 2**bits
-  }
-}
-
-template <class A, class In>
-inline A load_value(In value) {
-  if constexpr (std::is_same_v<In, bool>) return static_cast<A>(value ? 1 : 0);
-  else return static_cast<A>(value);  // unsigned A: two's complement wrap (well defined)
-}
+// Conversions (SciPy's x86-64 C casts): kernels/convert_impl.hpp.
 
 template <class In, class A>
 void load_span(const In* src, A* dst, i64 n) {
@@ -177,8 +135,26 @@ constexpr int output_code_of() {
 
 // ---- floating-point row kernel ----------------------------------------------------------------
 
+// Fused: multiply-adds with one rounding (FMA where the family has it), for float outputs.
+// Unfused: acc + w * x with two roundings, taps in the order listed, starting from 0: the sum
+// SciPy's ndimage forms (tmp += w * x, C order of the kept weights, no FMA), so that a sum
+// converted to an integer output equals SciPy's bit for bit.
+template <bool Fused, class S, class V>
+inline V madd(V x, V w, V acc) {
+  if constexpr (Fused) return S::fma(x, w, acc);
+  else return S::mul_add(x, w, acc);
+}
+template <bool Fused, class S, class T>
+inline T madd_scalar(T x, T w, T acc) {
+  if constexpr (Fused) return S::fma(x, w, acc);
+  else {
+    const T product = x * w;
+    return acc + product;
+  }
+}
+
 // out[c] = sum_t w[t] * base[offset[t] + c] for c in [0, n).
-template <class A, int U>
+template <class A, int U, bool Fused>
 inline void float_row_block(const A* base, const i64* offsets, const A* weights, i64 taps, A* out) {
   using S = Simd<A>;
   constexpr int L = S::lanes;
@@ -189,23 +165,23 @@ inline void float_row_block(const A* base, const i64* offsets, const A* weights,
     const A* p = base + offsets[t];
     const typename S::vec w = S::set1(weights[t]);
 #pragma GCC unroll 8
-    for (int u = 0; u < U; ++u) acc[u] = S::fma(S::load(p + u * L), w, acc[u]);
+    for (int u = 0; u < U; ++u) acc[u] = madd<Fused, S>(S::load(p + u * L), w, acc[u]);
   }
 #pragma GCC unroll 8
   for (int u = 0; u < U; ++u) S::store(out + u * L, acc[u]);
 }
 
-template <class A>
+template <class A, bool Fused>
 void float_row(const A* base, const i64* offsets, const A* weights, i64 taps, A* out, i64 n) {
   using S = Simd<A>;
   constexpr i64 L = S::lanes;
   i64 c = 0;
-  for (; c + 8 * L <= n; c += 8 * L) float_row_block<A, 8>(base + c, offsets, weights, taps, out + c);
-  for (; c + 2 * L <= n; c += 2 * L) float_row_block<A, 2>(base + c, offsets, weights, taps, out + c);
-  for (; c + L <= n; c += L) float_row_block<A, 1>(base + c, offsets, weights, taps, out + c);
+  for (; c + 8 * L <= n; c += 8 * L) float_row_block<A, 8, Fused>(base + c, offsets, weights, taps, out + c);
+  for (; c + 2 * L <= n; c += 2 * L) float_row_block<A, 2, Fused>(base + c, offsets, weights, taps, out + c);
+  for (; c + L <= n; c += L) float_row_block<A, 1, Fused>(base + c, offsets, weights, taps, out + c);
   for (; c < n; ++c) {
     A acc = A(0);
-    for (i64 t = 0; t < taps; ++t) acc = S::fma(base[offsets[t] + c], weights[t], acc);
+    for (i64 t = 0; t < taps; ++t) acc = madd_scalar<Fused, S>(base[offsets[t] + c], weights[t], acc);
     out[c] = acc;
   }
 }
@@ -214,7 +190,7 @@ void float_row(const A* base, const i64* offsets, const A* weights, i64 taps, A*
 // loaded serves kernel row s of the first output row and s - 1 of the second, so a block needs
 // (kh + 1) * kw loads instead of 2 * kh * kw (the loads, not the FMAs, bound the one-row
 // loop). Each output gets the same FMAs in the same order as from float_row.
-template <class A, int U>
+template <class A, int U, bool Fused>
 inline void float_rows2_block(const A* base, i64 pitch, i64 kh, i64 kw, const A* weights, A* out0, A* out1) {
   using S = Simd<A>;
   constexpr int L = S::lanes;
@@ -230,12 +206,12 @@ inline void float_rows2_block(const A* base, i64 pitch, i64 kh, i64 kw, const A*
       if (s < kh) {
         const typename S::vec w = S::set1(weights[s * kw + tc]);
 #pragma GCC unroll 4
-        for (int u = 0; u < U; ++u) acc0[u] = S::fma(v[u], w, acc0[u]);
+        for (int u = 0; u < U; ++u) acc0[u] = madd<Fused, S>(v[u], w, acc0[u]);
       }
       if (s > 0) {
         const typename S::vec w = S::set1(weights[(s - 1) * kw + tc]);
 #pragma GCC unroll 4
-        for (int u = 0; u < U; ++u) acc1[u] = S::fma(v[u], w, acc1[u]);
+        for (int u = 0; u < U; ++u) acc1[u] = madd<Fused, S>(v[u], w, acc1[u]);
       }
     }
   }
@@ -246,17 +222,17 @@ inline void float_rows2_block(const A* base, i64 pitch, i64 kh, i64 kw, const A*
   }
 }
 
-template <class A>
+template <class A, bool Fused>
 void float_rows2(const A* base, i64 pitch, const i64* offsets, i64 kh, i64 kw, const A* weights, A* out0, A* out1,
                  i64 n) {
   using S = Simd<A>;
   constexpr i64 L = S::lanes;
   i64 c = 0;
-  for (; c + 4 * L <= n; c += 4 * L) float_rows2_block<A, 4>(base + c, pitch, kh, kw, weights, out0 + c, out1 + c);
-  for (; c + L <= n; c += L) float_rows2_block<A, 1>(base + c, pitch, kh, kw, weights, out0 + c, out1 + c);
+  for (; c + 4 * L <= n; c += 4 * L) float_rows2_block<A, 4, Fused>(base + c, pitch, kh, kw, weights, out0 + c, out1 + c);
+  for (; c + L <= n; c += L) float_rows2_block<A, 1, Fused>(base + c, pitch, kh, kw, weights, out0 + c, out1 + c);
   if (c < n) {
-    float_row(base + c, offsets, weights, kh * kw, out0 + c, n - c);
-    float_row(base + pitch + c, offsets, weights, kh * kw, out1 + c, n - c);
+    float_row<A, Fused>(base + c, offsets, weights, kh * kw, out0 + c, n - c);
+    float_row<A, Fused>(base + pitch + c, offsets, weights, kh * kw, out1 + c, n - c);
   }
 }
 
@@ -317,6 +293,8 @@ KernelStatus filter2d_run(const Filter2dJob<A>& job) noexcept {
   // strip: measured 1.3-2.5x slower reading kh input rows in place (many streams, and 4 KiB
   // aliasing between rows of power-of-two widths).
   const bool direct_input = kh == 1 && output_code_of<A>() == job.input_type;
+  // Sums converted to an integer (or bool) output are formed as SciPy forms them (no FMA).
+  const bool fused = job.output_type >= 9;
   // Every tap of the kh x kw grid, listed row-major: the two-row loop applies.
   bool dense = kh > 1 && job.tap_count == kh * kw;
   for (i64 t = 0; dense && t < job.tap_count; ++t) dense = job.tap_rows[t] == t / kw && job.tap_cols[t] == t % kw;
@@ -343,7 +321,10 @@ KernelStatus filter2d_run(const Filter2dJob<A>& job) noexcept {
           const i64 out_index = out_index0 + r * job.out_width + cb;
           A* dst0 = direct_store ? static_cast<A*>(job.output) + out_index : row_buffer;
           A* dst1 = direct_store ? dst0 + job.out_width : row_buffer + tile_cols;
-          float_rows2(source + r * src_pitch, src_pitch, tap_offsets, kh, kw, job.tap_weights, dst0, dst1, n);
+          if (fused)
+            float_rows2<A, true>(source + r * src_pitch, src_pitch, tap_offsets, kh, kw, job.tap_weights, dst0, dst1, n);
+          else
+            float_rows2<A, false>(source + r * src_pitch, src_pitch, tap_offsets, kh, kw, job.tap_weights, dst0, dst1, n);
           if (!direct_store) {
             store_row(job, row_buffer, job.output, out_index, n);
             store_row(job, row_buffer + tile_cols, job.output, out_index + job.out_width, n);
@@ -354,9 +335,10 @@ KernelStatus filter2d_run(const Filter2dJob<A>& job) noexcept {
         const A* base = source + r * src_pitch;
         const i64 out_index = out_index0 + r * job.out_width + cb;
         A* dst = direct_store ? static_cast<A*>(job.output) + out_index : row_buffer;
-        if constexpr (std::is_floating_point_v<A>)
-          float_row(base, tap_offsets, job.tap_weights, job.tap_count, dst, n);
-        else
+        if constexpr (std::is_floating_point_v<A>) {
+          if (fused) float_row<A, true>(base, tap_offsets, job.tap_weights, job.tap_count, dst, n);
+          else float_row<A, false>(base, tap_offsets, job.tap_weights, job.tap_count, dst, n);
+        } else
           integer_row(base, tap_offsets, job.tap_weights, job.tap_count, dst, n);
         if (!direct_store) store_row(job, row_buffer, job.output, out_index, n);
       }

@@ -67,6 +67,45 @@ struct Filter2dJob {
   int threads;
 };
 
+// 1-D filter along an axis (fieldconv/correlate1d.hpp) as the kernels see it. The array is
+// C-contiguous (outer, length, inner); extended position e of a line (0 <= e < length + size - 1)
+// reads input index map[e] along the axis (-1: cval); map[e] == e + shift for e in
+// [identity_begin, identity_end).
+struct Correlate1dJob {
+  std::int64_t outer, length, inner, size;
+  int input_type, output_type;  // FilterScalar
+  const void* input;
+  void* output;
+  const double* weights;  // size taps (kind 0)
+  int kind;               // 0: weights, 1: uniform (running sum)
+  int symmetry;           // 1 symmetric, -1 antisymmetric, 0 neither (SciPy's test)
+  const std::int64_t* map;
+  std::int64_t identity_begin, identity_end, shift;
+  double cval;
+  int threads;
+  // Optional second pass along the last axis (inner > 1, weights kind), fused: each output
+  // row of the first pass is converted to the output type and back (as a separate pass would
+  // store and reload it), extended through map2 (inner + size2 - 1 entries, identity
+  // [identity_begin2, identity_end2) shifted by shift2) and filtered with weights2 before it is
+  // stored. weights2 == nullptr: no second pass.
+  const double* weights2;
+  std::int64_t size2;
+  int symmetry2;
+  const std::int64_t* map2;
+  std::int64_t identity_begin2, identity_end2, shift2;
+  double cval2;
+  // Optional middle pass (with a second pass): each first-pass output row is a plane of
+  // plane_rows x (inner / plane_rows); it is filtered along its rows (plane_weights, plane_map
+  // of plane_rows + plane_size - 1 entries, -1: plane_cval) and each resulting row, converted
+  // to the output type and back, goes through the second pass. plane_rows == 0: none.
+  std::int64_t plane_rows;
+  const double* plane_weights;
+  std::int64_t plane_size;
+  int plane_symmetry;
+  const std::int64_t* plane_map;
+  double plane_cval;
+};
+
 #define FIELDCONV_DECLARE_KERNEL_FAMILY                        \
   template <class T>                                           \
   KernelStatus conv2d_direct_blocked(const Conv2dJob<T>& job) noexcept; \
@@ -74,6 +113,7 @@ struct Filter2dJob {
   KernelStatus conv2d_depthwise(const Conv2dJob<T>& job) noexcept; \
   template <class A>                                           \
   KernelStatus filter2d_direct(const Filter2dJob<A>& job) noexcept; \
+  KernelStatus correlate1d_lines(const Correlate1dJob& job) noexcept; \
   /* FMA throughput probe (fma_probe_impl.hpp); returns a sink value */ \
   float fma_probe(std::int64_t iterations, int* flops_per_iteration) noexcept;
 

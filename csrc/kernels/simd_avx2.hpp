@@ -26,6 +26,11 @@ struct Simd<float> {
   static void store(float* p, vec v) { _mm256_storeu_ps(p, v); }
   static vec fma(vec a, vec b, vec c) { return _mm256_fmadd_ps(a, b, c); }
   static float fma(float a, float b, float c) { return std::fma(a, b, c); }
+  // a * b + c with two roundings (no FMA): sums that must equal SciPy's bit for bit
+  static vec mul_add(vec a, vec b, vec c) { return _mm256_add_ps(_mm256_mul_ps(a, b), c); }
+  static vec add(vec a, vec b) { return _mm256_add_ps(a, b); }
+  static vec sub(vec a, vec b) { return _mm256_sub_ps(a, b); }
+  static vec mul(vec a, vec b) { return _mm256_mul_ps(a, b); }
 };
 
 template <>
@@ -39,6 +44,10 @@ struct Simd<double> {
   static void store(double* p, vec v) { _mm256_storeu_pd(p, v); }
   static vec fma(vec a, vec b, vec c) { return _mm256_fmadd_pd(a, b, c); }
   static double fma(double a, double b, double c) { return std::fma(a, b, c); }
+  static vec mul_add(vec a, vec b, vec c) { return _mm256_add_pd(_mm256_mul_pd(a, b), c); }
+  static vec add(vec a, vec b) { return _mm256_add_pd(a, b); }
+  static vec sub(vec a, vec b) { return _mm256_sub_pd(a, b); }
+  static vec mul(vec a, vec b) { return _mm256_mul_pd(a, b); }
 };
 
 }  // namespace

@@ -39,6 +39,23 @@ struct Simd {
     return r;
   }
   static T fma(T a, T b, T c) { return a * b + c; }
+  // a * b + c with two roundings (the build passes -ffp-contract=off, so no contraction)
+  static vec mul_add(const vec& a, const vec& b, const vec& c) { return fma(a, b, c); }
+  static vec add(const vec& a, const vec& b) {
+    vec r;
+    for (int i = 0; i < lanes; ++i) r.v[i] = a.v[i] + b.v[i];
+    return r;
+  }
+  static vec sub(const vec& a, const vec& b) {
+    vec r;
+    for (int i = 0; i < lanes; ++i) r.v[i] = a.v[i] - b.v[i];
+    return r;
+  }
+  static vec mul(const vec& a, const vec& b) {
+    vec r;
+    for (int i = 0; i < lanes; ++i) r.v[i] = a.v[i] * b.v[i];
+    return r;
+  }
 };
 
 }  // namespace

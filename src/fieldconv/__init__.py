@@ -7,6 +7,7 @@ from .functional import avg_pool2d, max_pool2d
 from .layers import AvgPool2d, MaxPool2d
 from ._receptive_field import ReceptiveField, receptive_field
 from .signal import convolve2d, correlate2d
+from .numeric import convolve, correlate
 from . import ndimage
 from .functional import relu
 from .layers import ReLU, Sequential, SummaryRow
@@ -34,6 +35,8 @@ __all__ = [
     "threads",
     "correlate2d",
     "convolve2d",
+    "convolve",
+    "correlate",
     "ndimage",
     "relu",
     "ReLU",

@@ -126,3 +126,52 @@ def conv2d_winograd(
     output: npt.NDArray[np.floating],
     padding: Quad,
 ) -> bool: ...  # False: values non-finite or could overflow, output unspecified; run conv2d_direct
+
+# filters (fieldconv/filter2d.hpp, fieldconv/correlate1d.hpp); arrays C-contiguous and native,
+# dtypes bool, int8..uint64, float32, float64
+def filter2d(
+    input: npt.NDArray,  # (planes, H, W)
+    output: npt.NDArray,  # (planes, H_out, W_out), written
+    tap_rows: npt.NDArray[np.int64],
+    tap_cols: npt.NDArray[np.int64],
+    weights: npt.NDArray,  # the accumulator's dtype
+    fill: npt.NDArray,  # one accumulator value
+    accumulator: int,  # 0 float32, 1 float64, 2 wrapping uint32, 3 wrapping uint64
+    row_offset: int,
+    col_offset: int,
+    border: int,  # 0 constant, 1 nearest, 2 reflect, 3 mirror, 4 wrap
+) -> None: ...
+def correlate1d(
+    input: npt.NDArray,  # (outer, length, inner); filtered along the middle axis
+    output: npt.NDArray,  # same shape, written; may be input itself
+    weights: npt.NDArray[np.float64],
+    size: int,
+    origin: int,
+    border: int,
+    cval: float,
+    kind: int,  # 0 weights, 1 uniform (running sum over `size`)
+) -> None: ...
+def correlate1d_then_last(
+    input: npt.NDArray,  # (outer, length, inner): the middle axis, then the last (inner) axis
+    output: npt.NDArray,
+    weights: npt.NDArray[np.float64],
+    origin: int,
+    border: int,
+    cval: float,
+    weights2: npt.NDArray[np.float64],
+    origin2: int,
+    border2: int,
+    cval2: float,
+) -> None: ...
+def correlate1d_then_last_two(
+    input: npt.NDArray,  # (outer, length, plane_rows * width)
+    output: npt.NDArray,
+    plane_rows: int,
+    weights1: npt.NDArray[np.float64],
+    border1: int,
+    weights2: npt.NDArray[np.float64],
+    border2: int,
+    weights3: npt.NDArray[np.float64],
+    border3: int,
+    cval: float,
+) -> None: ...

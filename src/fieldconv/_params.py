@@ -660,12 +660,13 @@ def signal_fillvalue(fillvalue, dtype: np.dtype) -> np.ndarray:
             np.asarray(fillvalue, dtype=np.complex128)  # SciPy's fallback: its exception type propagates
         except (TypeError, ValueError) as error:
             raise type(error)(f"fillvalue must be a number, got {_describe(fillvalue)} ({error})") from None
-        raise ValueError(f"fillvalue {_describe(fillvalue)} cannot be converted to the result dtype {dtype} "
-                         "(as scipy.signal: it must be representable without an unsafe cast)") from None
+        raise ValueError("could not cast `fillvalue` directly to the output type (it was first converted to "
+                         f"complex): fillvalue {_describe(fillvalue)} is not representable in the result dtype "
+                         f"{dtype} without an unsafe cast") from None
     if value.size != 1:
         if value.size == 0:
-            raise ValueError("`fillvalue` cannot be an empty array")
-        raise ValueError(f"`fillvalue` must be a scalar or an array with one element, got shape {value.shape}")
+            raise ValueError(f"`fillvalue` cannot be an empty array (got shape {value.shape}).")
+        raise ValueError(f"`fillvalue` must be scalar or an array with one element; got shape {value.shape}")
     return value.reshape(())
 
 
@@ -706,8 +707,8 @@ def ndimage_axes(axes, ndim: int) -> tuple:
 def _axis_index(axis, axes) -> int:
     try:
         return _operator.index(axis)
-    except TypeError:  # SciPy's exception type, with the argument named
-        raise TypeError(f"axes must be an integer or a sequence of integers, got {_describe(axes)}") from None
+    except TypeError as error:  # SciPy's exception and message, with the argument named
+        raise TypeError(f"{error}: axes must be an integer or a sequence of integers, got {_describe(axes)}") from None
 
 
 def ndimage_origin_int(origin) -> int:

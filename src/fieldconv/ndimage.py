@@ -1,18 +1,33 @@
-"""Drop-ins for scipy.ndimage.correlate and scipy.ndimage.convolve (SciPy 1.17 semantics).
+"""Drop-ins for scipy.ndimage's linear filters (SciPy 1.17 semantics).
 
-Sums are formed in float64 as SciPy's (float32 in, float32 out: in float32, see the README) and
-converted to the output dtype as SciPy's C cast does on x86-64. Weights with
-|w| <= DBL_EPSILON (and NaN weights) are skipped, as SciPy skips them.
+correlate / convolve: sums are formed in float64 as SciPy's (float32 in, float32 out: in
+float32, see the README) and converted to the output dtype as SciPy's C cast does on x86-64.
+Weights with |w| <= DBL_EPSILON (and NaN weights) are skipped, as SciPy skips them.
+
+correlate1d and everything built on it (convolve1d, uniform_filter1d, uniform_filter,
+gaussian_filter1d, gaussian_filter, sobel, prewitt, laplace, gaussian_laplace,
+gaussian_gradient_magnitude) run on one C++ line-filter core with SciPy's sums in SciPy's order,
+so their results equal SciPy's bit for bit for every dtype; separable filters convert to the
+output dtype after every pass, as SciPy does.
 """
 from __future__ import annotations
 
+import numbers
+import operator
 
 import numpy as np
 
-from . import _filter2d, _params
+from . import _core, _filter1d, _filter2d, _params
 from ._runtime import get_num_threads
 
-__all__ = ["correlate", "convolve"]
+try:
+    from numpy.lib.array_utils import normalize_axis_index as _normalize_axis_index
+except ImportError:  # NumPy < 2
+    from numpy.core.multiarray import normalize_axis_index as _normalize_axis_index
+
+__all__ = ["correlate", "convolve", "correlate1d", "convolve1d", "uniform_filter1d", "uniform_filter",
+           "gaussian_filter1d", "gaussian_filter", "sobel", "prewitt", "laplace", "gaussian_laplace",
+           "gaussian_gradient_magnitude"]
 
 
 def correlate(input, weights, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None, method="auto"):
@@ -138,7 +153,8 @@ def _filter(input, weights, out_dtype, border, cval, origins, method, target=Non
         origins = [0] * extra + list(origins)
     big = [ax for ax in range(x.ndim) if w.shape[ax] > 1]
     if len(big) > 2:
-        return _filter_nd(x, w, out_dtype, border, cval, origins).reshape(input.shape)
+        result = _filter_nd(x, w, out_dtype, border, cval, origins)  # a view: the caller copies it once
+        return result if result.shape == input.shape else result.reshape(input.shape)
     if x.ndim == 2:  # the common case, without the axis bookkeeping
         a0, a1 = 0, 1
         lead_shape = ()
@@ -195,21 +211,376 @@ def _filter(input, weights, out_dtype, border, cval, origins, method, target=Non
 
 
 def _filter_nd(x, w, out_dtype, border, cval, origins):
-    """More than two filtered axes: a plain NumPy loop over the taps, float64 sums."""
-    ext = x.astype(np.float64)
+    """More than two filtered axes, on the 2-D core: every axis is extended by the border rule
+    (NumPy indexing, once, in float64), the extended array is seen as one long row, and each
+    N-D tap becomes a column offset into it; the core then reads that row in place, vectorised
+    and threaded. Output position p of the row is the extended grid position p; the positions
+    of real outputs are kept. Taps are listed in C order of the weights (SciPy's order), so sums
+    that go to integer outputs are SciPy's bit for bit; sums are float64."""
+    extended = _extend_all_axes(x, w.shape, origins, border, cval)
+    strides = [int(np.prod(extended.shape[axis + 1:], dtype=np.int64)) for axis in range(x.ndim)]
+    taps = np.argwhere(np.abs(w) > _filter2d.DBL_EPSILON)  # C order; NaN weights skipped as SciPy
+    last_real = sum((n - 1) * stride for n, stride in zip(x.shape, strides))
+    if extended.size > 2**31 - 2:  # beyond the core's extents: a plain NumPy loop over the taps
+        total = np.zeros(x.shape, dtype=np.float64)
+        for tap in taps:
+            window = tuple(slice(t, t + n) for t, n in zip(tap, x.shape))
+            total += w[tuple(tap)] * extended[window]
+        flat = np.ascontiguousarray(total.reshape(1, 1, -1))
+        return _filter2d.direct(flat, np.ones((1, 1)), (1, flat.shape[2]), 0, 0, _params.BORDER_CONSTANT, 0.0,
+                                _params.ACC_FLOAT64, out_dtype).reshape(x.shape)
+    offsets = (taps * np.array(strides, dtype=np.int64)).sum(axis=1) if len(taps) else np.zeros(1, np.int64)
+    weights = w[tuple(taps.T)].astype(np.float64) if len(taps) else np.zeros(1)
+    row = extended.reshape(1, 1, -1)
+    grid = np.empty(extended.shape, dtype=out_dtype)  # outputs on the extended grid
+    out = grid.reshape(1, 1, -1)[:, :, :last_real + 1]
+    _core.filter2d(row, out, np.zeros(len(offsets), dtype=np.int64), np.ascontiguousarray(offsets, dtype=np.int64),
+                   np.ascontiguousarray(weights), np.zeros(1), _params.ACC_FLOAT64, 0, 0, _params.BORDER_CONSTANT)
+    return grid[tuple(slice(0, n) for n in x.shape)]
+
+
+def _extend_all_axes(x, kernel_shape, origins, border, cval) -> np.ndarray:
+    """x in float64, extended along every axis by k - 1 positions under the border rule (as
+    _filter2d.border_map), position p of axis a reading input coordinate p - (k // 2 + origin)."""
+    maps = []
     for axis in range(x.ndim):
-        n, k = x.shape[axis], w.shape[axis]
+        n, k = x.shape[axis], kernel_shape[axis]
         positions = np.arange(n + k - 1) - (k // 2 + origins[axis])
-        index = _filter2d.border_map(border, positions, n)
-        ext = np.take(ext, np.maximum(index, 0), axis=axis)
-        if (index < 0).any():
-            selector = [slice(None)] * x.ndim
-            selector[axis] = index < 0
-            ext[tuple(selector)] = cval
-    total = np.zeros(x.shape, dtype=np.float64)
-    for tap in zip(*np.nonzero(np.abs(w) > _filter2d.DBL_EPSILON)):
-        window = tuple(slice(t, t + n) for t, n in zip(tap, x.shape))
-        total += w[tap] * ext[window]
-    flat = np.ascontiguousarray(total.reshape(1, 1, -1))
-    return _filter2d.direct(flat, np.ones((1, 1)), (1, flat.shape[2]), 0, 0, _params.BORDER_CONSTANT, 0.0,
-                            _params.ACC_FLOAT64, out_dtype)
+        maps.append(_filter2d.border_map(border, positions, n))
+    extended = np.empty(tuple(len(m) for m in maps), dtype=np.float64)
+    # the input once, at its place (a border map is the identity over one run of positions)
+    starts = [k // 2 + origin for k, origin in zip(kernel_shape, origins)]
+    interior = tuple(slice(start, start + n) for start, n in zip(starts, x.shape))
+    identity = all(np.array_equal(m[start:start + n], np.arange(n)) for m, start, n in zip(maps, starts, x.shape))
+    if not identity:  # (cannot happen for SciPy's modes; kept as a plain fallback)
+        for axis, m in enumerate(maps):
+            x = np.take(x, np.maximum(m, 0), axis=axis)
+        extended[...] = x
+        for axis, m in enumerate(maps):
+            if (m < 0).any():
+                selector = [slice(None)] * x.ndim
+                selector[axis] = m < 0
+                extended[tuple(selector)] = cval
+        return extended
+    extended[interior] = x
+    # then the borders, axis by axis, each from slices already complete along earlier axes
+    for axis, (m, start, n) in enumerate(zip(maps, starts, x.shape)):
+        border_positions = [p for p in range(len(m)) if not start <= p < start + n]
+        if not border_positions:
+            continue
+        target = [slice(None)] * x.ndim
+        source = [slice(None)] * x.ndim
+        for p in border_positions:
+            target[axis] = p
+            if m[p] < 0:
+                extended[tuple(target)] = cval
+            else:
+                source[axis] = start + int(m[p])
+                extended[tuple(target)] = extended[tuple(source)]
+    return extended
+
+
+# ---- 1-D and separable filters -------------------------------------------------------------
+
+
+def _complex_parts(func, input, weights, output, cval, **kwargs):
+    """As SciPy: a complex 1-D filter as real filters of the real and imaginary parts."""
+    if input.dtype.kind == "c" and weights.dtype.kind == "c":
+        func(input.real, weights.real, output=output.real, cval=np.real(cval), **kwargs)
+        output.real -= func(input.imag, weights.imag, output=None, cval=np.imag(cval), **kwargs)
+        func(input.real, weights.imag, output=output.imag, cval=np.real(cval), **kwargs)
+        output.imag += func(input.imag, weights.real, output=None, cval=np.imag(cval), **kwargs)
+    elif input.dtype.kind == "c":
+        func(input.real, weights, output=output.real, cval=np.real(cval), **kwargs)
+        func(input.imag, weights, output=output.imag, cval=np.imag(cval), **kwargs)
+    else:
+        if np.iscomplexobj(cval):
+            raise ValueError("Cannot provide a complex-valued cval when the input is real.")
+        func(input, weights.real, output=output.real, cval=cval, **kwargs)
+        func(input, weights.imag, output=output.imag, cval=cval, **kwargs)
+    return output
+
+
+def correlate1d(input, weights, axis: int = -1, output=None, mode: str = "reflect", cval: float = 0.0,
+                origin: int = 0) -> np.ndarray:
+    """One-dimensional correlation along `axis`, as ``scipy.ndimage.correlate1d``.
+
+    Sums in float64 in SciPy's order (symmetric and antisymmetric odd kernels pair their taps),
+    so every result equals SciPy's bit for bit. Complex input or weights as SciPy (weights
+    conjugated).
+    """
+    input = np.asarray(input)
+    weights = np.asarray(weights)
+    if input.dtype.kind == "c" or weights.dtype.kind == "c":
+        if weights.dtype.kind == "c":
+            weights = weights.conj().astype(np.complex128, copy=False)
+        output = _params.ndimage_output(output, input, complex_output=True)
+        return _complex_parts(correlate1d, input, weights, output, cval, axis=axis, mode=mode, origin=origin)
+    output = _params.ndimage_output(output, input)
+    weights = np.asarray(weights, dtype=np.float64)
+    if weights.ndim != 1 or weights.shape[0] < 1:
+        raise RuntimeError(f"no filter weights given: weights must be a non-empty 1-D sequence, got shape "
+                           f"{weights.shape}")
+    axis = _normalize_axis_index(axis, input.ndim)
+    size = weights.shape[0]
+    if (origin < -(size // 2)) or (origin > (size - 1) // 2):
+        raise ValueError(f"Invalid origin; origin must satisfy -(len(weights) // 2) <= origin <= "
+                         f"(len(weights)-1) // 2, got origin={origin!r} for {size} weights")
+    border = _params.ndimage_mode(mode)
+    _params.ndimage_check_writeable(output)
+    cval = _params.ndimage_cval(cval)
+    origin = _params.ndimage_origin_int(origin)
+    return _filter1d.run(input, output, axis, weights, size, origin, border, cval, _filter1d.KIND_WEIGHTS)
+
+
+def convolve1d(input, weights, axis: int = -1, output=None, mode: str = "reflect", cval: float = 0.0,
+               origin: int = 0) -> np.ndarray:
+    """One-dimensional convolution along `axis`, as ``scipy.ndimage.convolve1d``."""
+    weights = np.asarray(weights)
+    weights = weights[::-1]
+    origin = -origin
+    if not weights.shape[0] & 1:
+        origin -= 1
+    if weights.dtype.kind == "c":
+        weights = weights.conj()  # undone by correlate1d's conjugation
+    return correlate1d(input, weights, axis, output, mode, cval, origin)
+
+
+def uniform_filter1d(input, size: int, axis: int = -1, output=None, mode: str = "reflect", cval: float = 0.0,
+                     origin: int = 0) -> np.ndarray:
+    """Mean over `size` consecutive elements along `axis`, as ``scipy.ndimage.uniform_filter1d``
+    (SciPy's running sum, so results equal SciPy's bit for bit)."""
+    input = np.asarray(input)
+    axis = _normalize_axis_index(axis, input.ndim)
+    if size < 1:
+        raise RuntimeError(f"incorrect filter size: size must be at least 1, got {size!r}")
+    complex_output = input.dtype.kind == "c"
+    output = _params.ndimage_output(output, input, complex_output=complex_output)
+    if (size // 2 + origin < 0) or (size // 2 + origin >= size):
+        raise ValueError(f"invalid origin: origin must satisfy -(size // 2) <= origin <= (size - 1) // 2, "
+                         f"got origin={origin!r} for size {size!r}")
+    border = _params.ndimage_mode(mode)
+    size = operator.index(size)
+    origin = _params.ndimage_origin_int(origin)
+    _params.ndimage_check_writeable(output)
+    if not complex_output:
+        cval = _params.ndimage_cval(cval)
+        return _filter1d.run(input, output, axis, None, size, origin, border, cval, _filter1d.KIND_UNIFORM)
+    _filter1d.run(input.real, output.real, axis, None, size, origin, border, float(np.real(cval)),
+                  _filter1d.KIND_UNIFORM)
+    _filter1d.run(input.imag, output.imag, axis, None, size, origin, border, float(np.imag(cval)),
+                  _filter1d.KIND_UNIFORM)
+    return output
+
+
+def uniform_filter(input, size=3, output=None, mode="reflect", cval: float = 0.0, origin=0, *,
+                   axes=None) -> np.ndarray:
+    """Multidimensional mean filter, as ``scipy.ndimage.uniform_filter`` (one uniform_filter1d
+    per axis, converting to the output dtype after each)."""
+    input = np.asarray(input)
+    output = _params.ndimage_output(output, input, complex_output=input.dtype.kind == "c")
+    axes = _params.ndimage_axes(axes, input.ndim)
+    sizes = _params.ndimage_sequence(size, len(axes), "size")
+    origins = _params.ndimage_sequence(origin, len(axes), "origin")
+    modes = _params.ndimage_sequence(mode, len(axes), "mode")
+    passes = [(axes[i], sizes[i], origins[i], modes[i]) for i in range(len(axes)) if sizes[i] > 1]
+    if not passes:
+        output[...] = input[...]
+        return output
+    for axis, size, origin, mode in passes:
+        uniform_filter1d(input, int(size), axis, output, mode, cval, origin)
+        input = output
+    return output
+
+
+def gaussian_filter1d(input, sigma: float, axis: int = -1, order: int = 0, output=None, mode: str = "reflect",
+                      cval: float = 0.0, truncate: float = 4.0, *, radius=None) -> np.ndarray:
+    """One-dimensional Gaussian filter (or its derivative of `order`), as
+    ``scipy.ndimage.gaussian_filter1d``: SciPy's weights and sums, bit for bit."""
+    half_width = int(truncate * float(sigma) + 0.5)
+    if radius is not None:
+        half_width = radius
+    if not isinstance(half_width, numbers.Integral) or half_width < 0:
+        raise ValueError(f"Radius must be a nonnegative integer, got radius={half_width!r}")
+    weights = _filter1d.gaussian_kernel1d(sigma, order, half_width)[::-1]
+    return correlate1d(input, weights, axis, output, mode, cval, 0)
+
+
+def gaussian_filter(input, sigma, order=0, output=None, mode="reflect", cval: float = 0.0,
+                    truncate: float = 4.0, *, radius=None, axes=None) -> np.ndarray:
+    """Multidimensional Gaussian filter, as ``scipy.ndimage.gaussian_filter`` (per-axis sigma,
+    order, mode and radius; one gaussian_filter1d per axis with sigma > 1e-15, converting to the
+    output dtype after each)."""
+    input = np.asarray(input)
+    output = _params.ndimage_output(output, input)
+    axes = _params.ndimage_axes(axes, input.ndim)
+    count = len(axes)
+    orders = _params.ndimage_sequence(order, count, "order")
+    sigmas = _params.ndimage_sequence(sigma, count, "sigma")
+    modes = _params.ndimage_sequence(mode, count, "mode")
+    radii = _params.ndimage_sequence(radius, count, "radius")
+    passes = [(axes[i], sigmas[i], orders[i], modes[i], radii[i]) for i in range(count) if sigmas[i] > 1e-15]
+    if not passes:
+        output[...] = input[...]
+        return output
+    fused = _fusable_tail(input, output, [axis for axis, *_ in passes], modes=[p[3] for p in passes])
+    for index, (axis, sigma_, order_, mode_, radius_) in enumerate(passes):
+        if fused and index == len(passes) - fused:
+            try:  # the last passes in one sweep, where their arguments are plain
+                tail = [_gaussian_taps(*p[1:3], truncate, p[4]) for p in passes[-fused:]]
+            except Exception:  # noqa: BLE001 - the separate calls raise SciPy's exception
+                tail = None
+            if tail is not None:
+                _run_fused(input, output, tail, [p[3] for p in passes[-fused:]], cval)
+                return output
+        gaussian_filter1d(input, sigma_, axis, order_, output, mode_, cval, truncate, radius=radius_)
+        input = output
+    return output
+
+
+def _gaussian_taps(sigma, order, truncate, radius) -> np.ndarray:
+    """gaussian_filter1d's weights (reversed for correlate1d), raising where it raises."""
+    half_width = int(truncate * float(sigma) + 0.5)
+    if radius is not None:
+        half_width = radius
+    if not isinstance(half_width, numbers.Integral) or half_width < 0:
+        raise ValueError(f"Radius must be a nonnegative integer, got radius={half_width!r}")
+    return _filter1d.gaussian_kernel1d(sigma, order, half_width)[::-1]
+
+
+def _fusable_tail(input: np.ndarray, output, axes, modes) -> int:
+    """How many of the last correlate1d passes (along `axes`) can run in one sweep: 3 for the
+    last three axes in order, 2 for the last two, else 0; real arrays of the core's dtypes and
+    plain modes only."""
+    if len(axes) < 2 or input.ndim < 2 or not isinstance(output, np.ndarray):
+        return 0
+    if input.dtype.kind not in "biuf" or output.dtype.kind not in "biuf":
+        return 0
+    if input.dtype.char not in _params.NDIMAGE_IO_KINDS or output.dtype.char not in _params.NDIMAGE_IO_KINDS:
+        return 0
+    if output.shape != input.shape or not output.flags.writeable:
+        return 0
+    tail = [axis % input.ndim for axis in axes]
+    ndim = input.ndim
+    for count in (3, 2):
+        if len(tail) >= count and ndim >= count and tail[-count:] == list(range(ndim - count, ndim)):
+            if all(isinstance(mode, str) and mode in _params.NDIMAGE_MODES for mode in modes[-count:]):
+                return count
+    return 0
+
+
+def _run_fused(input, output, taps, modes, cval) -> np.ndarray:
+    """The last two or three correlate1d passes (origin 0) in one sweep (see _fusable_tail)."""
+    if len(taps) == 2:
+        return _run_then_last(input, output, taps[0], modes[0], taps[1], modes[1], cval)
+    cval = _params.ndimage_cval(cval)
+    return _filter1d.run_then_last_two(input, output, [np.asarray(t, dtype=np.float64) for t in taps],
+                                       [_params.ndimage_mode(m) for m in modes], cval)
+
+
+def _run_then_last(input, output, weights, mode, weights2, mode2, cval) -> np.ndarray:
+    """correlate1d(input, weights, ndim - 2, output, mode, cval) then correlate1d(output,
+    weights2, ndim - 1, output, mode2, cval), in one sweep (checked by _fusable_tail)."""
+    weights = np.asarray(weights, dtype=np.float64)
+    weights2 = np.asarray(weights2, dtype=np.float64)
+    cval = _params.ndimage_cval(cval)
+    return _filter1d.run_then_last(input, output, weights, 0, _params.ndimage_mode(mode), cval, weights2, 0,
+                                   _params.ndimage_mode(mode2), cval)
+
+
+def _derivative_then_smooth(input, axis, output, mode, cval, derivative, smooth) -> np.ndarray:
+    input = np.asarray(input)
+    axis = _normalize_axis_index(axis, input.ndim)
+    output = _params.ndimage_output(output, input)
+    modes = _params.ndimage_sequence(mode, input.ndim, "mode")
+    passes = [(axis, derivative)] + [(other, smooth) for other in range(input.ndim) if other != axis]
+    pass_modes = [modes[ax] for ax, _ in passes]
+    fused = 0 if np.iscomplexobj(cval) else _fusable_tail(input, output, [ax for ax, _ in passes], pass_modes)
+    source = input
+    for index, (ax, taps) in enumerate(passes):
+        if fused and index == len(passes) - fused:
+            _run_fused(source, output, [t for _, t in passes[-fused:]], pass_modes[-fused:], cval)
+            return output
+        correlate1d(source, taps, ax, output, modes[ax], cval, 0)
+        source = output
+    return output
+
+
+def sobel(input, axis: int = -1, output=None, mode="reflect", cval: float = 0.0) -> np.ndarray:
+    """Sobel filter along `axis`, as ``scipy.ndimage.sobel``."""
+    return _derivative_then_smooth(input, axis, output, mode, cval, [-1, 0, 1], [1, 2, 1])
+
+
+def prewitt(input, axis: int = -1, output=None, mode="reflect", cval: float = 0.0) -> np.ndarray:
+    """Prewitt filter along `axis`, as ``scipy.ndimage.prewitt``."""
+    return _derivative_then_smooth(input, axis, output, mode, cval, [-1, 0, 1], [1, 1, 1])
+
+
+def _generic_laplace(input, derivative2, output, mode, cval, axes, extra=()) -> np.ndarray:
+    input = np.asarray(input)
+    output = _params.ndimage_output(output, input)
+    axes = _params.ndimage_axes(axes, input.ndim)
+    if not axes:
+        output[...] = input[...]
+        return output
+    modes = _params.ndimage_sequence(mode, len(axes), "mode")
+    derivative2(input, axes[0], output, modes[0], cval, *extra)
+    for i in range(1, len(axes)):
+        output += derivative2(input, axes[i], output.dtype, modes[i], cval, *extra)
+    return output
+
+
+def laplace(input, output=None, mode="reflect", cval: float = 0.0, *, axes=None) -> np.ndarray:
+    """Laplace filter from second differences [1, -2, 1], as ``scipy.ndimage.laplace``."""
+    def second_difference(x, axis, out, mode_, cval_):
+        return correlate1d(x, [1, -2, 1], axis, out, mode_, cval_, 0)
+
+    return _generic_laplace(input, second_difference, output, mode, cval, axes)
+
+
+def gaussian_laplace(input, sigma, output=None, mode="reflect", cval: float = 0.0, *, axes=None,
+                     **kwargs) -> np.ndarray:
+    """Laplace filter from Gaussian second derivatives, as ``scipy.ndimage.gaussian_laplace``
+    (extra keywords go to gaussian_filter)."""
+    input = np.asarray(input)
+
+    def second_derivative(x, axis, out, mode_, cval_, sigma_):
+        order = [0] * x.ndim
+        order[axis] = 2
+        return gaussian_filter(x, sigma_, order, out, mode_, cval_, **kwargs)
+
+    checked = _params.ndimage_axes(axes, input.ndim)
+    sigmas = _params.ndimage_sequence(sigma, len(checked), "sigma")
+    if len(checked) < input.ndim:  # sigma 0 (no smoothing) along the axes not filtered
+        full = [0] * input.ndim
+        for s, ax in zip(sigmas, checked):
+            full[ax] = s
+        sigmas = full
+    return _generic_laplace(input, second_derivative, output, mode, cval, axes, (sigmas,))
+
+
+def gaussian_gradient_magnitude(input, sigma, output=None, mode="reflect", cval: float = 0.0, *, axes=None,
+                                **kwargs) -> np.ndarray:
+    """Gradient magnitude from Gaussian first derivatives, as
+    ``scipy.ndimage.gaussian_gradient_magnitude`` (extra keywords go to gaussian_filter)."""
+    input = np.asarray(input)
+    output = _params.ndimage_output(output, input)
+    axes = _params.ndimage_axes(axes, input.ndim)
+    if not axes:
+        output[...] = input[...]
+        return output
+
+    def first_derivative(axis, out, mode_):
+        order = [0] * input.ndim
+        order[axis] = 1
+        return gaussian_filter(input, sigma, order, out, mode_, cval, **kwargs)
+
+    modes = _params.ndimage_sequence(mode, len(axes), "mode")
+    first_derivative(axes[0], output, modes[0])
+    np.multiply(output, output, output)
+    for i in range(1, len(axes)):
+        term = first_derivative(axes[i], output.dtype, modes[i])
+        np.multiply(term, term, term)
+        output += term
+    np.sqrt(output, output, casting="unsafe")
+    return output
