@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 scipy = pytest.importorskip("scipy")
-import scipy.ndimage  # noqa: E402
+import scipy.ndimage  # noqa: E402, F811
 import scipy.signal  # noqa: E402
 from scipy._lib import _array_api  # noqa: E402
 

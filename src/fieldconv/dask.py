@@ -39,7 +39,7 @@ pooling, Flatten, Linear) have no fixed halo and are refused.
 from __future__ import annotations
 
 try:
-    import dask
+    import dask  # noqa: F401  (the top-level package first: a clearer error without it)
     import dask.array as _da
     from dask.base import tokenize
     from dask.highlevelgraph import HighLevelGraph
