@@ -31,9 +31,10 @@
 namespace fieldconv {
 
 // Estimated single-thread work, in nanoseconds, that one more thread must get before it is
-// worth waking (a sleeping helper needs ~5-40 us to start on these virtual machines; below
-// ~25 us of work each, the caller alone finishes first).
-constexpr double min_work_ns_per_thread = 25'000;
+// worth waking. A woken helper needs 5 us to half a millisecond to start on these virtual
+// machines, and a late one can hold a call up for a scheduler tick: a call under ~100 us gains
+// at most tens of microseconds from a helper and risks milliseconds, so it runs alone.
+constexpr double min_work_ns_per_thread = 50'000;
 
 // Threads a call of `work_ns` estimated single-thread nanoseconds is worth: between 1 and
 // get_num_threads().

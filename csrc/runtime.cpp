@@ -244,18 +244,56 @@ constexpr double min_saving = 0.1;
 constexpr std::uint64_t short_slice_ns = 100'000;  // the shortest slice the kernel accepts
 constexpr int warm_up_teams = 2;
 constexpr i64 helpers_awake_ns = 1'000'000;  // GNU OpenMP's helpers spin for about this long after a region
-constexpr double wake_allowance_ns = 50'000;
-struct SizeClass {
+// One judgment of whether helpers pay: the score and its caller-alone window.
+struct Judgment {
   std::atomic<double> score{0};
-  std::atomic<int> teams_seen{0};
   std::atomic<i64> last_report_ns{0};
   std::atomic<i64> window_end_ns{0};
   std::atomic<i64> window_length_ns{min_window_ns};
+
+  bool window_open(i64 now) const noexcept { return now < window_end_ns.load(std::memory_order_relaxed); }
+
+  // Folds one team's saving in; opens (or lengthens) the window while the score is negative.
+  void record(double saved, i64 now) noexcept {
+    const double since = double(now - last_report_ns.exchange(now, std::memory_order_relaxed));
+    const double weight = score_weight + (1 - score_weight) * (1 - std::exp2(-since / score_half_life_ns));
+    const double updated = (1 - weight) * score.load(std::memory_order_relaxed) + weight * saved;
+    score.store(updated, std::memory_order_relaxed);
+    const i64 length = window_length_ns.load(std::memory_order_relaxed);
+    if (updated >= 0) {
+      window_length_ns.store(min_window_ns, std::memory_order_relaxed);
+      return;
+    }
+    if (saved < 0) window_length_ns.store(std::min(4 * length, max_window_ns), std::memory_order_relaxed);
+    window_end_ns.store(now + length, std::memory_order_relaxed);
+    windows_opened.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  void reset() noexcept {
+    score.store(0, std::memory_order_relaxed);
+    window_end_ns.store(0, std::memory_order_relaxed);
+    window_length_ns.store(min_window_ns, std::memory_order_relaxed);
+  }
+};
+
+// Per size class, two judgments: for calls that come often (their helpers are awake, spinning
+// between regions) and for sparse calls (every team first wakes a sleeping helper, which can take
+// hundreds of microseconds on a virtual machine; worth it for large calls only).
+struct SizeClass {
+  std::atomic<int> teams_seen{0};
+  Judgment frequent, sparse;
 };
 SizeClass size_class_state[size_classes];
 // The size class of the call this thread is making (set by threads_for_work): its teams report
 // there, whatever the estimate's error.
 thread_local int current_size_class = -1;
+// Whether this thread's calls come often (the previous one ended less than helpers_awake_ns
+// ago), when its last parallel_for ended, and whether this call and the previous one opened a
+// team.
+thread_local bool calls_frequent = false;
+thread_local i64 last_loop_end_ns = 0;
+thread_local bool team_in_call = false;
+thread_local bool team_in_previous_call = false;
 
 int size_class(double work_ns) noexcept {
   int k = 0;
@@ -266,9 +304,8 @@ thread_local bool first_team_reported = false;
 
 void forget_late_helpers() noexcept {
   for (SizeClass& state : size_class_state) {
-    state.score.store(0, std::memory_order_relaxed);
-    state.window_end_ns.store(0, std::memory_order_relaxed);
-    state.window_length_ns.store(min_window_ns, std::memory_order_relaxed);
+    state.frequent.reset();
+    state.sparse.reset();
   }
 }
 
@@ -282,14 +319,17 @@ void reset_in_child() noexcept {
 }  // namespace
 
 int threads_for_work(double work_ns) noexcept {
+  const i64 now = team::now_ns();
+  calls_frequent = now - last_loop_end_ns < helpers_awake_ns;
+  team_in_previous_call = team_in_call;
+  team_in_call = false;
   const int budget = get_num_threads();
   if (budget <= 1 || !(work_ns >= 2 * min_work_ns_per_thread)) return 1;
   const double worth = std::floor(work_ns / min_work_ns_per_thread);
   int threads = worth < double(budget) ? int(worth) : budget;
   current_size_class = size_class(work_ns);
-  if (threads > 1 &&
-      team::now_ns() < size_class_state[current_size_class].window_end_ns.load(std::memory_order_relaxed))
-    threads = 1;
+  const SizeClass& state = size_class_state[current_size_class];
+  if (threads > 1 && (calls_frequent ? state.frequent : state.sparse).window_open(now)) threads = 1;
   return threads;
 }
 
@@ -326,6 +366,7 @@ int take_helpers(int wanted) noexcept {
 void leave(int helpers) noexcept {
   if (helpers > 0) active_helpers.fetch_sub(helpers, std::memory_order_relaxed);
   active_threads.fetch_sub(1 + helpers, std::memory_order_relaxed);
+  last_loop_end_ns = now_ns();
 }
 
 Statistics statistics(bool reset) noexcept {
@@ -361,32 +402,20 @@ void report(const RegionTiming& timing) noexcept {
                  (long long)timing.item_cpu_ns / 1000, current_size_class, size_class(alone));
   // A team must be worth it: it counts as saving only what goes beyond min_saving of the time
   // alone (CPU time per item grows when two threads share caches and memory, so "alone" leans
-  // high; and a team that saves nothing only adds a risk of late joins).
-  // Clamped to +-alone: one outlier (a first call faulting in its workspace, a stall of a tick
-  // on a tiny call) must not outweigh the evidence of many teams.
-  // A helper idle for long has gone to sleep and needs waking (tens of microseconds here): a
-  // cost every first team after a pause pays, and every trial after a window; it must not
-  // read as a late helper, or small calls would never get helpers back once a window opened.
-  static thread_local i64 previous_team_end_ns = 0;
-  const bool helpers_asleep = timing.start_ns - previous_team_end_ns > helpers_awake_ns;
-  previous_team_end_ns = timing.end_ns;
-  const double allowance = helpers_asleep ? wake_allowance_ns : 0;
-  const double saved = std::max(-alone, std::min(alone, alone * (1 - min_saving) - double(actual) + allowance));
+  // high; and a team that saves nothing only adds a risk of late joins). Clamped to +-alone: one
+  // outlier (a first call faulting in its workspace, a stall of a tick on a tiny call) must not
+  // outweigh the evidence of many teams.
+  const double saved = std::max(-alone, std::min(alone, alone * (1 - min_saving) - double(actual)));
   SizeClass& state = size_class_state[current_size_class >= 0 ? current_size_class : size_class(alone)];
+  const bool first_team_of_run = calls_frequent && !team_in_previous_call && !team_in_call;
+  team_in_call = true;
   // The first teams of a class warm up (workspaces, page faults): not evidence of late helpers.
   if (state.teams_seen.fetch_add(1, std::memory_order_relaxed) < warm_up_teams) return;
-  const double since = double(timing.end_ns - state.last_report_ns.exchange(timing.end_ns, std::memory_order_relaxed));
-  const double weight = score_weight + (1 - score_weight) * (1 - std::exp2(-since / score_half_life_ns));
-  const double score = (1 - weight) * state.score.load(std::memory_order_relaxed) + weight * saved;
-  state.score.store(score, std::memory_order_relaxed);
-  const i64 length = state.window_length_ns.load(std::memory_order_relaxed);
-  if (score >= 0) {
-    state.window_length_ns.store(min_window_ns, std::memory_order_relaxed);
-    return;
-  }
-  if (saved < 0) state.window_length_ns.store(std::min(4 * length, max_window_ns), std::memory_order_relaxed);
-  state.window_end_ns.store(timing.end_ns + length, std::memory_order_relaxed);
-  windows_opened.fetch_add(1, std::memory_order_relaxed);
+  // The first team of a run of frequent calls wakes the helpers for the calls that follow: its
+  // wake-up is not what those calls will pay, as long as helpers have been paying (a trial after
+  // a window, while they have not, counts).
+  if (first_team_of_run && state.frequent.score.load(std::memory_order_relaxed) >= 0) return;
+  (calls_frequent ? state.frequent : state.sparse).record(saved, timing.end_ns);
 }
 
 namespace {

@@ -244,7 +244,8 @@ def test_threads_for_work():
     _core.team_statistics(reset=True)
     assert _core.threads_for_work(0) == 1
     assert _core.threads_for_work(10_000) == 1          # 10 us: alone
-    assert _core.threads_for_work(60_000) == 2          # 60 us: two threads' worth
+    assert _core.threads_for_work(90_000) == 1          # under 100 us: alone
+    assert _core.threads_for_work(120_000) == 2         # two threads' worth
     assert _core.threads_for_work(1e9) == 4             # capped by the budget
     assert _core.threads_for_work(float("nan")) == 1
     fieldconv.set_num_threads(1)
