@@ -235,6 +235,8 @@ void raise_peak(std::atomic<int>& peak, int value) noexcept {
 constexpr int size_classes = 8;
 constexpr i64 min_window_ns = 50'000'000;     // 50 ms
 constexpr i64 max_window_ns = 1'000'000'000;  // 1 s
+constexpr i64 min_window_calls = 16;
+constexpr i64 max_window_calls = 4096;
 // Weight of the newest team in the score: 0.1 when teams come often (a lone stall among many
 // paying teams opens no window), growing towards 1 as the time since the class's previous team
 // grows past score_half_life_ns (old evidence fades: the machine may have changed since).
@@ -244,14 +246,23 @@ constexpr double min_saving = 0.1;
 constexpr std::uint64_t short_slice_ns = 100'000;  // the shortest slice the kernel accepts
 constexpr int warm_up_teams = 2;
 constexpr i64 helpers_awake_ns = 1'000'000;  // GNU OpenMP's helpers spin for about this long after a region
-// One judgment of whether helpers pay: the score and its caller-alone window.
+// One judgment of whether helpers pay: the score and its caller-alone window. A window lasts
+// both a time and a number of calls (whichever ends later), so that calls coming in bursts
+// (another library's calls in between, or a benchmark's rounds at another thread count) do not
+// find it expired at every burst.
 struct Judgment {
   std::atomic<double> score{0};
   std::atomic<i64> last_report_ns{0};
   std::atomic<i64> window_end_ns{0};
   std::atomic<i64> window_length_ns{min_window_ns};
+  std::atomic<i64> window_calls_left{0};
+  std::atomic<i64> window_calls{min_window_calls};
 
-  bool window_open(i64 now) const noexcept { return now < window_end_ns.load(std::memory_order_relaxed); }
+  // True while the window is open; counts the call against it.
+  bool take_window(i64 now) noexcept {
+    const bool by_calls = window_calls_left.fetch_sub(1, std::memory_order_relaxed) > 0;
+    return by_calls || now < window_end_ns.load(std::memory_order_relaxed);
+  }
 
   // Folds one team's saving in; opens (or lengthens) the window while the score is negative.
   void record(double saved, i64 now) noexcept {
@@ -260,12 +271,18 @@ struct Judgment {
     const double updated = (1 - weight) * score.load(std::memory_order_relaxed) + weight * saved;
     score.store(updated, std::memory_order_relaxed);
     const i64 length = window_length_ns.load(std::memory_order_relaxed);
+    const i64 calls = window_calls.load(std::memory_order_relaxed);
     if (updated >= 0) {
       window_length_ns.store(min_window_ns, std::memory_order_relaxed);
+      window_calls.store(min_window_calls, std::memory_order_relaxed);
       return;
     }
-    if (saved < 0) window_length_ns.store(std::min(4 * length, max_window_ns), std::memory_order_relaxed);
+    if (saved < 0) {
+      window_length_ns.store(std::min(4 * length, max_window_ns), std::memory_order_relaxed);
+      window_calls.store(std::min(4 * calls, max_window_calls), std::memory_order_relaxed);
+    }
     window_end_ns.store(now + length, std::memory_order_relaxed);
+    window_calls_left.store(calls, std::memory_order_relaxed);
     windows_opened.fetch_add(1, std::memory_order_relaxed);
   }
 
@@ -273,6 +290,8 @@ struct Judgment {
     score.store(0, std::memory_order_relaxed);
     window_end_ns.store(0, std::memory_order_relaxed);
     window_length_ns.store(min_window_ns, std::memory_order_relaxed);
+    window_calls_left.store(0, std::memory_order_relaxed);
+    window_calls.store(min_window_calls, std::memory_order_relaxed);
   }
 };
 
@@ -328,8 +347,8 @@ int threads_for_work(double work_ns) noexcept {
   const double worth = std::floor(work_ns / min_work_ns_per_thread);
   int threads = worth < double(budget) ? int(worth) : budget;
   current_size_class = size_class(work_ns);
-  const SizeClass& state = size_class_state[current_size_class];
-  if (threads > 1 && (calls_frequent ? state.frequent : state.sparse).window_open(now)) threads = 1;
+  SizeClass& state = size_class_state[current_size_class];
+  if (threads > 1 && (calls_frequent ? state.frequent : state.sparse).take_window(now)) threads = 1;
   return threads;
 }
 
