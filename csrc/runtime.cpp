@@ -268,7 +268,8 @@ struct Judgment {
   void record(double saved, i64 now) noexcept {
     const double since = double(now - last_report_ns.exchange(now, std::memory_order_relaxed));
     const double weight = score_weight + (1 - score_weight) * (1 - std::exp2(-since / score_half_life_ns));
-    const double updated = (1 - weight) * score.load(std::memory_order_relaxed) + weight * saved;
+    const double previous = score.load(std::memory_order_relaxed);
+    const double updated = (1 - weight) * previous + weight * saved;
     score.store(updated, std::memory_order_relaxed);
     const i64 length = window_length_ns.load(std::memory_order_relaxed);
     const i64 calls = window_calls.load(std::memory_order_relaxed);
@@ -277,7 +278,10 @@ struct Judgment {
       window_calls.store(min_window_calls, std::memory_order_relaxed);
       return;
     }
-    if (saved < 0) {
+    // A trial (a team while the score was already negative, after a window) that lost makes the
+    // next window longer; the losses that first turn the score negative (often a burst: the
+    // machine hiccuped) open the shortest one.
+    if (saved < 0 && previous < 0) {
       window_length_ns.store(std::min(4 * length, max_window_ns), std::memory_order_relaxed);
       window_calls.store(std::min(4 * calls, max_window_calls), std::memory_order_relaxed);
     }
