@@ -233,7 +233,7 @@ void raise_peak(std::atomic<int>& peak, int value) noexcept {
 // core, so under steady contention the windows reach a second within three trials, and the
 // loss stays below 1 %.
 constexpr int size_classes = 8;
-constexpr i64 min_window_ns = 50'000'000;     // 50 ms
+constexpr i64 min_window_ns = 10'000'000;     // 10 ms
 constexpr i64 max_window_ns = 1'000'000'000;  // 1 s
 constexpr i64 min_window_calls = 16;
 constexpr i64 max_window_calls = 4096;
@@ -269,7 +269,9 @@ struct Judgment {
     const double since = double(now - last_report_ns.exchange(now, std::memory_order_relaxed));
     const double weight = score_weight + (1 - score_weight) * (1 - std::exp2(-since / score_half_life_ns));
     const double previous = score.load(std::memory_order_relaxed);
-    const double updated = (1 - weight) * previous + weight * saved;
+    // A trial that paid halves the deficit: after a burst of stalls (a hiccup of the machine),
+    // helpers come back within a few trials rather than a few dozen.
+    const double updated = (previous < 0 && saved > 0 ? previous / 2 : (1 - weight) * previous) + weight * saved;
     score.store(updated, std::memory_order_relaxed);
     const i64 length = window_length_ns.load(std::memory_order_relaxed);
     const i64 calls = window_calls.load(std::memory_order_relaxed);
