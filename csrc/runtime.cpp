@@ -235,7 +235,7 @@ void raise_peak(std::atomic<int>& peak, int value) noexcept {
 constexpr int size_classes = 8;
 constexpr i64 min_window_ns = 10'000'000;     // 10 ms
 constexpr i64 max_window_ns = 1'000'000'000;  // 1 s
-constexpr i64 min_window_calls = 16;
+constexpr i64 min_window_calls = 64;
 constexpr i64 max_window_calls = 4096;
 // Weight of the newest team in the score: 0.1 when teams come often (a lone stall among many
 // paying teams opens no window), growing towards 1 as the time since the class's previous team
@@ -268,7 +268,10 @@ struct Judgment {
   void record(double saved, i64 now) noexcept {
     const double since = double(now - last_report_ns.exchange(now, std::memory_order_relaxed));
     const double weight = score_weight + (1 - score_weight) * (1 - std::exp2(-since / score_half_life_ns));
-    const double previous = score.load(std::memory_order_relaxed);
+    // A judgment starts from the first team's saving, floored at zero: one loss alone, before
+    // any evidence, opens no window.
+    const double previous = last_report_ns.load(std::memory_order_relaxed) == 0 ? std::max(0.0, saved)
+                                                                             : score.load(std::memory_order_relaxed);
     // A trial that paid halves the deficit: after a burst of stalls (a hiccup of the machine),
     // helpers come back within a few trials rather than a few dozen.
     const double updated = (previous < 0 && saved > 0 ? previous / 2 : (1 - weight) * previous) + weight * saved;
@@ -440,6 +443,10 @@ void report(const RegionTiming& timing) noexcept {
   // wake-up is not what those calls will pay, as long as helpers have been paying (a trial after
   // a window, while they have not, counts).
   if (first_team_of_run && state.frequent.score.load(std::memory_order_relaxed) >= 0) return;
+  if (trace)
+    std::fprintf(stderr, "  saved %.0f us into %s (score before %.0f us)\n", saved / 1000,
+                 calls_frequent ? "frequent" : "sparse",
+                 (calls_frequent ? state.frequent : state.sparse).score.load(std::memory_order_relaxed) / 1000);
   (calls_frequent ? state.frequent : state.sparse).record(saved, timing.end_ns);
 }
 
