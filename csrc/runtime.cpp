@@ -266,12 +266,11 @@ struct Judgment {
 
   // Folds one team's saving in; opens (or lengthens) the window while the score is negative.
   void record(double saved, i64 now) noexcept {
-    const double since = double(now - last_report_ns.exchange(now, std::memory_order_relaxed));
-    const double weight = score_weight + (1 - score_weight) * (1 - std::exp2(-since / score_half_life_ns));
+    const i64 last = last_report_ns.exchange(now, std::memory_order_relaxed);
+    const double weight = score_weight + (1 - score_weight) * (1 - std::exp2(-double(now - last) / score_half_life_ns));
     // A judgment starts from the first team's saving, floored at zero: one loss alone, before
     // any evidence, opens no window.
-    const double previous = last_report_ns.load(std::memory_order_relaxed) == 0 ? std::max(0.0, saved)
-                                                                             : score.load(std::memory_order_relaxed);
+    const double previous = last == 0 ? std::max(0.0, saved) : score.load(std::memory_order_relaxed);
     // A trial that paid halves the deficit: after a burst of stalls (a hiccup of the machine),
     // helpers come back within a few trials rather than a few dozen.
     const double updated = (previous < 0 && saved > 0 ? previous / 2 : (1 - weight) * previous) + weight * saved;
@@ -297,6 +296,7 @@ struct Judgment {
 
   void reset() noexcept {
     score.store(0, std::memory_order_relaxed);
+    last_report_ns.store(0, std::memory_order_relaxed);
     window_end_ns.store(0, std::memory_order_relaxed);
     window_length_ns.store(min_window_ns, std::memory_order_relaxed);
     window_calls_left.store(0, std::memory_order_relaxed);
@@ -418,6 +418,7 @@ void report(const RegionTiming& timing) noexcept {
   // The first team of a thread includes creating its pool's threads: not a measure of lateness.
   if (!first_team_reported) {
     first_team_reported = true;
+    team_in_call = true;
     return;
   }
   const i64 actual = timing.end_ns - timing.start_ns;
