@@ -321,7 +321,11 @@ KernelStatus direct_blocked(const Conv2dJob<T>& job) noexcept {
   if (plan.shared_strips) {
     if (shared_memory.get() == nullptr) return KernelStatus::out_of_memory;
     T* shared = static_cast<T*>(shared_memory.get());
-    parallel_for(spatial_items * plan.chunk_count, threads, [&](i64 index, int) {
+    // A copy of at most a few MB (the shared budget is 16 MiB): a second thread gains little on
+    // it and would be one more team whose helper can join late.
+    const i64 shared_bytes = spatial_items * plan.chunk_count * plan.strip_elements * i64(sizeof(T));
+    const int fill_threads = shared_bytes >= (i64{4} << 20) ? threads : 1;
+    parallel_for(spatial_items * plan.chunk_count, fill_threads, [&](i64 index, int) {
       const i64 chunk = index % plan.chunk_count;
       i64 rest = index / plan.chunk_count;
       const i64 col_tile = rest % plan.cols.tiles;
