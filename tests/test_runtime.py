@@ -176,3 +176,8 @@ def test_forked_child_can_compute():
     except subprocess.TimeoutExpired:
         pytest.fail("conv2d in a forked child hung")
     assert output.split() == ["0", "True"]
+
+
+def test_package_ships_type_information():
+    """py.typed marks the package as typed (PEP 561), so type checkers read its hints."""
+    assert os.path.isfile(os.path.join(os.path.dirname(fieldconv.__file__), "py.typed"))
