@@ -16,7 +16,8 @@
 //     gets a busy core at once;
 //   * each region measures what its helpers saved (the CPU time of its items against its wall
 //     time); per size class of work, where recent helpers did not pay, that class's calls run
-//     on the caller alone for a while (50 ms, growing 4x per losing trial up to a second),
+//     on the caller alone for a while (10 ms and 64 calls, growing 4x per losing trial up to
+//     a second and 4096 calls),
 //     then try helpers again (runtime.cpp; docs/threads.md).
 // No exception may leave a region: allocate before entering, keep bodies noexcept.
 #pragma once

@@ -222,16 +222,16 @@ void raise_peak(std::atomic<int>& peak, int value) noexcept {
   }
 }
 
-// Caller-alone windows, per size class of work (class k: about 4^k x 25 us of single-thread
+// Caller-alone windows, per size class of work (class k: about 4^k x 100 us of single-thread
 // work), so that late helpers on small calls do not stop large ones from using threads, and
-// the other way round. Each class keeps a score: a moving average of the time its recent teams
-// saved beyond 10 % of the time alone, in nanoseconds (negative when a helper joined late): the
-// expected saving of the next team. While the score is negative, the class's calls run on
-// the caller alone for window_length; a team that lost multiplies the length by 4 (up to
-// max_window_ns), and a score back above zero puts it back to min_window_ns. A trial under
-// contention loses up to a scheduler tick (4 ms at HZ=250) waiting for a helper that got no
-// core, so under steady contention the windows reach a second within three trials, and the
-// loss stays below 1 %.
+// the other way round. Each class keeps scores (Judgment, below): moving averages of the time
+// its recent teams saved beyond 10 % of the time alone, in nanoseconds (negative when a helper
+// joined late): the expected saving of the next team. While a score is negative, the class's
+// calls run on the caller alone for a window (a time and a number of calls); a trial after it
+// that lost makes the next one 4x longer (up to max_window_ns and max_window_calls), and a score
+// back above zero makes them shortest again. A trial under contention loses up to a scheduler
+// tick (4 ms at HZ=250) waiting for a helper that got no core, so under steady contention the
+// windows reach a second within a few trials, and the loss stays around 1 %.
 constexpr int size_classes = 8;
 constexpr i64 min_window_ns = 10'000'000;     // 10 ms
 constexpr i64 max_window_ns = 1'000'000'000;  // 1 s
