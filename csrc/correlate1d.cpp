@@ -76,10 +76,9 @@ void check_params(const Correlate1dParams& p, FilterScalar input_type, FilterSca
 void check_overlap(const Correlate1dParams& p, FilterScalar input_type, const void* input, FilterScalar output_type,
                    const void* output) {
   if (input == output && input_type == output_type) return;
-  static constexpr i64 bytes[] = {1, 1, 1, 2, 2, 4, 4, 8, 8, 4, 8};
   const i64 elements = p.outer * p.length * p.inner;
-  check_disjoint(output, elements * bytes[static_cast<int>(output_type)], "output", input,
-                 elements * bytes[static_cast<int>(input_type)], "input");
+  check_disjoint(output, elements * scalar_bytes(output_type), "output", input, elements * scalar_bytes(input_type),
+                 "input");
 }
 
 void run_job(const Correlate1dJob& job) {
@@ -119,6 +118,18 @@ Correlate1dJob make_job(const Correlate1dParams& p, const LineMap& m, FilterScal
   return job;
 }
 
+// The fused job's pass along the last axis, done on each row as soon as the first pass wrote it.
+void attach_last_pass(Correlate1dJob& job, const Correlate1dParams& last, const LineMap& map, const double* weights) {
+  job.weights2 = weights;
+  job.size2 = last.size;
+  job.symmetry2 = symmetry_of(weights, last.size);
+  job.map2 = map.map.data();
+  job.identity_begin2 = map.identity_begin;
+  job.identity_end2 = map.identity_end;
+  job.shift2 = map.shift;
+  job.cval2 = last.cval;
+}
+
 }  // namespace
 
 void correlate1d(const Correlate1dParams& p, FilterScalar input_type, const void* input, FilterScalar output_type,
@@ -155,14 +166,7 @@ void correlate1d_then_last(const Correlate1dParams& first, const double* first_w
     return;
   }
   Correlate1dJob job = make_job(first, m1, input_type, input, output_type, output, first_weights);
-  job.weights2 = last_weights;
-  job.size2 = second.size;
-  job.symmetry2 = symmetry_of(last_weights, second.size);
-  job.map2 = m2.map.data();
-  job.identity_begin2 = m2.identity_begin;
-  job.identity_end2 = m2.identity_end;
-  job.shift2 = m2.shift;
-  job.cval2 = second.cval;
+  attach_last_pass(job, second, m2, last_weights);
   run_job(job);
 }
 
@@ -199,14 +203,7 @@ void correlate1d_then_last_two(const Correlate1dParams& first, const double* fir
     return;
   }
   Correlate1dJob job = make_job(first, m1, input_type, input, output_type, output, first_weights);
-  job.weights2 = last_weights;
-  job.size2 = end.size;
-  job.symmetry2 = symmetry_of(last_weights, end.size);
-  job.map2 = m2.map.data();
-  job.identity_begin2 = m2.identity_begin;
-  job.identity_end2 = m2.identity_end;
-  job.shift2 = m2.shift;
-  job.cval2 = end.cval;
+  attach_last_pass(job, end, m2, last_weights);
   job.plane_rows = plane_rows;
   job.plane_weights = middle_weights;
   job.plane_size = mid.size;

@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "dispatch.hpp"
+#include "fieldconv/filter2d.hpp"
 #include "fieldconv/shapes.hpp"
 #include "parallel.hpp"
 
@@ -25,6 +26,12 @@ inline void check_disjoint(const void* a, std::int64_t a_bytes, const char* a_na
   if (before(a_begin, b_begin + b_bytes) && before(b_begin, a_begin + a_bytes))
     throw_invalid(a_name, " and ", b_name, " must not overlap (no entry point computes in place; "
                   "write into a separate buffer)");
+}
+
+// Bytes of one element of a filter scalar type (FilterScalar, fieldconv/filter2d.hpp).
+inline std::int64_t scalar_bytes(FilterScalar type) {
+  static constexpr std::int64_t bytes[] = {1, 1, 1, 2, 2, 4, 4, 8, 8, 4, 8};
+  return bytes[static_cast<int>(type)];
 }
 
 // Estimated single-thread nanoseconds of a convolution with `macs` multiply-adds of `T`

@@ -27,10 +27,6 @@ i64 positive_mod(i64 x, i64 n) {
 
 bool is_integer(FilterScalar type) { return type != FilterScalar::float32 && type != FilterScalar::float64; }
 
-i64 scalar_bytes(FilterScalar type) {
-  static constexpr i64 bytes[] = {1, 1, 1, 2, 2, 4, 4, 8, 8, 4, 8};
-  return bytes[static_cast<int>(type)];
-}
 
 template <class A>
 KernelStatus run(const Filter2dKernels& kernels, Filter2dJob<A>& job, const void* weights, const void* fill) {
