@@ -60,7 +60,7 @@ PackedConv2dWeights<T>::PackedConv2dWeights(const T* weight, const Conv2dParams&
   // 64 bytes of out-channels per block, or the active family's preference (128 bytes for
   // AVX-512) when the group has more out-channels than 64 bytes hold.
   const std::int64_t narrow = 64 / std::int64_t(sizeof(T));
-  const std::int64_t preferred = active_kernels().conv2d_block_bytes / std::int64_t(sizeof(T));
+  const std::int64_t preferred = active_kernels().conv2d_direct.block_bytes / std::int64_t(sizeof(T));
   block_width_ = out_per_group > narrow ? preferred : narrow;
   blocks_per_group_ = (out_per_group + block_width_ - 1) / block_width_;
   block_stride_ = checked_mul(checked_mul(in_channels_per_group_, taps, "packed weight size"), block_width_,
@@ -106,8 +106,8 @@ void conv2d_direct(const Conv2dParams& params, const T* input, const PackedConv2
                          bias,
                          output,
                          threads_for_work(work_ns)};
-  const Conv2dKernels<T>& kernels = active_kernels().conv2d<T>();
-  const KernelStatus status = weight.is_depthwise() ? kernels.depthwise(job) : kernels.direct_blocked(job);
+  const Conv2dDirectFunctions<T>& kernels = active_kernels().conv2d_direct.functions.of<T>();
+  const KernelStatus status = weight.is_depthwise() ? kernels.depthwise(job) : kernels.blocked(job);
   if (status == KernelStatus::workspace_too_large)
     throw_invalid("conv2d: the workspace for this geometry would exceed the limit of 1 GiB per thread "
                   "(reduce padding or dilation, or the kernel size)");

@@ -82,7 +82,7 @@ void check_overlap(const Correlate1dParams& p, FilterScalar input_type, const vo
 }
 
 void run_job(const Correlate1dJob& job) {
-  const KernelStatus status = active_kernels().correlate1d(job);
+  const KernelStatus status = active_kernels().correlate1d.lines(job);
   if (status == KernelStatus::workspace_too_large)
     throw_invalid("correlate1d: the workspace for this filter would exceed the limit of 1 GiB per thread");
   if (status == KernelStatus::out_of_memory) throw std::bad_alloc();

@@ -1,62 +1,32 @@
-// Kernel table: one entry per operation and dtype, chosen once from the ISA the CPU supports
-// (or FIELDCONV_ISA). Entries are the kernel families' functions (kernels/kernels.hpp).
+// Kernel table: one entry per kernel family, chosen once from the ISA the CPU supports (or
+// FIELDCONV_ISA). The families, ISAs and fallbacks come from kernels/kernel_list.inc.
 #pragma once
+
+#include <string>
+#include <vector>
 
 #include "kernels/kernels.hpp"
 
 namespace fieldconv {
 
-template <class T>
-struct Conv2dKernels {
-  KernelStatus (*direct_blocked)(const Conv2dJob<T>&) noexcept;
-  KernelStatus (*depthwise)(const Conv2dJob<T>&) noexcept;
-  KernelStatus (*winograd)(const WinogradJob<T>&) noexcept;
-};
-
-template <class T>
-struct Pool2dKernels {
-  KernelStatus (*max)(const Pool2dJob<T>&) noexcept;
-  KernelStatus (*avg)(const Pool2dJob<T>&) noexcept;
-};
-
-struct Filter2dKernels {
-  KernelStatus (*f32)(const Filter2dJob<float>&) noexcept;
-  KernelStatus (*f64)(const Filter2dJob<double>&) noexcept;
-  KernelStatus (*u32)(const Filter2dJob<std::uint32_t>&) noexcept;
-  KernelStatus (*u64)(const Filter2dJob<std::uint64_t>&) noexcept;
-};
-
 struct KernelTable {
-  const char* isa_name;
-  std::int64_t conv2d_block_bytes;  // preferred bytes of out-channels per packed weight block
-  // Float32 multiply-adds per nanosecond one thread of this family's direct conv sustains on
-  // mid-sized layers (a conservative round figure): turns operation counts into the work
-  // estimates that decide how many threads a call is worth (threads_for_work).
-  double macs_per_ns;
-  float (*fma_probe)(std::int64_t iterations, int* flops_per_iteration) noexcept;
-  Conv2dKernels<float> conv2d_f32;
-  Conv2dKernels<double> conv2d_f64;
-
-  template <class T>
-  const Conv2dKernels<T>& conv2d() const noexcept {
-    if constexpr (sizeof(T) == sizeof(float)) return conv2d_f32;
-    else return conv2d_f64;
-  }
-
-  Pool2dKernels<float> pool2d_f32;
-  Pool2dKernels<double> pool2d_f64;
-
-  template <class T>
-  const Pool2dKernels<T>& pool2d() const noexcept {
-    if constexpr (sizeof(T) == sizeof(float)) return pool2d_f32;
-    else return pool2d_f64;
-  }
-
+  const char* isa_name;  // the ISA asked for; a family's own `isa` says which entry runs
+  Conv2dDirectKernels conv2d_direct;
+  WinogradKernels winograd;
+  Pool2dKernels pool2d;
   Filter2dKernels filter2d;
-  KernelStatus (*correlate1d)(const Correlate1dJob&) noexcept;
+  Correlate1dKernels correlate1d;
 };
 
 const KernelTable& active_kernels() noexcept;
+
+// One line of kernel_list.inc as this build and CPU see it.
+struct KernelListEntry {
+  std::string family, isa;
+  bool compiled;       // built into this library (x86 ISAs only on x86)
+  bool cpu_supported;  // this CPU can run it
+};
+std::vector<KernelListEntry> kernel_list();
 
 // Float32 FMA throughput of the active family on `threads` threads running at once, in
 // GFLOP/s, measured over about `seconds` (the benchmark's "% of peak" denominator).

@@ -39,7 +39,7 @@ inline std::int64_t scalar_bytes(FilterScalar type) {
 // direct one, > 1 for Winograd, which needs fewer multiplications than `macs` counts).
 template <class T>
 double conv_work_ns(double macs, double efficiency) {
-  const double rate = active_kernels().macs_per_ns * efficiency * (sizeof(T) == 8 ? 0.5 : 1.0);
+  const double rate = active_kernels().conv2d_direct.macs_per_ns * efficiency * (sizeof(T) == 8 ? 0.5 : 1.0);
   return macs / rate;
 }
 

@@ -34,7 +34,7 @@ template <class T>
 void max_pool2d(const Pool2dParams& params, const T* input, T* output, std::int64_t* indices) {
   const Pool2dShape shape = pool2d_shape(params);
   const Pool2dJob<T> job{params, shape, input, output, indices, true, 0, threads_for_work(pool2d_work_ns(shape, params))};
-  run_pool2d(job, active_kernels().pool2d<T>().max);
+  run_pool2d(job, active_kernels().pool2d.functions.of<T>().max);
 }
 
 template <class T>
@@ -47,7 +47,7 @@ void avg_pool2d(const Pool2dParams& params, const T* input, T* output, bool coun
   if (divisor_override < -max_extent || divisor_override > max_extent)
     throw_invalid("divisor_override must be between ", -max_extent, " and ", max_extent, ", got ", divisor_override);
   const Pool2dJob<T> job{params, shape, input, output, nullptr, count_include_pad, divisor_override, threads_for_work(pool2d_work_ns(shape, params))};
-  run_pool2d(job, active_kernels().pool2d<T>().avg);
+  run_pool2d(job, active_kernels().pool2d.functions.of<T>().avg);
 }
 
 template void max_pool2d<float>(const Pool2dParams&, const float*, float*, std::int64_t*);

@@ -145,7 +145,7 @@ bool conv2d_winograd(const Conv2dParams& params, const T* input, const WinogradW
                            threads_for_work(conv_work_ns<T>(conv2d_macs(shape, params), 2.0)),
                            T(limit),
                            &out_of_range};
-  const KernelStatus status = active_kernels().conv2d<T>().winograd(job);
+  const KernelStatus status = active_kernels().winograd.functions.of<T>().run(job);
   if (status == KernelStatus::out_of_memory) throw std::bad_alloc();
   if (status == KernelStatus::workspace_too_large)
     throw_invalid("conv2d: the Winograd workspace for ", shape.in_channels_per_group,

@@ -608,10 +608,14 @@ KernelStatus conv2d_depthwise(const Conv2dJob<T>& job) noexcept {
   return depthwise(job);
 }
 
-template KernelStatus conv2d_direct_blocked<float>(const Conv2dJob<float>&) noexcept;
-template KernelStatus conv2d_direct_blocked<double>(const Conv2dJob<double>&) noexcept;
-template KernelStatus conv2d_depthwise<float>(const Conv2dJob<float>&) noexcept;
-template KernelStatus conv2d_depthwise<double>(const Conv2dJob<double>&) noexcept;
+Conv2dDirectKernels conv2d_direct_kernels() noexcept {
+  return {kernel_isa_name,
+          {{&conv2d_direct_blocked<float>, &conv2d_depthwise<float>},
+           {&conv2d_direct_blocked<double>, &conv2d_depthwise<double>}},
+          direct_block_bytes,
+          direct_macs_per_ns,
+          &fma_probe};
+}
 
 }  // namespace FIELDCONV_KERNEL_FAMILY
 }  // namespace fieldconv

@@ -451,7 +451,7 @@ KernelStatus c1_run(const Correlate1dJob& job) noexcept {
 
 }  // namespace
 
-KernelStatus correlate1d_lines(const Correlate1dJob& job) noexcept { return c1_run(job); }
+Correlate1dKernels correlate1d_kernels() noexcept { return {kernel_isa_name, &c1_run}; }
 
 }  // namespace FIELDCONV_KERNEL_FAMILY
 }  // namespace fieldconv

@@ -375,10 +375,10 @@ KernelStatus filter2d_direct(const Filter2dJob<A>& job) noexcept {
   return filter2d_run(job);
 }
 
-template KernelStatus filter2d_direct<float>(const Filter2dJob<float>&) noexcept;
-template KernelStatus filter2d_direct<double>(const Filter2dJob<double>&) noexcept;
-template KernelStatus filter2d_direct<std::uint32_t>(const Filter2dJob<std::uint32_t>&) noexcept;
-template KernelStatus filter2d_direct<std::uint64_t>(const Filter2dJob<std::uint64_t>&) noexcept;
+Filter2dKernels filter2d_kernels() noexcept {
+  return {kernel_isa_name, &filter2d_direct<float>, &filter2d_direct<double>, &filter2d_direct<std::uint32_t>,
+          &filter2d_direct<std::uint64_t>};
+}
 
 }  // namespace FIELDCONV_KERNEL_FAMILY
 }  // namespace fieldconv

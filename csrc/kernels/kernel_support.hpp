@@ -14,6 +14,11 @@ namespace {
 
 using i64 = std::int64_t;
 
+#define FIELDCONV_STRINGIFY_NAME(name) #name
+#define FIELDCONV_STRINGIFY(name) FIELDCONV_STRINGIFY_NAME(name)
+// This family's ISA, as kernel_list.inc spells it (the entry structs carry it).
+constexpr const char* kernel_isa_name = FIELDCONV_STRINGIFY(FIELDCONV_KERNEL_FAMILY);
+
 inline i64 min_i64(i64 a, i64 b) { return a < b ? a : b; }
 inline i64 max_i64(i64 a, i64 b) { return a > b ? a : b; }
 inline i64 ceil_div(i64 a, i64 b) { return (a + b - 1) / b; }

@@ -1,7 +1,8 @@
-// Declarations of every kernel family's entry points. Each family lives in its own namespace
-// (fieldconv::generic, fieldconv::avx2, fieldconv::avx512) and its translation units are compiled with that
-// family's flags; kernels take only plain structs, so no inline function compiled with AVX2
-// flags can be merged into code the generic path runs.
+// What the kernels see (job structs) and each kernel family's entry points. A family's code for
+// an ISA lives in that ISA's namespace (fieldconv::generic, fieldconv::avx2, ...) in translation
+// units compiled with the ISA's flags (kernel_list.inc lists them); kernels take only plain
+// structs, so no inline function compiled with AVX2 flags can be merged into code the generic
+// path runs.
 #pragma once
 
 #include <cstddef>
@@ -106,23 +107,6 @@ struct Correlate1dJob {
   double plane_cval;
 };
 
-#define FIELDCONV_DECLARE_KERNEL_FAMILY                        \
-  template <class T>                                           \
-  KernelStatus conv2d_direct_blocked(const Conv2dJob<T>& job) noexcept; \
-  template <class T>                                           \
-  KernelStatus conv2d_depthwise(const Conv2dJob<T>& job) noexcept; \
-  template <class A>                                           \
-  KernelStatus filter2d_direct(const Filter2dJob<A>& job) noexcept; \
-  KernelStatus correlate1d_lines(const Correlate1dJob& job) noexcept; \
-  /* FMA throughput probe (fma_probe_impl.hpp); returns a sink value */ \
-  float fma_probe(std::int64_t iterations, int* flops_per_iteration) noexcept;
-
-namespace generic { FIELDCONV_DECLARE_KERNEL_FAMILY }
-namespace avx2 { FIELDCONV_DECLARE_KERNEL_FAMILY }
-namespace avx512 { FIELDCONV_DECLARE_KERNEL_FAMILY }
-
-#undef FIELDCONV_DECLARE_KERNEL_FAMILY
-
 // ---------------------------------------------------------------------------------------------
 // Pooling (kernels/pool2d_impl.hpp)
 
@@ -138,23 +122,8 @@ struct Pool2dJob {
   int threads;
 };
 
-#define FIELDCONV_DECLARE_POOL2D_KERNELS                              \
-  template <class T>                                                  \
-  KernelStatus max_pool2d(const Pool2dJob<T>& job) noexcept;          \
-  template <class T>                                                  \
-  KernelStatus avg_pool2d(const Pool2dJob<T>& job) noexcept;
-
-namespace generic { FIELDCONV_DECLARE_POOL2D_KERNELS }
-namespace avx2 { FIELDCONV_DECLARE_POOL2D_KERNELS }
-
-#undef FIELDCONV_DECLARE_POOL2D_KERNELS
-
-}  // namespace fieldconv
-
 // ---------------------------------------------------------------------------------------------
 // Winograd F(m x m, 3 x 3), m = 2, 4 or 6 (kernels/winograd_impl.hpp, fieldconv/winograd.hpp).
-
-namespace fieldconv {
 
 // Transformed weights U = G g G^T as the kernels see them: per group and transformed position
 // (alpha^2 of them), out-channel panels of panel_width lanes, each [in_channel][lane] (lanes
@@ -185,12 +154,101 @@ struct WinogradJob {
   int* out_of_range;
 };
 
-#define FIELDCONV_DECLARE_WINOGRAD_FAMILY \
-  template <class T>                      \
-  KernelStatus conv2d_winograd(const WinogradJob<T>& job) noexcept;
-namespace generic { FIELDCONV_DECLARE_WINOGRAD_FAMILY }
-namespace avx2 { FIELDCONV_DECLARE_WINOGRAD_FAMILY }
-namespace avx512 { FIELDCONV_DECLARE_WINOGRAD_FAMILY }
-#undef FIELDCONV_DECLARE_WINOGRAD_FAMILY
+// ---------------------------------------------------------------------------------------------
+// Each family's entry points, as one struct per family (kernel_list.inc names the families).
+// A family's translation unit for an ISA defines fieldconv::<isa>::<family>_kernels(), which
+// returns its struct; the dispatch tables (dispatch.cpp) are made of these.
+
+// The float32 and float64 instances of a family's functions.
+template <template <class> class Functions>
+struct ByFloatType {
+  Functions<float> f32;
+  Functions<double> f64;
+
+  template <class T>
+  const Functions<T>& of() const noexcept {
+    if constexpr (sizeof(T) == sizeof(float)) return f32;
+    else return f64;
+  }
+};
+
+template <class T>
+struct Conv2dDirectFunctions {
+  KernelStatus (*blocked)(const Conv2dJob<T>&) noexcept;    // groups of several channels (1x1: pointwise)
+  KernelStatus (*depthwise)(const Conv2dJob<T>&) noexcept;  // one in- and one out-channel per group
+};
+
+struct Conv2dDirectKernels {
+  const char* isa;
+  ByFloatType<Conv2dDirectFunctions> functions;
+  std::int64_t block_bytes;  // preferred bytes of out-channels per packed weight block
+  // Float32 multiply-adds per nanosecond one thread of this direct conv sustains on mid-sized
+  // layers (a conservative round figure): turns operation counts into the work estimates that
+  // decide how many threads a call is worth (threads_for_work).
+  double macs_per_ns;
+  // FMA throughput probe of this ISA (fma_probe_impl.hpp); returns a sink value.
+  float (*fma_probe)(std::int64_t iterations, int* flops_per_iteration) noexcept;
+};
+
+template <class T>
+struct WinogradFunctions {
+  KernelStatus (*run)(const WinogradJob<T>&) noexcept;
+};
+
+// The Winograd kernel's scratch budgets and blocking (winograd_impl.hpp), for the cost model
+// that chooses algorithms (fieldconv's planner reads them through _core.kernel_constants()).
+struct WinogradBudgets {
+  std::int64_t v_budget_min_bytes, v_budget_max_bytes;  // transformed inputs of one block of tiles
+  std::int64_t m_budget_bytes;                          // GEMM results of a block and out-channel chunk
+  std::int64_t max_block_tiles;
+  std::int64_t gemm_rows;          // tiles per microkernel call
+  std::int64_t min_chunk_panels;   // out-channel panels per chunk, at least
+};
+
+struct WinogradKernels {
+  const char* isa;
+  ByFloatType<WinogradFunctions> functions;
+  WinogradBudgets budgets;
+};
+
+template <class T>
+struct Pool2dFunctions {
+  KernelStatus (*max)(const Pool2dJob<T>&) noexcept;
+  KernelStatus (*avg)(const Pool2dJob<T>&) noexcept;
+};
+
+struct Pool2dKernels {
+  const char* isa;
+  ByFloatType<Pool2dFunctions> functions;
+};
+
+struct Filter2dKernels {
+  const char* isa;
+  KernelStatus (*f32)(const Filter2dJob<float>&) noexcept;
+  KernelStatus (*f64)(const Filter2dJob<double>&) noexcept;
+  KernelStatus (*u32)(const Filter2dJob<std::uint32_t>&) noexcept;
+  KernelStatus (*u64)(const Filter2dJob<std::uint64_t>&) noexcept;
+};
+
+struct Correlate1dKernels {
+  const char* isa;
+  KernelStatus (*lines)(const Correlate1dJob&) noexcept;
+};
+
+// The entry struct of each family, by the family's name in kernel_list.inc.
+namespace family_entry {
+using conv2d_direct = Conv2dDirectKernels;
+using winograd = WinogradKernels;
+using pool2d = Pool2dKernels;
+using filter2d = Filter2dKernels;
+using correlate1d = Correlate1dKernels;
+}  // namespace family_entry
+
+#define FIELDCONV_KERNEL(family, isa) \
+  namespace isa {                     \
+  family_entry::family family##_kernels() noexcept; \
+  }
+#include "kernels/kernel_list.inc"
+#undef FIELDCONV_KERNEL
 
 }  // namespace fieldconv

@@ -662,10 +662,9 @@ KernelStatus avg_pool2d(const Pool2dJob<T>& job) noexcept {
   return avg_values(job, plan);
 }
 
-template KernelStatus max_pool2d<float>(const Pool2dJob<float>&) noexcept;
-template KernelStatus max_pool2d<double>(const Pool2dJob<double>&) noexcept;
-template KernelStatus avg_pool2d<float>(const Pool2dJob<float>&) noexcept;
-template KernelStatus avg_pool2d<double>(const Pool2dJob<double>&) noexcept;
+Pool2dKernels pool2d_kernels() noexcept {
+  return {kernel_isa_name, {{&max_pool2d<float>, &avg_pool2d<float>}, {&max_pool2d<double>, &avg_pool2d<double>}}};
+}
 
 }  // namespace FIELDCONV_KERNEL_FAMILY
 }  // namespace fieldconv

@@ -2,6 +2,8 @@
 // -mavx2 -mfma, inside an anonymous namespace of the avx2 kernel family.
 #pragma once
 
+#include <cstdint>
+
 #include <immintrin.h>
 
 #include <cmath>
@@ -11,6 +13,10 @@ namespace FIELDCONV_KERNEL_FAMILY {
 namespace {  // internal linkage: each family has its own Simd
 
 constexpr int simd_registers = 16;
+// The direct conv kernel's preferred packing: 64 bytes of out-channels (two ymm of float) per packed weight block.
+constexpr std::int64_t direct_block_bytes = 64;
+// Float32 multiply-adds per ns one thread of the direct conv sustains (Conv2dDirectKernels).
+constexpr double direct_macs_per_ns = 40;
 
 template <class T>
 struct Simd;

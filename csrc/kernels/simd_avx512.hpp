@@ -2,6 +2,8 @@
 // compiled with -mavx512f -mfma, inside the avx512 kernel family's namespace.
 #pragma once
 
+#include <cstdint>
+
 #include <immintrin.h>
 
 #include <cmath>
@@ -11,6 +13,10 @@ namespace FIELDCONV_KERNEL_FAMILY {
 namespace {  // internal linkage: each family has its own Simd
 
 constexpr int simd_registers = 32;
+// The direct conv kernel's preferred packing: 128 bytes of out-channels (two zmm of float) per packed weight block.
+constexpr std::int64_t direct_block_bytes = 128;
+// Float32 multiply-adds per ns one thread of the direct conv sustains (Conv2dDirectKernels).
+constexpr double direct_macs_per_ns = 80;
 
 template <class T>
 struct Simd;

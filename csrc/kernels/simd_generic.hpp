@@ -2,11 +2,17 @@
 // target has (SSE2 on x86-64, NEON on aarch64). "fma" is a multiply then an add, each rounded.
 #pragma once
 
+#include <cstdint>
+
 namespace fieldconv {
 namespace FIELDCONV_KERNEL_FAMILY {
 namespace {  // internal linkage: each family has its own Simd
 
 constexpr int simd_registers = 16;
+// The direct conv kernel's preferred packing: 64 bytes of out-channels per packed weight block.
+constexpr std::int64_t direct_block_bytes = 64;
+// Float32 multiply-adds per ns one thread of the direct conv sustains (Conv2dDirectKernels).
+constexpr double direct_macs_per_ns = 4;
 
 template <class T>
 struct Simd {
