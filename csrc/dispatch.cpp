@@ -141,7 +141,8 @@ void set_isa(const char* name) {
 std::vector<KernelListEntry> kernel_list() {
   std::vector<KernelListEntry> entries;
 #define FIELDCONV_KERNEL(family, entry_isa)                                                           \
-  entries.push_back({#family, #entry_isa, isa_compiled[int(Isa::entry_isa)], isa_available(Isa::entry_isa)});
+  entries.push_back({#family, #entry_isa, int(Isa::entry_isa), isa_compiled[int(Isa::entry_isa)],                \
+                     isa_available(Isa::entry_isa)});
 #include "kernels/kernel_list.inc"
 #undef FIELDCONV_KERNEL
   return entries;

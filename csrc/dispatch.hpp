@@ -23,6 +23,7 @@ const KernelTable& active_kernels() noexcept;
 // One line of kernel_list.inc as this build and CPU see it.
 struct KernelListEntry {
   std::string family, isa;
+  int isa_rank;        // position of the ISA in the list: entries of higher ranks are preferred
   bool compiled;       // built into this library (x86 ISAs only on x86)
   bool cpu_supported;  // this CPU can run it
 };

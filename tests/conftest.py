@@ -9,7 +9,8 @@ import pytest
 import fieldconv
 from fieldconv import _core
 
-ISAS = ("generic", "avx2", "avx512")
+# Every ISA of the kernel list (csrc/kernels/kernel_list.inc), portable first.
+ISAS = tuple(isa for _, isa in sorted({(entry["isa_rank"], entry["isa"]) for entry in _core.kernel_list()}))
 
 
 def isa_supported(name: str) -> bool:
@@ -32,7 +33,7 @@ def pytest_configure(config):
 
 @pytest.fixture(params=ISAS)
 def isa(request):
-    """Runs the test once per kernel family ("generic", "avx2", "avx512"), restoring the previous one."""
+    """Runs the test once per ISA of the kernel list ("generic", "avx2", "avx512"), restoring the previous one."""
     name = request.param
     if not isa_supported(name):
         pytest.skip(f"this CPU (or build) has no {name} kernels")
@@ -58,3 +59,26 @@ def rng(request):
     """A generator seeded from the test's id, so every parametrisation gets its own stable data."""
     seed = zlib.crc32(request.node.nodeid.encode())
     return np.random.default_rng(seed)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Says which entries of the kernel list (test_kernel_list.py) ran against the reference and
+    which were skipped, and why: on a CPU without AVX-512 the avx512 entries cannot run."""
+    outcomes = {}
+    for outcome in ("passed", "failed", "skipped"):
+        for report in terminalreporter.stats.get(outcome, []):
+            nodeid = getattr(report, "nodeid", "")
+            if "test_kernel_list.py::test_entry_matches_reference[" in nodeid and report.when in ("setup", "call"):
+                entry = nodeid.rsplit("[", 1)[1].rstrip("]")
+                reason = report.longrepr[2] if outcome == "skipped" and isinstance(report.longrepr, tuple) else ""
+                outcomes[entry] = (outcome, reason.removeprefix("Skipped: "))
+    if not outcomes:
+        return
+    terminalreporter.section("kernel list entries")
+    for outcome in ("passed", "failed", "skipped"):
+        entries = sorted(entry for entry, (result, _) in outcomes.items() if result == outcome)
+        if entries:
+            terminalreporter.write_line(f"{outcome} against the reference: {', '.join(entries)}")
+    for entry, (result, reason) in sorted(outcomes.items()):
+        if result == "skipped":
+            terminalreporter.write_line(f"  {entry}: {reason}")

@@ -38,6 +38,7 @@ void register_runtime(py::module_& module) {
       py::dict row;
       row["family"] = entry.family;
       row["isa"] = entry.isa;
+      row["isa_rank"] = entry.isa_rank;
       row["compiled"] = entry.compiled;
       row["cpu_supported"] = entry.cpu_supported;
       result.append(row);

@@ -28,7 +28,7 @@ def team_statistics(reset: bool = False) -> Dict[str, int]: ...  # peak_active_t
 def fma_peak_gflops(threads: int, seconds: float = 0.2) -> float: ...  # measured FMA throughput
 def get_isa() -> str: ...  # "avx512", "avx2" or "generic"
 def set_isa(name: str) -> None: ...  # for tests; ValueError if this CPU/build lacks it
-def kernel_list() -> "list[Dict[str, Any]]": ...  # family, isa, compiled, cpu_supported (kernel_list.inc)
+def kernel_list() -> "list[Dict[str, Any]]": ...  # family, isa, isa_rank, compiled, cpu_supported (kernel_list.inc)
 def kernel_choice() -> Dict[str, str]: ...  # family -> ISA of the entry the active ISA runs
 def kernel_constants() -> Dict[str, float]: ...  # budgets and blocking of the active kernels
 def openmp_description() -> str: ...

@@ -60,6 +60,16 @@ def get_isa() -> str:
     return str(_core.get_isa())
 
 
+# Which kernel family serves each public op (csrc/kernels/kernel_list.inc lists the families).
+_OP_KERNELS = (
+    ("conv2d direct (and 1x1, depthwise)", "conv2d_direct"),
+    ("conv2d winograd_f2/f4/f6", "winograd"),
+    ("max_pool2d, avg_pool2d", "pool2d"),
+    ("signal 2-D, ndimage N-D, numeric", "filter2d"),
+    ("ndimage 1-D and separable filters", "correlate1d"),
+)
+
+
 def show_config(file: Optional[IO[str]] = None) -> None:
     """Prints version, kernel family, threads (and where the count came from), OpenMP runtime
     and compiler."""
@@ -70,12 +80,15 @@ def show_config(file: Optional[IO[str]] = None) -> None:
     threads_line += f"; CPU affinity {int(_core.affinity_cpu_count())}"
     quota = int(_core.cgroup_cpu_limit("/proc/self/cgroup", "/sys/fs/cgroup"))
     threads_line += f", cgroup CPU quota {quota})" if quota else ", no cgroup CPU quota)"
+    choice = _core.kernel_choice()
     lines = [
         f"fieldconv {__version__}",
         f"  ISA:       {get_isa()}",
         f"  threads:   {threads_line}",
         f"  OpenMP:    {_core.openmp_description()}",
         f"  compiler:  {_core.compiler_description()}",
+        "  kernels:   (op: kernel family and the ISA of the entry that runs)",
+        *(f"    {op + ':':<40} {family} {choice[family]}" for op, family in _OP_KERNELS),
         f"  python:    {sys.version.split()[0]}",
     ]
     print("\n".join(lines), file=file or sys.stdout)
