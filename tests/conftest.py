@@ -31,6 +31,13 @@ def pytest_configure(config):
         config.addinivalue_line("markers", f"{marker}: used by SciPy's test modules (test_scipy_suite.py)")
 
 
+def supported_isas(family: str | None = None) -> list:
+    """The ISAs this CPU runs, portable first; with `family`, only those with an entry of their own
+    for that kernel family (others run the entry of an ISA below them)."""
+    own = {entry["isa"] for entry in _core.kernel_list() if family is None or entry["family"] == family}
+    return [name for name in ISAS if name in own and isa_supported(name)]
+
+
 @pytest.fixture(params=ISAS)
 def isa(request):
     """Runs the test once per ISA of the kernel list ("generic", "avx2", "avx512"), restoring the previous one."""

@@ -43,7 +43,7 @@ import fieldconv
 from fieldconv import _core
 from fieldconv.functional import conv2d_algorithm_for
 
-from conftest import isa_supported
+from conftest import supported_isas
 from reference import (avg_pool2d_reference, conv2d_error, conv2d_padding, conv2d_reference, correlate2d_reference,
                        max_pool2d_reference, pool_output_size)
 from test_conv2d import TOLERANCE as CONV_TOLERANCE
@@ -80,7 +80,7 @@ def fuzz(weight: float = 1.0):
     return settings(_PROFILE, max_examples=max(1, round(EXAMPLES * weight)))
 
 
-ALL_ISAS = [name for name in ("generic", "avx2", "avx512") if isa_supported(name)]
+ALL_ISAS = supported_isas()
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 HUGE = st.sampled_from([2**31, 2**31 + 1, 2**40, 2**62, 2**63, 2**64 + 3])
 

@@ -22,29 +22,6 @@ HAVE_POOLS = hasattr(fieldconv, "MaxPool2d") and hasattr(fieldconv, "AvgPool2d")
 needs_pools = pytest.mark.skipif(not HAVE_POOLS, reason="fieldconv.MaxPool2d/AvgPool2d not available yet")
 
 
-def _supported_isas():
-    previous, found = fieldconv.get_isa(), []
-    for name in ("generic", "avx2", "avx512"):
-        try:
-            fieldconv._core.set_isa(name)
-            found.append(name)
-        except ValueError:
-            pass
-    fieldconv._core.set_isa(previous)
-    return found
-
-
-ISAS = _supported_isas()
-
-
-@pytest.fixture(params=ISAS)
-def isa(request):
-    previous = fieldconv.get_isa()
-    fieldconv._core.set_isa(request.param)
-    yield request.param
-    fieldconv._core.set_isa(previous)
-
-
 def conv(c_out, c_in, kh, kw=None, **kwargs):
     """A Conv2d with positive weights (so every dependence shows up as a positive value)."""
     kw = kh if kw is None else kw
