@@ -33,7 +33,7 @@ def test_readme_has_examples(readme_text):
     assert len(BLOCKS) >= 2
 
 
-OPTIONAL_MODULES = {"dask", "distributed", "matplotlib", "scipy", "torch", "cv2"}
+OPTIONAL_MODULES = {"dask", "distributed", "matplotlib", "scipy", "torch", "cv2", "skimage"}
 
 
 @pytest.mark.parametrize("index", range(len(BLOCKS)), ids=[f"block{i + 1}" for i in range(len(BLOCKS))])

@@ -9,6 +9,7 @@ from ._receptive_field import ReceptiveField, receptive_field
 from .signal import convolve2d, correlate2d
 from .numeric import convolve, correlate
 from . import ndimage
+from .routing import drop_in
 from .functional import relu
 from .layers import ReLU, Sequential, SummaryRow
 from .layers import AdaptiveAvgPool2d, BatchNorm2d, Dropout, Flatten, Identity, Linear, ReLU6
@@ -38,6 +39,7 @@ __all__ = [
     "convolve",
     "correlate",
     "ndimage",
+    "drop_in",
     "relu",
     "ReLU",
     "Sequential",

@@ -27,6 +27,10 @@ __all__ = ["convolve", "correlate"]
 # dtypes computed here; every other one is NumPy's own business
 _FAST_KINDS = frozenset("bBhHiIlLqQfdFD")
 _MODES = {"valid": 0, "same": 1, "full": 2}
+# NumPy's own functions, taken at import: fieldconv.drop_in() may put ours in their place, and the
+# fallbacks below must still reach NumPy.
+_numpy_convolve = np.convolve
+_numpy_correlate = np.correlate
 
 
 def convolve(a, v, mode="full", *, method: str = "auto") -> np.ndarray:
@@ -43,7 +47,7 @@ def convolve(a, v, mode="full", *, method: str = "auto") -> np.ndarray:
     number = _mode_number(mode)
     dtype = None if x is None else _fast_dtype(x, y)
     if number is None or dtype is None or x.ndim != 1 or y.ndim != 1 or x.size == 0 or y.size == 0:
-        return np.convolve(a, v, mode)  # NumPy's result or NumPy's exception
+        return _numpy_convolve(a, v, mode)  # NumPy's result or NumPy's exception
     if y.size > x.size:
         x, y = y, x
     return _correlate_core(x, y[::-1], number, dtype, method, "convolve")
@@ -60,7 +64,7 @@ def correlate(a, v, mode="valid", *, method: str = "auto") -> np.ndarray:
     number = _mode_number(mode)
     dtype = None if x is None else _fast_dtype(x, y)
     if number is None or dtype is None or x.ndim != 1 or y.ndim != 1 or x.size == 0 or y.size == 0:
-        return np.correlate(a, v, mode)  # NumPy's result or NumPy's exception
+        return _numpy_correlate(a, v, mode)  # NumPy's result or NumPy's exception
     if y.dtype.kind == "c" or dtype.kind == "c":
         y = np.conj(y.astype(dtype, copy=False))
     if x.size < y.size:  # NumPy computes correlate(v, a) and reverses it
