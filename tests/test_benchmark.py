@@ -237,3 +237,34 @@ def test_noise_warning_quotes_the_spread():
     assert "up to 40 %" in warning and "(a, w)" in warning
     assert benchmark.report.noise_warning({"w": [benchmark.Result("w", "a", spread_percent=3.0)]}) is None
     assert benchmark.timing.spread_percent([1.0, 2.0, 3.0, 4.0, 5.0]) == pytest.approx(100.0)  # (4.5 - 1.5) / 3
+
+
+@pytest.mark.parametrize("model", ["resnet18", "mobilenet_v2"])
+def test_network_implementations_compute_the_same_network(model):
+    """The whole-network workloads: fieldconv's imported model and torch eager agree, and the
+    operation count is torch's conv + linear multiply-adds, doubled. Tolerance: test_from_torch's
+    bound L * sqrt(K_max) * 2**-24 * max|torch| is 8.5e-5 for ResNet-18 (21 layers, K_max = 4608)
+    and less for MobileNet v2; 1e-4 covers both."""
+    pytest.importorskip("torch")
+    workload = benchmark.network_workload(f"test-{model}", model, 2, size=64)
+    arrays = workload.make_arrays()
+    results = {}
+    for implementation in benchmark.IMPLEMENTATIONS["network"]:
+        try:
+            function = implementation.prepare(workload, arrays, 1)
+        except benchmark.Unavailable:
+            continue
+        output = function()
+        results[implementation.name] = np.asarray(output[0] if isinstance(output, list) else output)
+    ours, torch_eager = results["fieldconv network"], results["torch eager"]
+    assert ours.shape == torch_eager.shape == (2, 1000)
+    np.testing.assert_allclose(ours, torch_eager, rtol=0, atol=1e-4 * float(np.max(np.abs(torch_eager))))
+    for name, result in results.items():
+        np.testing.assert_allclose(result, torch_eager, rtol=0, atol=1e-4 * float(np.max(np.abs(torch_eager))),
+                                   err_msg=name)
+    from fieldconv.benchmark.networks import _torch_model
+    from fieldconv.benchmark.torch_models import conv_linear_macs
+
+    assert workload.flops() == 2.0 * conv_linear_macs(_torch_model(model, 64), (2, 3, 64, 64)) > 0
+    assert {"resnet18-n1", "resnet18-n8", "resnet50-n1", "resnet50-n8", "mobilenet_v2-n1",
+            "mobilenet_v2-n8"} <= set(benchmark.WORKLOADS)
