@@ -1,7 +1,7 @@
 // Max and average pooling, one implementation for every kernel family. Included by
-// pool2d_<isa>.cpp inside that family's namespace, after PoolVec<T> is defined (vector traits
-// with the pooling operations: NaN-propagating max, add, divide, even/odd deinterleave, and the
-// integer lanes and PyTorch's update rule of the index path).
+// pool2d_<isa>.cpp inside that family's namespace, after simd_<isa>.hpp, whose PoolVec<T> holds
+// the vector operations of pooling: NaN-propagating max, add, divide, even/odd deinterleave, and
+// the integer lanes and PyTorch's update rule of the index path.
 //
 // Pooling is memory-bound: each item (one input plane, a block of output rows, a tile of output
 // columns) reads its input rows straight from the plane, separably. Rows are first copied into a

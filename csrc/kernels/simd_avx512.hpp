@@ -1,5 +1,7 @@
 // AVX-512F vector traits (one 512-bit register, 32 registers). Include only from files
-// compiled with -mavx512f -mfma, inside the avx512 kernel family's namespace.
+// compiled with -mavx512f -mavx2 -mfma, inside the avx512 kernel family's namespace. Every family
+// defines the same names (listed in simd_generic.hpp); Float8 and PoolVec (256-bit: pooling runs
+// the AVX2 kernels) come from simd_ymm.hpp.
 #pragma once
 
 #include <cstdint>
@@ -7,6 +9,10 @@
 #include <immintrin.h>
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/simd_ymm.hpp"
 
 namespace fieldconv {
 namespace FIELDCONV_KERNEL_FAMILY {
@@ -37,6 +43,14 @@ struct Simd<float> {
   static vec add(vec a, vec b) { return _mm512_add_ps(a, b); }
   static vec sub(vec a, vec b) { return _mm512_sub_ps(a, b); }
   static vec mul(vec a, vec b) { return _mm512_mul_ps(a, b); }
+  // Low / high 8 floats (Float8 rows), and the vector made of two of them (AVX-512F only,
+  // through the 64-bit-lane forms): Winograd's transposed float paths use two Float8 rows.
+  static Float8::vec low_half(vec v) { return _mm512_castps512_ps256(v); }
+  static Float8::vec high_half(vec v) { return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)); }
+  static vec join_halves(Float8::vec low, Float8::vec high) {
+    return _mm512_castpd_ps(
+        _mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(low)), _mm256_castps_pd(high), 1));
+  }
 };
 
 template <>
@@ -54,6 +68,49 @@ struct Simd<double> {
   static vec add(vec a, vec b) { return _mm512_add_pd(a, b); }
   static vec sub(vec a, vec b) { return _mm512_sub_pd(a, b); }
   static vec mul(vec a, vec b) { return _mm512_mul_pd(a, b); }
+};
+
+// Winograd: float tiles are gathered and stored through Float8 rows transposed in registers,
+// two per vector (Simd<float>::low_half / high_half / join_halves).
+constexpr bool has_transpose8 = true;
+// Winograd: the batched GEMM covers up to 4 weight panels per microkernel call (one vector is a
+// whole 64-byte panel: gemm_microkernel_wide), so an out-channel chunk is at least 4 panels
+// (fewer re-read V 4x as often: 15% slower at 64@56, winograd_impl.hpp).
+constexpr bool winograd_wide_gemm = true;
+constexpr std::int64_t winograd_min_chunk_panels = 4;
+
+// As the AVX2 family's, on 512-bit vectors (AVX-512F only: |v| by an integer and).
+template <class T>
+struct RangeCheck;
+template <>
+struct RangeCheck<float> {
+  float limit;
+  __m512i largest = _mm512_setzero_si512();
+  explicit RangeCheck(float l) : limit(l) {}
+  void add(__m512 v) {
+    largest = _mm512_max_epu32(largest, _mm512_and_epi32(_mm512_castps_si512(v), _mm512_set1_epi32(0x7fffffff)));
+  }
+  bool passed() const {
+    alignas(64) std::uint32_t bits[16];
+    _mm512_store_si512(bits, largest);
+    std::uint32_t limit_bits;
+    std::memcpy(&limit_bits, &limit, sizeof limit_bits);
+    for (int i = 0; i < 16; ++i)
+      if (bits[i] > limit_bits) return false;
+    return true;
+  }
+};
+template <>
+struct RangeCheck<double> {
+  __m512d limit;
+  __mmask8 ok = 0xFF;
+  explicit RangeCheck(double l) : limit(_mm512_set1_pd(l)) {}
+  void add(__m512d v) {
+    const __m512d magnitude =
+        _mm512_castsi512_pd(_mm512_and_epi64(_mm512_castpd_si512(v), _mm512_set1_epi64(0x7fffffffffffffffLL)));
+    ok = _mm512_mask_cmp_pd_mask(ok, magnitude, limit, _CMP_LE_OQ);
+  }
+  bool passed() const { return ok == 0xFF; }
 };
 
 }  // namespace

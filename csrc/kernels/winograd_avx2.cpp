@@ -1,5 +1,4 @@
 // Winograd F(m x m, 3 x 3) kernels, AVX2 + FMA family (this file is compiled with -mavx2 -mfma).
 #define FIELDCONV_KERNEL_FAMILY avx2
-#define FIELDCONV_WINOGRAD_AVX2_OPS 1
 #include "kernels/simd_avx2.hpp"
 #include "kernels/winograd_impl.hpp"

@@ -2,7 +2,5 @@
 // -mfma): transforms on 512-bit vectors of channels (16 float / 8 double), the batched GEMM by
 // a 6 x (up to 4 panels) zmm microkernel (gemm_microkernel_wide).
 #define FIELDCONV_KERNEL_FAMILY avx512
-#define FIELDCONV_WINOGRAD_AVX512_OPS 1
-#define FIELDCONV_WINOGRAD_AVX512_GEMM 1
 #include "kernels/simd_avx512.hpp"
 #include "kernels/winograd_impl.hpp"

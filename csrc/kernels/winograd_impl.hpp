@@ -1,17 +1,18 @@
 // Winograd F(m x m, 3 x 3) convolution, one implementation for every kernel family. Included by
-// winograd_<isa>.cpp inside that family's namespace, after Simd<T> is defined.
+// winograd_<isa>.cpp inside that family's namespace, after simd_<isa>.hpp (Simd<T>, RangeCheck<T>,
+// Float8 and the Winograd traits: intrinsics live there only).
 //
 // Per work item = (group, block of tiles of the batch, range of out-channel panels):
 //   1. input transform: for each vector of `lanes` input channels and each tile of the block,
-//      gather the alpha x alpha patch (zero outside the image: padding; AVX2 float: rows of 8
-//      channels transposed in registers), V = B^T d B on vectors (one lane per channel), stored as
-//      V[position][tile][channel];
+//      gather the alpha x alpha patch (zero outside the image: padding; float in families with
+//      has_transpose8: rows of 8 channels transposed in registers), V = B^T d B on vectors (one
+//      lane per channel), stored as V[position][tile][channel];
 //   2. batched GEMM: for each of the alpha^2 positions, M[pos] = V[pos] (tiles x C_in) times
 //      U[pos] (C_in x C_out panel), by a register-blocked microkernel of 6 tiles x 2 vectors of
 //      out-channels (broadcast one V value, FMA with two U vectors: 12 FMAs per 2 loads + 6
 //      broadcasts), as the direct kernel and BLIS-style GEMMs do;
-//   3. output transform Y = A^T M A (+ bias) on vectors of out-channels, written into NCHW (AVX2
-//      float: transposed in registers, stored a row of the tile at a time).
+//   3. output transform Y = A^T M A (+ bias) on vectors of out-channels, written into NCHW (float
+//      with has_transpose8: transposed in registers, stored a row of the tile at a time).
 // The scratch of an item is bounded (a block of at most max_block_tiles tiles, V and M budgets
 // below), never a transformed copy of the whole input. Each output value is computed by the
 // same sequence of operations whatever the partition, so results do not depend on the thread
@@ -39,182 +40,8 @@ constexpr i64 v_budget_min_bytes = 1024 * 1024;
 constexpr i64 v_budget_max_bytes = 4 * 1024 * 1024;
 constexpr i64 m_budget_bytes = 384 * 1024;
 constexpr i64 max_block_tiles = 96;
-#if FIELDCONV_WINOGRAD_AVX512_GEMM
-constexpr i64 min_chunk_panels = 4;
-#else
-constexpr i64 min_chunk_panels = 1;
-#endif
+constexpr i64 min_chunk_panels = winograd_min_chunk_panels;
 constexpr int gemm_rows = 6;                  // tiles per microkernel call
-
-// ---- vector helpers beyond Simd<T> ----------------------------------------------------------
-#if FIELDCONV_WINOGRAD_AVX2_OPS || FIELDCONV_WINOGRAD_AVX512_OPS
-inline __m256 vadd(__m256 a, __m256 b) { return _mm256_add_ps(a, b); }
-inline __m256 vsub(__m256 a, __m256 b) { return _mm256_sub_ps(a, b); }
-inline __m256 vmul(__m256 a, __m256 b) { return _mm256_mul_ps(a, b); }
-inline __m256d vadd(__m256d a, __m256d b) { return _mm256_add_pd(a, b); }
-inline __m256d vsub(__m256d a, __m256d b) { return _mm256_sub_pd(a, b); }
-inline __m256d vmul(__m256d a, __m256d b) { return _mm256_mul_pd(a, b); }
-
-// r[j] <- column j of the 8 x 8 matrix whose rows are r[0..7].
-inline void transpose8(__m256 (&r)[8]) {
-  __m256 t[8], u[8];
-  for (int k = 0; k < 4; ++k) {
-    t[2 * k] = _mm256_unpacklo_ps(r[2 * k], r[2 * k + 1]);
-    t[2 * k + 1] = _mm256_unpackhi_ps(r[2 * k], r[2 * k + 1]);
-  }
-  for (int k = 0; k < 2; ++k) {
-    u[4 * k + 0] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], _MM_SHUFFLE(1, 0, 1, 0));
-    u[4 * k + 1] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], _MM_SHUFFLE(3, 2, 3, 2));
-    u[4 * k + 2] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], _MM_SHUFFLE(1, 0, 1, 0));
-    u[4 * k + 3] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], _MM_SHUFFLE(3, 2, 3, 2));
-  }
-  for (int k = 0; k < 4; ++k) {
-    r[k] = _mm256_permute2f128_ps(u[k], u[k + 4], 0x20);
-    r[k + 4] = _mm256_permute2f128_ps(u[k], u[k + 4], 0x31);
-  }
-}
-
-// Stores the first count (1..8) floats of v with plain 128/64/32-bit stores (masked stores are
-// slow on AMD cores).
-inline void store_first(float* p, __m256 v, i64 count) {
-  const __m128 low = _mm256_castps256_ps128(v);
-  switch (count) {
-    case 1: _mm_store_ss(p, low); break;
-    case 2: _mm_storel_pi(reinterpret_cast<__m64*>(p), low); break;
-    case 3:
-      _mm_storel_pi(reinterpret_cast<__m64*>(p), low);
-      _mm_store_ss(p + 2, _mm_movehl_ps(low, low));
-      break;
-    case 4: _mm_storeu_ps(p, low); break;
-    case 5:
-      _mm_storeu_ps(p, low);
-      _mm_store_ss(p + 4, _mm256_extractf128_ps(v, 1));
-      break;
-    case 6:
-      _mm_storeu_ps(p, low);
-      _mm_storel_pi(reinterpret_cast<__m64*>(p + 4), _mm256_extractf128_ps(v, 1));
-      break;
-    default: {
-      alignas(32) float values[8];
-      _mm256_store_ps(values, v);
-      for (i64 i = 0; i < count; ++i) p[i] = values[i];
-    }
-  }
-}
-#endif
-
-#if FIELDCONV_WINOGRAD_AVX2_OPS
-// Accumulates "every value seen satisfies |v| <= limit" (false for NaN).
-template <class T>
-struct RangeCheck;
-// float: the bits of |v| as unsigned integers order like the values, with Inf and NaN above
-// every finite value, so one integer max (on the integer pipes) per vector suffices.
-template <>
-struct RangeCheck<float> {
-  float limit;
-  __m256i largest = _mm256_setzero_si256();
-  __m256 sign = _mm256_set1_ps(-0.0f);
-  explicit RangeCheck(float l) : limit(l) {}
-  void add(__m256 v) { largest = _mm256_max_epu32(largest, _mm256_castps_si256(_mm256_andnot_ps(sign, v))); }
-  bool passed() const {
-    alignas(32) std::uint32_t bits[8];
-    _mm256_store_si256(reinterpret_cast<__m256i*>(bits), largest);
-    std::uint32_t limit_bits;
-    std::memcpy(&limit_bits, &limit, sizeof limit_bits);
-    for (int i = 0; i < 8; ++i)
-      if (bits[i] > limit_bits) return false;
-    return true;
-  }
-};
-template <>
-struct RangeCheck<double> {
-  __m256d limit, ok, sign = _mm256_set1_pd(-0.0);
-  explicit RangeCheck(double l) : limit(_mm256_set1_pd(l)), ok(_mm256_castsi256_pd(_mm256_set1_epi64x(-1))) {}
-  void add(__m256d v) { ok = _mm256_and_pd(ok, _mm256_cmp_pd(_mm256_andnot_pd(sign, v), limit, _CMP_LE_OQ)); }
-  bool passed() const { return _mm256_movemask_pd(ok) == 0xF; }
-};
-
-#elif FIELDCONV_WINOGRAD_AVX512_OPS
-inline __m512 vadd(__m512 a, __m512 b) { return _mm512_add_ps(a, b); }
-inline __m512 vsub(__m512 a, __m512 b) { return _mm512_sub_ps(a, b); }
-inline __m512 vmul(__m512 a, __m512 b) { return _mm512_mul_ps(a, b); }
-inline __m512d vadd(__m512d a, __m512d b) { return _mm512_add_pd(a, b); }
-inline __m512d vsub(__m512d a, __m512d b) { return _mm512_sub_pd(a, b); }
-inline __m512d vmul(__m512d a, __m512d b) { return _mm512_mul_pd(a, b); }
-
-// As the AVX2 family's, on 512-bit vectors (AVX-512F only: |v| by an integer and).
-template <class T>
-struct RangeCheck;
-template <>
-struct RangeCheck<float> {
-  float limit;
-  __m512i largest = _mm512_setzero_si512();
-  explicit RangeCheck(float l) : limit(l) {}
-  void add(__m512 v) {
-    largest = _mm512_max_epu32(largest, _mm512_and_epi32(_mm512_castps_si512(v), _mm512_set1_epi32(0x7fffffff)));
-  }
-  bool passed() const {
-    alignas(64) std::uint32_t bits[16];
-    _mm512_store_si512(bits, largest);
-    std::uint32_t limit_bits;
-    std::memcpy(&limit_bits, &limit, sizeof limit_bits);
-    for (int i = 0; i < 16; ++i)
-      if (bits[i] > limit_bits) return false;
-    return true;
-  }
-};
-template <>
-struct RangeCheck<double> {
-  __m512d limit;
-  __mmask8 ok = 0xFF;
-  explicit RangeCheck(double l) : limit(_mm512_set1_pd(l)) {}
-  void add(__m512d v) {
-    const __m512d magnitude =
-        _mm512_castsi512_pd(_mm512_and_epi64(_mm512_castpd_si512(v), _mm512_set1_epi64(0x7fffffffffffffffLL)));
-    ok = _mm512_mask_cmp_pd_mask(ok, magnitude, limit, _CMP_LE_OQ);
-  }
-  bool passed() const { return ok == 0xFF; }
-};
-
-// Low / high 256-bit halves of a 512-bit float vector, and the vector made of two halves
-// (AVX-512F only, through the 64-bit-lane forms).
-inline __m256 low_half(__m512 v) { return _mm512_castps512_ps256(v); }
-inline __m256 high_half(__m512 v) { return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)); }
-inline __m512 join_halves(__m256 low, __m256 high) {
-  return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(low)), _mm256_castps_pd(high), 1));
-}
-#else
-template <class V>
-inline V vadd(const V& a, const V& b) {
-  V r;
-  for (unsigned i = 0; i < sizeof(a.v) / sizeof(a.v[0]); ++i) r.v[i] = a.v[i] + b.v[i];
-  return r;
-}
-template <class V>
-inline V vsub(const V& a, const V& b) {
-  V r;
-  for (unsigned i = 0; i < sizeof(a.v) / sizeof(a.v[0]); ++i) r.v[i] = a.v[i] - b.v[i];
-  return r;
-}
-template <class V>
-inline V vmul(const V& a, const V& b) {
-  V r;
-  for (unsigned i = 0; i < sizeof(a.v) / sizeof(a.v[0]); ++i) r.v[i] = a.v[i] * b.v[i];
-  return r;
-}
-template <class T>
-struct RangeCheck {
-  T limit;
-  bool ok = true;
-  explicit RangeCheck(T l) : limit(l) {}
-  void add(const typename Simd<T>::vec& v) {
-    bool all = true;
-    for (int i = 0; i < Simd<T>::lanes; ++i) all &= (v.v[i] <= limit) & (v.v[i] >= -limit);
-    ok &= all;
-  }
-  bool passed() const { return ok; }
-};
-#endif
 
 // Rows of Transform<M>::BT (input) and ::AT (output) applied to alpha values, with the common subexpressions
 // of each matrix's symmetric row pairs (points +-p give rows that differ only in the sign of the
@@ -229,15 +56,15 @@ struct Transform1d<T, 2> {
   using vec = typename S::vec;
   static void input(const vec* d, int step, vec* o, int ostep) {
     const vec d0 = d[0], d1 = d[step], d2 = d[2 * step], d3 = d[3 * step];
-    o[0] = vsub(d0, d2);
-    o[ostep] = vadd(d1, d2);
-    o[2 * ostep] = vsub(d2, d1);
-    o[3 * ostep] = vsub(d1, d3);
+    o[0] = S::sub(d0, d2);
+    o[ostep] = S::add(d1, d2);
+    o[2 * ostep] = S::sub(d2, d1);
+    o[3 * ostep] = S::sub(d1, d3);
   }
   static void output(const vec* m, int step, vec* y, int ystep) {
     const vec m1 = m[step], m2 = m[2 * step];
-    y[0] = vadd(vadd(m[0], m1), m2);
-    y[ystep] = vsub(vsub(m1, m2), m[3 * step]);
+    y[0] = S::add(S::add(m[0], m1), m2);
+    y[ystep] = S::sub(S::sub(m1, m2), m[3 * step]);
   }
 };
 
@@ -248,20 +75,20 @@ struct Transform1d<T, 4> {
   static void input(const vec* d, int step, vec* o, int ostep) {
     const vec d0 = d[0], d1 = d[step], d2 = d[2 * step], d3 = d[3 * step], d4 = d[4 * step], d5 = d[5 * step];
     o[0] = S::fma(S::set1(T(4)), d0, S::fma(S::set1(T(-5)), d2, d4));
-    o[ostep] = S::fma(S::set1(T(-4)), vadd(d1, d2), vadd(d3, d4));
-    o[2 * ostep] = S::fma(S::set1(T(4)), vsub(d1, d2), vsub(d4, d3));
-    const vec odd = vsub(d3, d1), even = vsub(d4, d2);
+    o[ostep] = S::fma(S::set1(T(-4)), S::add(d1, d2), S::add(d3, d4));
+    o[2 * ostep] = S::fma(S::set1(T(4)), S::sub(d1, d2), S::sub(d4, d3));
+    const vec odd = S::sub(d3, d1), even = S::sub(d4, d2);
     o[3 * ostep] = S::fma(S::set1(T(2)), odd, even);
     o[4 * ostep] = S::fma(S::set1(T(-2)), odd, even);
     o[5 * ostep] = S::fma(S::set1(T(4)), d1, S::fma(S::set1(T(-5)), d3, d5));
   }
   static void output(const vec* m, int step, vec* y, int ystep) {
     const vec m1 = m[step], m2 = m[2 * step], m3 = m[3 * step], m4 = m[4 * step];
-    const vec a = vadd(m1, m2), b = vsub(m1, m2), c = vadd(m3, m4), d = vsub(m3, m4);
-    y[0] = vadd(vadd(m[0], a), c);
+    const vec a = S::add(m1, m2), b = S::sub(m1, m2), c = S::add(m3, m4), d = S::sub(m3, m4);
+    y[0] = S::add(S::add(m[0], a), c);
     y[ystep] = S::fma(S::set1(T(2)), d, b);
     y[2 * ystep] = S::fma(S::set1(T(4)), c, a);
-    y[3 * ystep] = vadd(S::fma(S::set1(T(8)), d, b), m[5 * step]);
+    y[3 * ystep] = S::add(S::fma(S::set1(T(8)), d, b), m[5 * step]);
   }
 };
 
@@ -272,31 +99,31 @@ struct Transform1d<T, 6> {
   static void input(const vec* d, int step, vec* o, int ostep) {
     const vec d0 = d[0], d1 = d[step], d2 = d[2 * step], d3 = d[3 * step], d4 = d[4 * step], d5 = d[5 * step],
               d6 = d[6 * step], d7 = d[7 * step];
-    o[0] = S::fma(S::set1(T(5.25)), vsub(d4, d2), vsub(d0, d6));
-    o[7 * ostep] = S::fma(S::set1(T(5.25)), vsub(d3, d5), vsub(d7, d1));
-    const vec p1 = S::fma(S::set1(T(-4.25)), d3, vadd(d1, d5));  // odd terms of rows 1, 2
-    const vec q1 = S::fma(S::set1(T(-4.25)), d4, vadd(d2, d6));  // even terms
-    o[ostep] = vadd(q1, p1);
-    o[2 * ostep] = vsub(q1, p1);
-    const vec p2 = S::fma(S::set1(T(2)), d5, S::fma(S::set1(T(-2.5)), d3, vmul(S::set1(T(0.5)), d1)));
+    o[0] = S::fma(S::set1(T(5.25)), S::sub(d4, d2), S::sub(d0, d6));
+    o[7 * ostep] = S::fma(S::set1(T(5.25)), S::sub(d3, d5), S::sub(d7, d1));
+    const vec p1 = S::fma(S::set1(T(-4.25)), d3, S::add(d1, d5));  // odd terms of rows 1, 2
+    const vec q1 = S::fma(S::set1(T(-4.25)), d4, S::add(d2, d6));  // even terms
+    o[ostep] = S::add(q1, p1);
+    o[2 * ostep] = S::sub(q1, p1);
+    const vec p2 = S::fma(S::set1(T(2)), d5, S::fma(S::set1(T(-2.5)), d3, S::mul(S::set1(T(0.5)), d1)));
     const vec q2 = S::fma(S::set1(T(-1.25)), d4, S::fma(S::set1(T(0.25)), d2, d6));
-    o[3 * ostep] = vadd(q2, p2);
-    o[4 * ostep] = vsub(q2, p2);
-    const vec p3 = S::fma(S::set1(T(0.5)), d5, S::fma(S::set1(T(-2.5)), d3, vmul(S::set1(T(2)), d1)));
+    o[3 * ostep] = S::add(q2, p2);
+    o[4 * ostep] = S::sub(q2, p2);
+    const vec p3 = S::fma(S::set1(T(0.5)), d5, S::fma(S::set1(T(-2.5)), d3, S::mul(S::set1(T(2)), d1)));
     const vec q3 = S::fma(S::set1(T(-5)), d4, S::fma(S::set1(T(4)), d2, d6));
-    o[5 * ostep] = vadd(q3, p3);
-    o[6 * ostep] = vsub(q3, p3);
+    o[5 * ostep] = S::add(q3, p3);
+    o[6 * ostep] = S::sub(q3, p3);
   }
   static void output(const vec* m, int step, vec* y, int ystep) {
     const vec m1 = m[step], m2 = m[2 * step], m3 = m[3 * step], m4 = m[4 * step], m5 = m[5 * step], m6 = m[6 * step];
-    const vec a1 = vadd(m1, m2), b1 = vsub(m1, m2), a2 = vadd(m3, m4), b2 = vsub(m3, m4), a3 = vadd(m5, m6),
-              b3 = vsub(m5, m6);
-    y[0] = vadd(vadd(vadd(m[0], a1), a2), a3);
+    const vec a1 = S::add(m1, m2), b1 = S::sub(m1, m2), a2 = S::add(m3, m4), b2 = S::sub(m3, m4), a3 = S::add(m5, m6),
+              b3 = S::sub(m5, m6);
+    y[0] = S::add(S::add(S::add(m[0], a1), a2), a3);
     y[ystep] = S::fma(S::set1(T(0.5)), b3, S::fma(S::set1(T(2)), b2, b1));
     y[2 * ystep] = S::fma(S::set1(T(0.25)), a3, S::fma(S::set1(T(4)), a2, a1));
     y[3 * ystep] = S::fma(S::set1(T(0.125)), b3, S::fma(S::set1(T(8)), b2, b1));
     y[4 * ystep] = S::fma(S::set1(T(0.0625)), a3, S::fma(S::set1(T(16)), a2, a1));
-    y[5 * ystep] = vadd(S::fma(S::set1(T(0.03125)), b3, S::fma(S::set1(T(32)), b2, b1)), m[7 * step]);
+    y[5 * ystep] = S::add(S::fma(S::set1(T(0.03125)), b3, S::fma(S::set1(T(32)), b2, b1)), m[7 * step]);
   }
 };
 
@@ -332,40 +159,20 @@ inline __attribute__((always_inline)) void gemm_microkernel(i64 k_count, const T
 template <class T>
 using GemmMicrokernel = void (*)(i64, const T*, i64, const T*, T*, i64);
 
-#if FIELDCONV_WINOGRAD_AVX512_GEMM
-// AVX-512 GEMM: one 512-bit vector is exactly one weight panel (panel_width = 64 bytes for
-// every family), so a microkernel call covers P tiles x NV panels (NV <= 4: 6 x 4 = 24 zmm
-// accumulators + 4 weight vectors + 1 broadcast of the 32 registers). The weight panels of one
-// position lie panel_stride apart. Same summation order as the AVX2 kernel (k ascending, one
-// accumulator per output), so the families differ only by FMA vs FMA.
-template <class T>
-struct Wide;
-template <>
-struct Wide<float> {
-  using vec = __m512;
-  static vec zero() { return _mm512_setzero_ps(); }
-  static vec load(const float* p) { return _mm512_loadu_ps(p); }
-  static vec broadcast(const float* p) { return _mm512_set1_ps(*p); }
-  static void store(float* p, vec v) { _mm512_storeu_ps(p, v); }
-  static vec fma(vec a, vec b, vec c) { return _mm512_fmadd_ps(a, b, c); }
-};
-template <>
-struct Wide<double> {
-  using vec = __m512d;
-  static vec zero() { return _mm512_setzero_pd(); }
-  static vec load(const double* p) { return _mm512_loadu_pd(p); }
-  static vec broadcast(const double* p) { return _mm512_set1_pd(*p); }
-  static void store(double* p, vec v) { _mm512_storeu_pd(p, v); }
-  static vec fma(vec a, vec b, vec c) { return _mm512_fmadd_pd(a, b, c); }
-};
-
+// Wide GEMM (families with winograd_wide_gemm): one vector is exactly one weight panel
+// (panel_width = 64 bytes for every family), so a microkernel call covers P tiles x NV panels
+// (NV <= 4: 6 x 4 = 24 accumulators + 4 weight vectors + 1 broadcast of 32 registers). The
+// weight panels of one position lie panel_stride apart. Same summation order as
+// gemm_microkernel (k ascending, one accumulator per output), so the families differ only by
+// FMA vs FMA.
 constexpr int wide_max_panels = 4;
 
 template <class T, int P, int NV>
 inline __attribute__((always_inline)) void gemm_microkernel_wide(i64 k_count, const T* a, i64 lda, const T* b,
                                                                  i64 panel_stride, T* c, i64 ldc) {
-  using W = Wide<T>;
-  constexpr int L = 64 / int(sizeof(T));
+  using W = Simd<T>;
+  constexpr int L = W::lanes;
+  static_assert(L * sizeof(T) == 64, "one vector per weight panel");
   typename W::vec acc[P][NV];
 #pragma GCC unroll 6
   for (int i = 0; i < P; ++i)
@@ -422,7 +229,6 @@ void gemm_block_wide(int panels, i64 tile_count, i64 k_count, const T* a, i64 ld
     default: gemm_block_wide<T, 4>(tile_count, k_count, a, lda, b, panel_stride, c, ldc); break;
   }
 }
-#endif
 
 template <class T>
 GemmMicrokernel<T> gemm_microkernel_for(i64 rows) {
@@ -474,6 +280,8 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
   using Tr = winograd::Transform<M>;
   constexpr int L = S::lanes;
   constexpr int alpha = Tr::alpha;
+  // Float tiles gathered and stored by Float8 rows transposed in registers (1 or 2 per vector).
+  constexpr bool transposed_float = std::is_same_v<T, float> && has_transpose8;
   constexpr int positions = alpha * alpha;
   const Conv2dParams& p = job.params;
   const Conv2dShape& s = job.shape;
@@ -577,8 +385,7 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
         const i64 row0 = (tile / tiles_w) * M - p.pad_top;
         const i64 col0 = (tile % tiles_w) * M - p.pad_left;
         vec d[positions], tmp[positions], v[positions];
-#if FIELDCONV_WINOGRAD_AVX2_OPS
-        if constexpr (std::is_same_v<T, float>) {
+        if constexpr (transposed_float && L == 8) {
           // Rows of 8 columns of 8 channels, transposed in registers: one vector per (i, j).
           const bool interior = row0 >= 0 && col0 >= 0 && row0 + alpha <= p.in_height && col0 + 8 <= p.in_width;
           if (interior && lanes_used == L) {
@@ -588,10 +395,10 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
 
 #pragma GCC unroll 8
             for (int i = 0; i < alpha; ++i) {
-              __m256 r[8];
+              Float8::vec r[8];
 #pragma GCC unroll 8
-              for (int l = 0; l < 8; ++l) r[l] = _mm256_loadu_ps(rows[l] + i * row_step);
-              transpose8(r);
+              for (int l = 0; l < 8; ++l) r[l] = Float8::load(rows[l] + i * row_step);
+              Float8::transpose(r);
 #pragma GCC unroll 8
               for (int j = 0; j < alpha; ++j) d[i * alpha + j] = r[j];
             }
@@ -600,27 +407,25 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
             // masked-out lanes are not read, so nothing past a row's ends is touched.
             alignas(32) int column_mask[8];
             for (int j = 0; j < 8; ++j) column_mask[j] = (col0 + j >= 0 && col0 + j < p.in_width) ? -1 : 0;
-            const __m256i mask = _mm256_load_si256(reinterpret_cast<const __m256i*>(column_mask));
+            const Float8::mask inside = Float8::load_mask(column_mask);
             for (int i = 0; i < alpha; ++i) {
               const i64 row = row0 + i;
-              __m256 r[8];
+              Float8::vec r[8];
               if (row >= 0 && row < p.in_height) {
                 const float* src = group_input + c0 * in_plane + row * p.in_width + col0;
 #pragma GCC unroll 8
                 for (int l = 0; l < 8; ++l)
-                  r[l] = l < lanes_used ? _mm256_maskload_ps(src + l * in_plane, mask) : _mm256_setzero_ps();
+                  r[l] = l < lanes_used ? Float8::masked_load(src + l * in_plane, inside) : Float8::zero();
               } else {
 #pragma GCC unroll 8
-                for (int l = 0; l < 8; ++l) r[l] = _mm256_setzero_ps();
+                for (int l = 0; l < 8; ++l) r[l] = Float8::zero();
               }
-              transpose8(r);
+              Float8::transpose(r);
 #pragma GCC unroll 8
               for (int j = 0; j < alpha; ++j) d[i * alpha + j] = r[j];
             }
           }
-        } else
-#elif FIELDCONV_WINOGRAD_AVX512_OPS
-        if constexpr (std::is_same_v<T, float>) {
+        } else if constexpr (transposed_float && L == 16) {
           // Rows of 8 columns of 16 channels: two 8 x 8 transposes (as the AVX2 family) joined
           // into one 512-bit vector per (i, j). Each row is transformed as it arrives (d B) and
           // each column of that is transformed and stored (B^T (d B)), so no alpha^2 array of
@@ -631,43 +436,43 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
             const float* src = group_input + c0 * channel_step + row0 * row_step + col0;
 #pragma GCC unroll 8
             for (int i = 0; i < alpha; ++i) {
-              __m256 low[8], high[8];
+              Float8::vec low[8], high[8];
 #pragma GCC unroll 8
               for (int l = 0; l < 8; ++l) {
-                low[l] = _mm256_loadu_ps(src + l * channel_step + i * row_step);
-                high[l] = _mm256_loadu_ps(src + (l + 8) * channel_step + i * row_step);
+                low[l] = Float8::load(src + l * channel_step + i * row_step);
+                high[l] = Float8::load(src + (l + 8) * channel_step + i * row_step);
               }
-              transpose8(low);
-              transpose8(high);
+              Float8::transpose(low);
+              Float8::transpose(high);
               vec joined[alpha];
 #pragma GCC unroll 8
-              for (int j = 0; j < alpha; ++j) joined[j] = join_halves(low[j], high[j]);
+              for (int j = 0; j < alpha; ++j) joined[j] = S::join_halves(low[j], high[j]);
               Transform1d<T, M>::input(joined, 1, tmp + i * alpha, 1);
             }
           } else {
             alignas(32) int column_mask[8];
             for (int j = 0; j < 8; ++j) column_mask[j] = (col0 + j >= 0 && col0 + j < p.in_width) ? -1 : 0;
-            const __m256i mask = _mm256_load_si256(reinterpret_cast<const __m256i*>(column_mask));
+            const Float8::mask inside = Float8::load_mask(column_mask);
             for (int i = 0; i < alpha; ++i) {
               const i64 row = row0 + i;
-              __m256 low[8], high[8];
+              Float8::vec low[8], high[8];
               if (row >= 0 && row < p.in_height) {
                 const float* src = group_input + c0 * channel_step + row * row_step + col0;
 #pragma GCC unroll 8
                 for (int l = 0; l < 8; ++l) {
-                  low[l] = l < lanes_used ? _mm256_maskload_ps(src + l * channel_step, mask) : _mm256_setzero_ps();
-                  high[l] = l + 8 < lanes_used ? _mm256_maskload_ps(src + (l + 8) * channel_step, mask)
-                                               : _mm256_setzero_ps();
+                  low[l] = l < lanes_used ? Float8::masked_load(src + l * channel_step, inside) : Float8::zero();
+                  high[l] = l + 8 < lanes_used ? Float8::masked_load(src + (l + 8) * channel_step, inside)
+                                               : Float8::zero();
                 }
               } else {
 #pragma GCC unroll 8
-                for (int l = 0; l < 8; ++l) low[l] = high[l] = _mm256_setzero_ps();
+                for (int l = 0; l < 8; ++l) low[l] = high[l] = Float8::zero();
               }
-              transpose8(low);
-              transpose8(high);
+              Float8::transpose(low);
+              Float8::transpose(high);
               vec joined[alpha];
 #pragma GCC unroll 8
-              for (int j = 0; j < alpha; ++j) joined[j] = join_halves(low[j], high[j]);
+              for (int j = 0; j < alpha; ++j) joined[j] = S::join_halves(low[j], high[j]);
               Transform1d<T, M>::input(joined, 1, tmp + i * alpha, 1);
             }
           }
@@ -684,9 +489,7 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
             }
           }
           continue;
-        } else
-#endif
-        {
+        } else {
           const bool interior = row0 >= 0 && col0 >= 0 && row0 + alpha <= p.in_height && col0 + alpha <= p.in_width;
           if (interior && lanes_used == L) {
             for (int l = 0; l < L; ++l) {
@@ -732,35 +535,34 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
     }
 
     const T* group_weights = job.weight.data + group * job.weight.group_stride;
-#if !FIELDCONV_WINOGRAD_AVX512_GEMM
+    // gemm_microkernel's full row panels and tail (not used with the wide GEMM)
     const i64 row_panels = tile_count / gemm_rows;
     const i64 row_tail = tile_count % gemm_rows;
-    const GemmMicrokernel<T> tail_kernel = gemm_microkernel_for<T>(row_tail);
-#endif
+    const GemmMicrokernel<T> tail_kernel = winograd_wide_gemm ? nullptr : gemm_microkernel_for<T>(row_tail);
     for (i64 chunk0 = panel0; chunk0 < panel_end; chunk0 += chunk_panels) {
       const i64 chunk_end = min_i64(panel_end, chunk0 + chunk_panels);
       // 2. Batched GEMM, one per position.
       for (int pos = 0; pos < positions; ++pos) {
         const T* a = v_buffer + pos * v_position_stride;
         T* c = m_buffer + pos * m_position_stride;
-#if FIELDCONV_WINOGRAD_AVX512_GEMM
-        for (i64 panel = chunk0; panel < chunk_end; panel += wide_max_panels) {
-          const T* b = group_weights + pos * job.weight.position_stride + panel * in_channels * panel_width;
-          gemm_block_wide<T>(int(min_i64(wide_max_panels, chunk_end - panel)), tile_count, in_channels, a, in_stride, b,
-                             in_channels * panel_width, c + (panel - chunk0) * panel_width, m_stride);
+        if constexpr (winograd_wide_gemm) {
+          for (i64 panel = chunk0; panel < chunk_end; panel += wide_max_panels) {
+            const T* b = group_weights + pos * job.weight.position_stride + panel * in_channels * panel_width;
+            gemm_block_wide<T>(int(min_i64(wide_max_panels, chunk_end - panel)), tile_count, in_channels, a, in_stride,
+                               b, in_channels * panel_width, c + (panel - chunk0) * panel_width, m_stride);
+          }
+        } else {
+          for (i64 panel = chunk0; panel < chunk_end; ++panel) {
+            const T* b = group_weights + pos * job.weight.position_stride + panel * in_channels * panel_width;
+            T* c_panel = c + (panel - chunk0) * panel_width;
+            for (i64 r = 0; r < row_panels; ++r)
+              gemm_microkernel<T, gemm_rows>(in_channels, a + r * gemm_rows * in_stride, in_stride, b,
+                                             c_panel + r * gemm_rows * m_stride, m_stride);
+            if (row_tail)
+              tail_kernel(in_channels, a + row_panels * gemm_rows * in_stride, in_stride, b,
+                          c_panel + row_panels * gemm_rows * m_stride, m_stride);
+          }
         }
-#else
-        for (i64 panel = chunk0; panel < chunk_end; ++panel) {
-          const T* b = group_weights + pos * job.weight.position_stride + panel * in_channels * panel_width;
-          T* c_panel = c + (panel - chunk0) * panel_width;
-          for (i64 r = 0; r < row_panels; ++r)
-            gemm_microkernel<T, gemm_rows>(in_channels, a + r * gemm_rows * in_stride, in_stride, b,
-                                           c_panel + r * gemm_rows * m_stride, m_stride);
-          if (row_tail)
-            tail_kernel(in_channels, a + row_panels * gemm_rows * in_stride, in_stride, b,
-                        c_panel + row_panels * gemm_rows * m_stride, m_stride);
-        }
-#endif
       }
       // 3. Output transform, vectors of out-channels.
       const i64 oc_begin = chunk0 * panel_width;
@@ -789,53 +591,50 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
           const vec bias = S::load(bias_chunk + (oc - oc_begin));
           T* out0 = job.output + (image * p.out_channels + group * out_channels + oc) * out_plane +
                     out_row0 * s.out_width + out_col0;
-#if FIELDCONV_WINOGRAD_AVX2_OPS
-          if constexpr (std::is_same_v<T, float>) {
+          if constexpr (transposed_float && L == 8) {
             if (lanes_used == L) {
               // Row i of the tile for 8 channels: transpose (j, channel) -> (channel, j).
               for (i64 i = 0; i < rows_used; ++i) {
-                __m256 r[8];
+                Float8::vec r[8];
 #pragma GCC unroll 8
-                for (int j = 0; j < 8; ++j) r[j] = j < M ? vadd(y[i * M + j], bias) : _mm256_setzero_ps();
-                transpose8(r);
+                for (int j = 0; j < 8; ++j) r[j] = j < M ? S::add(y[i * M + j], bias) : Float8::zero();
+                Float8::transpose(r);
 #pragma GCC unroll 8
-                for (int l = 0; l < 8; ++l) store_first(out0 + l * out_plane + i * s.out_width, r[l], cols_used);
+                for (int l = 0; l < 8; ++l)
+                  Float8::store_first(out0 + l * out_plane + i * s.out_width, r[l], cols_used);
               }
               continue;
             }
-          }
-#elif FIELDCONV_WINOGRAD_AVX512_OPS
-          if constexpr (std::is_same_v<T, float>) {
+          } else if constexpr (transposed_float && L == 16) {
             if (lanes_used == L) {
               // Row i of the tile for 16 channels: two 8 x 8 transposes of the halves.
               const i64 channel_step = out_plane, row_step = s.out_width;
               for (i64 i = 0; i < rows_used; ++i) {
-                __m256 low[8], high[8];
+                Float8::vec low[8], high[8];
 #pragma GCC unroll 8
                 for (int j = 0; j < 8; ++j) {
                   if (j < M) {
-                    const __m512 value = vadd(y[i * M + j], bias);
-                    low[j] = low_half(value);
-                    high[j] = high_half(value);
+                    const vec value = S::add(y[i * M + j], bias);
+                    low[j] = S::low_half(value);
+                    high[j] = S::high_half(value);
                   } else {
-                    low[j] = high[j] = _mm256_setzero_ps();
+                    low[j] = high[j] = Float8::zero();
                   }
                 }
-                transpose8(low);
-                transpose8(high);
+                Float8::transpose(low);
+                Float8::transpose(high);
                 float* dst = out0 + i * row_step;
 #pragma GCC unroll 8
                 for (int l = 0; l < 8; ++l) {
-                  store_first(dst + l * channel_step, low[l], cols_used);
-                  store_first(dst + (l + 8) * channel_step, high[l], cols_used);
+                  Float8::store_first(dst + l * channel_step, low[l], cols_used);
+                  Float8::store_first(dst + (l + 8) * channel_step, high[l], cols_used);
                 }
               }
               continue;
             }
           }
-#endif
 #pragma GCC unroll 8
-          for (int k = 0; k < M * M; ++k) S::store(patch + k * L, vadd(y[k], bias));
+          for (int k = 0; k < M * M; ++k) S::store(patch + k * L, S::add(y[k], bias));
           for (i64 l = 0; l < lanes_used; ++l) {
             T* out = out0 + l * out_plane;
             for (i64 i = 0; i < rows_used; ++i)
