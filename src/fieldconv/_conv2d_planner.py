@@ -2,9 +2,10 @@
 m = 2, 4, 6 (README "Winograd", docs/algorithms.md "The auto rule").
 
 The kernels' own sizes come from ``_core``: the V budgets, the largest tile block and the
-microkernel rows of the active kernel family at each call (``_core.set_isa`` switches it), the
-weight panel width (the same in every family) once per dtype. Only the constants calibrated on
-timings live here.
+microkernel rows of the active kernels (``_core.kernel_constants()``) and which ISA's entry of
+each family runs (``_core.kernel_choice()``), read at each call since ``_core.set_isa`` switches
+them, and the weight panel width (the same in every family) once per dtype. Only the constants
+calibrated on timings live here.
 """
 from __future__ import annotations
 
@@ -15,25 +16,6 @@ import numpy as np
 
 from . import _core
 from ._conv2d_args import WINOGRAD_TILES, Conv2dGeometry, winograd_problem
-
-# TEMPORARY shim until _core.kernel_constants() lands from main (the lead removes it after the
-# merge): today's values of winograd_impl.hpp and dispatch.cpp per kernel family, used only when
-# _core lacks kernel_constants.
-_WINOGRAD_CONSTANTS_TODAY = {"winograd_v_budget_min_bytes": 1 << 20, "winograd_v_budget_max_bytes": 4 << 20,
-                             "winograd_m_budget_bytes": 384 << 10, "winograd_max_block_tiles": 96,
-                             "winograd_gemm_rows": 6}
-_KERNEL_CONSTANTS_TODAY = {
-    "generic": dict(_WINOGRAD_CONSTANTS_TODAY, winograd_min_chunk_panels=1, conv2d_block_bytes=64, macs_per_ns=4.0),
-    "avx2": dict(_WINOGRAD_CONSTANTS_TODAY, winograd_min_chunk_panels=1, conv2d_block_bytes=64, macs_per_ns=40.0),
-    "avx512": dict(_WINOGRAD_CONSTANTS_TODAY, winograd_min_chunk_panels=4, conv2d_block_bytes=128, macs_per_ns=80.0),
-}
-
-
-def kernel_constants() -> Mapping[str, float]:
-    """Budgets and sizes of the active kernel family, read at each call (set_isa switches it)."""
-    if hasattr(_core, "kernel_constants"):
-        return _core.kernel_constants()
-    return _KERNEL_CONSTANTS_TODAY[_core.get_isa()]  # TEMPORARY shim, see above
 
 
 @functools.lru_cache(maxsize=None)
@@ -76,8 +58,8 @@ _WINOGRAD_MIN_CHANNELS = 8  # "auto": direct below 8 input or output channels pe
 
 def winograd_cost(tile: int, batch: int, in_per_group: int, out_per_group: int, groups: int, out_h: int,
                   out_w: int, itemsize: int, isa: str, constants: Mapping[str, float]) -> float:
-    """Cycles of the Winograd kernel of family `isa` ("generic" is costed as "avx2"), whose
-    kernel_constants() are `constants`."""
+    """Cycles of the Winograd kernel entry of ISA `isa` ("generic" is costed as "avx2"), whose
+    _core.kernel_constants() are `constants`."""
     wide = isa == "avx512"
     lanes = (64 if wide else 32) // itemsize
     alpha2 = (tile + 2) ** 2
@@ -154,9 +136,9 @@ def conv2d_plan(algorithm: str, x_shape, weight_shape, geometry: Conv2dGeometry,
     out_h, out_w = h + top + bottom - 2, w + left + right - 2
     itemsize = np.dtype(dtype).itemsize
     args = (n, in_per_group, out_channels // groups, groups, out_h, out_w)
-    isa, constants = _core.get_isa(), kernel_constants()
-    costs = {tile: winograd_cost(tile, *args, itemsize, isa, constants)
+    choice, constants = _core.kernel_choice(), _core.kernel_constants()
+    costs = {tile: winograd_cost(tile, *args, itemsize, choice["winograd"], constants)
              for tile in WINOGRAD_TILES_FOR_DTYPE[np.dtype(dtype)]}
     if algorithm == "auto":
-        costs[0] = direct_cost(*args, 9, itemsize, isa)
+        costs[0] = direct_cost(*args, 9, itemsize, choice["conv2d_direct"])
     return min(costs, key=lambda tile: (costs[tile], tile))
