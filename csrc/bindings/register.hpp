@@ -18,8 +18,9 @@ void register_pool2d(py::module_& module);
 void register_filter2d(py::module_& module);
 void register_winograd(py::module_& module);
 
-// The Python layer (_params.py) hands over C-contiguous arrays of the right dtype; these
-// checks only guard against internal misuse, never replace the friendly checks there.
+// The Python layer (fieldconv._params and each area's _*_args.py) hands over C-contiguous
+// arrays of the right dtype; these checks only guard against internal misuse, never replace
+// the friendly checks there.
 template <class T>
 T* mutable_data(py::array& array, const char* name, py::ssize_t ndim) {
   if (!py::isinstance<py::array_t<T>>(array) || !(array.flags() & py::array::c_style) || array.ndim() != ndim)

@@ -109,7 +109,7 @@ void register_conv2d(py::module_& module) {
       },
       py::arg("input"), py::arg("weight"), py::arg("bias"), py::arg("output"), py::arg("stride"),
       py::arg("dilation"), py::arg("padding"),
-      "Direct conv2d into a preallocated output; arguments already checked by fieldconv._params.");
+      "Direct conv2d into a preallocated output; arguments already checked by fieldconv._conv2d_args.");
 }
 
 }  // namespace fieldconv::bindings

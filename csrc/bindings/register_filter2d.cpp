@@ -1,5 +1,5 @@
 // Binding of the 2-D filter core (fieldconv/filter2d.hpp) used by fieldconv.signal and
-// fieldconv.ndimage. Arrays arrive checked and contiguous from fieldconv._params.
+// fieldconv.ndimage. Arrays arrive checked and contiguous from fieldconv._filter_args.
 #include <string>
 
 #include "bindings/register.hpp"
@@ -82,7 +82,7 @@ void register_filter2d(py::module_& module) {
       py::arg("input"), py::arg("output"), py::arg("tap_rows"), py::arg("tap_cols"), py::arg("weights"),
       py::arg("fill"), py::arg("accumulator"), py::arg("row_offset"), py::arg("col_offset"), py::arg("border"),
       "2-D filter of a (planes, H, W) stack into a preallocated (planes, H_out, W_out) output "
-      "(fieldconv/filter2d.hpp); arguments already checked by fieldconv._params.");
+      "(fieldconv/filter2d.hpp); arguments already checked by fieldconv._filter_args.");
 
   module.def(
       "correlate1d",

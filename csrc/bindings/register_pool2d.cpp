@@ -88,7 +88,7 @@ void register_pool2d(py::module_& module) {
       py::arg("input"), py::arg("output"), py::arg("indices"), py::arg("kernel_size"), py::arg("stride"),
       py::arg("padding"), py::arg("dilation"), py::arg("ceil_mode"),
       "Max pooling into a preallocated output (and int64 indices, or None); arguments already checked by "
-      "fieldconv._params.");
+      "fieldconv._pool2d_args.");
 
   module.def(
       "avg_pool2d",
@@ -102,7 +102,7 @@ void register_pool2d(py::module_& module) {
       py::arg("input"), py::arg("output"), py::arg("kernel_size"), py::arg("stride"), py::arg("padding"),
       py::arg("ceil_mode"), py::arg("count_include_pad"), py::arg("divisor_override"),
       "Average pooling into a preallocated output (divisor_override 0 = none); arguments already checked by "
-      "fieldconv._params.");
+      "fieldconv._pool2d_args.");
 }
 
 }  // namespace fieldconv::bindings

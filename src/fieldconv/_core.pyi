@@ -1,6 +1,7 @@
 """Type stubs of fieldconv._core, the compiled module (internal: use the fieldconv package).
 
-Arguments reaching these functions were already checked and normalised by fieldconv._params:
+Arguments reaching these functions were already checked and normalised by the Python layer
+(fieldconv._params and each area's checks: _conv2d_args, _pool2d_args, _filter_args):
 arrays are C-contiguous, native float32 or float64, integers are plain ints.
 """
 from typing import Any, Dict, Optional, Tuple

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _core, _params
+from . import _core, _filter_args
 
 KIND_WEIGHTS, KIND_UNIFORM = 0, 1
 
@@ -36,7 +36,7 @@ def run(input: np.ndarray, output: np.ndarray, axis: int, weights, size: int, or
         cval: float, kind: int) -> np.ndarray:
     """Filters `input` along `axis` into `output` (same shape; checked by the caller). weights:
     float64 taps for KIND_WEIGHTS (None for KIND_UNIFORM, whose window is `size`)."""
-    _params.ndimage_check_io(input, output)
+    _filter_args.ndimage_check_io(input, output)
     if input.size == 0:
         return output
     source, target = _prepare(input, output)
@@ -56,7 +56,7 @@ def run_then_last(input: np.ndarray, output: np.ndarray, weights, origin: int, b
                   weights2, origin2: int, border2: int, cval2: float) -> np.ndarray:
     """correlate1d along axis ndim - 2 into output, then along the last axis of output in place
     (each pass as `run` with KIND_WEIGHTS), in one sweep over memory where the rows fit."""
-    _params.ndimage_check_io(input, output)
+    _filter_args.ndimage_check_io(input, output)
     if input.size == 0:
         return output
     source, target = _prepare(input, output)
@@ -74,7 +74,7 @@ def run_then_last(input: np.ndarray, output: np.ndarray, weights, origin: int, b
 def run_then_last_two(input: np.ndarray, output: np.ndarray, taps, borders, cval: float) -> np.ndarray:
     """correlate1d along axes ndim - 3, ndim - 2 and ndim - 1 in turn (origin 0, into output,
     then in place), in one sweep over memory where whole planes fit."""
-    _params.ndimage_check_io(input, output)
+    _filter_args.ndimage_check_io(input, output)
     if input.size == 0:
         return output
     source, target = _prepare(input, output)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _core, _params
+from . import _core, _filter_args
 
 DBL_EPSILON = float(np.finfo(np.float64).eps)
 
@@ -21,7 +21,7 @@ def direct(stack, kernel, out_hw, row_offset, col_offset, border, fill, accumula
     """Runs the C++ core. stack: (P, H, W) of a core dtype; kernel: 2-D, converted to the
     accumulator's dtype; mask: taps to use (default all). Returns a new (P, *out_hw) array, or
     out (C-contiguous, native, not overlapping stack) filled."""
-    acc_dtype = _params.ACC_DTYPES[accumulator]
+    acc_dtype = _filter_args.ACC_DTYPES[accumulator]
     stack = np.require(stack, requirements=("C", "A"))
     if stack.dtype.byteorder == ">":
         stack = stack.astype(stack.dtype.newbyteorder("="))
@@ -43,14 +43,14 @@ def border_map(border: int, positions: np.ndarray, n: int) -> np.ndarray:
     """Input index of each extended coordinate (-1: fill), as filter_border_index in C++."""
     x = positions.astype(np.int64)
     inside = (x >= 0) & (x < n)
-    if border == _params.BORDER_CONSTANT:
+    if border == _filter_args.BORDER_CONSTANT:
         return np.where(inside, x, -1)
-    if border == _params.BORDER_NEAREST:
+    if border == _filter_args.BORDER_NEAREST:
         return np.clip(x, 0, n - 1)
-    if border == _params.BORDER_REFLECT:
+    if border == _filter_args.BORDER_REFLECT:
         k = np.mod(x, 2 * n)
         return np.where(k >= n, 2 * n - 1 - k, k)
-    if border == _params.BORDER_MIRROR:
+    if border == _filter_args.BORDER_MIRROR:
         if n == 1:
             return np.zeros_like(x)
         k = np.mod(x, 2 * n - 2)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Sequence, Tuple
 
-from . import _params
+from . import _receptive_field_args
 
 
 class NoSingleFieldError(ValueError):
@@ -63,9 +63,9 @@ class ReceptiveField:
         return self._aligned
 
     def __post_init__(self):
-        size = _params.rf_extent_pair(self.size, "size")
-        jump = _params.rf_extent_pair(self.jump, "jump")
-        start_exact = _params.rf_start_pair(self.start, "start")
+        size = _receptive_field_args.rf_extent_pair(self.size, "size")
+        jump = _receptive_field_args.rf_extent_pair(self.jump, "jump")
+        start_exact = _receptive_field_args.rf_start_pair(self.start, "start")
         first = []
         for axis in range(2):
             offset = start_exact[axis] - Fraction(size[axis] - 1, 2)
@@ -126,8 +126,8 @@ class ReceptiveField:
 
     def center(self, i: int, j: int) -> Tuple[float, float]:
         """Input coordinates (row, col) of the centre of output (i, j)'s field."""
-        i = _params.output_index(i, "i")
-        j = _params.output_index(j, "j")
+        i = _receptive_field_args.output_index(i, "i")
+        j = _receptive_field_args.output_index(j, "j")
         return tuple(
             float(self._first[axis] + index * self.jump[axis] + Fraction(self.size[axis] - 1, 2))
             for axis, index in enumerate((i, j))
@@ -139,8 +139,8 @@ class ReceptiveField:
         y0 = start_y + i * jump_y - (size_y - 1) / 2 (a whole number), y1 = y0 + size_y; likewise
         for columns. Output indices count from 0; a negative index raises ValueError.
         """
-        i = _params.output_index(i, "i")
-        j = _params.output_index(j, "j")
+        i = _receptive_field_args.output_index(i, "i")
+        j = _receptive_field_args.output_index(j, "j")
         region = []
         for axis, index in enumerate((i, j)):
             first = self._first[axis] + index * self.jump[axis]

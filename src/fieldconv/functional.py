@@ -6,7 +6,7 @@ from typing import Sequence, Tuple, Union
 import numpy as np
 import numpy.typing as npt
 
-from . import _core, _params
+from . import _conv2d_args, _conv2d_planner, _core, _params, _pool2d_args
 
 IntOrPair = Union[int, Tuple[int, int]]
 
@@ -17,21 +17,21 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, a
     x: (N, C, H, W) or unbatched (C, H, W); weight: (C_out, C // groups, kH, kW); bias: (C_out,)
     or None. stride, dilation: int or (h, w); padding: int, (h, w), (top, bottom, left, right),
     "valid" or "same". Result dtype: numpy.result_type(x, weight) (float32 or float64).
-    algorithm: "auto" (the cost model of _params.conv2d_plan picks direct or a Winograd tile),
+    algorithm: "auto" (the cost model of _conv2d_planner.conv2d_plan picks direct or a Winograd tile),
     "direct", "winograd" (3x3, stride 1, dilation 1 only; the best Winograd tile for the shape) or
     "winograd_f2" / "winograd_f4" / "winograd_f6". The weights are packed (or transformed) on every
     call; a Conv2d layer does it once.
     """
-    geometry = _params.conv2d_geometry(stride, padding, dilation, groups)
-    algorithm = _params.conv2d_algorithm(algorithm)
-    call = _params.conv2d_call(x, weight, bias, geometry)
-    _params.check_conv2d_algorithm(algorithm, call.weight.shape[2:], geometry)
-    tile = _params.conv2d_plan(algorithm, call.x.shape, call.weight.shape, geometry, call.dtype)
+    geometry = _conv2d_args.conv2d_geometry(stride, padding, dilation, groups)
+    algorithm = _conv2d_args.conv2d_algorithm(algorithm)
+    call = _conv2d_args.conv2d_call(x, weight, bias, geometry)
+    _conv2d_args.check_conv2d_algorithm(algorithm, call.weight.shape[2:], geometry)
+    tile = _conv2d_planner.conv2d_plan(algorithm, call.x.shape, call.weight.shape, geometry, call.dtype)
     winograd = _core.WinogradConv2dWeights(call.weight, call.groups, tile) if tile else None
     return run_conv2d(call, lambda: _core.PackedConv2dWeights(call.weight, call.groups), winograd)
 
 
-def run_conv2d(call: _params.Conv2dCall, packed, winograd=None) -> np.ndarray:
+def run_conv2d(call: _conv2d_args.Conv2dCall, packed, winograd=None) -> np.ndarray:
     """Runs a checked call (shared by conv2d and Conv2d).
 
     packed: direct-packed weights, or a callable returning them (only called when needed).
@@ -69,12 +69,12 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     NaN propagates. With return_indices, returns (values, indices): int64 flat indices into
     each input H*W plane, as PyTorch (first maximum in row-major order, last NaN).
     """
-    geometry = _params.pool2d_geometry(kernel_size, stride, padding, dilation, ceil_mode)
+    geometry = _pool2d_args.pool2d_geometry(kernel_size, stride, padding, dilation, ceil_mode)
     with_indices = _params.as_flag(return_indices, "return_indices")
-    return run_max_pool2d(_params.pool2d_call(x, geometry), geometry, with_indices)
+    return run_max_pool2d(_pool2d_args.pool2d_call(x, geometry), geometry, with_indices)
 
 
-def run_max_pool2d(call: _params.Pool2dCall, geometry: _params.Pool2dGeometry, with_indices: bool = False):
+def run_max_pool2d(call: _pool2d_args.Pool2dCall, geometry: _pool2d_args.Pool2dGeometry, with_indices: bool = False):
     y = call.allocate_output()
     indices = call.allocate_output(np.int64) if with_indices else None
     _core.max_pool2d(call.x, y, indices, geometry.kernel_size, geometry.stride, geometry.padding, geometry.dilation,
@@ -93,13 +93,13 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     is divisor_override if given (a non-zero int), else the window size, clipped to the padded
     input (count_include_pad) or to the input.
     """
-    geometry = _params.pool2d_geometry(kernel_size, stride, padding, 1, ceil_mode)
+    geometry = _pool2d_args.pool2d_geometry(kernel_size, stride, padding, 1, ceil_mode)
     include_pad = _params.as_flag(count_include_pad, "count_include_pad")
-    divisor = _params.divisor_override_value(divisor_override)
-    return run_avg_pool2d(_params.pool2d_call(x, geometry), geometry, include_pad, divisor)
+    divisor = _pool2d_args.divisor_override_value(divisor_override)
+    return run_avg_pool2d(_pool2d_args.pool2d_call(x, geometry), geometry, include_pad, divisor)
 
 
-def run_avg_pool2d(call: _params.Pool2dCall, geometry: _params.Pool2dGeometry, count_include_pad: bool,
+def run_avg_pool2d(call: _pool2d_args.Pool2dCall, geometry: _pool2d_args.Pool2dGeometry, count_include_pad: bool,
                    divisor_override: int) -> np.ndarray:
     y = call.allocate_output()
     _core.avg_pool2d(call.x, y, geometry.kernel_size, geometry.stride, geometry.padding, geometry.ceil_mode,
@@ -107,7 +107,7 @@ def run_avg_pool2d(call: _params.Pool2dCall, geometry: _params.Pool2dGeometry, c
     return call.finish(y)
 
 
-CONV2D_ALGORITHMS = _params.ALGORITHMS
+CONV2D_ALGORITHMS = _conv2d_args.ALGORITHMS
 
 
 def conv2d_algorithm_for(x_shape: Sequence[int], weight_shape: Sequence[int], stride: IntOrPair = 1,
@@ -116,11 +116,11 @@ def conv2d_algorithm_for(x_shape: Sequence[int], weight_shape: Sequence[int], st
     """The algorithm conv2d(x, weight, ..., algorithm=algorithm) runs for these shapes: "direct",
     "winograd_f2", "winograd_f4" or "winograd_f6" (benchmarks report it next to the timings).
     Raises ValueError as conv2d would for an algorithm that cannot compute this convolution."""
-    geometry = _params.conv2d_geometry(stride, padding, dilation, groups)
-    algorithm = _params.conv2d_algorithm(algorithm)
+    geometry = _conv2d_args.conv2d_geometry(stride, padding, dilation, groups)
+    algorithm = _conv2d_args.conv2d_algorithm(algorithm)
     x_shape = tuple(int(v) for v in x_shape)
     if len(x_shape) == 3:
         x_shape = (1,) + x_shape
-    _params.check_conv2d_algorithm(algorithm, tuple(weight_shape)[2:], geometry)
-    tile = _params.conv2d_plan(algorithm, x_shape, weight_shape, geometry, np.dtype(dtype))
+    _conv2d_args.check_conv2d_algorithm(algorithm, tuple(weight_shape)[2:], geometry)
+    tile = _conv2d_planner.conv2d_plan(algorithm, x_shape, weight_shape, geometry, np.dtype(dtype))
     return f"winograd_f{tile}" if tile else "direct"

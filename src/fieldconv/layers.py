@@ -10,7 +10,7 @@ ArrayLike = Any  # anything numpy.asarray accepts
 
 import numpy as np
 
-from . import _core, _params
+from . import _conv2d_args, _conv2d_planner, _core, _params, _pool2d_args
 from .functional import relu, run_avg_pool2d, run_conv2d, run_max_pool2d
 from ._receptive_field import (NoSingleFieldError, ReceptiveField, _field_of, depends_on_input_size, field_for_shape,
                              window_receptive_field)
@@ -25,15 +25,15 @@ class Conv2d:
     """
 
     def __init__(self, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, algorithm="auto"):
-        self._geometry = _params.conv2d_geometry(stride, padding, dilation, groups)
-        self.algorithm = _params.conv2d_algorithm(algorithm) and algorithm
-        weight_array = _params.conv2d_weight(weight)
+        self._geometry = _conv2d_args.conv2d_geometry(stride, padding, dilation, groups)
+        self.algorithm = _conv2d_args.conv2d_algorithm(algorithm) and algorithm
+        weight_array = _conv2d_args.conv2d_weight(weight)
         out_channels, in_per_group = weight_array.shape[:2]
         if out_channels % self._geometry.groups:
             raise ValueError(f"groups={self._geometry.groups} must divide out_channels (weight.shape[0] = {out_channels})")
         self.weight = np.array(weight_array, order="C", copy=True)
         self.weight.flags.writeable = False
-        bias_array = _params.conv2d_bias(bias, out_channels)
+        bias_array = _conv2d_args.conv2d_bias(bias, out_channels)
         self.bias = None
         if bias_array is not None:
             # kept in its own dtype (native order) and cast per call, as conv2d casts it: a float64
@@ -45,7 +45,7 @@ class Conv2d:
         self._packed = {}
         self._lock = threading.Lock()
         self._packed_weights(self.weight.dtype)
-        _params.check_conv2d_algorithm(self.algorithm, self.kernel_size, self._geometry)
+        _conv2d_args.check_conv2d_algorithm(self.algorithm, self.kernel_size, self._geometry)
         self._winograd = {}  # (dtype, tile) -> transformed weights
         self._plans = {}  # (input shape, dtype, isa) -> tile (0: direct)
         for tile in self._construction_tiles():
@@ -101,11 +101,11 @@ class Conv2d:
         weights' memory, so not all are made up front)."""
         if self.algorithm == "direct":
             return set()
-        if _params.winograd_problem(self.kernel_size, self.stride, self.dilation) is not None:
+        if _conv2d_args.winograd_problem(self.kernel_size, self.stride, self.dilation) is not None:
             return set()
         size = min(224, max(7, 3584 // self.in_channels))
         shape = (1, self.in_channels, size, size)
-        tile = _params.conv2d_plan(self.algorithm, shape, self.weight.shape, self._geometry, self.weight.dtype)
+        tile = _conv2d_planner.conv2d_plan(self.algorithm, shape, self.weight.shape, self._geometry, self.weight.dtype)
         return {tile} if tile else set()
 
     def _winograd_weights(self, dtype, tile):
@@ -121,11 +121,12 @@ class Conv2d:
         return transformed if transformed.usable else None  # NaN/Inf/huge weights: direct
 
     def __call__(self, x):
-        call = _params.conv2d_call(x, self.weight, self.bias, self._geometry)
+        call = _conv2d_args.conv2d_call(x, self.weight, self.bias, self._geometry)
         key = (call.x.shape, call.dtype, _core.get_isa())
         tile = self._plans.get(key)
         if tile is None:  # the plan depends on shape, dtype and kernel family only: cache it
-            tile = _params.conv2d_plan(self.algorithm, call.x.shape, self.weight.shape, self._geometry, call.dtype)
+            tile = _conv2d_planner.conv2d_plan(self.algorithm, call.x.shape, self.weight.shape, self._geometry,
+                                               call.dtype)
             if len(self._plans) < 64:
                 self._plans[key] = tile
         winograd = self._winograd_weights(call.dtype, tile) if tile else None
@@ -150,7 +151,7 @@ class Conv2d:
         if len(shape) not in (3, 4):
             raise ValueError(f"input_shape must be (N, C, H, W) or (C, H, W), got {input_shape!r}")
         full = shape if len(shape) == 4 else (1,) + shape
-        out = _params.conv2d_output_shape(full, self.weight.shape, self._geometry)
+        out = _conv2d_args.conv2d_output_shape(full, self.weight.shape, self._geometry)
         return out if len(shape) == 4 else out[1:]
 
     def __reduce__(self):
@@ -517,7 +518,7 @@ def format_summary(rows, input_shape: Optional[Tuple[int, ...]] = None) -> str:
 class _Pool2d:
     """Shared parts of the pooling layers (hyper-parameters checked at construction)."""
 
-    _geometry: _params.Pool2dGeometry
+    _geometry: _pool2d_args.Pool2dGeometry
 
     @property
     def kernel_size(self):
@@ -553,10 +554,10 @@ class MaxPool2d(_Pool2d):
     """Max pooling layer, as ``fieldconv.max_pool2d`` with these arguments (values only)."""
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
-        self._geometry = _params.pool2d_geometry(kernel_size, stride, padding, dilation, ceil_mode)
+        self._geometry = _pool2d_args.pool2d_geometry(kernel_size, stride, padding, dilation, ceil_mode)
 
     def __call__(self, x):
-        return run_max_pool2d(_params.pool2d_call(x, self._geometry), self._geometry)
+        return run_max_pool2d(_pool2d_args.pool2d_call(x, self._geometry), self._geometry)
 
     def __repr__(self):
         return (
@@ -570,16 +571,16 @@ class AvgPool2d(_Pool2d):
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                  divisor_override=None):
-        self._geometry = _params.pool2d_geometry(kernel_size, stride, padding, 1, ceil_mode)
+        self._geometry = _pool2d_args.pool2d_geometry(kernel_size, stride, padding, 1, ceil_mode)
         self.count_include_pad = _params.as_flag(count_include_pad, "count_include_pad")
-        self._divisor = _params.divisor_override_value(divisor_override)
+        self._divisor = _pool2d_args.divisor_override_value(divisor_override)
 
     @property
     def divisor_override(self):
         return self._divisor or None
 
     def __call__(self, x):
-        call = _params.pool2d_call(x, self._geometry)
+        call = _pool2d_args.pool2d_call(x, self._geometry)
         return run_avg_pool2d(call, self._geometry, self.count_include_pad, self._divisor)
 
     def __repr__(self):

@@ -17,7 +17,7 @@ import operator
 
 import numpy as np
 
-from . import _core, _filter1d, _filter2d, _params
+from . import _core, _filter1d, _filter2d, _filter_args
 from ._runtime import get_num_threads
 
 try:
@@ -47,28 +47,28 @@ def convolve(input, weights, output=None, mode="reflect", cval=0.0, origin=0, *,
 
 
 def _correlate_or_convolve(input, weights, output, mode, cval, origin, convolution, axes, method):
-    method = _params.filter_method(method)
+    method = _filter_args.filter_method(method)
     input = np.asarray(input)
     weights = np.asarray(weights)
     name = "convolve" if convolution else "correlate"
-    _params.filter_extents(name, "input", input.shape)
-    _params.filter_extents(name, "weights", weights.shape)
+    _filter_args.filter_extents(name, "input", input.shape)
+    _filter_args.filter_extents(name, "weights", weights.shape)
     complex_input = input.dtype.kind == "c"
     complex_weights = weights.dtype.kind == "c"
     if complex_input or complex_weights:
         if complex_weights and not convolution:
             weights = weights.conj()  # as numpy.correlate: conjugate the weights, not the input
-        output = _params.ndimage_output(output, input, complex_output=True)
+        output = _filter_args.ndimage_output(output, input, complex_output=True)
         kwargs = dict(mode=mode, origin=origin, convolution=convolution, axes=axes, method=method)
         return _complex_via_real_components(input, weights, output, cval, **kwargs)
 
-    axes = _params.ndimage_axes(axes, input.ndim)
+    axes = _filter_args.ndimage_axes(axes, input.ndim)
     weights = np.asarray(weights, dtype=np.float64)
     if len(axes) < input.ndim:
         if weights.ndim != len(axes):
             raise RuntimeError(f"weights.ndim ({weights.ndim}) must match len(axes) ({len(axes)})")
         weights = np.expand_dims(weights, tuple(ax for ax in range(input.ndim) if ax not in axes))
-    origins = _params.ndimage_sequence(origin, len(axes), "origin")
+    origins = _filter_args.ndimage_sequence(origin, len(axes), "origin")
     if len(axes) < input.ndim:
         expanded = [0] * input.ndim
         for o, ax in zip(origins, axes):
@@ -83,19 +83,19 @@ def _correlate_or_convolve(input, weights, output, mode, cval, origin, convoluti
             try:
                 origins[i] = -origins[i]
             except TypeError:  # SciPy's type, with the argument named
-                _params.ndimage_origin_int(origins[i])
+                _filter_args.ndimage_origin_int(origins[i])
                 raise
             if not weights.shape[i] & 1:
                 origins[i] -= 1
     for o, n in zip(origins, wshape):
-        _params.ndimage_check_origin(o, n)
+        _filter_args.ndimage_check_origin(o, n)
     fresh = output is None
-    output = np.empty(input.shape, dtype=input.dtype.name) if fresh else _params.ndimage_output(output, input)
-    border = _params.ndimage_mode(mode)
-    _params.ndimage_check_writeable(output)  # in SciPy's order: output, cval, origins, then dtypes
-    cval = _params.ndimage_cval(cval)
-    origins = [_params.ndimage_origin_int(o) for o in origins]
-    _params.ndimage_check_io(input, output)
+    output = np.empty(input.shape, dtype=input.dtype.name) if fresh else _filter_args.ndimage_output(output, input)
+    border = _filter_args.ndimage_mode(mode)
+    _filter_args.ndimage_check_writeable(output)  # in SciPy's order: output, cval, origins, then dtypes
+    cval = _filter_args.ndimage_cval(cval)
+    origins = [_filter_args.ndimage_origin_int(o) for o in origins]
+    _filter_args.ndimage_check_io(input, output)
     # After every check SciPy makes before its C filter (which returns an arbitrary array for an
     # empty kernel), so that a call SciPy refuses raises SciPy's exception, not this one.
     if weights.size == 0 or weights.ndim != input.ndim:
@@ -179,7 +179,7 @@ def _filter(input, weights, out_dtype, border, cval, origins, method, target=Non
         use_fft = _filter2d.prefer_fft(stack.shape[0], out_hw, kernel.shape, taps, x.dtype.itemsize,
                                        get_num_threads())
         if use_fft:
-            used = [stack, kernel[mask]] + ([np.float64(cval)] if border == _params.BORDER_CONSTANT else [])
+            used = [stack, kernel[mask]] + ([np.float64(cval)] if border == _filter_args.BORDER_CONSTANT else [])
             use_fft = _filter2d.all_finite(*used)
     if use_fft and stack.size:
         # float32 sums only for float32 in and out, as the direct path (and SciPy's float64 sums
@@ -193,12 +193,12 @@ def _filter(input, weights, out_dtype, border, cval, origins, method, target=Non
             out = out.astype(out_dtype)
         else:  # SciPy's x86-64 conversion, through the core with a 1x1 identity kernel
             out = _filter2d.direct(np.ascontiguousarray(out, dtype=np.float64), np.ones((1, 1)), out_hw, 0, 0,
-                                   _params.BORDER_CONSTANT, 0.0, _params.ACC_FLOAT64, out_dtype)
+                                   _filter_args.BORDER_CONSTANT, 0.0, _filter_args.ACC_FLOAT64, out_dtype)
     else:
         if x.dtype == np.float32 and out_dtype == np.float32:
-            accumulator = _params.ACC_FLOAT32
+            accumulator = _filter_args.ACC_FLOAT32
         else:
-            accumulator = _params.ACC_FLOAT64
+            accumulator = _filter_args.ACC_FLOAT64
         buffer = None
         if target is not None and (a0, a1) == (x.ndim - 2, x.ndim - 1):
             buffer = target.reshape(stack.shape)
@@ -227,15 +227,16 @@ def _filter_nd(x, w, out_dtype, border, cval, origins):
             window = tuple(slice(t, t + n) for t, n in zip(tap, x.shape))
             total += w[tuple(tap)] * extended[window]
         flat = np.ascontiguousarray(total.reshape(1, 1, -1))
-        return _filter2d.direct(flat, np.ones((1, 1)), (1, flat.shape[2]), 0, 0, _params.BORDER_CONSTANT, 0.0,
-                                _params.ACC_FLOAT64, out_dtype).reshape(x.shape)
+        return _filter2d.direct(flat, np.ones((1, 1)), (1, flat.shape[2]), 0, 0, _filter_args.BORDER_CONSTANT, 0.0,
+                                _filter_args.ACC_FLOAT64, out_dtype).reshape(x.shape)
     offsets = (taps * np.array(strides, dtype=np.int64)).sum(axis=1) if len(taps) else np.zeros(1, np.int64)
     weights = w[tuple(taps.T)].astype(np.float64) if len(taps) else np.zeros(1)
     row = extended.reshape(1, 1, -1)
     grid = np.empty(extended.shape, dtype=out_dtype)  # outputs on the extended grid
     out = grid.reshape(1, 1, -1)[:, :, :last_real + 1]
     _core.filter2d(row, out, np.zeros(len(offsets), dtype=np.int64), np.ascontiguousarray(offsets, dtype=np.int64),
-                   np.ascontiguousarray(weights), np.zeros(1), _params.ACC_FLOAT64, 0, 0, _params.BORDER_CONSTANT)
+                   np.ascontiguousarray(weights), np.zeros(1), _filter_args.ACC_FLOAT64, 0, 0,
+                   _filter_args.BORDER_CONSTANT)
     return grid[tuple(slice(0, n) for n in x.shape)]
 
 
@@ -314,9 +315,9 @@ def correlate1d(input, weights, axis: int = -1, output=None, mode: str = "reflec
     if input.dtype.kind == "c" or weights.dtype.kind == "c":
         if weights.dtype.kind == "c":
             weights = weights.conj().astype(np.complex128, copy=False)
-        output = _params.ndimage_output(output, input, complex_output=True)
+        output = _filter_args.ndimage_output(output, input, complex_output=True)
         return _complex_parts(correlate1d, input, weights, output, cval, axis=axis, mode=mode, origin=origin)
-    output = _params.ndimage_output(output, input)
+    output = _filter_args.ndimage_output(output, input)
     weights = np.asarray(weights, dtype=np.float64)
     if weights.ndim != 1 or weights.shape[0] < 1:
         raise RuntimeError(f"no filter weights given: weights must be a non-empty 1-D sequence, got shape "
@@ -326,10 +327,10 @@ def correlate1d(input, weights, axis: int = -1, output=None, mode: str = "reflec
     if (origin < -(size // 2)) or (origin > (size - 1) // 2):
         raise ValueError(f"Invalid origin; origin must satisfy -(len(weights) // 2) <= origin <= "
                          f"(len(weights)-1) // 2, got origin={origin!r} for {size} weights")
-    border = _params.ndimage_mode(mode)
-    _params.ndimage_check_writeable(output)
-    cval = _params.ndimage_cval(cval)
-    origin = _params.ndimage_origin_int(origin)
+    border = _filter_args.ndimage_mode(mode)
+    _filter_args.ndimage_check_writeable(output)
+    cval = _filter_args.ndimage_cval(cval)
+    origin = _filter_args.ndimage_origin_int(origin)
     return _filter1d.run(input, output, axis, weights, size, origin, border, cval, _filter1d.KIND_WEIGHTS)
 
 
@@ -355,16 +356,16 @@ def uniform_filter1d(input, size: int, axis: int = -1, output=None, mode: str = 
     if size < 1:
         raise RuntimeError(f"incorrect filter size: size must be at least 1, got {size!r}")
     complex_output = input.dtype.kind == "c"
-    output = _params.ndimage_output(output, input, complex_output=complex_output)
+    output = _filter_args.ndimage_output(output, input, complex_output=complex_output)
     if (size // 2 + origin < 0) or (size // 2 + origin >= size):
         raise ValueError(f"invalid origin: origin must satisfy -(size // 2) <= origin <= (size - 1) // 2, "
                          f"got origin={origin!r} for size {size!r}")
-    border = _params.ndimage_mode(mode)
+    border = _filter_args.ndimage_mode(mode)
     size = operator.index(size)
-    origin = _params.ndimage_origin_int(origin)
-    _params.ndimage_check_writeable(output)
+    origin = _filter_args.ndimage_origin_int(origin)
+    _filter_args.ndimage_check_writeable(output)
     if not complex_output:
-        cval = _params.ndimage_cval(cval)
+        cval = _filter_args.ndimage_cval(cval)
         return _filter1d.run(input, output, axis, None, size, origin, border, cval, _filter1d.KIND_UNIFORM)
     _filter1d.run(input.real, output.real, axis, None, size, origin, border, float(np.real(cval)),
                   _filter1d.KIND_UNIFORM)
@@ -378,11 +379,11 @@ def uniform_filter(input, size=3, output=None, mode="reflect", cval: float = 0.0
     """Multidimensional mean filter, as ``scipy.ndimage.uniform_filter`` (one uniform_filter1d
     per axis, converting to the output dtype after each)."""
     input = np.asarray(input)
-    output = _params.ndimage_output(output, input, complex_output=input.dtype.kind == "c")
-    axes = _params.ndimage_axes(axes, input.ndim)
-    sizes = _params.ndimage_sequence(size, len(axes), "size")
-    origins = _params.ndimage_sequence(origin, len(axes), "origin")
-    modes = _params.ndimage_sequence(mode, len(axes), "mode")
+    output = _filter_args.ndimage_output(output, input, complex_output=input.dtype.kind == "c")
+    axes = _filter_args.ndimage_axes(axes, input.ndim)
+    sizes = _filter_args.ndimage_sequence(size, len(axes), "size")
+    origins = _filter_args.ndimage_sequence(origin, len(axes), "origin")
+    modes = _filter_args.ndimage_sequence(mode, len(axes), "mode")
     passes = [(axes[i], sizes[i], origins[i], modes[i]) for i in range(len(axes)) if sizes[i] > 1]
     if not passes:
         output[...] = input[...]
@@ -412,13 +413,13 @@ def gaussian_filter(input, sigma, order=0, output=None, mode="reflect", cval: fl
     order, mode and radius; one gaussian_filter1d per axis with sigma > 1e-15, converting to the
     output dtype after each)."""
     input = np.asarray(input)
-    output = _params.ndimage_output(output, input)
-    axes = _params.ndimage_axes(axes, input.ndim)
+    output = _filter_args.ndimage_output(output, input)
+    axes = _filter_args.ndimage_axes(axes, input.ndim)
     count = len(axes)
-    orders = _params.ndimage_sequence(order, count, "order")
-    sigmas = _params.ndimage_sequence(sigma, count, "sigma")
-    modes = _params.ndimage_sequence(mode, count, "mode")
-    radii = _params.ndimage_sequence(radius, count, "radius")
+    orders = _filter_args.ndimage_sequence(order, count, "order")
+    sigmas = _filter_args.ndimage_sequence(sigma, count, "sigma")
+    modes = _filter_args.ndimage_sequence(mode, count, "mode")
+    radii = _filter_args.ndimage_sequence(radius, count, "radius")
     passes = [(axes[i], sigmas[i], orders[i], modes[i], radii[i]) for i in range(count) if sigmas[i] > 1e-15]
     if not passes:
         output[...] = input[...]
@@ -456,7 +457,7 @@ def _fusable_tail(input: np.ndarray, output, axes, modes) -> int:
         return 0
     if input.dtype.kind not in "biuf" or output.dtype.kind not in "biuf":
         return 0
-    if input.dtype.char not in _params.NDIMAGE_IO_KINDS or output.dtype.char not in _params.NDIMAGE_IO_KINDS:
+    if input.dtype.char not in _filter_args.NDIMAGE_IO_KINDS or output.dtype.char not in _filter_args.NDIMAGE_IO_KINDS:
         return 0
     if output.shape != input.shape or not output.flags.writeable:
         return 0
@@ -464,7 +465,7 @@ def _fusable_tail(input: np.ndarray, output, axes, modes) -> int:
     ndim = input.ndim
     for count in (3, 2):
         if len(tail) >= count and ndim >= count and tail[-count:] == list(range(ndim - count, ndim)):
-            if all(isinstance(mode, str) and mode in _params.NDIMAGE_MODES for mode in modes[-count:]):
+            if all(isinstance(mode, str) and mode in _filter_args.NDIMAGE_MODES for mode in modes[-count:]):
                 return count
     return 0
 
@@ -473,9 +474,9 @@ def _run_fused(input, output, taps, modes, cval) -> np.ndarray:
     """The last two or three correlate1d passes (origin 0) in one sweep (see _fusable_tail)."""
     if len(taps) == 2:
         return _run_then_last(input, output, taps[0], modes[0], taps[1], modes[1], cval)
-    cval = _params.ndimage_cval(cval)
+    cval = _filter_args.ndimage_cval(cval)
     return _filter1d.run_then_last_two(input, output, [np.asarray(t, dtype=np.float64) for t in taps],
-                                       [_params.ndimage_mode(m) for m in modes], cval)
+                                       [_filter_args.ndimage_mode(m) for m in modes], cval)
 
 
 def _run_then_last(input, output, weights, mode, weights2, mode2, cval) -> np.ndarray:
@@ -483,16 +484,16 @@ def _run_then_last(input, output, weights, mode, weights2, mode2, cval) -> np.nd
     weights2, ndim - 1, output, mode2, cval), in one sweep (checked by _fusable_tail)."""
     weights = np.asarray(weights, dtype=np.float64)
     weights2 = np.asarray(weights2, dtype=np.float64)
-    cval = _params.ndimage_cval(cval)
-    return _filter1d.run_then_last(input, output, weights, 0, _params.ndimage_mode(mode), cval, weights2, 0,
-                                   _params.ndimage_mode(mode2), cval)
+    cval = _filter_args.ndimage_cval(cval)
+    return _filter1d.run_then_last(input, output, weights, 0, _filter_args.ndimage_mode(mode), cval, weights2, 0,
+                                   _filter_args.ndimage_mode(mode2), cval)
 
 
 def _derivative_then_smooth(input, axis, output, mode, cval, derivative, smooth) -> np.ndarray:
     input = np.asarray(input)
     axis = _normalize_axis_index(axis, input.ndim)
-    output = _params.ndimage_output(output, input)
-    modes = _params.ndimage_sequence(mode, input.ndim, "mode")
+    output = _filter_args.ndimage_output(output, input)
+    modes = _filter_args.ndimage_sequence(mode, input.ndim, "mode")
     passes = [(axis, derivative)] + [(other, smooth) for other in range(input.ndim) if other != axis]
     pass_modes = [modes[ax] for ax, _ in passes]
     fused = 0 if np.iscomplexobj(cval) else _fusable_tail(input, output, [ax for ax, _ in passes], pass_modes)
@@ -518,12 +519,12 @@ def prewitt(input, axis: int = -1, output=None, mode="reflect", cval: float = 0.
 
 def _generic_laplace(input, derivative2, output, mode, cval, axes, extra=()) -> np.ndarray:
     input = np.asarray(input)
-    output = _params.ndimage_output(output, input)
-    axes = _params.ndimage_axes(axes, input.ndim)
+    output = _filter_args.ndimage_output(output, input)
+    axes = _filter_args.ndimage_axes(axes, input.ndim)
     if not axes:
         output[...] = input[...]
         return output
-    modes = _params.ndimage_sequence(mode, len(axes), "mode")
+    modes = _filter_args.ndimage_sequence(mode, len(axes), "mode")
     derivative2(input, axes[0], output, modes[0], cval, *extra)
     for i in range(1, len(axes)):
         output += derivative2(input, axes[i], output.dtype, modes[i], cval, *extra)
@@ -549,8 +550,8 @@ def gaussian_laplace(input, sigma, output=None, mode="reflect", cval: float = 0.
         order[axis] = 2
         return gaussian_filter(x, sigma_, order, out, mode_, cval_, **kwargs)
 
-    checked = _params.ndimage_axes(axes, input.ndim)
-    sigmas = _params.ndimage_sequence(sigma, len(checked), "sigma")
+    checked = _filter_args.ndimage_axes(axes, input.ndim)
+    sigmas = _filter_args.ndimage_sequence(sigma, len(checked), "sigma")
     if len(checked) < input.ndim:  # sigma 0 (no smoothing) along the axes not filtered
         full = [0] * input.ndim
         for s, ax in zip(sigmas, checked):
@@ -564,8 +565,8 @@ def gaussian_gradient_magnitude(input, sigma, output=None, mode="reflect", cval:
     """Gradient magnitude from Gaussian first derivatives, as
     ``scipy.ndimage.gaussian_gradient_magnitude`` (extra keywords go to gaussian_filter)."""
     input = np.asarray(input)
-    output = _params.ndimage_output(output, input)
-    axes = _params.ndimage_axes(axes, input.ndim)
+    output = _filter_args.ndimage_output(output, input)
+    axes = _filter_args.ndimage_axes(axes, input.ndim)
     if not axes:
         output[...] = input[...]
         return output
@@ -575,7 +576,7 @@ def gaussian_gradient_magnitude(input, sigma, output=None, mode="reflect", cval:
         order[axis] = 1
         return gaussian_filter(input, sigma, order, out, mode_, cval, **kwargs)
 
-    modes = _params.ndimage_sequence(mode, len(axes), "mode")
+    modes = _filter_args.ndimage_sequence(mode, len(axes), "mode")
     first_derivative(axes[0], output, modes[0])
     np.multiply(output, output, output)
     for i in range(1, len(axes)):

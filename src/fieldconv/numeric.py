@@ -19,7 +19,7 @@ import operator
 
 import numpy as np
 
-from . import _core, _filter2d, _params, signal
+from . import _core, _filter2d, _filter_args, signal
 from ._runtime import get_num_threads
 
 __all__ = ["convolve", "correlate"]
@@ -39,7 +39,7 @@ def convolve(a, v, mode="full", *, method: str = "auto") -> np.ndarray:
     method: "auto", "direct" or "fft" (keyword only); "auto" takes the FFT only for float or
     complex inputs without NaN/Inf where it is expected to be faster.
     """
-    method = _params.filter_method(method)
+    method = _filter_args.filter_method(method)
     try:
         x, y = np.array(a, copy=None, ndmin=1), np.array(v, copy=None, ndmin=1)
     except (TypeError, ValueError):
@@ -56,7 +56,7 @@ def convolve(a, v, mode="full", *, method: str = "auto") -> np.ndarray:
 def correlate(a, v, mode="valid", *, method: str = "auto") -> np.ndarray:
     """Cross-correlation of two 1-D sequences, as ``numpy.correlate``:
     ``c[k] = sum_n a[n + k] * conj(v[n])``. method as for convolve."""
-    method = _params.filter_method(method)
+    method = _filter_args.filter_method(method)
     try:  # no ndmin here: NumPy's correlate refuses 0-d inputs
         x, y = np.asarray(a), np.asarray(v)
     except (TypeError, ValueError):
@@ -108,8 +108,8 @@ def _correlate_core(x: np.ndarray, y: np.ndarray, mode: int, dtype: np.dtype, me
     if dtype.kind in "iu" and method == "fft":
         raise ValueError(f"method='fft' cannot give {name}'s exact (wrapping) integer sums for dtype {dtype}; "
                          "use method='direct' or 'auto', or convert the inputs to float")
-    _params.filter_extents(name, "a", (1, n1))
-    _params.filter_extents(name, "output", (1, length))
+    _filter_args.filter_extents(name, "a", (1, n1))
+    _filter_args.filter_extents(name, "output", (1, length))
     if dtype.kind in "fc":
         use_fft = method == "fft"
         if method == "auto":
@@ -119,7 +119,7 @@ def _correlate_core(x: np.ndarray, y: np.ndarray, mode: int, dtype: np.dtype, me
     stack = np.ascontiguousarray(x, dtype=dtype).reshape(1, 1, n1)
     kernel = np.ascontiguousarray(y, dtype=dtype).reshape(1, n2)
     fill = np.zeros((), dtype=dtype)
-    out = signal._compute(stack, kernel, (1, length), (0, -left), _params.BORDER_CONSTANT, fill, dtype, "direct")
+    out = signal._compute(stack, kernel, (1, length), (0, -left), _filter_args.BORDER_CONSTANT, fill, dtype, "direct")
     return out.reshape(length)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _params
+from . import _params, _receptive_field_args
 
 _EXTRA_HINT = "pip install fieldconv[plot]"
 _COLOURS = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#bfef45")
@@ -97,8 +97,8 @@ def plot_receptive_field(image, layers, outputs=None, ax=None, *, input_shape=No
             raise ValueError(f"outputs[{position}] must be an (i, j) pair of output indices, got {pair!r}")
         chosen.append(
             (
-                _params.output_index(pair[0], f"outputs[{position}][0] (i)", out_h),
-                _params.output_index(pair[1], f"outputs[{position}][1] (j)", out_w),
+                _receptive_field_args.output_index(pair[0], f"outputs[{position}][0] (i)", out_h),
+                _receptive_field_args.output_index(pair[1], f"outputs[{position}][1] (j)", out_w),
             )
         )
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _filter2d, _params
+from . import _filter2d, _filter_args
 from ._runtime import get_num_threads
 
 __all__ = ["correlate2d", "convolve2d"]
@@ -26,22 +26,22 @@ def convolve2d(in1, in2, mode="full", boundary="fill", fillvalue=0, *, method="a
 
 
 def _filter_2d(in1, in2, mode, boundary, fillvalue, method, convolve, name):
-    method = _params.filter_method(method)
-    image, kernel, swapped = _params.signal_inputs(in1, in2, mode, name)
-    _params.signal_mode(mode)
-    border = _params.signal_boundary(boundary)
-    dtype = _params.signal_dtype(image, kernel)
-    if border == _params.BORDER_CONSTANT:
-        fill = _params.signal_fillvalue(fillvalue, dtype)
+    method = _filter_args.filter_method(method)
+    image, kernel, swapped = _filter_args.signal_inputs(in1, in2, mode, name)
+    _filter_args.signal_mode(mode)
+    border = _filter_args.signal_boundary(boundary)
+    dtype = _filter_args.signal_dtype(image, kernel)
+    if border == _filter_args.BORDER_CONSTANT:
+        fill = _filter_args.signal_fillvalue(fillvalue, dtype)
     else:
         fill = np.zeros((), dtype=dtype)
-    _params.signal_check_dtype(dtype, name)
+    _filter_args.signal_check_dtype(dtype, name)
     if swapped:
         image, kernel = kernel, image
     if kernel.size == 0:
         raise ValueError(f"{name}: the kernel is empty (shape {kernel.shape}); it needs at least one element "
                          "(SciPy returns an arbitrary zero array here)")
-    if image.size == 0 and border != _params.BORDER_CONSTANT:
+    if image.size == 0 and border != _filter_args.BORDER_CONSTANT:
         raise ValueError(f"{name}: boundary={boundary!r} needs a non-empty input, got shape {image.shape} "
                          "(SciPy crashes here); use boundary='fill'")
     height, width = image.shape
@@ -58,9 +58,9 @@ def _filter_2d(in1, in2, mode, boundary, fillvalue, method, convolve, name):
     else:
         out_hw = (height - kh + 1, width - kw + 1)
         offsets = (0, 0)
-    _params.filter_extents(name, "input", image.shape)
-    _params.filter_extents(name, "kernel", kernel.shape)
-    _params.filter_extents(name, "output", out_hw)
+    _filter_args.filter_extents(name, "input", image.shape)
+    _filter_args.filter_extents(name, "kernel", kernel.shape)
+    _filter_args.filter_extents(name, "output", out_hw)
     taps = kernel[::-1, ::-1] if convolve else kernel.conj()
     if dtype.kind in "iu" and method == "fft":
         raise ValueError(f"method='fft' cannot give {name}'s exact (wrapping) integer sums for dtype {dtype}; "
@@ -77,8 +77,8 @@ def _compute(stack, kernel, out_hw, offsets, border, fill, dtype, method):
     if dtype.char in "gG":  # long double: no C++ kernel, a plain NumPy loop in that precision
         return _numpy_filter(stack, kernel, out_hw, offsets, border, fill)
     if dtype.kind in "iu":
-        accumulator = _params.ACC_WRAP32 if dtype.itemsize <= 4 else _params.ACC_WRAP64
-        acc_dtype = _params.ACC_DTYPES[accumulator]
+        accumulator = _filter_args.ACC_WRAP32 if dtype.itemsize <= 4 else _filter_args.ACC_WRAP64
+        acc_dtype = _filter_args.ACC_DTYPES[accumulator]
         with np.errstate(all="ignore"):
             kernel_acc = kernel.astype(acc_dtype)
             fill_acc = fill.astype(acc_dtype)
@@ -107,7 +107,7 @@ def _compute(stack, kernel, out_hw, offsets, border, fill, dtype, method):
 
 
 def _real_direct(stack, kernel, out_hw, offsets, border, fill, dtype):
-    accumulator = _params.ACC_FLOAT32 if dtype == np.float32 else _params.ACC_FLOAT64
+    accumulator = _filter_args.ACC_FLOAT32 if dtype == np.float32 else _filter_args.ACC_FLOAT64
     return _filter2d.direct(stack, kernel, out_hw, offsets[0], offsets[1], border, fill, accumulator, dtype)
 
 
