@@ -2,6 +2,7 @@
 #include "dispatch.hpp"
 #include "fieldconv/runtime.hpp"
 #include "fieldconv/shapes.hpp"
+#include "fieldconv/winograd.hpp"
 #include "parallel.hpp"
 #include "runtime_internal.hpp"
 
@@ -59,8 +60,11 @@ void register_runtime(py::module_& module) {
     const KernelTable& table = active_kernels();
     const WinogradBudgets& budgets = table.winograd.budgets;
     py::dict result;
+    result["conv2d_vector_bytes"] = table.conv2d_direct.vector_bytes;
     result["conv2d_block_bytes"] = table.conv2d_direct.block_bytes;
     result["macs_per_ns"] = table.conv2d_direct.macs_per_ns;
+    result["winograd_vector_bytes"] = budgets.vector_bytes;
+    result["winograd_panel_bytes"] = WinogradWeights<float>::panel_width * std::int64_t(sizeof(float));
     result["winograd_v_budget_min_bytes"] = budgets.v_budget_min_bytes;
     result["winograd_v_budget_max_bytes"] = budgets.v_budget_max_bytes;
     result["winograd_m_budget_bytes"] = budgets.m_budget_bytes;

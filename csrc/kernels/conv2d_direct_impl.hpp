@@ -612,6 +612,7 @@ Conv2dDirectKernels conv2d_direct_kernels() noexcept {
   return {kernel_isa_name,
           {{&conv2d_direct_blocked<float>, &conv2d_depthwise<float>},
            {&conv2d_direct_blocked<double>, &conv2d_depthwise<double>}},
+          std::int64_t(sizeof(typename Simd<float>::vec)),
           direct_block_bytes,
           direct_macs_per_ns,
           &fma_probe};

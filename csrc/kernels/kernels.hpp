@@ -181,7 +181,8 @@ struct Conv2dDirectFunctions {
 struct Conv2dDirectKernels {
   const char* isa;
   ByFloatType<Conv2dDirectFunctions> functions;
-  std::int64_t block_bytes;  // preferred bytes of out-channels per packed weight block
+  std::int64_t vector_bytes;  // one SIMD vector of this ISA
+  std::int64_t block_bytes;   // preferred bytes of out-channels per packed weight block
   // Float32 multiply-adds per nanosecond one thread of this direct conv sustains on mid-sized
   // layers (a conservative round figure): turns operation counts into the work estimates that
   // decide how many threads a call is worth (threads_for_work).
@@ -198,6 +199,7 @@ struct WinogradFunctions {
 // The Winograd kernel's scratch budgets and blocking (winograd_impl.hpp), for the cost model
 // that chooses algorithms (fieldconv's planner reads them through _core.kernel_constants()).
 struct WinogradBudgets {
+  std::int64_t vector_bytes;                            // one SIMD vector: the channels a transform takes at once
   std::int64_t v_budget_min_bytes, v_budget_max_bytes;  // transformed inputs of one block of tiles
   std::int64_t m_budget_bytes;                          // GEMM results of a block and out-channel chunk
   std::int64_t max_block_tiles;

@@ -662,7 +662,8 @@ KernelStatus conv2d_winograd(const WinogradJob<T>& job) noexcept {
 WinogradKernels winograd_kernels() noexcept {
   return {kernel_isa_name,
           {{&conv2d_winograd<float>}, {&conv2d_winograd<double>}},
-          {v_budget_min_bytes, v_budget_max_bytes, m_budget_bytes, max_block_tiles, gemm_rows, min_chunk_panels}};
+          {i64(sizeof(typename Simd<float>::vec)), v_budget_min_bytes, v_budget_max_bytes, m_budget_bytes,
+           max_block_tiles, gemm_rows, min_chunk_panels}};
 }
 
 }  // namespace FIELDCONV_KERNEL_FAMILY

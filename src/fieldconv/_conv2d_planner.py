@@ -1,30 +1,20 @@
 """Which algorithm conv2d's "auto" and "winograd" run: direct or Winograd F(m x m, 3 x 3),
 m = 2, 4, 6 (README "Winograd", docs/algorithms.md "The auto rule").
 
-The kernels' own sizes come from ``_core``: the V budgets, the largest tile block and the
-microkernel rows of the active kernels (``_core.kernel_constants()``) and which ISA's entry of
-each family runs (``_core.kernel_choice()``), read at each call since ``_core.set_isa`` switches
-them, and the weight panel width (the same in every family) once per dtype. Only the constants
-calibrated on timings live here.
+The kernels' own sizes come from ``_core``: the vector widths, the weight panel width, the V
+budgets, the largest tile block and the microkernel rows of the active kernels
+(``_core.kernel_constants()``) and which ISA's entry of each family runs
+(``_core.kernel_choice()``), read at each call since ``_core.set_isa`` switches them. Only the
+constants calibrated on timings live here.
 """
 from __future__ import annotations
 
-import functools
 from typing import Mapping
 
 import numpy as np
 
 from . import _core
 from ._conv2d_args import WINOGRAD_TILES, Conv2dGeometry, winograd_problem
-
-
-@functools.lru_cache(maxsize=None)
-def weight_panel_width(itemsize: int) -> int:
-    """Out-channels per panel of transformed Winograd weights (winograd.hpp's panel_width, the same
-    in every family), read from _core: one in- and one out-channel at F(2x2) fill 16 positions of
-    one panel."""
-    dtype = np.dtype(f"f{itemsize}")
-    return _core.WinogradConv2dWeights(np.zeros((1, 1, 3, 3), dtype), 1, 2).size_bytes // (16 * itemsize)
 
 
 # Cost model for "auto" and "winograd", in cycles of one core (2 FMAs per cycle of 32 bytes with
@@ -61,13 +51,13 @@ def winograd_cost(tile: int, batch: int, in_per_group: int, out_per_group: int, 
     """Cycles of the Winograd kernel entry of ISA `isa` ("generic" is costed as "avx2"), whose
     _core.kernel_constants() are `constants`."""
     wide = isa == "avx512"
-    lanes = (64 if wide else 32) // itemsize
+    lanes = int(constants["winograd_vector_bytes"]) // itemsize
     alpha2 = (tile + 2) ** 2
     total = batch * _ceil_div(out_h, tile) * _ceil_div(out_w, tile)
     if total == 0:
         return 0.0
     cin_vectors = _ceil_div(in_per_group, lanes)
-    panel = weight_panel_width(itemsize)
+    panel = int(constants["winograd_panel_bytes"]) // itemsize
     cout = _ceil_div(out_per_group, panel) * panel
     # tile blocks as the kernel sizes them: V within its budget, whole microkernel calls of gemm_rows tiles
     budget_min = int(constants["winograd_v_budget_min_bytes"])
@@ -97,10 +87,10 @@ def winograd_cost(tile: int, batch: int, in_per_group: int, out_per_group: int, 
 
 
 def direct_cost(batch: int, in_per_group: int, out_per_group: int, groups: int, out_h: int, out_w: int,
-                kernel_area: int, itemsize: int, isa: str = "avx2") -> float:
-    """Direct convolution in the same cycles; the avx512 family's direct kernel has vectors twice
-    as wide."""
-    lanes = (64 if isa == "avx512" else 32) // itemsize
+                kernel_area: int, itemsize: int, isa: str, constants: Mapping[str, float]) -> float:
+    """Direct convolution in the same cycles, by the direct kernel entry of ISA `isa`, whose
+    _core.kernel_constants() are `constants`."""
+    lanes = int(constants["conv2d_vector_bytes"]) // itemsize
     cout = _ceil_div(out_per_group, lanes) * lanes
     pixels = out_h * out_w
     if isa == "avx512":
@@ -140,5 +130,5 @@ def conv2d_plan(algorithm: str, x_shape, weight_shape, geometry: Conv2dGeometry,
     costs = {tile: winograd_cost(tile, *args, itemsize, choice["winograd"], constants)
              for tile in WINOGRAD_TILES_FOR_DTYPE[np.dtype(dtype)]}
     if algorithm == "auto":
-        costs[0] = direct_cost(*args, 9, itemsize, choice["conv2d_direct"])
+        costs[0] = direct_cost(*args, 9, itemsize, choice["conv2d_direct"], constants)
     return min(costs, key=lambda tile: (costs[tile], tile))

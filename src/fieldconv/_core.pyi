@@ -31,7 +31,7 @@ def get_isa() -> str: ...  # "avx512", "avx2" or "generic"
 def set_isa(name: str) -> None: ...  # for tests; ValueError if this CPU/build lacks it
 def kernel_list() -> "list[Dict[str, Any]]": ...  # family, isa, isa_rank, compiled, cpu_supported (kernel_list.inc)
 def kernel_choice() -> Dict[str, str]: ...  # family -> ISA of the entry the active ISA runs
-def kernel_constants() -> Dict[str, float]: ...  # budgets and blocking of the active kernels
+def kernel_constants() -> Dict[str, float]: ...  # vector, panel and block sizes and budgets of the active kernels
 def openmp_description() -> str: ...
 def compiler_description() -> str: ...
 
