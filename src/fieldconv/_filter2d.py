@@ -119,7 +119,7 @@ def prefer_fft(planes, out_hw, kernel_shape, taps, itemsize, threads) -> bool:
     """True when the FFT path is expected to be faster than the direct one."""
     if taps < 64:
         return False
-    rates = _DIRECT_RATE.get(str(_core.get_isa()), _DIRECT_RATE["generic"])
+    rates = _DIRECT_RATE.get(str(_core.kernel_choice()["filter2d"]), _DIRECT_RATE["generic"])  # the entry that runs
     direct_seconds = planes * out_hw[0] * out_hw[1] * taps / (rates.get(itemsize, rates[8]) * max(1, threads))
     points = _fast_length(out_hw[0] + kernel_shape[0] - 1) * _fast_length(out_hw[1] + kernel_shape[1] - 1)
     fft_seconds = planes * points * np.log2(max(points, 2)) * _FFT_SECONDS_PER_POINT_LOG

@@ -137,7 +137,7 @@ def _prefer_fft(length: int, n2: int, dtype: np.dtype) -> bool:
         return False
     complex_ = dtype.kind == "c"
     itemsize = dtype.itemsize // (2 if complex_ else 1)
-    rates = _filter2d._DIRECT_RATE.get(str(_core.get_isa()), _filter2d._DIRECT_RATE["generic"])
+    rates = _filter2d._DIRECT_RATE.get(str(_core.kernel_choice()["filter2d"]), _filter2d._DIRECT_RATE["generic"])
     direct_seconds = length * n2 * (4 if complex_ else 1) / (rates.get(itemsize, rates[8]) * max(1, get_num_threads()))
     size = _block_length(length, n2)
     blocks = -(-(length + n2 - 1) // (size - n2 + 1))
