@@ -45,8 +45,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--torch-isa", choices=("native", "avx2"), default="native",
                         help="avx2: cap torch (oneDNN, ATen) at AVX2 (compare with --isa avx2); "
                              "native: whatever the CPU has (AVX-512, if present)")
-    parser.add_argument("--isa", choices=("auto", "generic", "avx2", "avx512"), default="auto",
-                        help="fieldconv's kernel family (default: the best this CPU supports)")
+    from .. import _core
+
+    isas = sorted({(entry["isa_rank"], entry["isa"]) for entry in _core.kernel_list()})
+    parser.add_argument("--isa", choices=("auto", *(isa for _, isa in isas)), default="auto",
+                        help="fieldconv's kernel ISA (default: the best this CPU supports)")
     parser.add_argument("--no-blas-peak", action="store_true", help="skip the NumPy matmul peak probe")
     parser.add_argument("--ghz", type=float, default=None,
                         help="compute the FMA peak from this clock (2 pipes x lanes x 2 x GHz x threads) "
