@@ -24,10 +24,10 @@
 
 #include <atomic>
 #include <cstdint>
-
-#include <omp.h>
+#include <type_traits>
 
 #include "fieldconv/runtime.hpp"
+#include "thread_pool.hpp"
 
 namespace fieldconv {
 
@@ -63,10 +63,6 @@ void report(const RegionTiming& timing) noexcept;
 std::int64_t now_ns() noexcept;
 // CPU time of the calling thread.
 std::int64_t thread_cpu_ns() noexcept;
-// The caller waits (sleeping after a short spin) until `finished` reaches `helpers`; each
-// helper counts itself there with notify_caller when it has run its last item.
-void wait_for_helpers(const std::atomic<int>& finished, int helpers) noexcept;
-void notify_caller(std::atomic<int>& finished) noexcept;
 // Once per helper thread: asks the scheduler for short time slices (Linux >= 6.12, EEVDF
 // custom slices), so that a helper woken on a core another task is running gets the core at
 // once instead of after that task's slice. Its share of CPU time is unchanged.
@@ -81,10 +77,30 @@ struct Statistics {
   std::int64_t caller_alone_windows;
 };
 Statistics statistics(bool reset) noexcept;
-// Marks the calling thread as the owner of an OpenMP thread pool (see the fork rule in runtime.hpp).
-void note_pool_owner() noexcept;
 
 }  // namespace team
+
+namespace detail {
+
+// One parallel_for call's shared state: the next unclaimed item and the CPU time spent on items.
+template <class Body>
+struct ItemsOfCall {
+  Body* body;
+  std::int64_t item_count;
+  alignas(64) std::atomic<std::int64_t> next_item{0};
+  alignas(64) std::atomic<std::int64_t> item_cpu_ns{0};
+
+  static void run(void* context, int thread) noexcept {
+    auto& self = *static_cast<ItemsOfCall*>(context);
+    const std::int64_t cpu_start = team::thread_cpu_ns();
+    for (std::int64_t item = self.next_item.fetch_add(1, std::memory_order_relaxed); item < self.item_count;
+         item = self.next_item.fetch_add(1, std::memory_order_relaxed))
+      (*self.body)(item, thread);
+    self.item_cpu_ns.fetch_add(team::thread_cpu_ns() - cpu_start, std::memory_order_relaxed);
+  }
+};
+
+}  // namespace detail
 
 // Runs body(item, thread) for item in [0, item_count) on up to `threads` threads (the caller
 // plus helpers from the budget; thread < threads, for per-thread workspaces). Each item's
@@ -103,28 +119,13 @@ void parallel_for(std::int64_t item_count, int threads, Body&& body) noexcept {
     team::leave(0);
     return;
   }
-  team::note_pool_owner();
-  alignas(64) std::atomic<std::int64_t> next_item{0};
-  alignas(64) std::atomic<int> helpers_finished{0};
-  alignas(64) std::atomic<std::int64_t> item_cpu_ns{0};
+  using Body_ = std::remove_reference_t<Body>;
+  detail::ItemsOfCall<Body_> items{&body, item_count};
   team::RegionTiming timing{team::now_ns(), 0, 0};
-#pragma omp parallel num_threads(helpers + 1)
-  {
-    const int thread = omp_get_thread_num();
-    if (thread != 0) team::ask_for_short_slices();
-    const std::int64_t cpu_start = team::thread_cpu_ns();
-    for (std::int64_t item = next_item.fetch_add(1, std::memory_order_relaxed); item < item_count;
-         item = next_item.fetch_add(1, std::memory_order_relaxed))
-      body(item, thread);
-    item_cpu_ns.fetch_add(team::thread_cpu_ns() - cpu_start, std::memory_order_relaxed);
-    if (thread == 0)
-      team::wait_for_helpers(helpers_finished, omp_get_num_threads() - 1);
-    else
-      team::notify_caller(helpers_finished);
-  }
-  // After the region's closing barrier: a helper held up on its way there counts too.
+  pool::run_team(&detail::ItemsOfCall<Body_>::run, &items, helpers);
+  // After every helper that joined has left: a helper held up inside an item counts too.
   timing.end_ns = team::now_ns();
-  timing.item_cpu_ns = item_cpu_ns.load(std::memory_order_relaxed);
+  timing.item_cpu_ns = items.item_cpu_ns.load(std::memory_order_relaxed);
   team::leave(helpers);
   team::report(timing);
 }

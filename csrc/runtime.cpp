@@ -165,20 +165,14 @@ const InitialCount initial = initial_thread_count();
 std::atomic<int> thread_count{initial.count};
 std::atomic<const char*> thread_count_source{initial.source};
 
-// Fork: a child whose forking thread owned a GNU OpenMP pool must not open a team (the pool's
-// threads are gone, and waking them would hang); every other child keeps full threading.
-thread_local bool owns_pool = false;
-std::atomic<bool> single_threaded_child{false};
-
+// Fork: the child's budget starts empty (a call running in another thread at fork time does not
+// exist there); the pool starts new threads in the child (thread_pool.cpp).
 void reset_in_child() noexcept;
 [[maybe_unused]] const int fork_handler_registered = pthread_atfork(nullptr, nullptr, reset_in_child);
 
 }  // namespace
 
-int get_num_threads() noexcept {
-  if (single_threaded_child.load(std::memory_order_relaxed)) return 1;
-  return thread_count.load(std::memory_order_relaxed);
-}
+int get_num_threads() noexcept { return thread_count.load(std::memory_order_relaxed); }
 
 int get_num_threads_setting() noexcept { return thread_count.load(std::memory_order_relaxed); }
 
@@ -199,8 +193,6 @@ void set_num_threads(int n, const char* source) {
 void set_num_threads(int n) { set_num_threads(n, "set_num_threads"); }
 
 const char* num_threads_source() noexcept { return thread_count_source.load(std::memory_order_relaxed); }
-
-bool is_single_threaded_child() noexcept { return single_threaded_child.load(std::memory_order_relaxed); }
 
 // ---- teams ----------------------------------------------------------------------------------
 
@@ -338,7 +330,6 @@ void forget_late_helpers() noexcept {
 }
 
 void reset_in_child() noexcept {
-  if (owns_pool) single_threaded_child.store(true, std::memory_order_relaxed);
   forget_late_helpers();
   active_threads.store(0, std::memory_order_relaxed);
   active_helpers.store(0, std::memory_order_relaxed);
@@ -412,8 +403,6 @@ Statistics statistics(bool reset) noexcept {
   return result;
 }
 
-void note_pool_owner() noexcept { owns_pool = true; }
-
 void report(const RegionTiming& timing) noexcept {
   // The first team of a thread includes creating its pool's threads: not a measure of lateness.
   if (!first_team_reported) {
@@ -451,43 +440,6 @@ void report(const RegionTiming& timing) noexcept {
   (calls_frequent ? state.frequent : state.sparse).record(saved, timing.end_ns);
 }
 
-namespace {
-
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
-
-}  // namespace
-
-void wait_for_helpers(const std::atomic<int>& finished, int helpers) noexcept {
-  // A few microseconds of spinning catch helpers that are about to finish; after that the
-  // caller sleeps, which leaves its core idle so the scheduler can move a preempted helper
-  // onto it (a spinning or yielding caller would keep it busy).
-  const i64 spin_until = now_ns() + 4'000;
-  for (int spin = 0; finished.load(std::memory_order_acquire) < helpers; ++spin) {
-    cpu_relax();
-    if ((spin & 31) == 31 && now_ns() > spin_until) break;
-  }
-  bool slept = false;
-  for (int seen; (seen = finished.load(std::memory_order_acquire)) < helpers; slept = true) {
-#if defined(__linux__)
-    // The helpers wake this futex after each increment (notify_caller); the timeout only guards
-    // against a missed wake.
-    struct timespec timeout{0, 1'000'000};
-    syscall(SYS_futex, reinterpret_cast<const int*>(&finished), FUTEX_WAIT_PRIVATE, seen, &timeout, nullptr, 0);
-#else
-    sched_yield();
-#endif
-  }
-  // The last helper woke this thread on its way to the region's closing barrier, where GNU
-  // OpenMP makes the caller spin: if both share a core, let the helper get there first.
-  if (slept) sched_yield();
-}
-
 void ask_for_short_slices() noexcept {
   static thread_local bool asked = false;
   if (asked) return;
@@ -507,13 +459,6 @@ void ask_for_short_slices() noexcept {
   attr.size = sizeof(attr);
   attr.sched_runtime = short_slice_ns;
   syscall(SYS_sched_setattr, 0, &attr, 0);  // older kernels ignore or refuse it: no harm
-#endif
-}
-
-void notify_caller(std::atomic<int>& finished) noexcept {
-  finished.fetch_add(1, std::memory_order_release);
-#if defined(__linux__)
-  syscall(SYS_futex, reinterpret_cast<int*>(&finished), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
 #endif
 }
 

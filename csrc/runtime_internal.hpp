@@ -14,10 +14,7 @@ int affinity_cpu_count() noexcept;
 // set_num_threads, recording who set it (shown by show_config): "set_num_threads",
 // "fieldconv.threads", "threadpoolctl".
 void set_num_threads(int n, const char* source);
-// The configured count, even in a single-threaded fork child (where get_num_threads() is 1).
+// The configured count (what get_num_threads() returns).
 int get_num_threads_setting() noexcept;
-// True in a child forked from a thread that had run a fieldconv thread team: it runs every call
-// on its calling thread.
-bool is_single_threaded_child() noexcept;
 
 }  // namespace fieldconv

@@ -15,7 +15,6 @@ void register_runtime(py::module_& module) {
       py::arg("source") = "set_num_threads");
   module.def("num_threads_source", &num_threads_source);
   module.def("get_num_threads_setting", &get_num_threads_setting);
-  module.def("is_single_threaded_child", &is_single_threaded_child);
   module.def("threads_for_work", &threads_for_work, py::arg("work_ns"));
   module.def("cgroup_cpu_limit", &cgroup_cpu_limit, py::arg("proc_self_cgroup"), py::arg("cgroup_root"));
   module.def("affinity_cpu_count", &affinity_cpu_count);

@@ -20,8 +20,7 @@ max_num_threads: int  # largest count set_num_threads accepts
 def get_num_threads() -> int: ...  # 1 in a single-threaded fork child
 def set_num_threads(n: int, source: str = "set_num_threads") -> None: ...  # ValueError outside 1..max_num_threads
 def num_threads_source() -> str: ...  # "OMP_NUM_THREADS", "CPU affinity", "cgroup CPU quota", or who set it
-def get_num_threads_setting() -> int: ...  # the configured count, even in a single-threaded fork child
-def is_single_threaded_child() -> bool: ...  # forked from a thread that had run a fieldconv team
+def get_num_threads_setting() -> int: ...  # the configured count
 def threads_for_work(work_ns: float) -> int: ...  # threads a call of that much single-thread work gets now
 def cgroup_cpu_limit(proc_self_cgroup: str, cgroup_root: str) -> int: ...  # 0: no quota
 def affinity_cpu_count() -> int: ...

@@ -21,7 +21,7 @@ def set_num_threads(n: int) -> None:
 def get_num_threads() -> int:
     """The process-wide thread budget: OMP_NUM_THREADS if set, else the CPUs this process may use
     (its affinity mask and cgroup CPU quota), unless changed by set_num_threads, ``threads`` or
-    threadpoolctl. 1 in a child forked after fieldconv ran threads in the forking thread."""
+    threadpoolctl. A forked child keeps the count (its helper threads start anew)."""
     return int(_core.get_num_threads())
 
 
@@ -40,19 +40,8 @@ def threads(n: int) -> Iterator[None]:
         _core.set_num_threads(previous_count, previous_source)
 
 
-_warned_single_threaded_child = False
-
-
 def _set(n: int, source: str) -> None:
-    """Sets the budget; in a child that must stay single-threaded, says so once."""
-    global _warned_single_threaded_child
     _core.set_num_threads(n, source)
-    if n > 1 and _core.is_single_threaded_child() and not _warned_single_threaded_child:
-        _warned_single_threaded_child = True
-        warnings.warn(f"fieldconv runs single-threaded in this process, whatever the count ({n}): it was forked "
-                      "from a thread that had run a fieldconv thread team, whose OpenMP threads do not exist "
-                      "in the child. Fork before the first threaded call, or use the 'spawn' or 'forkserver' "
-                      "start method, to keep threads.", RuntimeWarning, stacklevel=3)
 
 
 def get_isa() -> str:
@@ -75,8 +64,6 @@ def show_config(file: Optional[IO[str]] = None) -> None:
     and compiler."""
     source = str(_core.num_threads_source())
     threads_line = f"{get_num_threads()} (from {source}"
-    if _core.is_single_threaded_child():
-        threads_line += f"; {int(_core.get_num_threads_setting())} configured, single-threaded in this forked child"
     threads_line += f"; CPU affinity {int(_core.affinity_cpu_count())}"
     quota = int(_core.cgroup_cpu_limit("/proc/self/cgroup", "/sys/fs/cgroup"))
     threads_line += f", cgroup CPU quota {quota})" if quota else ", no cgroup CPU quota)"

@@ -9,10 +9,8 @@ constexpr int max_num_threads = 1024;
 // The process-wide thread budget: all calls running at once, from any threads, together use at
 // most this many threads (callers included); each call takes only the threads its work is
 // worth, and a caller that finds the budget spent runs alone. Default: OMP_NUM_THREADS if set,
-// else the CPUs this process may use (affinity mask and cgroup CPU quota). In a child created by
-// fork() from a thread that had run a fieldconv thread team, every call runs on its calling
-// thread (GNU OpenMP's pool does not survive fork) and this returns 1; other children keep
-// full threading.
+// else the CPUs this process may use (affinity mask and cgroup CPU quota). A child created by
+// fork() keeps the count; its helper threads start anew.
 int get_num_threads() noexcept;
 // Throws std::invalid_argument unless 1 <= n <= max_num_threads.
 void set_num_threads(int n);
