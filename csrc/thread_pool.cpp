@@ -116,10 +116,8 @@ void worker_loop(Worker* worker) noexcept {
         const int seen = worker->signal.load(std::memory_order_acquire);
         team = worker->mailbox.exchange(nullptr, std::memory_order_acquire);
         if (team != nullptr) break;
-        if ((spin & 63) == 63 && std::chrono::steady_clock::now() > watch_until)
-          futex_wait(worker->signal, seen, 0);
-        else
-          cpu_relax();
+        if ((spin & 63) == 63 && std::chrono::steady_clock::now() > watch_until) futex_wait(worker->signal, seen, 0);
+        else cpu_relax();
       }
     }
     serve(team);
@@ -153,8 +151,8 @@ void reset_after_fork_in_child() noexcept {
   worker_count.store(0, std::memory_order_relaxed);
   pool_mutex.unlock();
 }
-[[maybe_unused]] const int fork_handlers = pthread_atfork(lock_before_fork, unlock_after_fork,
-                                                          reset_after_fork_in_child);
+[[maybe_unused]] const int fork_handlers =
+    pthread_atfork(lock_before_fork, unlock_after_fork, reset_after_fork_in_child);
 
 }  // namespace
 

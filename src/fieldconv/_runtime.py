@@ -1,4 +1,5 @@
 """Thread count, kernel family and build configuration."""
+
 from __future__ import annotations
 
 import contextlib
@@ -86,9 +87,12 @@ def _warn_if_isa_request_unmet() -> None:
     portable ones rather than crash, and the user is told so once, at import."""
     requested = os.environ.get("FIELDCONV_ISA", "")
     if requested and requested != get_isa():
-        warnings.warn(f"FIELDCONV_ISA={requested!r} is not a kernel family this CPU and build support "
-                      f"('generic', and 'avx2' or 'avx512' where the CPU has them); using {get_isa()!r}",
-                      RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"FIELDCONV_ISA={requested!r} is not a kernel family this CPU and build support "
+            f"('generic', and 'avx2' or 'avx512' where the CPU has them); using {get_isa()!r}",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 _warn_if_isa_request_unmet()
