@@ -6,6 +6,7 @@
 Each variant runs in a fresh process (see fieldconv/_dask_bench.py for the network and the
 variants); peak memory is that process's maximum resident set.
 """
+
 import argparse
 
 from fieldconv._dask_bench import VARIANTS, run_dask_benchmark

@@ -1,6 +1,7 @@
 """Shared by the suites that time the registry of ``python -m fieldconv bench``
 (test_bench_conv2d.py, test_bench_pool2d.py): thread count, workload ids, arrays made once per
 workload, and one timed run of a registered implementation."""
+
 from __future__ import annotations
 
 import os

@@ -7,6 +7,7 @@ Workload definitions and implementations come from fieldconv.benchmark (one regi
 command and these suites time the same problems the same way. Threads: FIELDCONV_BENCH_THREADS
 (default 2) for fieldconv and torch alike.
 """
+
 from __future__ import annotations
 
 import pytest

@@ -4,6 +4,7 @@ Run: python -m pytest bench/test_bench_filter.py --benchmark-group-by=param:size
 Peers (scipy.signal, scipy.ndimage, cv2.filter2D) run when installed. The machine may be shared:
 compare fieldconv with the peer in the same run (min and median), not across runs.
 """
+
 from __future__ import annotations
 
 import numpy as np

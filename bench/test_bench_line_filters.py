@@ -5,6 +5,7 @@ The issue's workloads: gaussian_filter sigma 2 on 2048^2 float32 and on 128^3 fl
 uniform_filter and sobel. Compare fieldconv with scipy.ndimage in the same run (the machine may
 be shared).
 """
+
 from __future__ import annotations
 
 import numpy as np

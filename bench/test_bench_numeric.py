@@ -4,6 +4,7 @@ Run: python -m pytest bench/test_bench_numeric.py --benchmark-group-by=param:wor
 The issue's workloads: 10^6 float64 samples with 101 taps (direct path) and with 10^4 taps
 (FFT path). Compare with the peers in the same run (the machine may be shared).
 """
+
 from __future__ import annotations
 
 import numpy as np

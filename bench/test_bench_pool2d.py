@@ -7,6 +7,7 @@ average pooling) and implementations (fieldconv, torch) come from fieldconv.benc
 command and this suite time the same problems. Threads: FIELDCONV_BENCH_THREADS (default 2) for
 fieldconv and torch alike; torch is skipped when it is not installed.
 """
+
 from __future__ import annotations
 
 import pytest

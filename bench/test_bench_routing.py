@@ -4,6 +4,7 @@
 Run: python -m pytest bench/test_bench_routing.py --benchmark-group-by=param:workload
 Needs scikit-image (skipped without it).
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -6,6 +6,7 @@ competing busy process on one core for the whole module (started and stopped her
 
 Compare each op's two rows: the bar is time at 1 thread / time at 2 threads >= 0.9.
 """
+
 from __future__ import annotations
 
 import numpy as np

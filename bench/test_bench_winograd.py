@@ -9,6 +9,7 @@ count (set OMP_NUM_THREADS or fieldconv.set_num_threads; torch gets the same cou
 
 The machine is shared and noisy: compare within one run, interleaved (see `interleaved_table`).
 """
+
 import statistics
 import sys
 import time
@@ -53,7 +54,7 @@ def candidates(workload, with_torch=True):
     runs = {}
     for algorithm in ALGORITHMS:
         layer = fieldconv.Conv2d(w, b, padding=1, algorithm=algorithm)
-        runs[algorithm] = (lambda layer=layer: layer(x))
+        runs[algorithm] = lambda layer=layer: layer(x)
     if with_torch:
         try:
             import torch
@@ -81,7 +82,8 @@ def test_conv3x3(benchmark, workload, algorithm):
     run()  # warm up: workspaces, thread pool
     benchmark.extra_info["gflops_effective"] = None
     benchmark.extra_info["auto_choice"] = conv2d_algorithm_for(
-        make_problem(workload)[0].shape, (WORKLOADS[workload][1],) * 2 + (3, 3), padding=1)
+        make_problem(workload)[0].shape, (WORKLOADS[workload][1],) * 2 + (3, 3), padding=1
+    )
     benchmark.pedantic(run, rounds=9 if WORKLOADS[workload][0] == 1 else 5, iterations=1, warmup_rounds=1)
     benchmark.extra_info["gflops_effective"] = flops(workload) / benchmark.stats.stats.median / 1e9
 
@@ -110,10 +112,16 @@ def interleaved_table(workloads=tuple(WORKLOADS), repeats=9, out=sys.stdout):
         for name, seconds in medians.items():
             ratio = f" x{torch_time / seconds:.2f}" if torch_time else ""
             cells.append(f"{name} {seconds * 1e3:.2f}ms {flops(workload) / seconds / 1e9:.0f}GF{ratio}")
-        choice = conv2d_algorithm_for((WORKLOADS[workload][0], WORKLOADS[workload][1]) + (WORKLOADS[workload][2],) * 2,
-                                      (WORKLOADS[workload][1],) * 2 + (3, 3), padding=1)
-        print(f"{workload}: " + " | ".join(cells) + f" | auto={choice} auto/best={medians['auto'] / best:.2f}",
-              file=out, flush=True)
+        choice = conv2d_algorithm_for(
+            (WORKLOADS[workload][0], WORKLOADS[workload][1]) + (WORKLOADS[workload][2],) * 2,
+            (WORKLOADS[workload][1],) * 2 + (3, 3),
+            padding=1,
+        )
+        print(
+            f"{workload}: " + " | ".join(cells) + f" | auto={choice} auto/best={medians['auto'] / best:.2f}",
+            file=out,
+            flush=True,
+        )
         rows.append((workload, medians, choice))
     return rows
 
@@ -130,6 +138,6 @@ if __name__ == "__main__":
     if "--threads" in args:
         index = args.index("--threads")
         fieldconv.set_num_threads(int(args[index + 1]))
-        del args[index:index + 2]
+        del args[index : index + 2]
     repeats = int(args.pop(0)) if args and args[0].isdigit() else 9
     interleaved_table(workloads=tuple(args) or tuple(WORKLOADS), repeats=repeats)

@@ -63,10 +63,10 @@ PackedConv2dWeights<T>::PackedConv2dWeights(const T* weight, const Conv2dParams&
   const std::int64_t preferred = active_kernels().conv2d_direct.block_bytes / std::int64_t(sizeof(T));
   block_width_ = out_per_group > narrow ? preferred : narrow;
   blocks_per_group_ = (out_per_group + block_width_ - 1) / block_width_;
-  block_stride_ = checked_mul(checked_mul(in_channels_per_group_, taps, "packed weight size"), block_width_,
-                              "packed weight size");
-  const std::int64_t total = checked_mul(checked_mul(groups_, blocks_per_group_, "packed weight size"),
-                                         block_stride_, "packed weight size");
+  block_stride_ =
+      checked_mul(checked_mul(in_channels_per_group_, taps, "packed weight size"), block_width_, "packed weight size");
+  const std::int64_t total =
+      checked_mul(checked_mul(groups_, blocks_per_group_, "packed weight size"), block_stride_, "packed weight size");
   data_.reset(static_cast<std::size_t>(total));
   data_.fill_zero();
   // weight[oc][ic][kh][kw] -> packed[group][block][ic][kh][kw][lane]
@@ -87,8 +87,8 @@ bool PackedConv2dWeights<T>::matches(const Conv2dParams& params) const noexcept 
 }
 
 template <class T>
-void conv2d_direct(const Conv2dParams& params, const T* input, const PackedConv2dWeights<T>& weight,
-                   const T* bias, T* output) {
+void conv2d_direct(const Conv2dParams& params, const T* input, const PackedConv2dWeights<T>& weight, const T* bias,
+                   T* output) {
   const Conv2dShape shape = conv2d_shape(params);
   if (!weight.matches(params))
     throw_invalid("packed weights were made for other channel counts, kernel size or groups");
@@ -123,8 +123,8 @@ void conv2d_direct(const Conv2dParams& params, const T* input, const T* weight, 
 
 template class PackedConv2dWeights<float>;
 template class PackedConv2dWeights<double>;
-template void conv2d_direct<float>(const Conv2dParams&, const float*, const PackedConv2dWeights<float>&,
-                                   const float*, float*);
+template void conv2d_direct<float>(const Conv2dParams&, const float*, const PackedConv2dWeights<float>&, const float*,
+                                   float*);
 template void conv2d_direct<double>(const Conv2dParams&, const double*, const PackedConv2dWeights<double>&,
                                     const double*, double*);
 template void conv2d_direct<float>(const Conv2dParams&, const float*, const float*, const float*, float*);

@@ -142,9 +142,9 @@ void correlate1d(const Correlate1dParams& p, FilterScalar input_type, const void
   run_job(make_job(p, m, input_type, input, output_type, output, weights));
 }
 
-void correlate1d_then_last(const Correlate1dParams& first, const double* first_weights,
-                           const Correlate1dParams& last, const double* last_weights, FilterScalar input_type,
-                           const void* input, FilterScalar output_type, void* output) {
+void correlate1d_then_last(const Correlate1dParams& first, const double* first_weights, const Correlate1dParams& last,
+                           const double* last_weights, FilterScalar input_type, const void* input,
+                           FilterScalar output_type, void* output) {
   check_params(first, input_type, output_type, first_weights);
   Correlate1dParams second = last;
   second.outer = first.outer * first.length;

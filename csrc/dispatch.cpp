@@ -81,11 +81,10 @@ int isa_rank(const char* name) noexcept {
 KernelTable make_table(Isa isa) noexcept {
   KernelTable table{};
   table.isa_name = isa_names[int(isa)];
-#define FIELDCONV_KERNEL(family, entry_isa)                                                     \
-  if constexpr (isa_compiled[int(Isa::entry_isa)]) {                                            \
-    if (Isa::entry_isa <= isa && (table.family.isa == nullptr ||                                \
-                                  isa_rank(table.family.isa) < int(Isa::entry_isa)))            \
-      table.family = entry_isa::family##_kernels();                                             \
+#define FIELDCONV_KERNEL(family, entry_isa)                                                                         \
+  if constexpr (isa_compiled[int(Isa::entry_isa)]) {                                                                \
+    if (Isa::entry_isa <= isa && (table.family.isa == nullptr || isa_rank(table.family.isa) < int(Isa::entry_isa))) \
+      table.family = entry_isa::family##_kernels();                                                                 \
   }
 #include "kernels/kernel_list.inc"
 #undef FIELDCONV_KERNEL
@@ -140,9 +139,9 @@ void set_isa(const char* name) {
 
 std::vector<KernelListEntry> kernel_list() {
   std::vector<KernelListEntry> entries;
-#define FIELDCONV_KERNEL(family, entry_isa)                                                           \
-  entries.push_back({#family, #entry_isa, int(Isa::entry_isa), isa_compiled[int(Isa::entry_isa)],                \
-                     isa_available(Isa::entry_isa)});
+#define FIELDCONV_KERNEL(family, entry_isa) \
+  entries.push_back(                        \
+      {#family, #entry_isa, int(Isa::entry_isa), isa_compiled[int(Isa::entry_isa)], isa_available(Isa::entry_isa)});
 #include "kernels/kernel_list.inc"
 #undef FIELDCONV_KERNEL
   return entries;

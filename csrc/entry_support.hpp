@@ -17,14 +17,15 @@ namespace fieldconv {
 // overlap. The kernels write each output while later outputs still read the inputs (and
 // Winograd's direct fallback reads the input again after writing), so no entry point computes
 // in place.
-inline void check_disjoint(const void* a, std::int64_t a_bytes, const char* a_name, const void* b,
-                           std::int64_t b_bytes, const char* b_name) {
+inline void check_disjoint(const void* a, std::int64_t a_bytes, const char* a_name, const void* b, std::int64_t b_bytes,
+                           const char* b_name) {
   if (a == nullptr || b == nullptr || a_bytes <= 0 || b_bytes <= 0) return;
   const std::less<const char*> before;
   const char* a_begin = static_cast<const char*>(a);
   const char* b_begin = static_cast<const char*>(b);
   if (before(a_begin, b_begin + b_bytes) && before(b_begin, a_begin + a_bytes))
-    throw_invalid(a_name, " and ", b_name, " must not overlap (no entry point computes in place; "
+    throw_invalid(a_name, " and ", b_name,
+                  " must not overlap (no entry point computes in place; "
                   "write into a separate buffer)");
 }
 

@@ -27,7 +27,6 @@ i64 positive_mod(i64 x, i64 n) {
 
 bool is_integer(FilterScalar type) { return type != FilterScalar::float32 && type != FilterScalar::float64; }
 
-
 template <class A>
 KernelStatus run(const Filter2dKernels& kernels, Filter2dJob<A>& job, const void* weights, const void* fill) {
   job.tap_weights = static_cast<const A*>(weights);
@@ -106,7 +105,8 @@ void filter2d(const Filter2dParams& p, FilterScalar input_type, const void* inpu
   for (i64 k = 0; k < ext_cols; ++k)
     col_map[k] = p.in_width == 0 ? -1 : filter_border_index(p.border, k + p.col_offset, p.in_width);
   const i64 identity_begin = p.in_width == 0 ? 0 : std::min(ext_cols, std::max<i64>(0, -p.col_offset));
-  const i64 identity_end = p.in_width == 0 ? 0 : std::max(identity_begin, std::min(ext_cols, p.in_width - p.col_offset));
+  const i64 identity_end =
+      p.in_width == 0 ? 0 : std::max(identity_begin, std::min(ext_cols, p.in_width - p.col_offset));
 
   const i64 row_identity_begin = p.in_height == 0 ? 0 : std::min(ext_rows, std::max<i64>(0, -p.row_offset));
   const i64 row_identity_end =

@@ -117,10 +117,8 @@ void parallel_for(std::int64_t item_count, int threads, Body&& body) noexcept {
          item = next_item.fetch_add(1, std::memory_order_relaxed))
       body(item, thread);
     item_cpu_ns.fetch_add(team::thread_cpu_ns() - cpu_start, std::memory_order_relaxed);
-    if (thread == 0)
-      team::wait_for_helpers(helpers_finished, omp_get_num_threads() - 1);
-    else
-      team::notify_caller(helpers_finished);
+    if (thread == 0) team::wait_for_helpers(helpers_finished, omp_get_num_threads() - 1);
+    else team::notify_caller(helpers_finished);
   }
   // After the region's closing barrier: a helper held up on its way there counts too.
   timing.end_ns = team::now_ns();

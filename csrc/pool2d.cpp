@@ -33,7 +33,8 @@ void run_pool2d(const Pool2dJob<T>& job, KernelStatus (*kernel)(const Pool2dJob<
 template <class T>
 void max_pool2d(const Pool2dParams& params, const T* input, T* output, std::int64_t* indices) {
   const Pool2dShape shape = pool2d_shape(params);
-  const Pool2dJob<T> job{params, shape, input, output, indices, true, 0, threads_for_work(pool2d_work_ns(shape, params))};
+  const Pool2dJob<T> job{params,  shape, input, output,
+                         indices, true,  0,     threads_for_work(pool2d_work_ns(shape, params))};
   run_pool2d(job, active_kernels().pool2d.functions.of<T>().max);
 }
 
@@ -46,7 +47,14 @@ void avg_pool2d(const Pool2dParams& params, const T* input, T* output, bool coun
   const Pool2dShape shape = pool2d_shape(params);
   if (divisor_override < -max_extent || divisor_override > max_extent)
     throw_invalid("divisor_override must be between ", -max_extent, " and ", max_extent, ", got ", divisor_override);
-  const Pool2dJob<T> job{params, shape, input, output, nullptr, count_include_pad, divisor_override, threads_for_work(pool2d_work_ns(shape, params))};
+  const Pool2dJob<T> job{params,
+                         shape,
+                         input,
+                         output,
+                         nullptr,
+                         count_include_pad,
+                         divisor_override,
+                         threads_for_work(pool2d_work_ns(shape, params))};
   run_pool2d(job, active_kernels().pool2d.functions.of<T>().avg);
 }
 

@@ -184,11 +184,11 @@ int get_num_threads_setting() noexcept { return thread_count.load(std::memory_or
 
 void set_num_threads(int n, const char* source) {
   if (n < 1 || n > max_num_threads)
-    throw std::invalid_argument("n must be an integer between 1 and " + std::to_string(max_num_threads) +
-                                ", got " + std::to_string(n));
+    throw std::invalid_argument("n must be an integer between 1 and " + std::to_string(max_num_threads) + ", got " +
+                                std::to_string(n));
   // Keep one of the known static names (the caller's string may not outlive this call).
   static const char* const known[] = {"set_num_threads", "fieldconv.threads", "threadpoolctl",
-                                      "OMP_NUM_THREADS", "CPU affinity", "cgroup CPU quota"};
+                                      "OMP_NUM_THREADS", "CPU affinity",      "cgroup CPU quota"};
   const char* name = known[0];
   for (const char* candidate : known)
     if (source != nullptr && std::strcmp(source, candidate) == 0) name = candidate;
@@ -399,8 +399,7 @@ void leave(int helpers) noexcept {
 
 Statistics statistics(bool reset) noexcept {
   const Statistics result{peak_active_threads.load(std::memory_order_relaxed),
-                          peak_helpers.load(std::memory_order_relaxed),
-                          teams_opened.load(std::memory_order_relaxed),
+                          peak_helpers.load(std::memory_order_relaxed), teams_opened.load(std::memory_order_relaxed),
                           windows_opened.load(std::memory_order_relaxed)};
   if (reset) {
     forget_late_helpers();
@@ -502,8 +501,7 @@ void ask_for_short_slices() noexcept {
     std::uint32_t sched_priority;
     std::uint64_t sched_runtime, sched_deadline, sched_period;
   } attr{};
-  if (syscall(SYS_sched_getattr, 0, &attr, sizeof(attr), 0) != 0 || attr.sched_policy != 0 /* SCHED_OTHER */)
-    return;
+  if (syscall(SYS_sched_getattr, 0, &attr, sizeof(attr), 0) != 0 || attr.sched_policy != 0 /* SCHED_OTHER */) return;
   attr.size = sizeof(attr);
   attr.sched_runtime = short_slice_ns;
   syscall(SYS_sched_setattr, 0, &attr, 0);  // older kernels ignore or refuse it: no harm

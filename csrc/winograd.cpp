@@ -21,7 +21,8 @@ void transform_filter(const double (&g)[3][3], double* u) {
   for (int a = 0; a < alpha; ++a)
     for (int j = 0; j < 3; ++j) gt[a][j] = Tr::G[a][0] * g[0][j] + Tr::G[a][1] * g[1][j] + Tr::G[a][2] * g[2][j];
   for (int a = 0; a < alpha; ++a)  // (G g) G^T
-    for (int b = 0; b < alpha; ++b) u[a * alpha + b] = gt[a][0] * Tr::G[b][0] + gt[a][1] * Tr::G[b][1] + gt[a][2] * Tr::G[b][2];
+    for (int b = 0; b < alpha; ++b)
+      u[a * alpha + b] = gt[a][0] * Tr::G[b][0] + gt[a][1] * Tr::G[b][1] + gt[a][2] * Tr::G[b][2];
 }
 
 void transform_filter(int tile, const double (&g)[3][3], double* u) {
@@ -154,8 +155,7 @@ bool conv2d_winograd(const Conv2dParams& params, const T* input, const WinogradW
 }
 
 template <class T>
-void conv2d_winograd(const Conv2dParams& params, const T* input, const T* weight, const T* bias, T* output,
-                     int tile) {
+void conv2d_winograd(const Conv2dParams& params, const T* input, const T* weight, const T* bias, T* output, int tile) {
   conv2d_shape(params);
   check_winograd_params(params, tile);
   const WinogradWeights<T> transformed(weight, params, tile);
@@ -166,10 +166,9 @@ template class WinogradWeights<float>;
 template class WinogradWeights<double>;
 template bool conv2d_winograd<float>(const Conv2dParams&, const float*, const WinogradWeights<float>&, const float*,
                                      float*);
-template bool conv2d_winograd<double>(const Conv2dParams&, const double*, const WinogradWeights<double>&,
-                                      const double*, double*);
+template bool conv2d_winograd<double>(const Conv2dParams&, const double*, const WinogradWeights<double>&, const double*,
+                                      double*);
 template void conv2d_winograd<float>(const Conv2dParams&, const float*, const float*, const float*, float*, int);
-template void conv2d_winograd<double>(const Conv2dParams&, const double*, const double*, const double*, double*,
-                                      int);
+template void conv2d_winograd<double>(const Conv2dParams&, const double*, const double*, const double*, double*, int);
 
 }  // namespace fieldconv

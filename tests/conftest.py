@@ -1,4 +1,5 @@
 """Shared fixtures: both kernel families (ISA), thread count restored after each test."""
+
 from __future__ import annotations
 
 import zlib
@@ -26,8 +27,16 @@ def isa_supported(name: str) -> bool:
 
 def pytest_configure(config):
     # markers of SciPy's own test modules, run by test_scipy_suite.py
-    for marker in ("skip_xp_backends", "xfail_xp_backends", "slow", "fail_slow", "thread_unsafe",
-                   "parallel_threads", "array_api_backends", "xfail_on_32bit"):
+    for marker in (
+        "skip_xp_backends",
+        "xfail_xp_backends",
+        "slow",
+        "fail_slow",
+        "thread_unsafe",
+        "parallel_threads",
+        "array_api_backends",
+        "xfail_on_32bit",
+    ):
         config.addinivalue_line("markers", f"{marker}: used by SciPy's test modules (test_scipy_suite.py)")
 
 

@@ -3,6 +3,7 @@
 Each reference is independent of fieldconv (no import of it) so that a bug shared by the package
 and its tests cannot hide. Other areas append their own sections below.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -94,8 +95,12 @@ def conv2d_error(y, x, weight, bias=None, **conv_args):
     the caller; here they must match exactly.
     """
     reference = conv2d_reference(x, weight, bias, **conv_args)
-    scale = conv2d_reference(np.abs(np.asarray(x, np.float64)), np.abs(np.asarray(weight, np.float64)),
-                             None if bias is None else np.abs(np.asarray(bias, np.float64)), **conv_args)
+    scale = conv2d_reference(
+        np.abs(np.asarray(x, np.float64)),
+        np.abs(np.asarray(weight, np.float64)),
+        None if bias is None else np.abs(np.asarray(bias, np.float64)),
+        **conv_args,
+    )
     y = np.asarray(y, dtype=np.float64)
     assert y.shape == reference.shape, (y.shape, reference.shape)
     if y.size == 0:
@@ -111,8 +116,11 @@ def conv2d_error(y, x, weight, bias=None, **conv_args):
     plane_scale = np.where(np.isfinite(scale), scale, 0.0).max(axis=(2, 3))
     # An all-zero plane must be exactly zero: any difference there counts as infinitely large.
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(plane_scale > 0, plane_error / np.where(plane_scale > 0, plane_scale, 1.0),
-                         np.where(plane_error > 0, np.inf, 0.0))
+        ratio = np.where(
+            plane_scale > 0,
+            plane_error / np.where(plane_scale > 0, plane_scale, 1.0),
+            np.where(plane_error > 0, np.inf, 0.0),
+        )
     return float(ratio.max())
 
 
@@ -188,8 +196,9 @@ def max_pool2d_reference(x, kernel_size, stride=None, padding=0, dilation=1, cei
     return values, indices
 
 
-def avg_pool2d_reference(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-                         divisor_override=None):
+def avg_pool2d_reference(
+    x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None
+):
     """As torch.nn.functional.avg_pool2d, summing in float64 (result in x's dtype)."""
     x = np.asarray(x)
     unbatched = x.ndim == 3
@@ -207,7 +216,7 @@ def avg_pool2d_reference(x, kernel_size, stride=None, padding=0, ceil_mode=False
             row0, col0 = oh * sh - ph, ow * sw - pw
             # the window clipped to the padded input (count_include_pad) or to the input
             row1, col1 = min(row0 + kh, h + ph), min(col0 + kw, w + pw)
-            inside = x[:, :, max(row0, 0):min(row1, h), max(col0, 0):min(col1, w)].astype(np.float64)
+            inside = x[:, :, max(row0, 0) : min(row1, h), max(col0, 0) : min(col1, w)].astype(np.float64)
             if divisor_override is not None:
                 divisor = divisor_override
             elif count_include_pad:

@@ -1,4 +1,5 @@
 """The benchmark command: its peers compute the same thing, and the command runs end to end."""
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,15 @@ SMALL = {
 def test_every_implementation_computes_the_convolution(workload):
     arrays = workload.make_arrays()
     params = workload.params
-    expected = conv2d_reference(arrays["x"], arrays["weight"], arrays["bias"], stride=params["stride"],
-                                padding=params["padding"], dilation=params["dilation"], groups=params["groups"])
+    expected = conv2d_reference(
+        arrays["x"],
+        arrays["weight"],
+        arrays["bias"],
+        stride=params["stride"],
+        padding=params["padding"],
+        dilation=params["dilation"],
+        groups=params["groups"],
+    )
     assert expected.shape[2:] == benchmark.conv_output_size(params)
     ran = 0
     for implementation in benchmark.IMPLEMENTATIONS["conv2d"]:
@@ -52,9 +60,18 @@ def test_flop_count():
 
 def test_registry_holds_the_stated_workloads():
     names = set(benchmark.WORKLOADS)
-    for required in ("resnet18-3x3-64@56", "resnet18-3x3-128@28", "resnet18-3x3-256@14", "resnet18-3x3-512@7",
-                     "resnet18-3x3-64@56-n8", "resnet18-3x3-512@7-n8", "stem-7x7s2-3to64@224",
-                     "1x1-256to64@56", "depthwise-3x3-128@56", "vgg-3x3-64@224"):
+    for required in (
+        "resnet18-3x3-64@56",
+        "resnet18-3x3-128@28",
+        "resnet18-3x3-256@14",
+        "resnet18-3x3-512@7",
+        "resnet18-3x3-64@56-n8",
+        "resnet18-3x3-512@7-n8",
+        "stem-7x7s2-3to64@224",
+        "1x1-256to64@56",
+        "depthwise-3x3-128@56",
+        "vgg-3x3-64@224",
+    ):
         assert required in names
     defaults = benchmark.select_workloads("default")
     assert 0 < len(defaults) < len(benchmark.WORKLOADS)
@@ -78,8 +95,9 @@ def test_command_runs_and_writes_json(tmp_path, monkeypatch):
     out = io.StringIO()
     parser = argparse.ArgumentParser()
     benchmark.add_arguments(parser)
-    args = parser.parse_args(["--workload", "test-tiny", "--repeats", "2", "--threads", "1", "--json", str(path),
-                              "--no-blas-peak"])
+    args = parser.parse_args(
+        ["--workload", "test-tiny", "--repeats", "2", "--threads", "1", "--json", str(path), "--no-blas-peak"]
+    )
     benchmark.run(args, out=out)
     text = out.getvalue()
     assert "test-tiny" in text and "fieldconv direct" in text and "% peak" in text
@@ -116,11 +134,29 @@ def test_isa_option_selects_the_kernels_and_the_peak(monkeypatch):
     previous = _core.get_isa()
     try:
         out = io.StringIO()
-        benchmark.run(parser.parse_args(["--workload", "test-isa", "--repeats", "1", "--isa", "generic",
-                                         "--no-blas-peak", "--ghz", "2.0", "--threads", "1"]), out=out)
+        benchmark.run(
+            parser.parse_args(
+                [
+                    "--workload",
+                    "test-isa",
+                    "--repeats",
+                    "1",
+                    "--isa",
+                    "generic",
+                    "--no-blas-peak",
+                    "--ghz",
+                    "2.0",
+                    "--threads",
+                    "1",
+                ]
+            ),
+            out=out,
+        )
         text = out.getvalue()
         assert "generic kernels" in text
-        assert "generic FMA peak on 1 threads = 64 GFLOP/s (--ghz: 2 FMA pipes x 8 fp32 lanes x 2 flop x 2.00 GHz" in text
+        assert (
+            "generic FMA peak on 1 threads = 64 GFLOP/s (--ghz: 2 FMA pipes x 8 fp32 lanes x 2 flop x 2.00 GHz" in text
+        )
     finally:
         _core.set_isa(previous)
     assert benchmark.measure_peak(2, blas=False, ghz=3.0, isa="avx512").peak_gflops == 2 * 16 * 2 * 3.0 * 2
@@ -128,8 +164,10 @@ def test_isa_option_selects_the_kernels_and_the_peak(monkeypatch):
 
 def test_torch_isa_avx2_is_applied_before_import():
     pytest.importorskip("torch")
-    code = ("from fieldconv import benchmark; benchmark.configure_torch_isa('avx2'); "
-            "import torch, os; print(torch.backends.cpu.get_cpu_capability(), os.environ['ONEDNN_MAX_CPU_ISA'])")
+    code = (
+        "from fieldconv import benchmark; benchmark.configure_torch_isa('avx2'); "
+        "import torch, os; print(torch.backends.cpu.get_cpu_capability(), os.environ['ONEDNN_MAX_CPU_ISA'])"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     capability, onednn = result.stdout.split()
@@ -137,8 +175,9 @@ def test_torch_isa_avx2_is_applied_before_import():
 
 
 def test_main_module_help():
-    result = subprocess.run([sys.executable, "-m", "fieldconv", "bench", "--help"], capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "fieldconv", "bench", "--help"], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0 and "--torch-isa" in result.stdout and "--workload" in result.stdout
 
 
@@ -146,17 +185,24 @@ def test_registries_accept_new_kinds_and_implementations(monkeypatch):
     """A later issue adds an operation kind (no flop count) with its own implementations."""
     monkeypatch.setattr(benchmark.timing, "SETTLE_SECONDS", 0.0)
     monkeypatch.setitem(benchmark.FLOP_COUNTS, "test-kind", lambda params: None)
-    monkeypatch.setitem(benchmark.ARRAY_FACTORIES, "test-kind",
-                        lambda params, dtype, rng: {"x": rng.standard_normal(params["size"]).astype(dtype)})
+    monkeypatch.setitem(
+        benchmark.ARRAY_FACTORIES,
+        "test-kind",
+        lambda params, dtype, rng: {"x": rng.standard_normal(params["size"]).astype(dtype)},
+    )
 
     def unavailable(workload, arrays, threads):
         raise benchmark.Unavailable("n/a (not installed)")
 
-    monkeypatch.setitem(benchmark.IMPLEMENTATIONS, "test-kind", [
-        benchmark.Implementation("ours sum", lambda w, a, t: lambda: a["x"].sum(), ours=True),
-        benchmark.Implementation("ours cumsum", lambda w, a, t: lambda: a["x"].cumsum(), ours=True),
-        benchmark.Implementation("absent peer", unavailable),
-    ])
+    monkeypatch.setitem(
+        benchmark.IMPLEMENTATIONS,
+        "test-kind",
+        [
+            benchmark.Implementation("ours sum", lambda w, a, t: lambda: a["x"].sum(), ours=True),
+            benchmark.Implementation("ours cumsum", lambda w, a, t: lambda: a["x"].cumsum(), ours=True),
+            benchmark.Implementation("absent peer", unavailable),
+        ],
+    )
     workload = benchmark.Workload("test-sum", "test-kind", "sum of 1000 values", {"size": 1000})
     monkeypatch.setitem(benchmark.WORKLOADS, workload.name, workload)
     peak = benchmark.measure_peak(1, blas=False, ghz=3.0)
@@ -194,8 +240,9 @@ def test_contention_scenario_machinery(monkeypatch):
     rng = np.random.default_rng(0)
     ops = contention.operations(rng)
     assert len(ops) == 7 and all(op() is not None for op in ops.values())
-    results = contention.compare_thread_counts({"pool": lambda: fieldconv.max_pool2d(np.ones((1, 2, 8, 8)), 2)},
-                                                   threads=2, rounds=2, seconds=0.001)
+    results = contention.compare_thread_counts(
+        {"pool": lambda: fieldconv.max_pool2d(np.ones((1, 2, 8, 8)), 2)}, threads=2, rounds=2, seconds=0.001
+    )
     assert set(results["pool"]) == {"one", "many", "ratio", "low", "high"}
     table = contention.format_table("t", {"a": dict(one=1.0, many=2.0, ratio=0.5, low=0.4, high=0.6)}, 2)
     assert "0.50" in table and "< 0.9" in table
@@ -231,8 +278,12 @@ def test_compare_and_plot(tmp_path, monkeypatch):
 
 
 def test_noise_warning_quotes_the_spread():
-    results = {"w": [benchmark.Result("w", "a", ours=True, seconds=[1.0, 1.0, 2.0, 2.0], spread_percent=40.0),
-                     benchmark.Result("w", "b", seconds=[1.0], spread_percent=5.0)]}
+    results = {
+        "w": [
+            benchmark.Result("w", "a", ours=True, seconds=[1.0, 1.0, 2.0, 2.0], spread_percent=40.0),
+            benchmark.Result("w", "b", seconds=[1.0], spread_percent=5.0),
+        ]
+    }
     warning = benchmark.report.noise_warning(results)
     assert "up to 40 %" in warning and "(a, w)" in warning
     assert benchmark.report.noise_warning({"w": [benchmark.Result("w", "a", spread_percent=3.0)]}) is None
@@ -260,11 +311,13 @@ def test_network_implementations_compute_the_same_network(model):
     assert ours.shape == torch_eager.shape == (2, 1000)
     np.testing.assert_allclose(ours, torch_eager, rtol=0, atol=1e-4 * float(np.max(np.abs(torch_eager))))
     for name, result in results.items():
-        np.testing.assert_allclose(result, torch_eager, rtol=0, atol=1e-4 * float(np.max(np.abs(torch_eager))),
-                                   err_msg=name)
+        np.testing.assert_allclose(
+            result, torch_eager, rtol=0, atol=1e-4 * float(np.max(np.abs(torch_eager))), err_msg=name
+        )
     from fieldconv.benchmark.networks import _torch_model
     from fieldconv.benchmark.torch_models import conv_linear_macs
 
     assert workload.flops() == 2.0 * conv_linear_macs(_torch_model(model, 64), (2, 3, 64, 64)) > 0
-    assert {"resnet18-n1", "resnet18-n8", "resnet50-n1", "resnet50-n8", "mobilenet_v2-n1",
-            "mobilenet_v2-n8"} <= set(benchmark.WORKLOADS)
+    assert {"resnet18-n1", "resnet18-n8", "resnet50-n1", "resnet50-n8", "mobilenet_v2-n1", "mobilenet_v2-n8"} <= set(
+        benchmark.WORKLOADS
+    )

@@ -4,6 +4,7 @@ Every numerical test is run on both kernel families (the ``isa`` fixture) and me
 stated error metric (tests/reference.py: conv2d_error): max |y - ref| over an output plane,
 divided by the largest conv(|x|, |w|) + |b| of that plane.
 """
+
 from __future__ import annotations
 
 import threading
@@ -148,12 +149,15 @@ def test_sweep(isa, rng, case, dtype, bias):
         assert y.shape[:2] == (0, c_out)
 
 
-@pytest.mark.parametrize("x_type, w_type, b_type", [
-    (np.float32, np.float64, np.float32),
-    (np.float64, np.float32, np.float32),
-    (np.float32, np.float32, np.float64),
-    (np.float64, np.float64, np.float32),
-])
+@pytest.mark.parametrize(
+    "x_type, w_type, b_type",
+    [
+        (np.float32, np.float64, np.float32),
+        (np.float64, np.float32, np.float32),
+        (np.float32, np.float32, np.float64),
+        (np.float64, np.float64, np.float32),
+    ],
+)
 def test_mixed_dtypes_follow_result_type(isa, rng, x_type, w_type, b_type):
     x = rng.standard_normal((2, 3, 6, 5)).astype(x_type)
     weight = rng.standard_normal((4, 3, 3, 3)).astype(w_type)
@@ -219,11 +223,17 @@ def test_array_likes_give_the_contiguous_result(isa, rng, dtype):
             np.testing.assert_array_equal(got, expected, err_msg=f"x {name}")
     for name, variant in _variants(weight):
         if name != "list":
-            np.testing.assert_array_equal(fieldconv.conv2d(x, variant, bias, **args), expected, err_msg=f"weight {name}")
-            np.testing.assert_array_equal(fieldconv.Conv2d(variant, bias, **args)(x), expected, err_msg=f"Conv2d {name}")
+            np.testing.assert_array_equal(
+                fieldconv.conv2d(x, variant, bias, **args), expected, err_msg=f"weight {name}"
+            )
+            np.testing.assert_array_equal(
+                fieldconv.Conv2d(variant, bias, **args)(x), expected, err_msg=f"Conv2d {name}"
+            )
     for name, variant in _variants(bias):
         if name != "list":
-            np.testing.assert_array_equal(fieldconv.conv2d(x, weight, variant, **args), expected, err_msg=f"bias {name}")
+            np.testing.assert_array_equal(
+                fieldconv.conv2d(x, weight, variant, **args), expected, err_msg=f"bias {name}"
+            )
 
 
 def test_lists_everywhere(isa):
@@ -252,17 +262,23 @@ def test_conv2d_layer_copies_its_weights(isa, rng):
     weight[...] = 7.0  # the caller's arrays change after construction: no effect on the layer
     bias[...] = -3.0
     np.testing.assert_array_equal(layer(x), expected)
-    np.testing.assert_array_equal(layer(x.astype(np.float64)), fieldconv.conv2d(
-        x.astype(np.float64), layer.weight, layer.bias, padding=1, stride=2))
+    np.testing.assert_array_equal(
+        layer(x.astype(np.float64)),
+        fieldconv.conv2d(x.astype(np.float64), layer.weight, layer.bias, padding=1, stride=2),
+    )
     assert layer.output_shape(x.shape) == expected.shape
 
 
-@pytest.mark.parametrize("args", [
-    dict(),
-    dict(padding="same", dilation=2),
-    dict(stride=2, padding=(1, 0, 2, 1), groups=2),
-    dict(groups=4, padding=1),
-], ids=["plain", "same-dilated", "strided-grouped", "depthwise"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        dict(),
+        dict(padding="same", dilation=2),
+        dict(stride=2, padding=(1, 0, 2, 1), groups=2),
+        dict(groups=4, padding=1),
+    ],
+    ids=["plain", "same-dilated", "strided-grouped", "depthwise"],
+)
 def test_conv2d_layer_equals_functional(isa, rng, args):
     groups = args.get("groups", 1)
     x, weight, bias = random_case(rng, np.float32, 2, 4, 9, 8, 8, 3, groups)
@@ -295,8 +311,19 @@ def conv_problems(draw):
     dtype = draw(st.sampled_from(FLOAT_TYPES))
     bias = draw(st.booleans())
     seed = draw(st.integers(0, 2**32 - 1))
-    return n, c_in, h, w, c_out, (kh, kw), groups, dtype, bias, seed, dict(
-        stride=stride, padding=padding, dilation=dilation, groups=groups)
+    return (
+        n,
+        c_in,
+        h,
+        w,
+        c_out,
+        (kh, kw),
+        groups,
+        dtype,
+        bias,
+        seed,
+        dict(stride=stride, padding=padding, dilation=dilation, groups=groups),
+    )
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -345,7 +372,9 @@ def test_inf_weight_meeting_padding_gives_nan(isa):
     expected = np.array([[np.nan, np.nan, np.nan], [np.nan, np.inf, np.inf], [np.nan, np.inf, np.inf]])
     np.testing.assert_array_equal(y[0, 0], expected)
     # depthwise kernel, same rule
-    y = fieldconv.conv2d(np.ones((1, 2, 3, 3)), np.concatenate([weight, weight]).astype(np.float64), padding=1, groups=2)
+    y = fieldconv.conv2d(
+        np.ones((1, 2, 3, 3)), np.concatenate([weight, weight]).astype(np.float64), padding=1, groups=2
+    )
     np.testing.assert_array_equal(y[0, 1], expected)
 
 
@@ -353,13 +382,19 @@ def test_inf_weight_meeting_padding_gives_nan(isa):
 # Threads
 
 
-@pytest.mark.parametrize("args", [
-    dict(c_in=24, c_out=40, kernel=3, padding=1, groups=1),
-    dict(c_in=8, c_out=16, kernel=3, padding=1, groups=8),
-    dict(c_in=3, c_out=70, kernel=5, padding=2, groups=1),
-], ids=["blocked", "depthwise", "many-blocks"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        dict(c_in=24, c_out=40, kernel=3, padding=1, groups=1),
+        dict(c_in=8, c_out=16, kernel=3, padding=1, groups=8),
+        dict(c_in=3, c_out=70, kernel=5, padding=2, groups=1),
+    ],
+    ids=["blocked", "depthwise", "many-blocks"],
+)
 def test_thread_count_does_not_change_results(isa, rng, args):
-    x, weight, bias = random_case(rng, np.float32, 2, args["c_in"], 21, 19, args["c_out"], args["kernel"], args["groups"])
+    x, weight, bias = random_case(
+        rng, np.float32, 2, args["c_in"], 21, 19, args["c_out"], args["kernel"], args["groups"]
+    )
     results = []
     for threads in (1, 2, 3):
         fieldconv.set_num_threads(threads)
@@ -412,9 +447,21 @@ BAD_INPUTS = {
     "x-5d": (lambda: fieldconv.conv2d(np.ones((1, 1, 4, 6, 6), np.float32), W), ValueError, ["x"]),
     "weight-3d": (lambda: fieldconv.conv2d(X, np.ones((8, 4, 3), np.float32)), ValueError, ["weight"]),
     "weight-empty": (lambda: fieldconv.conv2d(X, np.ones((0, 4, 3, 3), np.float32)), ValueError, ["weight"]),
-    "channel-mismatch": (lambda: fieldconv.conv2d(X, np.ones((8, 3, 3, 3), np.float32)), ValueError, ["x", "weight", "4"]),
-    "groups-vs-in-channels": (lambda: fieldconv.conv2d(X, np.ones((6, 2, 3, 3), np.float32), groups=3), ValueError, ["groups"]),
-    "groups-vs-out-channels": (lambda: fieldconv.conv2d(X, np.ones((3, 2, 3, 3), np.float32), groups=2), ValueError, ["groups", "out_channels"]),
+    "channel-mismatch": (
+        lambda: fieldconv.conv2d(X, np.ones((8, 3, 3, 3), np.float32)),
+        ValueError,
+        ["x", "weight", "4"],
+    ),
+    "groups-vs-in-channels": (
+        lambda: fieldconv.conv2d(X, np.ones((6, 2, 3, 3), np.float32), groups=3),
+        ValueError,
+        ["groups"],
+    ),
+    "groups-vs-out-channels": (
+        lambda: fieldconv.conv2d(X, np.ones((3, 2, 3, 3), np.float32), groups=2),
+        ValueError,
+        ["groups", "out_channels"],
+    ),
     "groups-0": (lambda: fieldconv.conv2d(X, W, groups=0), ValueError, ["groups"]),
     "groups-float": (lambda: fieldconv.conv2d(X, W, groups=1.0), TypeError, ["groups"]),
     "bias-length": (lambda: fieldconv.conv2d(X, W, np.ones(7, np.float32)), ValueError, ["bias", "(7,)"]),
@@ -431,7 +478,11 @@ BAD_INPUTS = {
     "padding-3-tuple": (lambda: fieldconv.conv2d(X, W, padding=(1, 1, 1)), ValueError, ["padding"]),
     "padding-unknown-string": (lambda: fieldconv.conv2d(X, W, padding="full"), ValueError, ["padding", "full"]),
     "same-with-stride": (lambda: fieldconv.conv2d(X, W, padding="same", stride=2), ValueError, ["same", "stride"]),
-    "kernel-larger-than-padded": (lambda: fieldconv.conv2d(X, np.ones((8, 4, 9, 3), np.float32), padding=1), ValueError, ["kernel", "padding"]),
+    "kernel-larger-than-padded": (
+        lambda: fieldconv.conv2d(X, np.ones((8, 4, 9, 3), np.float32), padding=1),
+        ValueError,
+        ["kernel", "padding"],
+    ),
     "dilated-kernel-too-large": (lambda: fieldconv.conv2d(X, W, dilation=(1, 4)), ValueError, ["kernel", "dilat"]),
     "unknown-algorithm": (lambda: fieldconv.conv2d(X, W, algorithm="fft"), ValueError, ["algorithm", "fft"]),
     "x-int": (lambda: fieldconv.conv2d(X.astype(np.int64), W), TypeError, ["x", "int64"]),
@@ -443,7 +494,11 @@ BAD_INPUTS = {
     "x-bool": (lambda: fieldconv.conv2d(X.astype(bool), W), TypeError, ["x", "bool"]),
     "x-ragged-list": (lambda: fieldconv.conv2d([[[1.0, 2.0], [1.0]]], W), TypeError, ["x"]),
     "layer-weight-3d": (lambda: fieldconv.Conv2d(np.ones((8, 4, 3), np.float32)), ValueError, ["weight"]),
-    "layer-channel-mismatch": (lambda: fieldconv.Conv2d(W)(np.ones((1, 3, 6, 6), np.float32)), ValueError, ["x", "weight"]),
+    "layer-channel-mismatch": (
+        lambda: fieldconv.Conv2d(W)(np.ones((1, 3, 6, 6), np.float32)),
+        ValueError,
+        ["x", "weight"],
+    ),
     "layer-x-int": (lambda: fieldconv.Conv2d(W)(X.astype(np.int16)), TypeError, ["x"]),
     "layer-unknown-algorithm": (lambda: fieldconv.Conv2d(W, algorithm="gemm"), ValueError, ["algorithm"]),
 }
@@ -508,8 +563,9 @@ def test_layer_bias_is_cast_per_call_as_the_function_does():
     bias = rng.standard_normal(3) + 1e-3
     layer = fieldconv.Conv2d(weight, bias, padding=1)
     np.testing.assert_array_equal(layer(x), fieldconv.conv2d(x, weight, bias, padding=1))
-    np.testing.assert_array_equal(layer(x.astype(np.float32)),
-                                  fieldconv.conv2d(x.astype(np.float32), weight, bias, padding=1))
+    np.testing.assert_array_equal(
+        layer(x.astype(np.float32)), fieldconv.conv2d(x.astype(np.float32), weight, bias, padding=1)
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -521,14 +577,17 @@ def test_layer_bias_is_cast_per_call_as_the_function_does():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("n, c_in, h, w, c_out, groups", [
-    (1, 16, 16, 16, 8, 1),     # 256 pixels: whole runs only
-    (1, 7, 17, 19, 5, 1),      # 323 pixels: a tail, out-channels off the grid
-    (2, 200, 16, 17, 70, 1),   # several channel chunks, 70 = 64 + 6 rows
-    (1, 12, 20, 13, 9, 3),     # groups
-    (1, 3, 1, 300, 130, 1),    # one row, 3 row items
-    (1, 4, 16, 31, 1, 1),      # one out-channel
-])
+@pytest.mark.parametrize(
+    "n, c_in, h, w, c_out, groups",
+    [
+        (1, 16, 16, 16, 8, 1),  # 256 pixels: whole runs only
+        (1, 7, 17, 19, 5, 1),  # 323 pixels: a tail, out-channels off the grid
+        (2, 200, 16, 17, 70, 1),  # several channel chunks, 70 = 64 + 6 rows
+        (1, 12, 20, 13, 9, 3),  # groups
+        (1, 3, 1, 300, 130, 1),  # one row, 3 row items
+        (1, 4, 16, 31, 1, 1),  # one out-channel
+    ],
+)
 def test_pointwise_edges(isa, rng, dtype, n, c_in, h, w, c_out, groups):
     x, weight, bias = random_case(rng, dtype, n, c_in, h, w, c_out, 1, groups=groups)
     check_conv2d(x, weight, bias, groups=groups, algorithm="direct")

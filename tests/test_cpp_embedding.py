@@ -1,5 +1,6 @@
 """C++ embedding: a program built against the installed package with find_package(fieldconv)
 gives the same convolution as the Python API, and its checked entry point rejects bad input."""
+
 import os
 import shutil
 import subprocess
@@ -174,9 +175,19 @@ def test_find_package_program_matches_python(tmp_path):
     (tmp_path / "CMakeLists.txt").write_text(CMAKELISTS)
     build = tmp_path / "build"
     subprocess.run(
-        [CMAKE, "-S", str(tmp_path), "-B", str(build), f"-Dfieldconv_DIR={fieldconv.get_cmake_dir()}",
-         "-DCMAKE_BUILD_TYPE=Release"],
-        check=True, capture_output=True, text=True, env=_build_env(),
+        [
+            CMAKE,
+            "-S",
+            str(tmp_path),
+            "-B",
+            str(build),
+            f"-Dfieldconv_DIR={fieldconv.get_cmake_dir()}",
+            "-DCMAKE_BUILD_TYPE=Release",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=_build_env(),
     )
     subprocess.run([CMAKE, "--build", str(build)], check=True, capture_output=True, text=True, env=_build_env())
     output = subprocess.run(
@@ -204,10 +215,12 @@ def test_find_package_program_matches_python(tmp_path):
     filtered = correlate2d_reference(x[0, 0], w[0, 0], (9, 11), -1, -1, mode="reflect")
     np.testing.assert_allclose(sections["filter"], filtered.ravel(), rtol=0, atol=1e-12)
     # ... and the Python API gives the same numbers.
-    np.testing.assert_allclose(fieldconv.conv2d(x, w, b, padding=1, algorithm="winograd_f4").ravel(),
-                               sections["winograd"], rtol=0, atol=1e-11)
-    np.testing.assert_allclose(fieldconv.correlate2d(x[0, 0], w[0, 0], "same", "symm").ravel(),
-                               sections["filter"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        fieldconv.conv2d(x, w, b, padding=1, algorithm="winograd_f4").ravel(), sections["winograd"], rtol=0, atol=1e-11
+    )
+    np.testing.assert_allclose(
+        fieldconv.correlate2d(x[0, 0], w[0, 0], "same", "symm").ravel(), sections["filter"], rtol=0, atol=1e-12
+    )
 
     messages = {line.split(" ", 1)[0]: line.split(" ", 1)[1] for line in output if "_bad " in line}
     assert messages["direct_bad"].startswith("invalid_argument: stride must be between 1 and")

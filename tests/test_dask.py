@@ -5,6 +5,7 @@ the direct convolution computes each output pixel the same way wherever it sits 
 tiles must match it bitwise. Pooling is tested with fieldconv's pools when present and always
 with duck-typed stand-ins that call torch (the specification of the pools' border behaviour).
 """
+
 from __future__ import annotations
 
 import pickle
@@ -81,7 +82,11 @@ class TorchMaxPool2d:
     def _run(self, x):
         torch = pytest.importorskip("torch")
         return torch.nn.functional.max_pool2d(
-            torch.from_numpy(np.ascontiguousarray(x)), self.kernel_size, self.stride, self.padding, self.dilation,
+            torch.from_numpy(np.ascontiguousarray(x)),
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
             self.ceil_mode,
         ).numpy()
 
@@ -96,21 +101,29 @@ class TorchMaxPool2d:
 
 
 class TorchAvgPool2d(TorchMaxPool2d):
-    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-                 divisor_override=None):
+    def __init__(
+        self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None
+    ):
         super().__init__(kernel_size, stride, padding, 1, ceil_mode)
         self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
 
     def _run(self, x):
         torch = pytest.importorskip("torch")
         return torch.nn.functional.avg_pool2d(
-            torch.from_numpy(np.ascontiguousarray(x)), self.kernel_size, self.stride, self.padding, self.ceil_mode,
-            self.count_include_pad, self.divisor_override,
+            torch.from_numpy(np.ascontiguousarray(x)),
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+            self.divisor_override,
         ).numpy()
 
     def __repr__(self):
-        return (f"TorchAvgPool2d({self.kernel_size}, {self.stride}, {self.padding}, {self.ceil_mode}, "
-                f"{self.count_include_pad}, {self.divisor_override})")
+        return (
+            f"TorchAvgPool2d({self.kernel_size}, {self.stride}, {self.padding}, {self.ceil_mode}, "
+            f"{self.count_include_pad}, {self.divisor_override})"
+        )
 
 
 POOL_KINDS = ["torch"] + (["fieldconv"] if HAVE_POOLS else [])
@@ -150,10 +163,12 @@ CHUNKINGS = [(1, -1, 7, 9), (2, 2, 11, 5), (1, 1, 4, 3), (-1, -1, 100, 100), (1,
 def test_stride_one_network_all_paddings(chunks):
     rng = np.random.default_rng(1)
     layers = [
-        conv(rng, 4, 3, 3, padding=1), ReLU(),
+        conv(rng, 4, 3, 3, padding=1),
+        ReLU(),
         conv(rng, 5, 4, 3, padding="valid"),
         conv(rng, 4, 5, (2, 4), padding="same"),  # even kernel: extra row/col at the bottom/right
-        conv(rng, 3, 4, 3, padding=(2, 0, 1, 3), dilation=(1, 2)), ReLU(),
+        conv(rng, 3, 4, 3, padding=(2, 0, 1, 3), dilation=(1, 2)),
+        ReLU(),
     ]
     x = rng.standard_normal((2, 3, 31, 26)).astype(np.float32)
     check(layers, x, chunks)
@@ -163,7 +178,8 @@ def test_stride_one_network_all_paddings(chunks):
 def test_strided_network(chunks):
     rng = np.random.default_rng(2)
     layers = [
-        conv(rng, 4, 3, 3, stride=2, padding=(1, 0, 0, 2)), ReLU(),
+        conv(rng, 4, 3, 3, stride=2, padding=(1, 0, 0, 2)),
+        ReLU(),
         conv(rng, 6, 4, (3, 2), stride=(1, 3), padding=(0, 1, 1, 1)),
         conv(rng, 3, 6, 3, stride=2, padding=1, dilation=2),
     ]
@@ -205,7 +221,8 @@ def test_pooled_network(kind, chunks):
     MaxPool2d, AvgPool2d = pools(kind)
     rng = np.random.default_rng(4)
     layers = [
-        conv(rng, 4, 3, 3, padding=1), ReLU(),
+        conv(rng, 4, 3, 3, padding=1),
+        ReLU(),
         MaxPool2d(2),
         conv(rng, 4, 4, 3, padding=(1, 0, 2, 1)),
         MaxPool2d(3, stride=2, padding=1, ceil_mode=True),  # -inf padding, ceil_mode's last windows
@@ -327,13 +344,13 @@ def test_axis_steps_worked_example():
     # conv 2: outputs 5..10 need pool outputs 4..11; pool outputs 4..11 need conv 1 outputs 8..23
     # conv 1: outputs 8..23 need input rows 7..24
     assert [(s.start, s.stop, s.keep_start, s.keep_stop) for s in steps] == [
-        (7, 25, 1, 17), (8, 24, 0, 8), (4, 12, 1, 7)
+        (7, 25, 1, 17),
+        (8, 24, 0, 8),
+        (4, 12, 1, 7),
     ]
     # at the top border the tile starts at 0 and the layers pad themselves
     steps = axis_steps(windows, lengths, 0, 3)
-    assert [(s.start, s.stop, s.keep_start, s.keep_stop) for s in steps] == [
-        (0, 9, 0, 8), (0, 8, 0, 4), (0, 4, 0, 3)
-    ]
+    assert [(s.start, s.stop, s.keep_start, s.keep_stop) for s in steps] == [(0, 9, 0, 8), (0, 8, 0, 4), (0, 4, 0, 3)]
     # at the bottom the tile stops at the image's last row
     steps = axis_steps(windows, lengths, 14, 16)
     assert [(s.start, s.stop) for s in steps] == [(25, 32), (26, 32), (13, 16)]
@@ -410,8 +427,14 @@ class RecordingReLU(ReLU):
 def test_intermediate_activations_are_tile_sized():
     rng = np.random.default_rng(10)
     first, middle, last = RecordingReLU(), RecordingReLU(), RecordingReLU()
-    layers = [first, conv(rng, 4, 3, 3, padding=1), middle, conv(rng, 4, 4, 3, stride=2, padding=1),
-              conv(rng, 4, 4, 3, stride=2), last]
+    layers = [
+        first,
+        conv(rng, 4, 3, 3, padding=1),
+        middle,
+        conv(rng, 4, 4, 3, stride=2, padding=1),
+        conv(rng, 4, 4, 3, stride=2),
+        last,
+    ]
     x = rng.standard_normal((1, 3, 200, 150)).astype(np.float32)
     expected = Sequential(*layers)(x)
     for recorder in (first, middle, last):
@@ -443,7 +466,9 @@ def test_distributed_local_cluster():
         layers += [fieldconv.MaxPool2d(3, 2, 1, ceil_mode=True), fieldconv.AvgPool2d(2, count_include_pad=False)]
     x = rng.standard_normal((2, 3, 40, 36)).astype(np.float32)
     y = fieldconv.dask.apply(layers, da.from_array(x, chunks=(1, 3, 15, 12)))
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
         with distributed.Client(cluster) as client:
             got = client.compute(y).result()
     np.testing.assert_array_equal(got, Sequential(*layers)(x))
@@ -451,7 +476,10 @@ def test_distributed_local_cluster():
 
 def test_conv2d_pickles():
     rng = np.random.default_rng(12)
-    for layer in (conv(rng, 2, 3, 3, padding="same"), conv(rng, 2, 4, (2, 3), stride=2, padding=(1, 0, 2, 1), groups=2)):
+    for layer in (
+        conv(rng, 2, 3, 3, padding="same"),
+        conv(rng, 2, 4, (2, 3), stride=2, padding=(1, 0, 2, 1), groups=2),
+    ):
         clone = pickle.loads(pickle.dumps(layer))
         x = rng.standard_normal((1, layer.in_channels, 9, 8)).astype(np.float32)
         assert repr(clone) == repr(layer)

@@ -11,6 +11,7 @@ layers pass relative errors on with gain about 1. So max|y - torch| <= L * sqrt(
 max|torch|, with u = 2**-24 (float32) or 2**-53 (float64): 2.2e-4 for ResNet-50 in float32,
 while the measured errors are 1e-6 to 2e-5.
 """
+
 from __future__ import annotations
 
 import io
@@ -119,8 +120,9 @@ def test_published_mac_figures_at_224():
         macs = sum(row.macs for row in graph.summary(show=False))
         assert macs == conv_linear_macs(model, (1, 3, 224, 224))
         # VGG-16 is built with 64 hidden units (not 4096) to stay light; add the difference back
-        hidden_correction = 0 if name != "vgg16" else (
-            (25088 * 4096 + 4096 * 4096 + 4096 * 1000) - (25088 * 64 + 64 * 64 + 64 * 1000))
+        hidden_correction = (
+            0 if name != "vgg16" else ((25088 * 4096 + 4096 * 4096 + 4096 * 1000) - (25088 * 64 + 64 * 64 + 64 * 1000))
+        )
         assert round((macs + hidden_correction) / figure, 2) == pytest.approx(1.0, abs=0.02), (name, macs)
 
 
@@ -141,8 +143,9 @@ def test_summary_names_rows_by_module_path(converted):
     assert y0 <= 0 and y1 >= size and x0 <= 0 and x1 >= size
 
 
-@pytest.mark.parametrize("name, size", [("resnet18", 32), ("resnet50", 32), ("vgg16", 32), ("mobilenet_v2", 32),
-                                        ("googlenet", 32)])
+@pytest.mark.parametrize(
+    "name, size", [("resnet18", 32), ("resnet50", 32), ("vgg16", 32), ("mobilenet_v2", 32), ("googlenet", 32)]
+)
 def test_every_node_field_matches_torch_nan_reach(name, size, converted):
     model, _, _ = converted(name)
     graph = fieldconv.from_torch(model, (1, 3, size, size))
@@ -358,10 +361,14 @@ class MobileNetV3Block(nn.Module):
 
     def __init__(self, channels=16, expanded=64):
         super().__init__()
-        self.expand = nn.Sequential(nn.Conv2d(channels, expanded, 1, bias=False), nn.BatchNorm2d(expanded),
-                                    nn.Hardswish())
-        self.depthwise = nn.Sequential(nn.Conv2d(expanded, expanded, 5, 1, 2, groups=expanded, bias=False),
-                                       nn.BatchNorm2d(expanded), nn.Hardswish())
+        self.expand = nn.Sequential(
+            nn.Conv2d(channels, expanded, 1, bias=False), nn.BatchNorm2d(expanded), nn.Hardswish()
+        )
+        self.depthwise = nn.Sequential(
+            nn.Conv2d(expanded, expanded, 5, 1, 2, groups=expanded, bias=False),
+            nn.BatchNorm2d(expanded),
+            nn.Hardswish(),
+        )
         self.se = SqueezeExcitation(expanded, 16, nn.Hardsigmoid())
         self.project = nn.Sequential(nn.Conv2d(expanded, channels, 1, bias=False), nn.BatchNorm2d(channels))
 
@@ -405,8 +412,9 @@ class Upsampling(nn.Module):
         return torch.cat([F.max_pool2d(z, 2), w, v], 1)
 
 
-@pytest.mark.parametrize("build, size", [(ResNeXtBlock, 16), (MobileNetV3Block, 16), (EfficientNetBlock, 16),
-                                         (Upsampling, 7)])
+@pytest.mark.parametrize(
+    "build, size", [(ResNeXtBlock, 16), (MobileNetV3Block, 16), (EfficientNetBlock, 16), (Upsampling, 7)]
+)
 def test_blocks_beyond_the_five_match_torch(build, size):
     torch.manual_seed(22)
     model = build()
@@ -475,8 +483,14 @@ def test_more_module_and_function_spellings():
     torch.manual_seed(24)
     model = Spellings().eval()
     graph = fieldconv.from_torch(model, (2, 5, 6))
-    assert [type(node.layer).__name__ for node in graph.nodes] == ["Conv2d", "ReLU6", "Identity", "ReLU", "Add",
-                                                                   "Flatten"]
+    assert [type(node.layer).__name__ for node in graph.nodes] == [
+        "Conv2d",
+        "ReLU6",
+        "Identity",
+        "ReLU",
+        "Add",
+        "Flatten",
+    ]
     x = np.random.default_rng(24).standard_normal((3, 2, 5, 6)).astype(np.float32) * 4
     with torch.no_grad():
         expected = model(torch.from_numpy(x)).numpy()

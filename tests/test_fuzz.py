@@ -26,6 +26,7 @@ the number for a longer run:
 
 Replay a given seed with ``--hypothesis-seed=N`` (pytest option of the hypothesis plugin).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -44,8 +45,15 @@ from fieldconv import _core
 from fieldconv.functional import conv2d_algorithm_for
 
 from conftest import supported_isas
-from reference import (avg_pool2d_reference, conv2d_error, conv2d_padding, conv2d_reference, correlate2d_reference,
-                       max_pool2d_reference, pool_output_size)
+from reference import (
+    avg_pool2d_reference,
+    conv2d_error,
+    conv2d_padding,
+    conv2d_reference,
+    correlate2d_reference,
+    max_pool2d_reference,
+    pool_output_size,
+)
 from test_conv2d import TOLERANCE as CONV_TOLERANCE
 from test_conv2d import torch, torch_conv2d
 from test_pool2d import assert_avg_close, avg_scale, each_isa
@@ -68,10 +76,18 @@ DEFAULT_EXAMPLES = 50
 _ENV_EXAMPLES = os.environ.get("FIELDCONV_FUZZ_EXAMPLES")
 EXAMPLES = int(_ENV_EXAMPLES) if _ENV_EXAMPLES else DEFAULT_EXAMPLES
 _HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
-settings.register_profile("fieldconv-fuzz", max_examples=DEFAULT_EXAMPLES, deadline=None, derandomize=True,
-                          database=None, suppress_health_check=_HEALTH, print_blob=True)
-settings.register_profile("fieldconv-fuzz-long", settings.get_profile("fieldconv-fuzz"), max_examples=EXAMPLES,
-                          derandomize=False)
+settings.register_profile(
+    "fieldconv-fuzz",
+    max_examples=DEFAULT_EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=_HEALTH,
+    print_blob=True,
+)
+settings.register_profile(
+    "fieldconv-fuzz-long", settings.get_profile("fieldconv-fuzz"), max_examples=EXAMPLES, derandomize=False
+)
 _PROFILE = settings.get_profile("fieldconv-fuzz-long" if _ENV_EXAMPLES else "fieldconv-fuzz")
 
 
@@ -134,7 +150,7 @@ def with_layout(array: np.ndarray, layout: str):
         return copy
     if layout == "unaligned":
         buffer = np.zeros(array.nbytes + 1, dtype=np.uint8)
-        view = buffer[1:1 + array.nbytes].view(array.dtype).reshape(array.shape)
+        view = buffer[1 : 1 + array.nbytes].view(array.dtype).reshape(array.shape)
         view[...] = array
         return view
     if layout == "swapped":
@@ -188,11 +204,33 @@ def int_or_pair(draw, values):
 # conv2d and Conv2d
 
 CONV_ALGORITHMS = ["auto", "auto", "direct", "direct", "winograd", "winograd_f2", "winograd_f4", "winograd_f6"]
-CONV_INVALID = ["stride_zero", "stride_type", "stride_len", "dilation_zero", "groups_zero", "groups_type",
-                "groups_mismatch", "padding_negative", "padding_form", "padding_type", "huge_stride",
-                "huge_padding", "huge_dilation", "x_ndim", "x_dtype", "weight_dtype", "weight_ndim",
-                "weight_empty", "channels", "bias_shape", "bias_dtype", "zero_height", "algorithm_name",
-                "huge_input", "ragged_list"]
+CONV_INVALID = [
+    "stride_zero",
+    "stride_type",
+    "stride_len",
+    "dilation_zero",
+    "groups_zero",
+    "groups_type",
+    "groups_mismatch",
+    "padding_negative",
+    "padding_form",
+    "padding_type",
+    "huge_stride",
+    "huge_padding",
+    "huge_dilation",
+    "x_ndim",
+    "x_dtype",
+    "weight_dtype",
+    "weight_ndim",
+    "weight_empty",
+    "channels",
+    "bias_shape",
+    "bias_dtype",
+    "zero_height",
+    "algorithm_name",
+    "huge_input",
+    "ragged_list",
+]
 BAD_DTYPES = [np.int32, np.int64, np.float16, np.complex64, np.complex128, np.bool_, object, np.uint8]
 
 
@@ -235,20 +273,34 @@ def conv2d_cases(draw):
         sizes.append(minimum + extra)
     batch = draw(st.sampled_from([None, None, 1, 1, 2, 0, 3]))  # None: unbatched (C, H, W)
     case = dict(
-        groups=groups, in_per_group=in_per_group, out_per_group=out_per_group, kernel=kernel,
-        stride=stride, stride_pair=stride_pair, dilation=dilation, dilation_pair=dilation_pair,
-        padding=padding, padding_quad=(top, bottom, left, right), height=sizes[0], width=sizes[1], batch=batch,
+        groups=groups,
+        in_per_group=in_per_group,
+        out_per_group=out_per_group,
+        kernel=kernel,
+        stride=stride,
+        stride_pair=stride_pair,
+        dilation=dilation,
+        dilation_pair=dilation_pair,
+        padding=padding,
+        padding_quad=(top, bottom, left, right),
+        height=sizes[0],
+        width=sizes[1],
+        batch=batch,
         groups_arg=groups if draw(st.booleans()) or groups > 1 else None,
-        x_dtype=draw(st.sampled_from(FLOATS)), w_dtype=draw(st.sampled_from(FLOATS)),
+        x_dtype=draw(st.sampled_from(FLOATS)),
+        w_dtype=draw(st.sampled_from(FLOATS)),
         bias=draw(st.sampled_from([None, "float32", "float64", "int64", "list"])),
         algorithm=draw(st.sampled_from(CONV_ALGORITHMS)),
-        x_layout=draw(st.sampled_from(LAYOUTS)), w_layout=draw(st.sampled_from(LAYOUTS)),
-        threads=draw(st.integers(1, 3)), other_threads=draw(st.integers(1, 3)),
+        x_layout=draw(st.sampled_from(LAYOUTS)),
+        w_layout=draw(st.sampled_from(LAYOUTS)),
+        threads=draw(st.integers(1, 3)),
+        other_threads=draw(st.integers(1, 3)),
         specials=draw(st.sampled_from([None, None, None, "x", "weight", "bias", "all"])),
         magnitude=draw(st.sampled_from([1.0, 1.0, 1e-3, 1e3])),
         seed=draw(st.integers(0, 2**32 - 1)),
         invalid=draw(st.sampled_from(CONV_INVALID)) if draw(st.integers(0, 3)) == 0 else None,
-        invalid_value=draw(st.integers(0, 2**16)), huge=draw(HUGE),
+        invalid_value=draw(st.integers(0, 2**16)),
+        huge=draw(HUGE),
     )
     return case
 
@@ -261,12 +313,15 @@ def conv2d_problems(case):
         problems.append((ValueError, ["padding", "same", "stride"]))
     top, bottom, left, right = case["padding_quad"]
     dh, dw = case["dilation_pair"]
-    for size, k, d, pad, what in ((case["height"], kh, dh, top + bottom, "height"),
-                                  (case["width"], kw, dw, left + right, "width")):
+    for size, k, d, pad, what in (
+        (case["height"], kh, dh, top + bottom, "height"),
+        (case["width"], kw, dw, left + right, "width"),
+    ):
         if size + pad < d * (k - 1) + 1:
             problems.append((ValueError, ["kernel", what, "padding"]))
     if case["algorithm"].startswith("winograd") and not (
-            case["kernel"] == (3, 3) and case["stride_pair"] == (1, 1) and case["dilation_pair"] == (1, 1)):
+        case["kernel"] == (3, 3) and case["stride_pair"] == (1, 1) and case["dilation_pair"] == (1, 1)
+    ):
         problems.append((ValueError, ["algorithm", case["algorithm"], "3x3"]))
     return problems
 
@@ -371,8 +426,12 @@ def apply_conv2d_invalid(case, x, weight, bias, kwargs):
         bias = [np.zeros(weight.shape[0] + 1), np.zeros((weight.shape[0], 1)), np.float64(1.0), np.zeros(0)][v % 4]
         return x, weight, bias, (ValueError, ["bias", "shape"])
     if kind == "bias_dtype":
-        bias = [np.zeros(weight.shape[0], np.complex128), np.array(["a"] * weight.shape[0]),
-                np.zeros(weight.shape[0], object), np.zeros(weight.shape[0], bool)][v % 4]
+        bias = [
+            np.zeros(weight.shape[0], np.complex128),
+            np.array(["a"] * weight.shape[0]),
+            np.zeros(weight.shape[0], object),
+            np.zeros(weight.shape[0], bool),
+        ][v % 4]
         return x, weight, bias, (TypeError, ["bias"])
     if kind == "zero_height":
         x = x[..., :0, :] if v % 2 else x[..., :, :0]
@@ -392,8 +451,9 @@ def apply_conv2d_invalid(case, x, weight, bias, kwargs):
 
 
 def conv2d_kwargs(case):
-    kwargs = dict(stride=case["stride"], padding=case["padding"], dilation=case["dilation"],
-                  algorithm=case["algorithm"])
+    kwargs = dict(
+        stride=case["stride"], padding=case["padding"], dilation=case["dilation"], algorithm=case["algorithm"]
+    )
     if case["groups_arg"] is not None:
         kwargs["groups"] = case["groups_arg"]
     if case["padding"] == 0 and case["invalid"] is None and case["seed"] % 2:
@@ -402,8 +462,9 @@ def conv2d_kwargs(case):
 
 
 def reference_args(case):
-    return dict(stride=case["stride_pair"], padding=case["padding_quad"], dilation=case["dilation_pair"],
-                groups=case["groups"])
+    return dict(
+        stride=case["stride_pair"], padding=case["padding_quad"], dilation=case["dilation_pair"], groups=case["groups"]
+    )
 
 
 def check_against_torch(y, x, weight, bias, tolerance, args):
@@ -414,8 +475,12 @@ def check_against_torch(y, x, weight, bias, tolerance, args):
     np.testing.assert_array_equal(np.isnan(y), np.isnan(expected), err_msg="NaN positions differ from torch")
     finite = np.isfinite(expected)
     np.testing.assert_array_equal(y[~finite], expected[~finite], err_msg="Inf positions differ from torch")
-    scale = conv2d_reference(np.abs(np.asarray(x, np.float64)), np.abs(np.asarray(weight, np.float64)),
-                             None if bias is None else np.abs(np.asarray(bias, np.float64)), **args)
+    scale = conv2d_reference(
+        np.abs(np.asarray(x, np.float64)),
+        np.abs(np.asarray(weight, np.float64)),
+        None if bias is None else np.abs(np.asarray(bias, np.float64)),
+        **args,
+    )
     bound = tolerance * max(float(np.max(np.where(np.isfinite(scale), scale, 0), initial=0)), 1e-300)
     assert np.max(np.abs(y[finite] - expected[finite]), initial=0) <= bound
 
@@ -446,18 +511,30 @@ def test_conv2d(case):
     args = reference_args(case)
     results = []
     for isa in each_kernel_family():
-        algorithm = conv2d_algorithm_for(np.shape(x), weight.shape, case["stride"], case["padding"], case["dilation"],
-                                         case["groups"], algorithm=case["algorithm"], dtype=dtype)
-        tolerance = CONV_TOLERANCE[dtype] if algorithm == "direct" else max(
-            CONV_TOLERANCE[dtype], WINOGRAD_BOUNDS[(dtype.type, algorithm)])
+        algorithm = conv2d_algorithm_for(
+            np.shape(x),
+            weight.shape,
+            case["stride"],
+            case["padding"],
+            case["dilation"],
+            case["groups"],
+            algorithm=case["algorithm"],
+            dtype=dtype,
+        )
+        tolerance = (
+            CONV_TOLERANCE[dtype]
+            if algorithm == "direct"
+            else max(CONV_TOLERANCE[dtype], WINOGRAD_BOUNDS[(dtype.type, algorithm)])
+        )
         y = fieldconv.conv2d(x_arg, w_arg, bias, **kwargs)
         assert y.dtype == dtype and isinstance(y, np.ndarray)
         error = conv2d_error(y, x, weight, bias, **args)  # also: NaN/Inf exactly where the reference has them
         assert error <= tolerance, f"{isa} {algorithm}: error {error:.3g} > {tolerance:.1e}"
         # the contiguous input, another thread count: the same bits
         fieldconv.set_num_threads(case["other_threads"])
-        np.testing.assert_array_equal(fieldconv.conv2d(np.ascontiguousarray(x), np.ascontiguousarray(weight), bias,
-                                                       **kwargs), y)
+        np.testing.assert_array_equal(
+            fieldconv.conv2d(np.ascontiguousarray(x), np.ascontiguousarray(weight), bias, **kwargs), y
+        )
         fieldconv.set_num_threads(case["threads"])
         results.append((isa, algorithm, y, tolerance))
     isa, algorithm, y, tolerance = results[-1]
@@ -478,8 +555,9 @@ def test_conv2d(case):
     assert layer.output_shape(np.shape(x)) == y.shape
     top, _, left, _ = case["padding_quad"]
     (kh, kw), (sh, sw), (dh, dw) = case["kernel"], case["stride_pair"], case["dilation_pair"]
-    expected_field = fieldconv.ReceptiveField(((kh - 1) * dh + 1, (kw - 1) * dw + 1), (sh, sw),
-                                              ((kh - 1) * dh / 2 - top, (kw - 1) * dw / 2 - left))
+    expected_field = fieldconv.ReceptiveField(
+        ((kh - 1) * dh + 1, (kw - 1) * dw + 1), (sh, sw), ((kh - 1) * dh / 2 - top, (kw - 1) * dw / 2 - left)
+    )
     assert layer.receptive_field == expected_field
     assert layer.padding == case["padding_quad"]
     for value, copy in copies:
@@ -491,8 +569,13 @@ def test_conv2d(case):
 
 
 @fuzz(0.5)
-@given(shape=st.lists(st.integers(0, 5), min_size=0, max_size=5), dtype=st.sampled_from(FLOATS + (None,)),
-       layout=st.sampled_from(LAYOUTS), seed=st.integers(0, 2**32 - 1), bad=st.sampled_from(BAD_DTYPES))
+@given(
+    shape=st.lists(st.integers(0, 5), min_size=0, max_size=5),
+    dtype=st.sampled_from(FLOATS + (None,)),
+    layout=st.sampled_from(LAYOUTS),
+    seed=st.integers(0, 2**32 - 1),
+    bad=st.sampled_from(BAD_DTYPES),
+)
 def test_relu(shape, dtype, layout, seed, bad):
     rng = np.random.default_rng(seed)
     x = rng.choice(np.array([-2.5, -0.0, 0.0, 1.5, np.nan, np.inf, -np.inf, -1e-30, 3e38]), size=tuple(shape))
@@ -520,9 +603,25 @@ def test_relu(shape, dtype, layout, seed, bad):
 # --------------------------------------------------------------------------------------------
 # max_pool2d / avg_pool2d and their layers
 
-POOL_INVALID = ["kernel_zero", "kernel_type", "kernel_huge", "stride_zero", "stride_type", "padding_large",
-                "padding_negative", "dilation_zero", "ceil_type", "flag_type", "x_ndim", "x_dtype", "zero_height",
-                "zero_channels", "divisor_zero", "divisor_type", "kernel_len"]
+POOL_INVALID = [
+    "kernel_zero",
+    "kernel_type",
+    "kernel_huge",
+    "stride_zero",
+    "stride_type",
+    "padding_large",
+    "padding_negative",
+    "dilation_zero",
+    "ceil_type",
+    "flag_type",
+    "x_ndim",
+    "x_dtype",
+    "zero_height",
+    "zero_channels",
+    "divisor_zero",
+    "divisor_type",
+    "kernel_len",
+]
 
 
 @st.composite
@@ -543,19 +642,31 @@ def pool_cases(draw, average: bool):
             extra += draw(st.integers(20, 80))  # vector-width remainders, several column blocks
         sizes.append(minimum + extra)
     return dict(
-        kernel_arg=kernel_arg, kernel=kernel, stride_arg=stride_arg, stride=stride, padding_arg=padding_arg,
-        padding=padding, dilation_arg=dilation_arg, dilation=dilation, height=sizes[0], width=sizes[1],
-        batch=draw(st.sampled_from([None, None, 1, 2, 0])), channels=draw(st.integers(1, 3)),
+        kernel_arg=kernel_arg,
+        kernel=kernel,
+        stride_arg=stride_arg,
+        stride=stride,
+        padding_arg=padding_arg,
+        padding=padding,
+        dilation_arg=dilation_arg,
+        dilation=dilation,
+        height=sizes[0],
+        width=sizes[1],
+        batch=draw(st.sampled_from([None, None, 1, 2, 0])),
+        channels=draw(st.integers(1, 3)),
         ceil_mode=draw(st.sampled_from([False, True, np.True_, 0, 1])),
         return_indices=draw(st.sampled_from([False, True, True])),
         count_include_pad=draw(st.sampled_from([True, False, np.False_])),
         divisor_override=draw(st.sampled_from([None, None, None, 1, 3, 7, -2, np.int32(5)])),
-        dtype=draw(st.sampled_from(FLOATS)), layout=draw(st.sampled_from(LAYOUTS)),
+        dtype=draw(st.sampled_from(FLOATS)),
+        layout=draw(st.sampled_from(LAYOUTS)),
         values=draw(st.sampled_from(["normal", "normal", "ties", "specials", "specials_ties", "large"])),
-        threads=draw(st.integers(1, 3)), other_threads=draw(st.integers(1, 3)),
+        threads=draw(st.integers(1, 3)),
+        other_threads=draw(st.integers(1, 3)),
         seed=draw(st.integers(0, 2**32 - 1)),
         invalid=draw(st.sampled_from(POOL_INVALID)) if draw(st.integers(0, 3)) == 0 else None,
-        invalid_value=draw(st.integers(0, 2**16)), huge=draw(HUGE),
+        invalid_value=draw(st.integers(0, 2**16)),
+        huge=draw(HUGE),
     )
 
 
@@ -580,8 +691,14 @@ def pool_input(case):
 
 def pool_problems(case, average):
     problems = []
-    for size, k, s, p, d, what in zip((case["height"], case["width"]), case["kernel"], case["stride"],
-                                      case["padding"], case["dilation"], ("height", "width")):
+    for size, k, s, p, d, what in zip(
+        (case["height"], case["width"]),
+        case["kernel"],
+        case["stride"],
+        case["padding"],
+        case["dilation"],
+        ("height", "width"),
+    ):
         if pool_output_size(size, k, s, p, d, bool(case["ceil_mode"])) < 1:
             problems.append((ValueError, [what]))
     return problems
@@ -650,8 +767,12 @@ def apply_pool_invalid(case, x, args, average):
 
 
 def pool_call_args(case, average):
-    args = dict(kernel_size=case["kernel_arg"], stride=case["stride_arg"], padding=case["padding_arg"],
-                ceil_mode=case["ceil_mode"])
+    args = dict(
+        kernel_size=case["kernel_arg"],
+        stride=case["stride_arg"],
+        padding=case["padding_arg"],
+        ceil_mode=case["ceil_mode"],
+    )
     if average:
         args.update(count_include_pad=case["count_include_pad"], divisor_override=case["divisor_override"])
     else:
@@ -665,14 +786,28 @@ def check_pool_torch(x, case, values, indices, average, divisor):
     F = torch.nn.functional
     xt = torch.from_numpy(np.ascontiguousarray(x))
     if average:
-        expected = F.avg_pool2d(xt, case["kernel"], case["stride"], case["padding"], bool(case["ceil_mode"]),
-                                bool(case["count_include_pad"]), divisor).numpy()
+        expected = F.avg_pool2d(
+            xt,
+            case["kernel"],
+            case["stride"],
+            case["padding"],
+            bool(case["ceil_mode"]),
+            bool(case["count_include_pad"]),
+            divisor,
+        ).numpy()
         # Both sum each window row by row, left to right, in the input's dtype: the same bits,
         # overflowing windows included.
         np.testing.assert_array_equal(values, expected)
     else:
-        expected, expected_indices = F.max_pool2d(xt, case["kernel"], case["stride"], case["padding"],
-                                                  case["dilation"], bool(case["ceil_mode"]), return_indices=True)
+        expected, expected_indices = F.max_pool2d(
+            xt,
+            case["kernel"],
+            case["stride"],
+            case["padding"],
+            case["dilation"],
+            bool(case["ceil_mode"]),
+            return_indices=True,
+        )
         np.testing.assert_array_equal(values, expected.numpy())
         if indices is not None:
             np.testing.assert_array_equal(indices, expected_indices.numpy())
@@ -742,17 +877,25 @@ def run_pool_fuzz(case, average):
     check_pool_torch(x, case, values, indices, average, divisor)
     # the layer: same values, output_shape, receptive field (ceil_mode changes the count only)
     if average:
-        layer = fieldconv.AvgPool2d(kernel_size=args["kernel_size"], stride=args["stride"], padding=args["padding"],
-                                    ceil_mode=args["ceil_mode"], count_include_pad=args["count_include_pad"],
-                                    divisor_override=args["divisor_override"])
+        layer = fieldconv.AvgPool2d(
+            kernel_size=args["kernel_size"],
+            stride=args["stride"],
+            padding=args["padding"],
+            ceil_mode=args["ceil_mode"],
+            count_include_pad=args["count_include_pad"],
+            divisor_override=args["divisor_override"],
+        )
     else:
-        layer = fieldconv.MaxPool2d(args["kernel_size"], args["stride"], args["padding"], args["dilation"],
-                                    args["ceil_mode"])
+        layer = fieldconv.MaxPool2d(
+            args["kernel_size"], args["stride"], args["padding"], args["dilation"], args["ceil_mode"]
+        )
     assert layer(x_arg).tobytes() == values.tobytes()
     assert layer.output_shape(x.shape) == values.shape
     assert layer.receptive_field == fieldconv.ReceptiveField(
-        tuple((k - 1) * d + 1 for k, d in zip(kernel, dilation)), stride,
-        tuple((k - 1) * d / 2 - p for k, d, p in zip(kernel, dilation, padding)))
+        tuple((k - 1) * d + 1 for k, d in zip(kernel, dilation)),
+        stride,
+        tuple((k - 1) * d / 2 - p for k, d, p in zip(kernel, dilation, padding)),
+    )
     assert_unchanged(x_arg, copy)
 
 
@@ -791,18 +934,42 @@ def layer_specs(draw, channels):
         stride = draw(st.sampled_from([1, 1, 2, (1, 2)]))
         dilation = draw(st.sampled_from([1, 1, 2, (2, 1)]))
         padding = draw(st.sampled_from([0, 1, (1, 0), (0, 1, 2, 0), "valid"] + (["same"] if stride == 1 else [])))
-        return ("conv", dict(out=out, kernel=(kh, kw), stride=stride, dilation=dilation, padding=padding,
-                             algorithm=draw(st.sampled_from(["auto", "direct"])), bias=draw(st.booleans()))), out
+        return (
+            "conv",
+            dict(
+                out=out,
+                kernel=(kh, kw),
+                stride=stride,
+                dilation=dilation,
+                padding=padding,
+                algorithm=draw(st.sampled_from(["auto", "direct"])),
+                bias=draw(st.booleans()),
+            ),
+        ), out
     if kind == "max":
         k = draw(st.integers(1, 3))
-        return ("max", dict(kernel_size=k, stride=draw(st.sampled_from([None, 1, 2])),
-                            padding=draw(st.integers(0, k // 2)), dilation=draw(st.sampled_from([1, 1, 2])),
-                            ceil_mode=draw(st.booleans()))), channels
+        return (
+            "max",
+            dict(
+                kernel_size=k,
+                stride=draw(st.sampled_from([None, 1, 2])),
+                padding=draw(st.integers(0, k // 2)),
+                dilation=draw(st.sampled_from([1, 1, 2])),
+                ceil_mode=draw(st.booleans()),
+            ),
+        ), channels
     if kind == "avg":
         k = draw(st.integers(1, 3))
-        return ("avg", dict(kernel_size=k, stride=draw(st.sampled_from([None, 1, 2])),
-                            padding=draw(st.integers(0, k // 2)), ceil_mode=draw(st.booleans()),
-                            count_include_pad=draw(st.booleans()))), channels
+        return (
+            "avg",
+            dict(
+                kernel_size=k,
+                stride=draw(st.sampled_from([None, 1, 2])),
+                padding=draw(st.integers(0, k // 2)),
+                ceil_mode=draw(st.booleans()),
+                count_include_pad=draw(st.booleans()),
+            ),
+        ), channels
     if kind == "nested":
         inner, channels = draw(layer_stacks(channels, max_layers=2))
         return ("nested", inner), channels
@@ -824,8 +991,11 @@ def build_layers(specs, rng, channels, dtype=np.float64):
         if kind == "conv":
             weight = rng.uniform(0.5, 1.5, (params["out"], channels) + params["kernel"]).astype(dtype)
             bias = rng.uniform(-1, 1, params["out"]) if params["bias"] else None
-            layers.append(fieldconv.Conv2d(weight, bias, params["stride"], params["padding"], params["dilation"],
-                                           algorithm=params["algorithm"]))
+            layers.append(
+                fieldconv.Conv2d(
+                    weight, bias, params["stride"], params["padding"], params["dilation"], algorithm=params["algorithm"]
+                )
+            )
             channels = params["out"]
         elif kind == "max":
             layers.append(fieldconv.MaxPool2d(**params))
@@ -857,19 +1027,29 @@ def formula_field(layers, field=(1, 1, Fraction(0)), axis=0):
 
 
 @fuzz(0.5)
-@given(stack=layer_stacks(2), height=st.integers(1, 24),
-       width=st.integers(1, 24), batched=st.booleans(), dtype=st.sampled_from(FLOATS), seed=st.integers(0, 2**32 - 1),
-       bad=st.sampled_from([None, None, None, 3, "relu", [fieldconv.ReLU()], fieldconv.ReLU, object()]))
+@given(
+    stack=layer_stacks(2),
+    height=st.integers(1, 24),
+    width=st.integers(1, 24),
+    batched=st.booleans(),
+    dtype=st.sampled_from(FLOATS),
+    seed=st.integers(0, 2**32 - 1),
+    bad=st.sampled_from([None, None, None, 3, "relu", [fieldconv.ReLU()], fieldconv.ReLU, object()]),
+)
 def test_sequential(stack, height, width, batched, dtype, seed, bad):
     specs, _ = stack
     rng = np.random.default_rng(seed)
     layers, _ = build_layers(specs, rng, 2, dtype)
     if bad is not None:  # not a layer: TypeError naming its position
         position = int(rng.integers(0, len(layers) + 1))
-        check_raises([(TypeError, [f"layer {position}"])],
-                     lambda: fieldconv.Sequential(*layers[:position], bad, *layers[position:]))
-        check_raises([(TypeError, [f"layers[{position}]"])],
-                     lambda: fieldconv.receptive_field(layers[:position] + [bad] + layers[position:]))
+        check_raises(
+            [(TypeError, [f"layer {position}"])],
+            lambda: fieldconv.Sequential(*layers[:position], bad, *layers[position:]),
+        )
+        check_raises(
+            [(TypeError, [f"layers[{position}]"])],
+            lambda: fieldconv.receptive_field(layers[:position] + [bad] + layers[position:]),
+        )
         return
     model = fieldconv.Sequential(*layers)
     shape = (3, 2, height, width) if batched else (2, height, width)
@@ -936,19 +1116,44 @@ def as_given(start, form):
 
 
 @fuzz(1)
-@given(a=fields(), b=fields(), c=fields(), form=st.sampled_from(["float", "fraction", "numpy"]),
-       i=st.one_of(st.integers(0, 50), st.integers(0, 2**66)), j=st.integers(0, 50),
-       bad=st.sampled_from([None, None, "size0", "size_neg", "size_type", "jump0", "jump_type", "start_parity",
-                            "start_nan", "start_type", "pair_len", "index_neg", "index_type"]))
+@given(
+    a=fields(),
+    b=fields(),
+    c=fields(),
+    form=st.sampled_from(["float", "fraction", "numpy"]),
+    i=st.one_of(st.integers(0, 50), st.integers(0, 2**66)),
+    j=st.integers(0, 50),
+    bad=st.sampled_from(
+        [
+            None,
+            None,
+            "size0",
+            "size_neg",
+            "size_type",
+            "jump0",
+            "jump_type",
+            "start_parity",
+            "start_nan",
+            "start_type",
+            "pair_len",
+            "index_neg",
+            "index_type",
+        ]
+    ),
+)
 def test_receptive_field(a, b, c, form, i, j, bad):
     size, jump, first, start = a
     if bad is not None:
         args = dict(size=size, jump=jump, start=as_given(start, "fraction"))
         problems = {
-            "size0": ("size", 0, ValueError), "size_neg": ("size", (1, -3), ValueError),
-            "size_type": ("size", (1.5, 2), TypeError), "jump0": ("jump", (0, 1), ValueError),
-            "jump_type": ("jump", "2", TypeError), "start_nan": ("start", (float("nan"), 0), ValueError),
-            "start_type": ("start", (None, 0), TypeError), "pair_len": ("size", (1, 2, 3), ValueError),
+            "size0": ("size", 0, ValueError),
+            "size_neg": ("size", (1, -3), ValueError),
+            "size_type": ("size", (1.5, 2), TypeError),
+            "jump0": ("jump", (0, 1), ValueError),
+            "jump_type": ("jump", "2", TypeError),
+            "start_nan": ("start", (float("nan"), 0), ValueError),
+            "start_type": ("start", (None, 0), TypeError),
+            "pair_len": ("size", (1, 2, 3), ValueError),
             "start_parity": ("start", (start[0] + Fraction(1, 2), start[1]), ValueError),
         }
         if bad in problems:
@@ -967,8 +1172,10 @@ def test_receptive_field(a, b, c, form, i, j, bad):
     assert field.size == size and field.jump == jump
     assert field.start == tuple(float(s) for s in start)
     assert field.padding == (-first[0], -first[1])
-    assert field.input_region(i, j) == ((first[0] + i * jump[0], first[0] + i * jump[0] + size[0]),
-                                        (first[1] + j * jump[1], first[1] + j * jump[1] + size[1]))
+    assert field.input_region(i, j) == (
+        (first[0] + i * jump[0], first[0] + i * jump[0] + size[0]),
+        (first[1] + j * jump[1], first[1] + j * jump[1] + size[1]),
+    )
     jump_array = np.array(jump) if max(jump) < 2**62 else jump  # NumPy turns larger ints into floats
     same = fieldconv.ReceptiveField(list(size), jump_array, start)
     assert same == field and hash(same) == hash(field)
@@ -991,8 +1198,14 @@ def test_receptive_field(a, b, c, form, i, j, bad):
 
 
 @fuzz(0.3)
-@given(n=st.one_of(st.integers(1, 8), st.integers(4097, 2**70), st.integers(-5, 0),
-                   st.sampled_from([1.0, "2", None, True, np.int64(2), np.int32(3)])))
+@given(
+    n=st.one_of(
+        st.integers(1, 8),
+        st.integers(4097, 2**70),
+        st.integers(-5, 0),
+        st.sampled_from([1.0, "2", None, True, np.int64(2), np.int32(3)]),
+    )
+)
 def test_runtime(n):
     before = fieldconv.get_num_threads()
     valid = not isinstance(n, (bool, float, str, type(None))) and 1 <= int(n) <= 4096
@@ -1016,8 +1229,20 @@ def test_runtime(n):
 # SciPy drop-ins: fieldconv.correlate2d / convolve2d and fieldconv.ndimage.correlate / convolve
 
 needs_scipy = pytest.mark.skipif(scipy_signal is None, reason="scipy not installed")
-SIGNAL_DTYPES = ["int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", "float32", "float64",
-                 "complex64", "complex128"]
+SIGNAL_DTYPES = [
+    "int8",
+    "uint8",
+    "int16",
+    "uint16",
+    "int32",
+    "uint32",
+    "int64",
+    "uint64",
+    "float32",
+    "float64",
+    "complex64",
+    "complex128",
+]
 SIGNAL_BAD_DTYPES = ["bool", "float16", "object"]
 SIGNAL_FILLS = [0, 2, -1, 1.5, np.nan, 300, 1j, "a", [1, 2], np.float32(2.5), np.array(3), np.int8(-3), 2**63, None]
 
@@ -1064,8 +1289,9 @@ def assert_same_nonfinite(assert_same, ours, theirs, *args):
     if theirs.dtype.kind == "c" and not np.isfinite(theirs).all():  # part by part
         assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
         for part in (np.real, np.imag):
-            assert_same_nonfinite(assert_same, np.ascontiguousarray(part(ours)), np.ascontiguousarray(part(theirs)),
-                                  *args)
+            assert_same_nonfinite(
+                assert_same, np.ascontiguousarray(part(ours)), np.ascontiguousarray(part(theirs)), *args
+            )
         return
     if theirs.dtype.kind == "f" and not np.isfinite(theirs).all():
         assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
@@ -1096,14 +1322,23 @@ def signal_cases(draw):
     d1 = draw(st.sampled_from(dtypes))
     d2 = d1 if draw(st.booleans()) else draw(st.sampled_from(dtypes))
     return dict(
-        func=draw(st.sampled_from(["correlate2d", "convolve2d"])), shape1=in1, shape2=in2, dtype1=d1, dtype2=d2,
+        func=draw(st.sampled_from(["correlate2d", "convolve2d"])),
+        shape1=in1,
+        shape2=in2,
+        dtype1=d1,
+        dtype2=d2,
         mode=draw(st.sampled_from(["full", "same", "valid", "full", "same", "valid"] + (["xx", None] if bad else []))),
-        boundary=draw(st.sampled_from(["fill", "wrap", "symm", "pad", "circular", "symmetric"] +
-                                      (["reflect", "xx"] if bad else []))),
+        boundary=draw(
+            st.sampled_from(
+                ["fill", "wrap", "symm", "pad", "circular", "symmetric"] + (["reflect", "xx"] if bad else [])
+            )
+        ),
         fillvalue=draw(st.sampled_from(SIGNAL_FILLS)) if draw(st.booleans()) else 0,
         method=draw(st.sampled_from(["auto", "auto", "direct", "fft"] + (["xx"] if bad else []))),
-        layout1=draw(st.sampled_from(LAYOUTS)), layout2=draw(st.sampled_from(LAYOUTS)),
-        specials=draw(st.integers(0, 4)) == 0, threads=draw(st.integers(1, 3)),
+        layout1=draw(st.sampled_from(LAYOUTS)),
+        layout2=draw(st.sampled_from(LAYOUTS)),
+        specials=draw(st.integers(0, 4)) == 0,
+        threads=draw(st.integers(1, 3)),
         seed=draw(st.integers(0, 2**32 - 1)),
     )
 
@@ -1173,8 +1408,21 @@ def test_signal_drop_ins(case):
 
 
 NDIMAGE_MODES = ["reflect", "constant", "nearest", "mirror", "wrap", "grid-mirror", "grid-constant", "grid-wrap"]
-NDIMAGE_DTYPES = ["bool", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", "float32",
-                  "float64", "complex64", "complex128"]
+NDIMAGE_DTYPES = [
+    "bool",
+    "int8",
+    "uint8",
+    "int16",
+    "uint16",
+    "int32",
+    "uint32",
+    "int64",
+    "uint64",
+    "float32",
+    "float64",
+    "complex64",
+    "complex128",
+]
 NDIMAGE_OUTPUTS = [None, None, None, np.int16, np.float32, np.uint64, "f8", np.complex128, bool, "array", "in_place"]
 
 
@@ -1201,16 +1449,23 @@ def ndimage_cases(draw):
     if bad and draw(st.booleans()):
         origin = draw(st.sampled_from([(0, 9), -9, 0.5, "1", [1], None, (0, 1, 0)]))
     return dict(
-        func=draw(st.sampled_from(["correlate", "convolve"])), shape=shape, axes=axes, kernel=kernel, dtype=dtype,
-        weights_dtype=draw(st.sampled_from(["float64", "float64", "float64", "float32", "int64", "complex128",
-                                            "bool"])),
+        func=draw(st.sampled_from(["correlate", "convolve"])),
+        shape=shape,
+        axes=axes,
+        kernel=kernel,
+        dtype=dtype,
+        weights_dtype=draw(
+            st.sampled_from(["float64", "float64", "float64", "float32", "int64", "complex128", "bool"])
+        ),
         mode=draw(st.sampled_from(NDIMAGE_MODES + (["symm", None, ["reflect", "reflect"]] if bad else []))),
         cval=draw(st.sampled_from([0.0, 2.5, -1, np.nan, np.float32(1.5)] + ([1j, "1", None] if bad else []))),
-        origin=origin, output=draw(st.sampled_from(NDIMAGE_OUTPUTS + ([np.float16, "U3", "wrong_shape",
-                                                                       "readonly"] if bad else []))),
+        origin=origin,
+        output=draw(st.sampled_from(NDIMAGE_OUTPUTS + ([np.float16, "U3", "wrong_shape", "readonly"] if bad else []))),
         method=draw(st.sampled_from(["auto", "auto", "direct", "fft"] + (["xx"] if bad else []))),
-        layout=draw(st.sampled_from(LAYOUTS)), specials=draw(st.integers(0, 4)) == 0,
-        nan_weight=draw(st.integers(0, 6)) == 0, threads=draw(st.integers(1, 3)),
+        layout=draw(st.sampled_from(LAYOUTS)),
+        specials=draw(st.integers(0, 4)) == 0,
+        nan_weight=draw(st.integers(0, 6)) == 0,
+        threads=draw(st.integers(1, 3)),
         seed=draw(st.integers(0, 2**32 - 1)),
     )
 
@@ -1265,7 +1520,8 @@ def test_ndimage_drop_ins(case):
         input_copy = np.array(ours_image, copy=True) if case["output"] == "in_place" else ours_image
         output = ndimage_output_arg(case, input_copy, False)
         outcome, message = outcome_and_message(
-            lambda: ours_func(input_copy, weights, output=output, method=case["method"], **kwargs))
+            lambda: ours_func(input_copy, weights, output=output, method=case["method"], **kwargs)
+        )
         if outcome[0] == "error":
             assert_names_an_argument(message, NDIMAGE_ARGUMENT_NAMES)
         if outcome[0] == "ok" and isinstance(output, np.ndarray):
@@ -1282,13 +1538,21 @@ def test_ndimage_drop_ins(case):
         return
 
     axes = (case["axes"],) if isinstance(case["axes"], int) else case["axes"]
-    h_w = [case["shape"][ax] for ax in (range(len(case["shape"])) if axes is None else axes)
-           if isinstance(ax, int) and -len(case["shape"]) <= ax < len(case["shape"])]
-    misread = case["mode"] in ("reflect", "grid-mirror") and len(case["kernel"]) == 2 and len(h_w) == 2 and any(
-        k > 2 * n for k, n in zip(case["kernel"], h_w))
+    h_w = [
+        case["shape"][ax]
+        for ax in (range(len(case["shape"])) if axes is None else axes)
+        if isinstance(ax, int) and -len(case["shape"]) <= ax < len(case["shape"])
+    ]
+    misread = (
+        case["mode"] in ("reflect", "grid-mirror")
+        and len(case["kernel"]) == 2
+        and len(h_w) == 2
+        and any(k > 2 * n for k, n in zip(case["kernel"], h_w))
+    )
     theirs_image = np.array(image_arg, copy=True)  # the same layout (byte order) for in-place outputs
-    theirs = _outcome(lambda: theirs_func(theirs_image, weights, output=ndimage_output_arg(case, theirs_image, True),
-                                          **kwargs))
+    theirs = _outcome(
+        lambda: theirs_func(theirs_image, weights, output=ndimage_output_arg(case, theirs_image, True), **kwargs)
+    )
     if ours[0] == "error" and theirs[0] == "ok":
         if case["output"] == "in_place" and case["layout"] == "swapped":
             # SciPy 1.17 bug: writing back a byte-swapped in-place output on deallocation swallows
@@ -1297,19 +1561,31 @@ def test_ndimage_drop_ins(case):
         assert ours[1] is ValueError and weights.size == 0, (case, ours)  # documented: an empty kernel
         return
     if misread:  # SciPy reads outside the array here (README): reference.py for plain 2-D float cases
-        if ours[0] == "ok" and image.ndim == 2 and image.dtype.kind == "f" and weights.dtype.kind == "f" and \
-                case["output"] in (None, "f8") and np.isfinite(weights).all() and np.isfinite(image).all():
+        if (
+            ours[0] == "ok"
+            and image.ndim == 2
+            and image.dtype.kind == "f"
+            and weights.dtype.kind == "f"
+            and case["output"] in (None, "f8")
+            and np.isfinite(weights).all()
+            and np.isfinite(image).all()
+        ):
             kh, kw = weights.shape
             o = case["origin"] if isinstance(case["origin"], tuple) else (case["origin"], case["origin"])
             w = weights[::-1, ::-1] if case["func"] == "convolve" else weights
             if case["func"] == "convolve":
                 o = (-o[0] - (1 - kh % 2), -o[1] - (1 - kw % 2))
-            expected = correlate2d_reference(image, w, image.shape, -(kh // 2 + o[0]), -(kw // 2 + o[1]),
-                                             "reflect", float(cval))
+            expected = correlate2d_reference(
+                image, w, image.shape, -(kh // 2 + o[0]), -(kw // 2 + o[1]), "reflect", float(cval)
+            )
             for outcome in outcomes:
                 eps = np.finfo(outcome[1].dtype).eps
-                np.testing.assert_allclose(outcome[1], expected, rtol=0,
-                                           atol=64 * eps * max(1.0, np.abs(image).max(initial=0) * np.abs(weights).sum()))
+                np.testing.assert_allclose(
+                    outcome[1],
+                    expected,
+                    rtol=0,
+                    atol=64 * eps * max(1.0, np.abs(image).max(initial=0) * np.abs(weights).sum()),
+                )
         return
     assert ours[0] == theirs[0], (ours, theirs)
     if ours[0] == "error":
@@ -1329,7 +1605,8 @@ def test_ndimage_drop_ins(case):
                 np.testing.assert_allclose(result, expected, rtol=0, atol=50 * eps * scale)
         elif single_term:
             scale = max(1.0, float(np.abs(image).max(initial=0)) * float(np.abs(weights).sum()))
-            assert_same_nonfinite(ndimage_assert_same, result, expected, str(case),
-                                  64 * np.finfo(np.float32).eps * scale)
+            assert_same_nonfinite(
+                ndimage_assert_same, result, expected, str(case), 64 * np.finfo(np.float32).eps * scale
+            )
         else:
             assert_same_nonfinite(ndimage_assert_same, result, expected, str(case))

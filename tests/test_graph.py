@@ -6,6 +6,7 @@ Tolerances: max|y - ref| divided by the magnitude scale of the computation (the 
 |x| and |parameters|), which bounds every rounding error; float32 ops with at most a few terms
 per output get 8 u32 (u32 = 2**-24 ~ 6e-8, one rounding per operation), float64 8 u64.
 """
+
 from __future__ import annotations
 
 import io
@@ -14,13 +15,32 @@ import numpy as np
 import pytest
 
 import fieldconv
-from fieldconv import (AdaptiveAvgPool2d, BatchNorm2d, Concat, Conv2d, Dropout, Flatten, Graph, Linear, MaxPool2d,
-                       ReceptiveField, ReLU, ReLU6, Residual, Sequential)
+from fieldconv import (
+    AdaptiveAvgPool2d,
+    BatchNorm2d,
+    Concat,
+    Conv2d,
+    Dropout,
+    Flatten,
+    Graph,
+    Linear,
+    MaxPool2d,
+    ReceptiveField,
+    ReLU,
+    ReLU6,
+    Residual,
+    Sequential,
+)
 from fieldconv.graph import Add, Cat
 from fieldconv._receptive_field import NoSingleFieldError, join_receptive_fields, window_receptive_field
 
-from reference import (adaptive_avg_pool2d_reference, batch_norm2d_reference, conv2d_reference, linear_reference,
-                       relu6_reference)
+from reference import (
+    adaptive_avg_pool2d_reference,
+    batch_norm2d_reference,
+    conv2d_reference,
+    linear_reference,
+    relu6_reference,
+)
 
 ROUNDING = {np.float32: 8 * 2.0**-24, np.float64: 8 * 2.0**-53}
 DTYPES = [np.float32, np.float64]
@@ -41,16 +61,26 @@ def test_batch_norm_matches_reference(dtype, affine):
     x = rng.standard_normal((3, 5, 7, 6)).astype(dtype)
     weight, bias = (rng.uniform(0.5, 1.5, 5), rng.standard_normal(5)) if affine else (None, None)
     mean, var = rng.standard_normal(5), rng.uniform(0.1, 2.0, 5)
-    layer = BatchNorm2d(None if weight is None else weight.astype(dtype), None if bias is None else bias.astype(dtype),
-                        mean.astype(dtype), var.astype(dtype), eps=1e-3)
+    layer = BatchNorm2d(
+        None if weight is None else weight.astype(dtype),
+        None if bias is None else bias.astype(dtype),
+        mean.astype(dtype),
+        var.astype(dtype),
+        eps=1e-3,
+    )
     y = layer(x)
     assert y.dtype == dtype and y.shape == x.shape and layer.output_shape(x.shape) == x.shape
     cast = [None if v is None else v.astype(dtype) for v in (weight, bias, mean, var)]
     ref = batch_norm2d_reference(x, *cast, eps=1e-3)
     # scale: |x - mean| * |w| / sqrt(var + eps) + |b|, the magnitudes of the formula's terms
-    scale = batch_norm2d_reference(np.abs(x) + np.abs(cast[2])[:, None, None],
-                                   None if weight is None else np.abs(cast[0]),
-                                   None if bias is None else np.abs(cast[1]), np.zeros(5), cast[3], eps=1e-3)
+    scale = batch_norm2d_reference(
+        np.abs(x) + np.abs(cast[2])[:, None, None],
+        None if weight is None else np.abs(cast[0]),
+        None if bias is None else np.abs(cast[1]),
+        np.zeros(5),
+        cast[3],
+        eps=1e-3,
+    )
     assert relative_error(y, ref, scale) <= ROUNDING[dtype]
     assert layer.parameter_count == (10 if affine else 0)
     assert layer.receptive_field == ReceptiveField.identity()
@@ -76,11 +106,22 @@ def test_batch_norm_folds_into_the_convolution(dtype):
     norm = BatchNorm2d(rng.uniform(0.5, 2, 6), rng.standard_normal(6), rng.standard_normal(6), rng.uniform(0.2, 3, 6))
     folded = norm.fold_into(conv)
     assert folded.weight.dtype == dtype and folded.groups == 2 and folded.stride == (2, 2)
-    ref = batch_norm2d_reference(conv2d_reference(x, weight, conv.bias, 2, 1, groups=2), norm.weight, norm.bias,
-                                 norm.running_mean, norm.running_var)
+    ref = batch_norm2d_reference(
+        conv2d_reference(x, weight, conv.bias, 2, 1, groups=2),
+        norm.weight,
+        norm.bias,
+        norm.running_mean,
+        norm.running_var,
+    )
     scale_weight, _ = norm.scale_and_shift()
-    scale = conv2d_reference(np.abs(x), np.abs(weight) * np.abs(scale_weight)[:, None, None, None],
-                             np.abs(conv.bias * scale_weight) + np.abs(norm.scale_and_shift()[1]), 2, 1, groups=2)
+    scale = conv2d_reference(
+        np.abs(x),
+        np.abs(weight) * np.abs(scale_weight)[:, None, None, None],
+        np.abs(conv.bias * scale_weight) + np.abs(norm.scale_and_shift()[1]),
+        2,
+        1,
+        groups=2,
+    )
     # K = 18 products per output, rounded once more by the folded weights: 2 * K u
     assert relative_error(folded(x), ref, scale) <= 40 * ROUNDING[dtype] / 8
     sequential = Sequential(conv, norm, ReLU()).fold_batch_norm()
@@ -106,8 +147,9 @@ def test_dropout_is_the_identity():
         Dropout(1.5)
 
 
-@pytest.mark.parametrize("size, out", [((7, 7), 1), ((10, 9), (3, 4)), ((5, 5), 3), ((14, 14), 7), ((2, 3), (7, 5)),
-                                       ((6, 8), (None, 3))])
+@pytest.mark.parametrize(
+    "size, out", [((7, 7), 1), ((10, 9), (3, 4)), ((5, 5), 3), ((14, 14), 7), ((2, 3), (7, 5)), ((6, 8), (None, 3))]
+)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_adaptive_avg_pool_matches_torch_bin_rule(size, out, dtype):
     rng = np.random.default_rng(1604)
@@ -238,17 +280,20 @@ def test_graph_with_shared_branches_and_summary():
     rng = np.random.default_rng(1609)
     stem = conv_layer(rng, 3, 4, 3, 2, 1)
     shared = conv_layer(rng, 4, 4, 3, 1, 1)
-    graph = Graph([
-        ("stem", stem, "input"),
-        ("a", shared, "stem"),
-        ("relu", ReLU(), "a"),
-        ("b", shared, "relu"),  # the same layer again: its parameters count once
-        ("add", Add(), ("b", "stem")),
-        ("cat", Cat(), ("add", "stem")),
-        ("pool", AdaptiveAvgPool2d(1), "cat"),
-        ("flat", Flatten(), "pool"),
-        ("fc", Linear(rng.standard_normal((5, 8))), "flat"),
-    ], input_shape=(2, 3, 12, 12))
+    graph = Graph(
+        [
+            ("stem", stem, "input"),
+            ("a", shared, "stem"),
+            ("relu", ReLU(), "a"),
+            ("b", shared, "relu"),  # the same layer again: its parameters count once
+            ("add", Add(), ("b", "stem")),
+            ("cat", Cat(), ("add", "stem")),
+            ("pool", AdaptiveAvgPool2d(1), "cat"),
+            ("flat", Flatten(), "pool"),
+            ("fc", Linear(rng.standard_normal((5, 8))), "flat"),
+        ],
+        input_shape=(2, 3, 12, 12),
+    )
     x = rng.standard_normal((2, 3, 12, 12))
     s = stem(x)
     a = shared(ReLU()(shared(s)))
@@ -273,8 +318,9 @@ def test_graph_fold_batch_norm_keeps_results_and_parameter_count():
     rng = np.random.default_rng(1610)
     conv = conv_layer(rng, 3, 4, 3, 1, 1)
     norm = BatchNorm2d(rng.uniform(0.5, 2, 4), rng.standard_normal(4), rng.standard_normal(4), rng.uniform(0.5, 2, 4))
-    graph = Graph([("conv", conv, "input"), ("bn", norm, "conv"), ("relu", ReLU(), "bn"),
-                   ("add", Add(), ("relu", "bn"))])
+    graph = Graph(
+        [("conv", conv, "input"), ("bn", norm, "conv"), ("relu", ReLU(), "bn"), ("add", Add(), ("relu", "bn"))]
+    )
     folded = graph.fold_batch_norm()
     # bn has two readers (relu and add) ... but conv has one: folded
     assert [n.name for n in folded.nodes] == ["conv", "relu", "add"] and folded.parameter_count == graph.parameter_count
@@ -289,8 +335,10 @@ def test_dask_apply_runs_graphs_and_refuses_global_operations():
     rng = np.random.default_rng(1611)
     network = Sequential(
         conv_layer(rng, 2, 4, 3, 1, 1),
-        Residual(Sequential(conv_layer(rng, 4, 4, 3, 2, 1), ReLU(), conv_layer(rng, 4, 4, 3, 1, 1)),
-                 conv_layer(rng, 4, 4, 1, 2)),
+        Residual(
+            Sequential(conv_layer(rng, 4, 4, 3, 2, 1), ReLU(), conv_layer(rng, 4, 4, 3, 1, 1)),
+            conv_layer(rng, 4, 4, 1, 2),
+        ),
         Concat(conv_layer(rng, 4, 3, 1), conv_layer(rng, 4, 3, 5, 1, 2), MaxPool2d(3, 1, 1)),
         MaxPool2d(2, 2, ceil_mode=True),
         Residual(Sequential(fieldconv.AvgPool2d(2, 2), conv_layer(rng, 10, 10, 1)), conv_layer(rng, 10, 10, 3, 2, 1)),
@@ -422,15 +470,15 @@ def test_random_graph_fields_match_torch_nan_reach(seed):
     got = graph(x)
     assert got.shape == expected.shape
     assert np.allclose(got, expected, rtol=1e-4, atol=1e-4 * max(1.0, float(np.abs(expected).max())))
-    checked, unknown = check_fields_against_nan(graph, model, (1, 3, size, size), per_pixel=True,
-                                                hole_free=False)
+    checked, unknown = check_fields_against_nan(graph, model, (1, 3, size, size), per_pixel=True, hole_free=False)
     assert checked == len(graph.nodes) and unknown == 0
 
 
 def test_sequential_with_a_classifier_head_reports_fields_for_the_input_shape():
     rng = np.random.default_rng(1612)
-    network = Sequential(conv_layer(rng, 3, 4, 3, 2, 1), ReLU(), AdaptiveAvgPool2d(1), Flatten(),
-                         Linear(rng.standard_normal((2, 4))))
+    network = Sequential(
+        conv_layer(rng, 3, 4, 3, 2, 1), ReLU(), AdaptiveAvgPool2d(1), Flatten(), Linear(rng.standard_normal((2, 4)))
+    )
     assert network.field_depends_on_input_size
     with pytest.raises(ValueError, match="receptive_field_for"):
         network.receptive_field

@@ -5,6 +5,7 @@ depend on its order and on fused multiply-adds; SciPy's ndimage adds w * x tap b
 of the kept weights without FMA, and the conversion to the integer output truncates, so a single
 ulp of difference shows up as an off-by-one pixel. These tests compare with exact equality.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -93,11 +94,16 @@ def test_signal_integer_images_equal_scipy(isa, dtype, boundary):
     # scipy.signal sums integers in the integer type (wrapping), so any order is exact; checked
     # here for every family with smoothing-style integer kernels.
     image = _image(dtype, shape=(23, 77), seed=3)
-    for kernel in (np.ones((3, 3), dtype=dtype), np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]], dtype=dtype),
-                   np.ones((5, 5), dtype=dtype)):
+    for kernel in (
+        np.ones((3, 3), dtype=dtype),
+        np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]], dtype=dtype),
+        np.ones((5, 5), dtype=dtype),
+    ):
         for mode in ("full", "same", "valid"):
-            for ours_fn, peer_fn in ((fieldconv.convolve2d, scipy.signal.convolve2d),
-                                     (fieldconv.correlate2d, scipy.signal.correlate2d)):
+            for ours_fn, peer_fn in (
+                (fieldconv.convolve2d, scipy.signal.convolve2d),
+                (fieldconv.correlate2d, scipy.signal.correlate2d),
+            ):
                 ours = ours_fn(image, kernel, mode=mode, boundary=boundary, fillvalue=2)
                 peer = peer_fn(image, kernel, mode=mode, boundary=boundary, fillvalue=2)
                 assert ours.dtype == peer.dtype
@@ -126,18 +132,27 @@ def test_ndimage_nd_weights_equal_scipy(isa, dtype, kernel):
     # bit-identical, float outputs within rounding of SciPy's float64 sums
     weights = ND_KERNELS[kernel]
     shape = (7, 9, 11) if weights.ndim == 3 else (4, 5, 6, 7)
-    image = _image(dtype, shape=shape, seed=4) if dtype not in (np.float32, np.float64) else \
-        (np.random.default_rng(4).random(shape) * 100).astype(dtype)
+    image = (
+        _image(dtype, shape=shape, seed=4)
+        if dtype not in (np.float32, np.float64)
+        else (np.random.default_rng(4).random(shape) * 100).astype(dtype)
+    )
     for mode in MODES:
-        for ours_fn, peer_fn in ((ndimage.correlate, scipy.ndimage.correlate), (ndimage.convolve, scipy.ndimage.convolve)):
+        for ours_fn, peer_fn in (
+            (ndimage.correlate, scipy.ndimage.correlate),
+            (ndimage.convolve, scipy.ndimage.convolve),
+        ):
             ours = ours_fn(image, weights, mode=mode, cval=2.5)
             peer = peer_fn(image, weights, mode=mode, cval=2.5)
             assert ours.dtype == peer.dtype
             if peer.dtype.kind == "f":
-                np.testing.assert_allclose(ours, peer, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-3,
-                                           err_msg=f"mode={mode}")
+                np.testing.assert_allclose(
+                    ours, peer, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-3, err_msg=f"mode={mode}"
+                )
             else:
                 np.testing.assert_array_equal(ours, peer, err_msg=f"mode={mode}")
     origin = [1 if n > 2 else 0 for n in weights.shape]
-    np.testing.assert_array_equal(ndimage.correlate(image, weights, output=np.int32, origin=origin),
-                                  scipy.ndimage.correlate(image, weights, output=np.int32, origin=origin))
+    np.testing.assert_array_equal(
+        ndimage.correlate(image, weights, output=np.int32, origin=origin),
+        scipy.ndimage.correlate(image, weights, output=np.int32, origin=origin),
+    )

@@ -10,6 +10,7 @@ error max|y - ref| / max(conv(|x|, |w|) + |b|) per output plane (reference.conv2
 Pooling and integer filters are exact: max/avg of a few values and integer-valued sums of small
 integers have one correct float answer.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -57,8 +58,9 @@ def _check_conv2d_direct(rng) -> None:
             x = rng.standard_normal((case["n"], case["c"], case["h"], case["w"])).astype(dtype)
             w = rng.standard_normal((case["oc"], case["c"] // case["groups"], case["k"], case["k"])).astype(dtype)
             b = rng.standard_normal(case["oc"]).astype(dtype)
-            args = dict(stride=case["stride"], padding=case["padding"], dilation=case["dilation"],
-                        groups=case["groups"])
+            args = dict(
+                stride=case["stride"], padding=case["padding"], dilation=case["dilation"], groups=case["groups"]
+            )
             y = fieldconv.conv2d(x, w, b, algorithm="direct", **args)
             assert y.dtype == dtype
             error = conv2d_error(y, x, w, b, **args)
@@ -81,10 +83,15 @@ def _check_pool2d(rng) -> None:
     for dtype in (np.float32, np.float64):
         x = rng.standard_normal((2, 3, 23, 21)).astype(dtype)
         x[0, 1, 4, 5] = np.nan
-        for kernel, stride, padding, dilation, ceil_mode in [(2, 2, 0, 1, False), (3, 2, 1, 1, True),
-                                                             (3, 1, 1, 2, False), (5, 3, 2, 1, True)]:
-            got, got_indices = fieldconv.max_pool2d(x, kernel, stride, padding, dilation, ceil_mode,
-                                                    return_indices=True)
+        for kernel, stride, padding, dilation, ceil_mode in [
+            (2, 2, 0, 1, False),
+            (3, 2, 1, 1, True),
+            (3, 1, 1, 2, False),
+            (5, 3, 2, 1, True),
+        ]:
+            got, got_indices = fieldconv.max_pool2d(
+                x, kernel, stride, padding, dilation, ceil_mode, return_indices=True
+            )
             expected, expected_indices = max_pool2d_reference(x, kernel, stride, padding, dilation, ceil_mode)
             np.testing.assert_array_equal(got, expected.astype(dtype))
             np.testing.assert_array_equal(got_indices, expected_indices)
@@ -110,8 +117,9 @@ def _check_filter2d(rng) -> None:
             assert got.dtype == image.dtype
             expected = correlate2d_reference(image.astype(np.float64), weights, image.shape, -2, -2, mode)
             if np.dtype(dtype).kind == "f":
-                scale = correlate2d_reference(np.abs(image.astype(np.float64)), np.abs(weights), image.shape, -2, -2,
-                                              mode)
+                scale = correlate2d_reference(
+                    np.abs(image.astype(np.float64)), np.abs(weights), image.shape, -2, -2, mode
+                )
                 assert np.max(np.abs(got - expected)) <= DIRECT_BOUND[dtype] * np.max(scale), (dtype, mode)
             else:
                 np.testing.assert_array_equal(got, expected.astype(dtype), err_msg=f"{dtype} {mode}")
@@ -132,8 +140,9 @@ def _check_correlate1d(rng) -> None:
                 offsets = (-3, 0) if axis == 0 else (0, -3)
                 expected = correlate2d_reference(image.astype(np.float64), kernel, image.shape, *offsets, mode)
                 if np.dtype(dtype).kind == "f":
-                    scale = correlate2d_reference(np.abs(image.astype(np.float64)), np.abs(kernel), image.shape,
-                                                  *offsets, mode)
+                    scale = correlate2d_reference(
+                        np.abs(image.astype(np.float64)), np.abs(kernel), image.shape, *offsets, mode
+                    )
                     assert np.max(np.abs(got - expected)) <= DIRECT_BOUND[dtype] * np.max(scale), (dtype, axis, mode)
                 else:
                     np.testing.assert_array_equal(got, expected.astype(dtype), err_msg=f"{dtype} {axis} {mode}")

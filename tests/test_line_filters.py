@@ -3,6 +3,7 @@
 The line-filter core sums in float64 in SciPy's order without fused multiply-adds, so every
 result (float outputs included) must equal SciPy's exactly, on every kernel family.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -69,7 +70,9 @@ def test_correlate1d_origins_and_3d_axes(isa, origin):
             _same(ours, peer, f"axis={axis} {mode}")
 
 
-@pytest.mark.parametrize("out_dtype", [np.uint8, np.int8, np.int16, np.uint32, np.int64, np.uint64, np.float32, np.bool_])
+@pytest.mark.parametrize(
+    "out_dtype", [np.uint8, np.int8, np.int16, np.uint32, np.int64, np.uint64, np.float32, np.bool_]
+)
 def test_correlate1d_output_dtypes_equal_scipy(isa, out_dtype):
     x = _array(np.float64, (9, 33), seed=3)
     for axis in (0, 1):
@@ -113,8 +116,10 @@ def test_gaussian_filters_equal_scipy(isa, dtype):
                 _same(ours, peer, f"sigma={sigma} order={order} {mode}")
     _same(ndimage.gaussian_filter(x, 1.5, truncate=2.0), scipy.ndimage.gaussian_filter(x, 1.5, truncate=2.0))
     _same(ndimage.gaussian_filter(x, 1.5, radius=(2, 5)), scipy.ndimage.gaussian_filter(x, 1.5, radius=(2, 5)))
-    _same(ndimage.gaussian_filter(x, 1.5, mode=("wrap", "constant")),
-          scipy.ndimage.gaussian_filter(x, 1.5, mode=("wrap", "constant")))
+    _same(
+        ndimage.gaussian_filter(x, 1.5, mode=("wrap", "constant")),
+        scipy.ndimage.gaussian_filter(x, 1.5, mode=("wrap", "constant")),
+    )
     _same(ndimage.gaussian_filter1d(x, 2.5, axis=0, order=3), scipy.ndimage.gaussian_filter1d(x, 2.5, axis=0, order=3))
     _same(ndimage.gaussian_filter(x, 2, output=np.float64), scipy.ndimage.gaussian_filter(x, 2, output=np.float64))
 
@@ -134,8 +139,10 @@ def test_derivative_filters_equal_scipy(isa, dtype):
             _same(ndimage.prewitt(x, axis, mode=mode), scipy.ndimage.prewitt(x, axis, mode=mode), f"prewitt {mode}")
         _same(ndimage.laplace(x, mode=mode), scipy.ndimage.laplace(x, mode=mode), f"laplace {mode}")
         _same(ndimage.gaussian_laplace(x, 1.2, mode=mode), scipy.ndimage.gaussian_laplace(x, 1.2, mode=mode))
-        _same(ndimage.gaussian_gradient_magnitude(x, 1.2, mode=mode),
-              scipy.ndimage.gaussian_gradient_magnitude(x, 1.2, mode=mode))
+        _same(
+            ndimage.gaussian_gradient_magnitude(x, 1.2, mode=mode),
+            scipy.ndimage.gaussian_gradient_magnitude(x, 1.2, mode=mode),
+        )
     volume = _array(dtype, (4, 9, 11), seed=10)
     _same(ndimage.sobel(volume, 1), scipy.ndimage.sobel(volume, 1))
     _same(ndimage.laplace(volume, axes=(0, 2)), scipy.ndimage.laplace(volume, axes=(0, 2)))
@@ -148,10 +155,14 @@ def test_complex_inputs_and_weights_equal_scipy():
     w = np.array([0.5 + 1j, 1.0, -0.25j])
     for xi, wi in ((x, w), (x.real, w), (x, w.real)):
         _same(ndimage.correlate1d(xi, wi, axis=0), scipy.ndimage.correlate1d(xi, wi, axis=0))
-        _same(ndimage.convolve1d(xi, wi, mode="constant", cval=1.0), scipy.ndimage.convolve1d(xi, wi, mode="constant",
-                                                                                              cval=1.0))
+        _same(
+            ndimage.convolve1d(xi, wi, mode="constant", cval=1.0),
+            scipy.ndimage.convolve1d(xi, wi, mode="constant", cval=1.0),
+        )
     _same(ndimage.uniform_filter(x, 3), scipy.ndimage.uniform_filter(x, 3))
-    _same(ndimage.uniform_filter1d(x.astype(np.complex64), 4), scipy.ndimage.uniform_filter1d(x.astype(np.complex64), 4))
+    _same(
+        ndimage.uniform_filter1d(x.astype(np.complex64), 4), scipy.ndimage.uniform_filter1d(x.astype(np.complex64), 4)
+    )
 
 
 def test_outputs_in_place_and_non_contiguous(isa):
@@ -172,25 +183,28 @@ def test_outputs_in_place_and_non_contiguous(isa):
     np.testing.assert_array_equal(x, x_before)
 
 
-@pytest.mark.parametrize("call, error", [
-    (lambda m: m.correlate1d(np.ones(5), []), RuntimeError),
-    (lambda m: m.correlate1d(np.ones(5), np.ones((2, 2))), RuntimeError),
-    (lambda m: m.correlate1d(np.ones(5), [1, 2, 3], origin=2), ValueError),
-    (lambda m: m.correlate1d(np.ones(5), [1, 2, 3], axis=1), np.exceptions.AxisError),
-    (lambda m: m.correlate1d(np.ones(5), [1, 2, 3], mode="bogus"), RuntimeError),
-    (lambda m: m.correlate1d(np.ones(5, np.float16), [1, 2, 3]), RuntimeError),
-    (lambda m: m.correlate1d(np.ones(5), [1, 2, 3], output=np.empty(4)), RuntimeError),
-    (lambda m: m.uniform_filter1d(np.ones(5), 0), RuntimeError),
-    (lambda m: m.uniform_filter1d(np.ones(5), 3, origin=2), ValueError),
-    (lambda m: m.uniform_filter(np.ones((5, 5)), (3, 3, 3)), RuntimeError),
-    (lambda m: m.gaussian_filter1d(np.ones(5), 1.0, radius=-1), ValueError),
-    (lambda m: m.gaussian_filter1d(np.ones(5), 1.0, radius=1.5), ValueError),
-    (lambda m: m.gaussian_filter(np.ones(5), 1.0, order=-1), ValueError),
-    (lambda m: m.gaussian_filter(np.ones((5, 5)), [1.0, 2.0, 3.0]), RuntimeError),
-    (lambda m: m.gaussian_filter(np.ones(5, np.float16), 1.0), RuntimeError),
-    (lambda m: m.sobel(np.ones((4, 4)), axis=2), np.exceptions.AxisError),
-    (lambda m: m.correlate1d(np.ones(5), [1.0], cval=1j), TypeError),
-])
+@pytest.mark.parametrize(
+    "call, error",
+    [
+        (lambda m: m.correlate1d(np.ones(5), []), RuntimeError),
+        (lambda m: m.correlate1d(np.ones(5), np.ones((2, 2))), RuntimeError),
+        (lambda m: m.correlate1d(np.ones(5), [1, 2, 3], origin=2), ValueError),
+        (lambda m: m.correlate1d(np.ones(5), [1, 2, 3], axis=1), np.exceptions.AxisError),
+        (lambda m: m.correlate1d(np.ones(5), [1, 2, 3], mode="bogus"), RuntimeError),
+        (lambda m: m.correlate1d(np.ones(5, np.float16), [1, 2, 3]), RuntimeError),
+        (lambda m: m.correlate1d(np.ones(5), [1, 2, 3], output=np.empty(4)), RuntimeError),
+        (lambda m: m.uniform_filter1d(np.ones(5), 0), RuntimeError),
+        (lambda m: m.uniform_filter1d(np.ones(5), 3, origin=2), ValueError),
+        (lambda m: m.uniform_filter(np.ones((5, 5)), (3, 3, 3)), RuntimeError),
+        (lambda m: m.gaussian_filter1d(np.ones(5), 1.0, radius=-1), ValueError),
+        (lambda m: m.gaussian_filter1d(np.ones(5), 1.0, radius=1.5), ValueError),
+        (lambda m: m.gaussian_filter(np.ones(5), 1.0, order=-1), ValueError),
+        (lambda m: m.gaussian_filter(np.ones((5, 5)), [1.0, 2.0, 3.0]), RuntimeError),
+        (lambda m: m.gaussian_filter(np.ones(5, np.float16), 1.0), RuntimeError),
+        (lambda m: m.sobel(np.ones((4, 4)), axis=2), np.exceptions.AxisError),
+        (lambda m: m.correlate1d(np.ones(5), [1.0], cval=1j), TypeError),
+    ],
+)
 def test_errors_are_scipys(call, error):
     with pytest.raises(error):
         call(scipy.ndimage)
@@ -227,10 +241,15 @@ def test_fused_last_two_passes_equal_scipy(isa, dtype):
     for shape in [(37, 61), (5, 23, 40), (2, 3, 9, 17)]:
         x = _array(dtype, shape, seed=14)
         for mode in ("reflect", "wrap", ("nearest", "constant") if len(shape) == 2 else "mirror"):
-            _same(ndimage.gaussian_filter(x, 1.7, mode=mode, cval=3.0),
-                  scipy.ndimage.gaussian_filter(x, 1.7, mode=mode, cval=3.0), f"{shape} {mode}")
-            _same(ndimage.gaussian_filter(x, 1.2, order=1, mode=mode), scipy.ndimage.gaussian_filter(x, 1.2, order=1,
-                                                                                                   mode=mode))
+            _same(
+                ndimage.gaussian_filter(x, 1.7, mode=mode, cval=3.0),
+                scipy.ndimage.gaussian_filter(x, 1.7, mode=mode, cval=3.0),
+                f"{shape} {mode}",
+            )
+            _same(
+                ndimage.gaussian_filter(x, 1.2, order=1, mode=mode),
+                scipy.ndimage.gaussian_filter(x, 1.2, order=1, mode=mode),
+            )
             for axis in range(len(shape)):
                 _same(ndimage.sobel(x, axis, mode=mode), scipy.ndimage.sobel(x, axis, mode=mode), f"sobel {axis}")
                 _same(ndimage.prewitt(x, axis, mode=mode), scipy.ndimage.prewitt(x, axis, mode=mode))
@@ -250,8 +269,10 @@ def test_fused_three_passes_per_axis_modes_equal_scipy(isa, dtype):
     fieldconv.set_num_threads(2)
     x = _array(dtype, (19, 33, 47), seed=16)
     modes = ("wrap", "constant", "nearest")
-    _same(ndimage.gaussian_filter(x, (1.0, 2.0, 0.8), mode=modes, cval=7.0),
-          scipy.ndimage.gaussian_filter(x, (1.0, 2.0, 0.8), mode=modes, cval=7.0))
+    _same(
+        ndimage.gaussian_filter(x, (1.0, 2.0, 0.8), mode=modes, cval=7.0),
+        scipy.ndimage.gaussian_filter(x, (1.0, 2.0, 0.8), mode=modes, cval=7.0),
+    )
     _same(ndimage.gaussian_filter(x, 1.5, order=(1, 0, 2)), scipy.ndimage.gaussian_filter(x, 1.5, order=(1, 0, 2)))
     _same(ndimage.sobel(x, 0, mode=modes), scipy.ndimage.sobel(x, 0, mode=modes))
     _same(ndimage.gaussian_filter(x, 2.0, output=np.int16), scipy.ndimage.gaussian_filter(x, 2.0, output=np.int16))

@@ -1,4 +1,5 @@
 """fieldconv.ndimage.correlate / convolve against scipy.ndimage (the specification) and reference.py."""
+
 from __future__ import annotations
 
 import warnings
@@ -16,13 +17,36 @@ ndi = pytest.importorskip("scipy.ndimage")
 
 FUNCS = ["correlate", "convolve"]
 MODES = ["reflect", "constant", "nearest", "mirror", "wrap", "grid-mirror", "grid-constant", "grid-wrap"]
-DTYPES = ["bool", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64",
-          "float32", "float64", "complex64", "complex128"]
+DTYPES = [
+    "bool",
+    "int8",
+    "uint8",
+    "int16",
+    "uint16",
+    "int32",
+    "uint32",
+    "int64",
+    "uint64",
+    "float32",
+    "float64",
+    "complex64",
+    "complex128",
+]
 # (image shape, kernel shape); kernels larger than the image included. Kernels more than twice
 # the image size are checked against reference.py instead (SciPy's reflect mode reads outside
 # the array there, see the README).
-SHAPES = [((7, 9), (3, 3)), ((6, 8), (2, 4)), ((5, 6), (4, 1)), ((1, 10), (1, 3)), ((10, 1), (3, 1)),
-          ((3, 4), (5, 7)), ((1, 1), (2, 2)), ((33, 70), (6, 5)), ((4, 37), (3, 3)), ((3, 600), (1, 7))]
+SHAPES = [
+    ((7, 9), (3, 3)),
+    ((6, 8), (2, 4)),
+    ((5, 6), (4, 1)),
+    ((1, 10), (1, 3)),
+    ((10, 1), (3, 1)),
+    ((3, 4), (5, 7)),
+    ((1, 1), (2, 2)),
+    ((33, 70), (6, 5)),
+    ((4, 37), (3, 3)),
+    ((3, 600), (1, 7)),
+]
 
 
 def random_array(rng, shape, dtype):
@@ -76,8 +100,10 @@ def test_grid_matches_scipy(isa, dtype):
                     assert_same(ours, theirs, what)
 
 
-@pytest.mark.parametrize("mode,ref_mode", [("reflect", "reflect"), ("mirror", "mirror"), ("wrap", "wrap"),
-                                           ("nearest", "nearest"), ("constant", "constant")])
+@pytest.mark.parametrize(
+    "mode,ref_mode",
+    [("reflect", "reflect"), ("mirror", "mirror"), ("wrap", "wrap"), ("nearest", "nearest"), ("constant", "constant")],
+)
 def test_kernels_much_larger_than_the_image_match_reference(isa, mode, ref_mode):
     rng = np.random.default_rng(11)
     image = rng.standard_normal((2, 3))
@@ -89,10 +115,43 @@ def test_kernels_much_larger_than_the_image_match_reference(isa, mode, ref_mode)
         np.testing.assert_allclose(ours, expected, rtol=1e-12, atol=1e-12)
 
 
-OUTPUT_VALUES = [300.7, -1.5, -0.5, 1e10, np.nan, -1e10, 2.0**31 + 5, -(2.0**31) - 5, 1e19, -1e19, 1e30, -1e30,
-                 2.0**63, 2.0**64, -(2.0**63) - 4096, 2.0**63 - 1024, np.inf, -np.inf, 255.9, 65535.5, -128.7, 3.0]
-OUTPUT_DTYPES = [bool, np.uint8, np.int8, np.int16, np.uint16, np.int32, np.uint32, np.int64, np.uint64,
-                 np.float32, np.float64]
+OUTPUT_VALUES = [
+    300.7,
+    -1.5,
+    -0.5,
+    1e10,
+    np.nan,
+    -1e10,
+    2.0**31 + 5,
+    -(2.0**31) - 5,
+    1e19,
+    -1e19,
+    1e30,
+    -1e30,
+    2.0**63,
+    2.0**64,
+    -(2.0**63) - 4096,
+    2.0**63 - 1024,
+    np.inf,
+    -np.inf,
+    255.9,
+    65535.5,
+    -128.7,
+    3.0,
+]
+OUTPUT_DTYPES = [
+    bool,
+    np.uint8,
+    np.int8,
+    np.int16,
+    np.uint16,
+    np.int32,
+    np.uint32,
+    np.int64,
+    np.uint64,
+    np.float32,
+    np.float64,
+]
 
 
 @pytest.mark.parametrize("output", OUTPUT_DTYPES)
@@ -129,8 +188,10 @@ def test_small_and_nan_weights_are_skipped_as_scipy_does(isa):
             np.testing.assert_array_equal(ours, theirs)
     # padded positions meeting an Inf/NaN cval follow the same rule
     ones = np.ones((4, 4))
-    np.testing.assert_array_equal(fnd.correlate(ones, np.ones((3, 3)), mode="constant", cval=np.inf),
-                                  ndi.correlate(ones, np.ones((3, 3)), mode="constant", cval=np.inf))
+    np.testing.assert_array_equal(
+        fnd.correlate(ones, np.ones((3, 3)), mode="constant", cval=np.inf),
+        ndi.correlate(ones, np.ones((3, 3)), mode="constant", cval=np.inf),
+    )
 
 
 @pytest.mark.parametrize("axes", [(1, 2), (0, 2), (2, 0), (-1, -2), (0, 1)])
@@ -301,11 +362,18 @@ from hypothesis import given, settings, strategies as st  # noqa: E402
 
 
 @settings(max_examples=60, deadline=None)
-@given(h=st.integers(1, 9), w=st.integers(1, 9), kh=st.integers(1, 6), kw=st.integers(1, 6),
-       mode=st.sampled_from(MODES), func=st.sampled_from(FUNCS),
-       dtype=st.sampled_from(["bool", "uint8", "int32", "float32", "float64", "complex64"]),
-       output=st.sampled_from([None, np.int16, np.float32, np.uint64]), seed=st.integers(0, 2**16),
-       origin_fraction=st.floats(0, 1))
+@given(
+    h=st.integers(1, 9),
+    w=st.integers(1, 9),
+    kh=st.integers(1, 6),
+    kw=st.integers(1, 6),
+    mode=st.sampled_from(MODES),
+    func=st.sampled_from(FUNCS),
+    dtype=st.sampled_from(["bool", "uint8", "int32", "float32", "float64", "complex64"]),
+    output=st.sampled_from([None, np.int16, np.float32, np.uint64]),
+    seed=st.integers(0, 2**16),
+    origin_fraction=st.floats(0, 1),
+)
 def test_property_matches_scipy(h, w, kh, kw, mode, func, dtype, output, seed, origin_fraction):
     if mode in ("reflect", "grid-mirror") and (kh > 2 * h or kw > 2 * w):
         return  # SciPy reads outside the array there (README); covered against reference.py above
@@ -339,8 +407,9 @@ def test_benchmark_filter_implementations_agree(border):
                 function = implementation.prepare(workload, arrays, 1)  # sets the thread count
             except benchmark.Unavailable:
                 continue
-            np.testing.assert_allclose(np.asarray(function(), dtype=np.float64), expected, rtol=1e-4, atol=1e-4,
-                                       err_msg=implementation.name)
+            np.testing.assert_allclose(
+                np.asarray(function(), dtype=np.float64), expected, rtol=1e-4, atol=1e-4, err_msg=implementation.name
+            )
             ran += 1
     finally:
         fieldconv.set_num_threads(previous)
@@ -360,15 +429,25 @@ def test_empty_kernel_deviation_only_where_scipy_accepts_the_call():
         fnd.correlate(image, weights)
 
 
-@pytest.mark.parametrize("kwargs, word", [(dict(origin="1"), "origin"), (dict(origin=None), "origin"),
-                                          (dict(origin=(1.0, 0)), "origin"), (dict(axes=(0.0, 1)), "axes")])
+@pytest.mark.parametrize(
+    "kwargs, word",
+    [
+        (dict(origin="1"), "origin"),
+        (dict(origin=None), "origin"),
+        (dict(origin=(1.0, 0)), "origin"),
+        (dict(axes=(0.0, 1)), "axes"),
+    ],
+)
 @pytest.mark.parametrize("func", FUNCS)
 def test_type_errors_name_the_argument(func, kwargs, word):
     # found by tests/test_fuzz.py: Python's own messages ("'<' not supported between instances of
     # 'str' and 'int'") came through; SciPy's exception type is kept, the message names the argument
     image, weights = np.ones((4, 5)), np.ones((3, 3))
-    assert _outcome(lambda: getattr(fnd, func)(image, weights, **kwargs)) == \
-        _outcome(lambda: getattr(ndi, func)(image, weights, **kwargs)) == ("error", TypeError)
+    assert (
+        _outcome(lambda: getattr(fnd, func)(image, weights, **kwargs))
+        == _outcome(lambda: getattr(ndi, func)(image, weights, **kwargs))
+        == ("error", TypeError)
+    )
     with pytest.raises(TypeError, match=word):
         getattr(fnd, func)(image, weights, **kwargs)
 
@@ -389,8 +468,17 @@ def test_fft_of_float32_input_into_float64_output_has_float64_accuracy():
     np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-12 * np.abs(expected).max())
 
 
-@pytest.mark.parametrize("dtype, output", [(bool, np.complex128), (bool, np.float16), (np.float16, None),
-                                           (object, None), (object, np.float64), (np.longdouble, None)])
+@pytest.mark.parametrize(
+    "dtype, output",
+    [
+        (bool, np.complex128),
+        (bool, np.float16),
+        (np.float16, None),
+        (object, None),
+        (object, np.float64),
+        (np.longdouble, None),
+    ],
+)
 def test_empty_input_accepts_any_dtype_as_scipy(dtype, output):
     # found by tests/test_fuzz.py: SciPy checks dtypes per line, so an empty input passes any
     # input/output dtype (and returns an empty array); we raised RuntimeError

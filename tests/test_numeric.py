@@ -5,6 +5,7 @@ results within rounding: |ours - numpy| <= 64 * eps * sum(|a| * |v|) per output 
 of the same products in different orders; the FFT path's bound is eps * log2(N) * max|a| *
 sum|v| and is checked with a separate tolerance).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -59,13 +60,18 @@ def test_mixed_dtypes_promote_as_numpy():
     rng = np.random.default_rng(21)
     kinds = INTEGERS + FLOATS
     for i, first in enumerate(kinds):
-        for second in kinds[i % 3::3]:
+        for second in kinds[i % 3 :: 3]:
             a, v = _sequence(first, 23, rng), _sequence(second, 6, rng)
             for function in ("convolve", "correlate"):
                 _check(getattr(fieldconv, function)(a, v, "same"), getattr(np, function)(a, v, "same"), a, v)
     # Python scalars and lists: a Python float gives float64, a Python int the default integer
-    for a, v in [([1, 2, 3], [0, 1, 0.5]), (np.int8([1, 2, 3]), [2.5]), (np.int8([100, 100]), [3]), ([5], [1, 2]),
-                 (np.float32([1, 2, 3]), [1.0, 2.0])]:
+    for a, v in [
+        ([1, 2, 3], [0, 1, 0.5]),
+        (np.int8([1, 2, 3]), [2.5]),
+        (np.int8([100, 100]), [3]),
+        ([5], [1, 2]),
+        (np.float32([1, 2, 3]), [1.0, 2.0]),
+    ]:
         for function in ("convolve", "correlate"):
             ours, peer = getattr(fieldconv, function)(a, v, "full"), getattr(np, function)(a, v, "full")
             assert ours.dtype == peer.dtype
@@ -94,10 +100,12 @@ def test_complex_correlate_conjugates_v_and_reverses_when_v_is_longer():
     y = np.array([-1, -2j, 3 + 1j])
     for first, second in ((x, y), (y, x)):
         for mode in ("valid", "same", "full"):
-            np.testing.assert_allclose(fieldconv.correlate(first, second, mode), np.correlate(first, second, mode),
-                                       rtol=1e-14, atol=1e-13)
-            np.testing.assert_allclose(fieldconv.convolve(first, second, mode), np.convolve(first, second, mode),
-                                       rtol=1e-14, atol=1e-13)
+            np.testing.assert_allclose(
+                fieldconv.correlate(first, second, mode), np.correlate(first, second, mode), rtol=1e-14, atol=1e-13
+            )
+            np.testing.assert_allclose(
+                fieldconv.convolve(first, second, mode), np.convolve(first, second, mode), rtol=1e-14, atol=1e-13
+            )
 
 
 @pytest.mark.parametrize("dtype", OTHERS)
@@ -109,11 +117,24 @@ def test_other_dtypes_are_numpys(dtype):
         _check(fieldconv.correlate(a, v, mode), np.correlate(a, v, mode), a, v)
 
 
-@pytest.mark.parametrize("args", [
-    ([], [1.0]), ([1.0], []), ([[1, 2]], [1]), ([1, 2], [[1]]), (5, [1, 2]), ([1, 2], 2.5), ([1, [2, 3]], [1]),
-    ([1, 2], [1], "x"), ([1, 2], [1], "v"), ([1, 2], [1], 1.5), ([1, 2], [1], 3), ([1, 2], [1], -1),
-    ([1, 2], [1], None),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ([], [1.0]),
+        ([1.0], []),
+        ([[1, 2]], [1]),
+        ([1, 2], [[1]]),
+        (5, [1, 2]),
+        ([1, 2], 2.5),
+        ([1, [2, 3]], [1]),
+        ([1, 2], [1], "x"),
+        ([1, 2], [1], "v"),
+        ([1, 2], [1], 1.5),
+        ([1, 2], [1], 3),
+        ([1, 2], [1], -1),
+        ([1, 2], [1], None),
+    ],
+)
 def test_errors_are_numpys(args):
     # the same exception type and message where NumPy raises (convolve takes scalars, correlate not)
     for function in ("convolve", "correlate"):
@@ -137,6 +158,7 @@ def test_fft_path_agrees_and_auto_picks_it_for_long_kernels():
                 _check(fieldconv.correlate(a, v, mode, method="fft"), np.correlate(a, v, mode), a, v, fft=True)
                 _check(fieldconv.correlate(a, v, mode, method="direct"), np.correlate(a, v, mode), a, v)
     from fieldconv import numeric
+
     assert numeric._prefer_fft(10**6, 10**4, np.dtype(np.float64))
     assert not numeric._prefer_fft(10**6, 31, np.dtype(np.float64))
 
@@ -163,9 +185,12 @@ def test_inputs_unchanged_and_any_layout():
     a = rng.standard_normal(301)
     v = rng.standard_normal(40)
     a0, v0 = a.copy(), v.copy()
-    np.testing.assert_allclose(fieldconv.convolve(a[::-2], v[::3]), np.convolve(a[::-2], v[::3]), rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(fieldconv.correlate(a.astype(">f8"), v), np.correlate(a.astype(">f8"), v), rtol=1e-12,
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        fieldconv.convolve(a[::-2], v[::3]), np.convolve(a[::-2], v[::3]), rtol=1e-12, atol=1e-12
+    )
+    np.testing.assert_allclose(
+        fieldconv.correlate(a.astype(">f8"), v), np.correlate(a.astype(">f8"), v), rtol=1e-12, atol=1e-12
+    )
     np.testing.assert_array_equal(a, a0)
     np.testing.assert_array_equal(v, v0)
 

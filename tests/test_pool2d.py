@@ -1,4 +1,5 @@
 """max_pool2d, avg_pool2d, MaxPool2d, AvgPool2d against tests/reference.py and PyTorch."""
+
 from __future__ import annotations
 
 import itertools
@@ -114,8 +115,9 @@ def test_max_pool2d_matches_reference(dtype, case):
             assert values.dtype == dtype and indices.dtype == np.int64
             np.testing.assert_array_equal(values, expected)
             np.testing.assert_array_equal(indices, expected_indices)
-            np.testing.assert_array_equal(fieldconv.max_pool2d(x, kernel, stride, padding, dilation, ceil_mode),
-                                          expected)
+            np.testing.assert_array_equal(
+                fieldconv.max_pool2d(x, kernel, stride, padding, dilation, ceil_mode), expected
+            )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -161,8 +163,11 @@ def signed_zeros_and_nans(shape, dtype, seed):
     """+0, -0, +-1 and quiet NaNs with different signs and payloads: ties and NaNs whose bits differ."""
     rng = np.random.default_rng(seed)
     bits = np.uint32 if dtype == np.float32 else np.uint64
-    nan_bits = [0x7FC00000, 0xFFC00000, 0x7FC00123, 0xFFC00456] if dtype == np.float32 else [
-        0x7FF8000000000000, 0xFFF8000000000000, 0x7FF8000000000123, 0xFFF8000000000456]
+    nan_bits = (
+        [0x7FC00000, 0xFFC00000, 0x7FC00123, 0xFFC00456]
+        if dtype == np.float32
+        else [0x7FF8000000000000, 0xFFF8000000000000, 0x7FF8000000000123, 0xFFF8000000000456]
+    )
     pool = np.array([0.0, -0.0, 0.0, -0.0, -1.0, 1.0], dtype=dtype)
     x = rng.choice(pool, size=shape)
     nan_at = rng.random(shape) < 0.1
@@ -174,7 +179,11 @@ def signed_zeros_and_nans(shape, dtype, seed):
 def test_max_pool2d_values_are_the_chosen_elements_bit_for_bit(dtype):
     bits = np.uint32 if dtype == np.float32 else np.uint64
     x = signed_zeros_and_nans((2, 3, 13, 37), dtype, seed=20)
-    for kernel, stride, padding, dilation, ceil_mode in ((3, 2, 1, 1, False), (2, 1, 0, 1, True), ((3, 4), (1, 2), (1, 2), (2, 1), True)):
+    for kernel, stride, padding, dilation, ceil_mode in (
+        (3, 2, 1, 1, False),
+        (2, 1, 0, 1, True),
+        ((3, 4), (1, 2), (1, 2), (2, 1), True),
+    ):
         expected, _ = max_pool2d_reference(x, kernel, stride, padding, dilation, ceil_mode)
         for _ in each_isa():
             values, _ = fieldconv.max_pool2d(x, kernel, stride, padding, dilation, ceil_mode, return_indices=True)
@@ -192,14 +201,22 @@ def test_against_torch(dtype, torch):
     x_zeros = signed_zeros_and_nans((2, 3, 15, 42), dtype, seed=9)
     bits = np.uint32 if dtype == np.float32 else np.uint64
     cases = [
-        (2, None, 0, 1, False), (2, None, 1, 1, True), (3, 2, 1, 1, False), (3, 2, 1, 1, True),
-        (3, 1, 1, 2, False), (3, (2, 3), 0, 2, True), ((2, 5), 1, 1, 1, True), ((2, 5), (2, 3), (1, 2), (2, 1), True),
-        ((2, 5), None, 0, 2, False), (3, 1, 0, 1, True),
+        (2, None, 0, 1, False),
+        (2, None, 1, 1, True),
+        (3, 2, 1, 1, False),
+        (3, 2, 1, 1, True),
+        (3, 1, 1, 2, False),
+        (3, (2, 3), 0, 2, True),
+        ((2, 5), 1, 1, 1, True),
+        ((2, 5), (2, 3), (1, 2), (2, 1), True),
+        ((2, 5), None, 0, 2, False),
+        (3, 1, 0, 1, True),
     ]
     for kernel, stride, padding, dilation, ceil_mode in cases:
         for data in (x, x_special, x_ties, x_zeros):
-            expected, expected_indices = F.max_pool2d(torch.from_numpy(data), kernel, stride, padding, dilation,
-                                                      ceil_mode, return_indices=True)
+            expected, expected_indices = F.max_pool2d(
+                torch.from_numpy(data), kernel, stride, padding, dilation, ceil_mode, return_indices=True
+            )
             expected_values = F.max_pool2d(torch.from_numpy(data), kernel, stride, padding, dilation, ceil_mode)
             for _ in each_isa():
                 values, indices = fieldconv.max_pool2d(data, kernel, stride, padding, dilation, ceil_mode, True)
@@ -219,8 +236,9 @@ def test_against_torch(dtype, torch):
 def test_torch_empty_dilated_windows(torch):
     # windows that hold padding only: PyTorch reports -inf and an index past the window's rows
     x = np.arange(4.0).reshape(1, 2, 2)
-    expected, expected_indices = torch.nn.functional.max_pool2d(torch.from_numpy(x), (2, 1), 1, (1, 0), (3, 1),
-                                                                return_indices=True)
+    expected, expected_indices = torch.nn.functional.max_pool2d(
+        torch.from_numpy(x), (2, 1), 1, (1, 0), (3, 1), return_indices=True
+    )
     values, indices = fieldconv.max_pool2d(x, (2, 1), 1, (1, 0), (3, 1), return_indices=True)
     np.testing.assert_array_equal(values, expected.numpy())
     np.testing.assert_array_equal(indices, expected_indices.numpy())
@@ -261,8 +279,10 @@ def test_wide_and_scalar_paths(dtype):
         np.testing.assert_array_equal(np.isnan(average), np.isnan(expected_avg))
         np.testing.assert_allclose(average, expected_avg, rtol=1e-6)
     # windows taller than 64 rows; a dilated window whose rows do not all fit the row cache
-    for shape, kernel, stride, padding, dilation in (((1, 2, 75, 9), (70, 2), (3, 1), (2, 1), 1),
-                                                    ((1, 1, 1003, 600), (2, 3), (1, 2), (1, 1), (1000, 1))):
+    for shape, kernel, stride, padding, dilation in (
+        ((1, 2, 75, 9), (70, 2), (3, 1), (2, 1), 1),
+        ((1, 1, 1003, 600), (2, 3), (1, 2), (1, 1), (1000, 1)),
+    ):
         x = random_input(shape, dtype, seed=12, specials=True, ties=True)
         expected, expected_indices = max_pool2d_reference(x, kernel, stride, padding, dilation, True)
         for _ in each_isa():
@@ -281,8 +301,9 @@ def test_wide_and_scalar_paths(dtype):
         np.testing.assert_array_equal(values, expected)
         np.testing.assert_array_equal(indices, expected_indices)
         np.testing.assert_array_equal(fieldconv.max_pool2d(x, kernel, stride, (1, 1), 1, True), expected)
-        np.testing.assert_allclose(fieldconv.avg_pool2d(x_abs, kernel, stride, (1, 1), True, False), expected_avg,
-                                   rtol=RTOL[np.dtype(dtype)])
+        np.testing.assert_allclose(
+            fieldconv.avg_pool2d(x_abs, kernel, stride, (1, 1), True, False), expected_avg, rtol=RTOL[np.dtype(dtype)]
+        )
 
 
 def test_results_do_not_depend_on_thread_count():
@@ -354,8 +375,9 @@ def test_layers():
         fieldconv.MaxPool2d(5).output_shape((1, 1, 8, 4))
     # in a stack: LeNet-style conv 5x5, ReLU, 2x2 average pool, 3x3/2 max pool
     weight = random_input((6, 4, 5, 5), np.float32, seed=15)
-    stack = fieldconv.Sequential(fieldconv.Conv2d(weight), fieldconv.ReLU(), fieldconv.AvgPool2d(2),
-                                 fieldconv.MaxPool2d(3, 2, 1))
+    stack = fieldconv.Sequential(
+        fieldconv.Conv2d(weight), fieldconv.ReLU(), fieldconv.AvgPool2d(2), fieldconv.MaxPool2d(3, 2, 1)
+    )
     expected = fieldconv.max_pool2d(fieldconv.avg_pool2d(fieldconv.relu(fieldconv.conv2d(x, weight)), 2), 3, 2, 1)
     np.testing.assert_array_equal(stack(x), expected)
     assert stack.output_shape(x.shape) == expected.shape
@@ -366,18 +388,21 @@ def test_layers():
 
 
 def test_output_size_rule_matches_reference():
-    for size, kernel, stride, padding, dilation, ceil_mode in itertools.product(range(1, 9), range(1, 5), range(1, 4),
-                                                                                range(0, 3), (1, 2), (False, True)):
+    for size, kernel, stride, padding, dilation, ceil_mode in itertools.product(
+        range(1, 9), range(1, 5), range(1, 4), range(0, 3), (1, 2), (False, True)
+    ):
         if padding > kernel // 2:
             continue
         expected = pool_output_size(size, kernel, stride, padding, dilation, ceil_mode)
         if expected < 1:
             with pytest.raises(ValueError, match="kernel_size"):
-                _core.pool2d_output_shape(1, 1, size, 5, (kernel, 1), (stride, 1), (padding, 0), (dilation, 1),
-                                          ceil_mode)
+                _core.pool2d_output_shape(
+                    1, 1, size, 5, (kernel, 1), (stride, 1), (padding, 0), (dilation, 1), ceil_mode
+                )
         else:
-            out = _core.pool2d_output_shape(1, 1, size, 5, (kernel, 1), (stride, 1), (padding, 0), (dilation, 1),
-                                            ceil_mode)
+            out = _core.pool2d_output_shape(
+                1, 1, size, 5, (kernel, 1), (stride, 1), (padding, 0), (dilation, 1), ceil_mode
+            )
             assert out == (expected, 5)
 
 
@@ -467,4 +492,3 @@ def test_property_matches_reference(problem):
         np.testing.assert_array_equal(fieldconv.max_pool2d(x, kernel, stride, padding, dilation, ceil_mode), expected)
         average = fieldconv.avg_pool2d(positive, kernel, stride, padding, ceil_mode, False)
         np.testing.assert_allclose(average, expected_avg, rtol=RTOL[np.dtype(dtype)])
-

@@ -1,5 +1,6 @@
 """The Python examples of the README and of docs/ run as written, and CI runs the README's test
 command."""
+
 from __future__ import annotations
 
 import contextlib
@@ -18,8 +19,15 @@ def python_blocks(text: str):
 
 
 BLOCKS = python_blocks(README.read_text(encoding="utf-8")) if README.exists() else []
-DOC_BLOCKS = [(page.name, block) for page in sorted((ROOT / "docs").glob("*.md"))
-              for block in python_blocks(page.read_text(encoding="utf-8"))] if (ROOT / "docs").is_dir() else []
+DOC_BLOCKS = (
+    [
+        (page.name, block)
+        for page in sorted((ROOT / "docs").glob("*.md"))
+        for block in python_blocks(page.read_text(encoding="utf-8"))
+    ]
+    if (ROOT / "docs").is_dir()
+    else []
+)
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +73,18 @@ def test_readme_setup_commands_and_ci(readme_text):
 
 def test_readme_has_every_section(readme_text):
     headings = re.findall(r"^## (.+)$", readme_text, flags=re.MULTILINE)
-    for heading in ("Set up on a fresh machine", "Example", "API overview", "Pooling", "Receptive fields",
-                    "SciPy and NumPy drop-ins", "Threads and instruction sets", "Benchmark", "Tests", "Documentation"):
+    for heading in (
+        "Set up on a fresh machine",
+        "Example",
+        "API overview",
+        "Pooling",
+        "Receptive fields",
+        "SciPy and NumPy drop-ins",
+        "Threads and instruction sets",
+        "Benchmark",
+        "Tests",
+        "Documentation",
+    ):
         assert heading in headings
 
 

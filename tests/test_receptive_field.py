@@ -1,5 +1,6 @@
 """Receptive fields (README, "Receptive fields"): the value object, composition, Sequential, summary, relu,
 verification against impulses pushed through real networks, and the picture."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -26,7 +27,9 @@ def conv(c_out, c_in, kh, kw=None, **kwargs):
     """A Conv2d with positive weights (so every dependence shows up as a positive value)."""
     kw = kh if kw is None else kw
     groups = kwargs.get("groups", 1)
-    weight = np.random.default_rng(c_out * 1000 + c_in * 100 + kh * 10 + kw).uniform(0.5, 1.5, (c_out, c_in // groups, kh, kw))
+    weight = np.random.default_rng(c_out * 1000 + c_in * 100 + kh * 10 + kw).uniform(
+        0.5, 1.5, (c_out, c_in // groups, kh, kw)
+    )
     return fieldconv.Conv2d(weight, **kwargs)
 
 
@@ -50,7 +53,12 @@ def max_pool2d_np(x, k, s, p, d=(1, 1), ceil_mode=False):
     y = np.full((n, c, out_h, out_w), -np.inf)
     for a in range(k[0]):
         for b in range(k[1]):
-            taps = big[:, :, a * d[0] : a * d[0] + s[0] * (out_h - 1) + 1 : s[0], b * d[1] : b * d[1] + s[1] * (out_w - 1) + 1 : s[1]]
+            taps = big[
+                :,
+                :,
+                a * d[0] : a * d[0] + s[0] * (out_h - 1) + 1 : s[0],
+                b * d[1] : b * d[1] + s[1] * (out_w - 1) + 1 : s[1],
+            ]
             y = np.maximum(y, taps)
     return y
 
@@ -102,11 +110,17 @@ def test_numpy_pool_references_match_torch():
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(7)
     x = rng.standard_normal((2, 3, 9, 8))
-    for k, s, p, d, ceil in [((3, 2), (2, 1), (1, 1), (1, 2), True), ((2, 3), (2, 3), (0, 1), (2, 1), False), ((3, 3), (3, 2), (1, 0), (1, 1), True)]:
+    for k, s, p, d, ceil in [
+        ((3, 2), (2, 1), (1, 1), (1, 2), True),
+        ((2, 3), (2, 3), (0, 1), (2, 1), False),
+        ((3, 3), (3, 2), (1, 0), (1, 1), True),
+    ]:
         expected = torch.nn.functional.max_pool2d(torch.from_numpy(x), k, s, p, d, ceil_mode=ceil).numpy()
         np.testing.assert_array_equal(max_pool2d_np(x, k, s, p, d, ceil), expected)
         for include in (True, False):
-            expected = torch.nn.functional.avg_pool2d(torch.from_numpy(x), k, s, p, ceil_mode=ceil, count_include_pad=include).numpy()
+            expected = torch.nn.functional.avg_pool2d(
+                torch.from_numpy(x), k, s, p, ceil_mode=ceil, count_include_pad=include
+            ).numpy()
             np.testing.assert_allclose(avg_pool2d_np(x, k, s, p, ceil, include), expected, rtol=1e-12)
 
 
@@ -117,7 +131,9 @@ def test_conv2d_reference_matches_torch():
     w = rng.standard_normal((6, 2, 3, 2))
     b = rng.standard_normal(6)
     padded = np.pad(x, ((0, 0), (0, 0), (2, 1), (0, 3)))
-    expected = torch.nn.functional.conv2d(torch.from_numpy(padded), torch.from_numpy(w), torch.from_numpy(b), stride=(2, 1), dilation=(1, 2), groups=2).numpy()
+    expected = torch.nn.functional.conv2d(
+        torch.from_numpy(padded), torch.from_numpy(w), torch.from_numpy(b), stride=(2, 1), dilation=(1, 2), groups=2
+    ).numpy()
     got = conv2d_reference(x, w, b, stride=(2, 1), padding=(2, 1, 0, 3), dilation=(1, 2), groups=2)
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
 
@@ -131,12 +147,18 @@ def test_value_object_fields_equality_hash_repr():
     assert field.size == (5, 3) and field.jump == (2, 1) and field.start == (1.0, 0.0)
     assert all(type(v) is int for v in field.size + field.jump) and all(type(v) is float for v in field.start)
     assert field.padding == (1, 1)
-    assert field == ReceptiveField([5, 3], np.array([2, 1]), (1, 0)) and hash(field) == hash(ReceptiveField((5, 3), (2, 1), (1, 0)))
+    assert field == ReceptiveField([5, 3], np.array([2, 1]), (1, 0)) and hash(field) == hash(
+        ReceptiveField((5, 3), (2, 1), (1, 0))
+    )
     assert field != ReceptiveField((5, 3), (2, 1), (2.0, 0.0))
     assert len({field, ReceptiveField((5, 3), (2, 1), (1.0, 0.0)), ReceptiveField.identity()}) == 2
     assert ReceptiveField(3, 2, 1) == ReceptiveField((3, 3), (2, 2), (1.0, 1.0))  # one number: both axes
     assert repr(field) == "ReceptiveField(size=(5, 3), jump=(2, 1), start=(1.0, 0.0))"
-    assert pickle.loads(pickle.dumps(field)) == field and dataclasses.asdict(field) == {"size": (5, 3), "jump": (2, 1), "start": (1.0, 0.0)}
+    assert pickle.loads(pickle.dumps(field)) == field and dataclasses.asdict(field) == {
+        "size": (5, 3),
+        "jump": (2, 1),
+        "start": (1.0, 0.0),
+    }
     assert field != (5, 3) and field != ReceptiveField((5, 3), (1, 1), (1.0, 0.0))
     with pytest.raises(dataclasses.FrozenInstanceError):
         field.size = (1, 1)
@@ -261,7 +283,13 @@ def test_receptive_field_function_accepts_layers_lists_and_tuples():
 
 
 def test_nested_sequential_equals_flat():
-    layers = [conv(2, 1, 3, padding=1), ReLU(), conv(3, 2, 2, stride=2), ReLU(), conv(1, 3, 5, dilation=2, padding="same")]
+    layers = [
+        conv(2, 1, 3, padding=1),
+        ReLU(),
+        conv(3, 2, 2, stride=2),
+        ReLU(),
+        conv(1, 3, 5, dilation=2, padding="same"),
+    ]
     flat = Sequential(*layers)
     nested = Sequential(layers[0], Sequential(layers[1], Sequential(layers[2], layers[3])), layers[4])
     assert flat.receptive_field == nested.receptive_field
@@ -353,7 +381,14 @@ def test_relu_array_likes_and_input_untouched():
     expected = np.where(base < 0, 0, base)
     frozen = base.copy()
     frozen.flags.writeable = False
-    for variant in (base, base.tolist(), np.asfortranarray(base), base[:, :, ::-1][:, :, ::-1], frozen, base.astype(">f8")):
+    for variant in (
+        base,
+        base.tolist(),
+        np.asfortranarray(base),
+        base[:, :, ::-1][:, :, ::-1],
+        frozen,
+        base.astype(">f8"),
+    ):
         before = np.array(variant, copy=True)
         got = fieldconv.relu(variant)
         np.testing.assert_array_equal(got, expected)
@@ -372,7 +407,9 @@ def test_relu_array_likes_and_input_untouched():
 def test_two_and_three_stacked_3x3_convs_see_5x5_and_7x7():
     assert fieldconv.receptive_field([conv(1, 1, 3)] * 2).size == (5, 5)
     assert fieldconv.receptive_field([conv(1, 1, 3)] * 3).size == (7, 7)
-    assert Sequential(conv(1, 1, 3), ReLU(), conv(1, 1, 3), ReLU(), conv(1, 1, 3)).receptive_field == ReceptiveField(7, 1, 3)
+    assert Sequential(conv(1, 1, 3), ReLU(), conv(1, 1, 3), ReLU(), conv(1, 1, 3)).receptive_field == ReceptiveField(
+        7, 1, 3
+    )
 
 
 def test_strided_3x3_then_2x2_sees_5_pixels_with_jump_2():
@@ -396,17 +433,20 @@ def test_6x6_correlated_with_3x3_gives_4x4():
 
 
 def test_lenet5_feature_extractor_sees_16x16_with_jump_4():
-    pool = (
-        (lambda: fieldconv.MaxPool2d(2))
-        if HAVE_POOLS
-        else (lambda: NumpyPool("max", (2, 2), (2, 2), (0, 0)))
-    )
+    pool = (lambda: fieldconv.MaxPool2d(2)) if HAVE_POOLS else (lambda: NumpyPool("max", (2, 2), (2, 2), (0, 0)))
     features = Sequential(conv(6, 1, 5), ReLU(), pool(), conv(16, 6, 5), ReLU(), pool())
     field = features.receptive_field
     assert field.size == (16, 16) and field.jump == (4, 4) and field.start == (7.5, 7.5)
     assert features.output_shape((1, 32, 32)) == (16, 5, 5)
     rows = features.summary((1, 32, 32), show=False)
-    assert [row.output_shape for row in rows] == [(6, 28, 28), (6, 28, 28), (6, 14, 14), (16, 10, 10), (16, 10, 10), (16, 5, 5)]
+    assert [row.output_shape for row in rows] == [
+        (6, 28, 28),
+        (6, 28, 28),
+        (6, 14, 14),
+        (16, 10, 10),
+        (16, 10, 10),
+        (16, 5, 5),
+    ]
     assert sum(row.params for row in rows) == 6 * 1 * 25 + 16 * 6 * 25  # weights only (no bias here)
 
 
@@ -432,8 +472,12 @@ def test_summary_rows_table_and_totals(capsys):
     rows = net.summary((5, 4, 12, 10))
     printed = capsys.readouterr().out
     assert [row.name for row in rows] == ["0 Conv2d", "1 ReLU", "2.0 Conv2d", "2.1 ReLU"]
-    assert rows[0] == fieldconv.SummaryRow("0 Conv2d", (5, 8, 12, 10), 8 * 2 * 9 + 8, 5 * 8 * 12 * 10 * 2 * 9, (3, 3), (1, 1), (0.0, 0.0))
-    assert rows[2].output_shape == (5, 6, 6, 5) and rows[2].macs == 5 * 6 * 6 * 5 * 8 * 4 and rows[2].params == 6 * 8 * 4
+    assert rows[0] == fieldconv.SummaryRow(
+        "0 Conv2d", (5, 8, 12, 10), 8 * 2 * 9 + 8, 5 * 8 * 12 * 10 * 2 * 9, (3, 3), (1, 1), (0.0, 0.0)
+    )
+    assert (
+        rows[2].output_shape == (5, 6, 6, 5) and rows[2].macs == 5 * 6 * 6 * 5 * 8 * 4 and rows[2].params == 6 * 8 * 4
+    )
     assert rows[3].rf_size == (4, 4) and rows[3].rf_jump == (2, 2) and rows[3].rf_start == (0.5, 0.5)
     assert rows[1].params == rows[1].macs == rows[3].params == rows[3].macs == 0
     total_macs = sum(row.macs for row in rows)
@@ -476,7 +520,9 @@ def _random_network(rng, with_pools, numpy_pools):
             if choice == 0 and stride == (1, 1):
                 padding = "same"
                 quad = tuple(
-                    v for a in range(2) for v in (dilation[a] * (k[a] - 1) // 2, dilation[a] * (k[a] - 1) - dilation[a] * (k[a] - 1) // 2)
+                    v
+                    for a in range(2)
+                    for v in (dilation[a] * (k[a] - 1) // 2, dilation[a] * (k[a] - 1) - dilation[a] * (k[a] - 1) // 2)
                 )
             elif choice == 1:
                 padding = tuple(int(v) for v in rng.integers(0, 4, 4))
@@ -491,7 +537,9 @@ def _random_network(rng, with_pools, numpy_pools):
             groups = 2 if channels % 2 == 0 and out_channels % 2 == 0 and rng.random() < 0.5 else 1
             weight = rng.uniform(0.5, 1.5, (out_channels, channels // groups) + k)
             layers.append(fieldconv.Conv2d(weight, stride=stride, padding=padding, dilation=dilation, groups=groups))
-            steps.append(lambda x, w=weight, s=stride, q=quad, d=dilation, g=groups: conv2d_reference(x, w, None, s, q, d, g))
+            steps.append(
+                lambda x, w=weight, s=stride, q=quad, d=dilation, g=groups: conv2d_reference(x, w, None, s, q, d, g)
+            )
             channels = out_channels
         else:
             k = tuple(int(v) for v in rng.integers(1, 4, 2))
@@ -588,7 +636,9 @@ def test_impulse_checks_cover_interior_outputs():
 @needs_pools
 def test_fieldconv_pools_expose_window_fields():
     assert fieldconv.MaxPool2d(3, 2, 1, 2).receptive_field == window_receptive_field((3, 3), (2, 2), (2, 2), (1, 1))
-    assert fieldconv.AvgPool2d((2, 3), 1, (1, 0), ceil_mode=True).receptive_field == ReceptiveField((2, 3), 1, (-0.5, 1.0))
+    assert fieldconv.AvgPool2d((2, 3), 1, (1, 0), ceil_mode=True).receptive_field == ReceptiveField(
+        (2, 3), 1, (-0.5, 1.0)
+    )
     assert fieldconv.MaxPool2d(2, ceil_mode=True).receptive_field == fieldconv.MaxPool2d(2).receptive_field
 
 
@@ -655,7 +705,10 @@ def test_import_fieldconv_does_not_import_matplotlib():
     import subprocess
 
     code = "import sys, fieldconv; print('matplotlib' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+        == "False"
+    )
 
 
 @needs_pools

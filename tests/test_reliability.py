@@ -1,6 +1,7 @@
 """Reliability of every public op as an embedded library sees it: many Python threads at once,
 the thread count changed while they run, 10,000 calls leaving memory flat, KeyboardInterrupt in
 a loop of calls, and sizes beyond the documented limits refused before anything is allocated."""
+
 import os
 import subprocess
 import sys
@@ -31,24 +32,36 @@ def every_op(rng):
     net = fieldconv.Sequential(fieldconv.Conv2d(w32, b32, padding=1), fieldconv.ReLU(), fieldconv.MaxPool2d(2))
     max_layer, avg_layer = fieldconv.MaxPool2d(3, 2, 1), fieldconv.AvgPool2d(2, ceil_mode=True)
     return {
-        "conv2d direct": lambda: (fieldconv.conv2d(x32, w32, b32, stride=2, padding=1, algorithm="direct"),
-                                  fieldconv.conv2d(x64, w64, dilation=2, padding="same", algorithm="direct")),
+        "conv2d direct": lambda: (
+            fieldconv.conv2d(x32, w32, b32, stride=2, padding=1, algorithm="direct"),
+            fieldconv.conv2d(x64, w64, dilation=2, padding="same", algorithm="direct"),
+        ),
         "conv2d depthwise": lambda: fieldconv.conv2d(x32, depthwise, padding=2, groups=8),
-        "conv2d winograd": lambda: (fieldconv.conv2d(x32, w32, b32, padding=1, algorithm="winograd_f4"),
-                                    fieldconv.conv2d(x64, w64, padding=1, algorithm="winograd_f6")),
+        "conv2d winograd": lambda: (
+            fieldconv.conv2d(x32, w32, b32, padding=1, algorithm="winograd_f4"),
+            fieldconv.conv2d(x64, w64, padding=1, algorithm="winograd_f6"),
+        ),
         "conv2d auto": lambda: (fieldconv.conv2d(x32, w32, padding=1), fieldconv.conv2d(x64, w64)),
         "Conv2d": lambda: (layer(x32), layer(x32[0])),
         "Sequential": lambda: net(x32),
         "relu": lambda: (fieldconv.relu(x32), fieldconv.relu(x64)),
-        "max_pool2d": lambda: (fieldconv.max_pool2d(x32, 3, 2, 1, return_indices=True),
-                               fieldconv.max_pool2d(x64, 2, dilation=2, ceil_mode=True)),
-        "avg_pool2d": lambda: (fieldconv.avg_pool2d(x32, 3, 2, 1, count_include_pad=False),
-                               fieldconv.avg_pool2d(x64, 2, divisor_override=3)),
+        "max_pool2d": lambda: (
+            fieldconv.max_pool2d(x32, 3, 2, 1, return_indices=True),
+            fieldconv.max_pool2d(x64, 2, dilation=2, ceil_mode=True),
+        ),
+        "avg_pool2d": lambda: (
+            fieldconv.avg_pool2d(x32, 3, 2, 1, count_include_pad=False),
+            fieldconv.avg_pool2d(x64, 2, divisor_override=3),
+        ),
         "MaxPool2d/AvgPool2d": lambda: (max_layer(x32), avg_layer(x64)),
-        "correlate2d/convolve2d": lambda: (fieldconv.correlate2d(image, kernel, "same", "symm"),
-                                           fieldconv.convolve2d(image.astype(np.float32), kernel, "full")),
-        "ndimage correlate/convolve": lambda: (fieldconv.ndimage.correlate(image, kernel, mode="mirror"),
-                                               fieldconv.ndimage.convolve(x32, kernel, axes=(2, 3))),
+        "correlate2d/convolve2d": lambda: (
+            fieldconv.correlate2d(image, kernel, "same", "symm"),
+            fieldconv.convolve2d(image.astype(np.float32), kernel, "full"),
+        ),
+        "ndimage correlate/convolve": lambda: (
+            fieldconv.ndimage.correlate(image, kernel, mode="mirror"),
+            fieldconv.ndimage.convolve(x32, kernel, axes=(2, 3)),
+        ),
     }
 
 
@@ -107,8 +120,9 @@ def test_every_op_from_8_threads_matches_serial_while_thread_count_changes(isa):
 
 
 def _run(code: str, timeout: float = 300) -> str:
-    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                            timeout=timeout)
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=timeout
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 
@@ -118,8 +132,10 @@ RSS_WARMUP = 1_000
 RSS_BOUND_MIB = 2.0  # per op, between call 1,000 and call 10,000: catches a leak of >= 240 bytes/call
 
 
-@pytest.mark.skipif(os.environ.get("FIELDCONV_SANITIZER") == "asan",
-                    reason="AddressSanitizer holds freed memory in quarantine (256 MiB): RSS grows without a leak")
+@pytest.mark.skipif(
+    os.environ.get("FIELDCONV_SANITIZER") == "asan",
+    reason="AddressSanitizer holds freed memory in quarantine (256 MiB): RSS grows without a leak",
+)
 def test_rss_stays_flat_over_10000_calls_of_each_op():
     """In a fresh process, each op is called 10,000 times (mixed shapes and dtypes, 2 threads);
     resident memory after call 10,000 exceeds that after call 1,000 (allocator pools, caches and
@@ -181,17 +197,32 @@ def test_keyboard_interrupt_in_a_loop_of_calls_leaves_the_module_usable():
 HUGE_VIEW = np.broadcast_to(np.float64(1.0), (2**31, 2))  # 2**31 rows, no memory behind them
 
 
-@pytest.mark.parametrize("call, words", [
-    (lambda: fieldconv.correlate2d(np.ones((3, 3)), HUGE_VIEW), ["kernel", "2**31 - 1"]),
-    (lambda: fieldconv.correlate2d(HUGE_VIEW, np.ones((3, 2)), "valid"), ["input", "2**31 - 1"]),
-    (lambda: fieldconv.convolve2d(np.broadcast_to(1.0, (2**30 + 1, 1)), np.broadcast_to(1.0, (2**30, 1))), ["output"]),
-    (lambda: fieldconv.ndimage.correlate(np.ones((3, 3)), HUGE_VIEW), ["weights", "2**31 - 1"]),
-    (lambda: fieldconv.ndimage.convolve(HUGE_VIEW, np.ones((3, 3))), ["input", "2**31 - 1"]),
-    (lambda: fieldconv.max_pool2d(np.broadcast_to(np.float32(1), (1, 1, 2**31, 1)), 1), ["height", "2147483647"]),
-    (lambda: fieldconv.correlate2d(np.broadcast_to(1.0, (2**25, 2**24)), np.ones((3, 3))), ["input", "2**48"]),
-    (lambda: fieldconv.correlate2d(np.broadcast_to(1.0, (2**24, 2**24)), np.ones((3, 3))), ["output", "2**48"]),
-], ids=["signal-kernel", "signal-input", "signal-output", "ndimage-weights", "ndimage-input", "pool-input",
-        "signal-input-elements", "signal-output-elements"])
+@pytest.mark.parametrize(
+    "call, words",
+    [
+        (lambda: fieldconv.correlate2d(np.ones((3, 3)), HUGE_VIEW), ["kernel", "2**31 - 1"]),
+        (lambda: fieldconv.correlate2d(HUGE_VIEW, np.ones((3, 2)), "valid"), ["input", "2**31 - 1"]),
+        (
+            lambda: fieldconv.convolve2d(np.broadcast_to(1.0, (2**30 + 1, 1)), np.broadcast_to(1.0, (2**30, 1))),
+            ["output"],
+        ),
+        (lambda: fieldconv.ndimage.correlate(np.ones((3, 3)), HUGE_VIEW), ["weights", "2**31 - 1"]),
+        (lambda: fieldconv.ndimage.convolve(HUGE_VIEW, np.ones((3, 3))), ["input", "2**31 - 1"]),
+        (lambda: fieldconv.max_pool2d(np.broadcast_to(np.float32(1), (1, 1, 2**31, 1)), 1), ["height", "2147483647"]),
+        (lambda: fieldconv.correlate2d(np.broadcast_to(1.0, (2**25, 2**24)), np.ones((3, 3))), ["input", "2**48"]),
+        (lambda: fieldconv.correlate2d(np.broadcast_to(1.0, (2**24, 2**24)), np.ones((3, 3))), ["output", "2**48"]),
+    ],
+    ids=[
+        "signal-kernel",
+        "signal-input",
+        "signal-output",
+        "ndimage-weights",
+        "ndimage-input",
+        "pool-input",
+        "signal-input-elements",
+        "signal-output-elements",
+    ],
+)
 def test_sizes_beyond_the_limits_raise_value_error_before_allocating(call, words):
     tracemalloc.start()  # NumPy reports its array allocations to tracemalloc
     try:
@@ -208,8 +239,10 @@ def test_sizes_beyond_the_limits_raise_value_error_before_allocating(call, words
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS behaviour is Linux's")
-@pytest.mark.skipif("FIELDCONV_SANITIZER" in os.environ,
-                    reason="under a sanitizer (.ci/sanitize) RLIMIT_AS makes the sanitizer's own allocator fail")
+@pytest.mark.skipif(
+    "FIELDCONV_SANITIZER" in os.environ,
+    reason="under a sanitizer (.ci/sanitize) RLIMIT_AS makes the sanitizer's own allocator fail",
+)
 def test_allocation_failure_under_an_address_space_limit_leaves_the_process_working():
     """Under an address-space limit the larger calls cannot allocate (their input copy, output
     or workspace): they raise MemoryError and the process goes on working. A failure inside a

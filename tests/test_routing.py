@@ -1,6 +1,7 @@
 """fieldconv.drop_in(): SciPy's and NumPy's names swapped for fieldconv's within a block, restored
 after it; a program that looks the names up at call time (scikit-image) runs fieldconv and gets
 the same results."""
+
 from __future__ import annotations
 
 import threading
@@ -73,13 +74,19 @@ def test_numpy_fallbacks_reach_numpy_not_themselves():
 
 def test_routed_calls_equal_scipys_bit_for_bit_on_integers(rng):
     image = rng.integers(0, 256, (64, 80)).astype(np.uint8)
-    expected = (scipy.ndimage.gaussian_filter(image, 2), scipy.ndimage.sobel(image, 0),
-                scipy.signal.convolve2d(image.astype(np.int32), np.ones((3, 3), np.int32), mode="same"),
-                np.convolve(np.arange(50, dtype=np.int64), np.arange(7, dtype=np.int64)))
+    expected = (
+        scipy.ndimage.gaussian_filter(image, 2),
+        scipy.ndimage.sobel(image, 0),
+        scipy.signal.convolve2d(image.astype(np.int32), np.ones((3, 3), np.int32), mode="same"),
+        np.convolve(np.arange(50, dtype=np.int64), np.arange(7, dtype=np.int64)),
+    )
     with fieldconv.drop_in():
-        got = (scipy.ndimage.gaussian_filter(image, 2), scipy.ndimage.sobel(image, 0),
-               scipy.signal.convolve2d(image.astype(np.int32), np.ones((3, 3), np.int32), mode="same"),
-               np.convolve(np.arange(50, dtype=np.int64), np.arange(7, dtype=np.int64)))
+        got = (
+            scipy.ndimage.gaussian_filter(image, 2),
+            scipy.ndimage.sobel(image, 0),
+            scipy.signal.convolve2d(image.astype(np.int32), np.ones((3, 3), np.int32), mode="same"),
+            np.convolve(np.arange(50, dtype=np.int64), np.arange(7, dtype=np.int64)),
+        )
     for g, e in zip(got, expected):
         assert g.dtype == e.dtype
         np.testing.assert_array_equal(g, e)
@@ -106,17 +113,24 @@ def test_scikit_image_filters_route_to_fieldconv_with_scipys_results(dtype, rng,
     image = rng.integers(0, 256, (96, 128)).astype(dtype)
     if dtype != np.uint8:
         image = image / 255.0
-    expected = (skimage_filters.gaussian(image, sigma=2, preserve_range=True),
-                skimage_filters.sobel(image), skimage_feature.canny(image.astype(np.float64), sigma=1.5))
+    expected = (
+        skimage_filters.gaussian(image, sigma=2, preserve_range=True),
+        skimage_filters.sobel(image),
+        skimage_feature.canny(image.astype(np.float64), sigma=1.5),
+    )
 
     calls = []
     for name in ("gaussian_filter", "correlate1d", "convolve", "correlate"):
         function = getattr(fieldconv.ndimage, name)
-        monkeypatch.setattr(fieldconv.ndimage, name,
-                            lambda *a, _f=function, _n=name, **k: calls.append(_n) or _f(*a, **k))
+        monkeypatch.setattr(
+            fieldconv.ndimage, name, lambda *a, _f=function, _n=name, **k: calls.append(_n) or _f(*a, **k)
+        )
     with fieldconv.drop_in():
-        got = (skimage_filters.gaussian(image, sigma=2, preserve_range=True),
-               skimage_filters.sobel(image), skimage_feature.canny(image.astype(np.float64), sigma=1.5))
+        got = (
+            skimage_filters.gaussian(image, sigma=2, preserve_range=True),
+            skimage_filters.sobel(image),
+            skimage_feature.canny(image.astype(np.float64), sigma=1.5),
+        )
     assert calls, "scikit-image never reached fieldconv"
     for g, e in zip(got, expected):
         assert g.dtype == e.dtype and g.shape == e.shape

@@ -1,4 +1,5 @@
 """Runtime settings: thread count, kernel family, configuration, forking."""
+
 from __future__ import annotations
 
 import io
@@ -19,8 +20,9 @@ from fieldconv import _core
 def run_python(code: str, env_updates: dict, timeout: float = 60) -> str:
     env = dict(os.environ)
     env.update(env_updates)
-    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True,
-                            text=True, timeout=timeout)
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True, timeout=timeout
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 
@@ -38,9 +40,17 @@ def test_set_and_get_num_threads():
     assert fieldconv.get_num_threads() == 1
 
 
-@pytest.mark.parametrize("value, error", [
-    (0, ValueError), (-2, ValueError), (1.5, TypeError), ("2", TypeError), (True, TypeError), (None, TypeError),
-])
+@pytest.mark.parametrize(
+    "value, error",
+    [
+        (0, ValueError),
+        (-2, ValueError),
+        (1.5, TypeError),
+        ("2", TypeError),
+        (True, TypeError),
+        (None, TypeError),
+    ],
+)
 def test_set_num_threads_rejects(value, error):
     before = fieldconv.get_num_threads()
     with pytest.raises(error, match="n"):
@@ -74,8 +84,10 @@ QEMU = shutil.which("qemu-x86_64")
 NO_AVX2_CPU = "SandyBridge"  # AVX but neither AVX2 nor FMA (NumPy 2's x86-64-v2 baseline holds)
 
 
-@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64") or QEMU is None,
-                    reason="needs x86-64 and qemu-user (apt-get install qemu-user)")
+@pytest.mark.skipif(
+    platform.machine() not in ("x86_64", "AMD64") or QEMU is None,
+    reason="needs x86-64 and qemu-user (apt-get install qemu-user)",
+)
 def test_import_and_compute_on_a_cpu_without_avx2():
     """The installed extension, run under qemu emulating a CPU without AVX2/FMA: importing it
     executes no AVX2 instruction (those kernels are compiled per file and chosen at run time),
@@ -96,12 +108,18 @@ def test_import_and_compute_on_a_cpu_without_avx2():
         print(fieldconv.get_isa())
         print(" ".join(repr(float(np.abs(r).astype(np.float64).sum())) for r in results))
     """)
-    probe = subprocess.run([QEMU, "-cpu", NO_AVX2_CPU, sys.executable, "-c", "import numpy"], capture_output=True,
-                           timeout=300)
+    probe = subprocess.run(
+        [QEMU, "-cpu", NO_AVX2_CPU, sys.executable, "-c", "import numpy"], capture_output=True, timeout=300
+    )
     if probe.returncode != 0:
         pytest.skip(f"this NumPy does not run on an emulated {NO_AVX2_CPU} CPU")
-    emulated = subprocess.run([QEMU, "-cpu", NO_AVX2_CPU, sys.executable, "-c", code], capture_output=True,
-                              text=True, timeout=600, env={**os.environ, "FIELDCONV_ISA": "avx2"})
+    emulated = subprocess.run(
+        [QEMU, "-cpu", NO_AVX2_CPU, sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "FIELDCONV_ISA": "avx2"},
+    )
     assert emulated.returncode == 0, emulated.stderr
     assert "FIELDCONV_ISA='avx2' is not a kernel family" in emulated.stderr
     isa, sums = emulated.stdout.split("\n")[:2]

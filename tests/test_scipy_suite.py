@@ -12,6 +12,7 @@ the same way with the module's ``np`` routing ``convolve`` / ``correlate`` to fi
 Only the classes and tests of the functions fieldconv replaces are collected. A test is marked
 xfail only where it hits a deviation listed in docs/scipy-deviations.md.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -50,7 +51,8 @@ def _routed(module: types.ModuleType, names: dict) -> types.ModuleType:
 
 def _substitutes():
     return [(getattr(scipy.signal, name), function) for name, function in SIGNAL_NAMES.items()] + [
-        (getattr(scipy.ndimage, name), function) for name, function in NDIMAGE_NAMES.items()]
+        (getattr(scipy.ndimage, name), function) for name, function in NDIMAGE_NAMES.items()
+    ]
 
 
 def _load_scipy_tests(package: str, filename: str, rebind: dict, patch: list) -> types.ModuleType | None:
@@ -94,10 +96,14 @@ def _load_scipy_tests(package: str, filename: str, rebind: dict, patch: list) ->
 _routed_signal = _routed(scipy.signal, SIGNAL_NAMES)
 _routed_ndimage = _routed(scipy.ndimage, NDIMAGE_NAMES)
 _signal_tests = _load_scipy_tests(
-    "scipy.signal.tests", "test_signaltools.py", {**SIGNAL_NAMES, "signal": _routed_signal},
-    [(scipy.signal, name, function) for name, function in SIGNAL_NAMES.items()] + [(scipy, "signal", _routed_signal)])
+    "scipy.signal.tests",
+    "test_signaltools.py",
+    {**SIGNAL_NAMES, "signal": _routed_signal},
+    [(scipy.signal, name, function) for name, function in SIGNAL_NAMES.items()] + [(scipy, "signal", _routed_signal)],
+)
 _filter_tests = _load_scipy_tests(
-    "scipy.ndimage.tests", "test_filters.py", {"ndimage": _routed_ndimage}, [(scipy, "ndimage", _routed_ndimage)])
+    "scipy.ndimage.tests", "test_filters.py", {"ndimage": _routed_ndimage}, [(scipy, "ndimage", _routed_ndimage)]
+)
 
 
 def _backend_named(marker, backend: str) -> bool:
@@ -141,25 +147,55 @@ def _xfail(cls, reasons: dict):
 
 if _signal_tests is not None:
     TestConvolve2d = _select(_signal_tests.TestConvolve2d, lambda name: True)
-    TestCorrelate2d = _select(_signal_tests.TestCorrelate2d, lambda name: "correlate2d" in name
-                              or name in ("test_invalid_shapes", "test_complex_input",
-                                          "test_consistency_correlate_funcs_2"))
+    TestCorrelate2d = _select(
+        _signal_tests.TestCorrelate2d,
+        lambda name: (
+            "correlate2d" in name
+            or name in ("test_invalid_shapes", "test_complex_input", "test_consistency_correlate_funcs_2")
+        ),
+    )
 
 
-_NDIMAGE_TESTS = ("test_correlate", "test_convolve", "test_filter_axes", "test_filter_invalid_axes",
-                  "test_filter_weights_subset", "test_filter_tuple_length", "test_filter_invalid_footprint",
-                  "test_derivative_filter_axes", "test_filter_axes_kwargs", "test_gauss", "test_uniform",
-                  "test_prewitt", "test_sobel", "test_laplace", "test_gaussian_laplace",
-                  "test_gaussian_gradient_magnitude", "test_extend")
-_NDIMAGE_FUNCTIONS = ("test_ticket_701", "test_gh_5430", "test_gaussian_kernel1d", "test_orders_gauss",
-                      "test_valid_origins", "test_bad_convolve_and_correlate_origins", "test_multiple_modes",
-                      "test_gaussian_truncate", "test_gaussian_radius", "test_gaussian_filter_axes",
-                      "test_uniform_filter", "test_gaussian_filter")
+_NDIMAGE_TESTS = (
+    "test_correlate",
+    "test_convolve",
+    "test_filter_axes",
+    "test_filter_invalid_axes",
+    "test_filter_weights_subset",
+    "test_filter_tuple_length",
+    "test_filter_invalid_footprint",
+    "test_derivative_filter_axes",
+    "test_filter_axes_kwargs",
+    "test_gauss",
+    "test_uniform",
+    "test_prewitt",
+    "test_sobel",
+    "test_laplace",
+    "test_gaussian_laplace",
+    "test_gaussian_gradient_magnitude",
+    "test_extend",
+)
+_NDIMAGE_FUNCTIONS = (
+    "test_ticket_701",
+    "test_gh_5430",
+    "test_gaussian_kernel1d",
+    "test_orders_gauss",
+    "test_valid_origins",
+    "test_bad_convolve_and_correlate_origins",
+    "test_multiple_modes",
+    "test_gaussian_truncate",
+    "test_gaussian_radius",
+    "test_gaussian_filter_axes",
+    "test_uniform_filter",
+    "test_gaussian_filter",
+)
 
 if _filter_tests is not None:
     TestNdimageFilters = _select(_filter_tests.TestNdimageFilters, lambda name: name.startswith(_NDIMAGE_TESTS))
-    TestThreading = _select(_filter_tests.TestThreading,
-                            lambda name: name in ("test_correlate1d", "test_correlate", "test_uniform_filter1d"))
+    TestThreading = _select(
+        _filter_tests.TestThreading,
+        lambda name: name in ("test_correlate1d", "test_correlate", "test_uniform_filter1d"),
+    )
     for _name in dir(_filter_tests):
         if _name.startswith(_NDIMAGE_FUNCTIONS) and callable(getattr(_filter_tests, _name)):
             globals()[_name] = getattr(_filter_tests, _name)

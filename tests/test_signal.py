@@ -1,4 +1,5 @@
 """fieldconv.correlate2d / convolve2d against scipy.signal (the specification) and reference.py."""
+
 from __future__ import annotations
 
 import threading
@@ -18,11 +19,34 @@ signal = pytest.importorskip("scipy.signal")
 FUNCS = ["correlate2d", "convolve2d"]
 MODES = ["full", "same", "valid"]
 BOUNDARIES = ["fill", "wrap", "symm"]
-DTYPES = ["int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64",
-          "float32", "float64", "complex64", "complex128"]
-SHAPES = [((7, 9), (3, 3)), ((6, 8), (2, 4)), ((5, 6), (4, 2)), ((1, 10), (1, 3)), ((10, 1), (3, 1)),
-          ((3, 4), (5, 7)), ((2, 2), (9, 8)), ((1, 1), (1, 1)), ((33, 70), (6, 5)), ((4, 37), (3, 3)),
-          ((3, 600), (1, 7)), ((4, 530), (2, 3))]  # the last two span several column tiles
+DTYPES = [
+    "int8",
+    "uint8",
+    "int16",
+    "uint16",
+    "int32",
+    "uint32",
+    "int64",
+    "uint64",
+    "float32",
+    "float64",
+    "complex64",
+    "complex128",
+]
+SHAPES = [
+    ((7, 9), (3, 3)),
+    ((6, 8), (2, 4)),
+    ((5, 6), (4, 2)),
+    ((1, 10), (1, 3)),
+    ((10, 1), (3, 1)),
+    ((3, 4), (5, 7)),
+    ((2, 2), (9, 8)),
+    ((1, 1), (1, 1)),
+    ((33, 70), (6, 5)),
+    ((4, 37), (3, 3)),
+    ((3, 600), (1, 7)),
+    ((4, 530), (2, 3)),
+]  # the last two span several column tiles
 
 
 def random_array(rng, shape, dtype):
@@ -99,8 +123,10 @@ def test_integer_sums_wrap_in_the_result_dtype(isa):
     mixed = fieldconv.correlate2d(np.array([[200]], np.uint8), np.array([[-3]], np.int8))
     assert mixed.dtype == np.int16 and mixed[0, 0] == -600
     unsigned = np.array([[2**64 - 1, 5]], dtype=np.uint64)
-    np.testing.assert_array_equal(fieldconv.correlate2d(unsigned, unsigned, "same", "wrap"),
-                                  signal.correlate2d(unsigned, unsigned, "same", "wrap"))
+    np.testing.assert_array_equal(
+        fieldconv.correlate2d(unsigned, unsigned, "same", "wrap"),
+        signal.correlate2d(unsigned, unsigned, "same", "wrap"),
+    )
 
 
 def test_padding_multiplies_the_fill_value(isa):
@@ -112,8 +138,10 @@ def test_padding_multiplies_the_fill_value(isa):
             ours = fieldconv.correlate2d(image, kernel, mode, boundary, method="auto")
             np.testing.assert_array_equal(ours, theirs)  # NaN where SciPy has NaN (0 * inf), same infs
     ones = np.ones((4, 4))
-    np.testing.assert_array_equal(fieldconv.correlate2d(ones, np.full((2, 2), np.inf), fillvalue=0),
-                                  signal.correlate2d(ones, np.full((2, 2), np.inf), fillvalue=0))
+    np.testing.assert_array_equal(
+        fieldconv.correlate2d(ones, np.full((2, 2), np.inf), fillvalue=0),
+        signal.correlate2d(ones, np.full((2, 2), np.inf), fillvalue=0),
+    )
 
 
 def test_complex_conjugation_and_fill(isa):
@@ -151,8 +179,9 @@ def test_auto_never_uses_fft_for_integers_or_non_finite():
     rng = np.random.default_rng(5)
     image = rng.integers(-1000, 1000, (300, 300)).astype(np.int64)
     kernel = rng.integers(-1000, 1000, (21, 21)).astype(np.int64)
-    np.testing.assert_array_equal(fieldconv.correlate2d(image, kernel, "same"),
-                                  signal.correlate2d(image, kernel, "same"))
+    np.testing.assert_array_equal(
+        fieldconv.correlate2d(image, kernel, "same"), signal.correlate2d(image, kernel, "same")
+    )
     image = rng.standard_normal((300, 300))
     image[5, 7] = np.inf
     kernel = rng.standard_normal((21, 21))
@@ -173,14 +202,21 @@ def test_any_layout_gives_the_same_result(isa):
     expected = fieldconv.correlate2d(base, kernel, "same", "symm")
     readonly = base.copy()
     readonly.setflags(write=False)
-    variants = [base.tolist(), np.asfortranarray(base), base[::-1, ::-1][::-1, ::-1], readonly,
-                np.pad(base, 1)[1:-1, 1:-1], base.astype(">f8")]
+    variants = [
+        base.tolist(),
+        np.asfortranarray(base),
+        base[::-1, ::-1][::-1, ::-1],
+        readonly,
+        np.pad(base, 1)[1:-1, 1:-1],
+        base.astype(">f8"),
+    ]
     for variant in variants:
         np.testing.assert_array_equal(fieldconv.correlate2d(variant, kernel, "same", "symm"), expected)
     strided = np.zeros((24, 28))
     strided[::2, ::2] = base
-    np.testing.assert_array_equal(fieldconv.correlate2d(strided[::2, ::2], kernel[::-1][::-1], "same", "symm"),
-                                  expected)
+    np.testing.assert_array_equal(
+        fieldconv.correlate2d(strided[::2, ::2], kernel[::-1][::-1], "same", "symm"), expected
+    )
     copy = base.copy()
     fieldconv.correlate2d(base, kernel)
     np.testing.assert_array_equal(base, copy)  # inputs never modified
@@ -229,9 +265,35 @@ def test_exceptions_match_scipy(func, index):
     assert ours == theirs
 
 
-FILLS = [np.float64(1.5), np.int64(3), np.float32(2.5), [1.5], np.array(3), np.array(3.5), 1.5, 300, 2**63,
-         True, np.uint8(200), np.int8(-3), "3", "1.5", 1j, np.complex64(1), None, [[2]], (2,), np.nan, np.inf,
-         -1, 1e300, np.array([2], dtype=np.uint8), 2**40, np.array([1j]), [None]]
+FILLS = [
+    np.float64(1.5),
+    np.int64(3),
+    np.float32(2.5),
+    [1.5],
+    np.array(3),
+    np.array(3.5),
+    1.5,
+    300,
+    2**63,
+    True,
+    np.uint8(200),
+    np.int8(-3),
+    "3",
+    "1.5",
+    1j,
+    np.complex64(1),
+    None,
+    [[2]],
+    (2,),
+    np.nan,
+    np.inf,
+    -1,
+    1e300,
+    np.array([2], dtype=np.uint8),
+    2**40,
+    np.array([1j]),
+    [None],
+]
 
 
 @pytest.mark.parametrize("dtype", ["int8", "uint8", "int64", "uint64", "float32", "float64", "complex64"])
@@ -250,8 +312,10 @@ def test_fillvalue_conversion_matches_scipy(dtype):
 
 def test_fillvalue_ignored_for_wrap_and_symm():
     image = np.arange(12.0).reshape(3, 4)
-    np.testing.assert_array_equal(fieldconv.correlate2d(image, np.ones((2, 2)), boundary="wrap", fillvalue="zz"),
-                                  signal.correlate2d(image, np.ones((2, 2)), boundary="wrap", fillvalue="zz"))
+    np.testing.assert_array_equal(
+        fieldconv.correlate2d(image, np.ones((2, 2)), boundary="wrap", fillvalue="zz"),
+        signal.correlate2d(image, np.ones((2, 2)), boundary="wrap", fillvalue="zz"),
+    )
 
 
 def test_long_double_supported():
@@ -272,8 +336,10 @@ def test_documented_deviations_raise_value_error():
         with pytest.raises(ValueError, match="non-empty input"):
             fieldconv.correlate2d(np.ones((0, 5)), np.ones((2, 2)), boundary=boundary)
     # an empty input with boundary="fill" is well defined: every product meets the fill value
-    np.testing.assert_array_equal(fieldconv.correlate2d(np.ones((0, 5)), np.ones((2, 2)), fillvalue=2),
-                                  signal.correlate2d(np.ones((0, 5)), np.ones((2, 2)), fillvalue=2))
+    np.testing.assert_array_equal(
+        fieldconv.correlate2d(np.ones((0, 5)), np.ones((2, 2)), fillvalue=2),
+        signal.correlate2d(np.ones((0, 5)), np.ones((2, 2)), fillvalue=2),
+    )
     assert fieldconv.correlate2d(np.ones((0, 5)), np.ones((2, 2)), "same").shape == (0, 5)
 
 
@@ -309,10 +375,17 @@ from hypothesis import given, settings, strategies as st  # noqa: E402
 
 
 @settings(max_examples=60, deadline=None)
-@given(h=st.integers(0, 9), w=st.integers(1, 9), kh=st.integers(1, 6), kw=st.integers(1, 6),
-       mode=st.sampled_from(MODES), boundary=st.sampled_from(BOUNDARIES), func=st.sampled_from(FUNCS),
-       dtype=st.sampled_from(["int16", "uint32", "int64", "float32", "float64", "complex128"]),
-       seed=st.integers(0, 2**16))
+@given(
+    h=st.integers(0, 9),
+    w=st.integers(1, 9),
+    kh=st.integers(1, 6),
+    kw=st.integers(1, 6),
+    mode=st.sampled_from(MODES),
+    boundary=st.sampled_from(BOUNDARIES),
+    func=st.sampled_from(FUNCS),
+    dtype=st.sampled_from(["int16", "uint32", "int64", "float32", "float64", "complex128"]),
+    seed=st.integers(0, 2**16),
+)
 def test_property_matches_scipy(h, w, kh, kw, mode, boundary, func, dtype, seed):
     rng = np.random.default_rng(seed)
     image = random_array(rng, (h, w), dtype)

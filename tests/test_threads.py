@@ -2,6 +2,7 @@
 shared by concurrent calls, small calls on the caller alone, ``fieldconv.threads``, threadpoolctl,
 show_config and fork children. Timing is the benchmark's business (``python -m fieldconv bench
 --contention``); nothing here asserts a time."""
+
 from __future__ import annotations
 
 import io
@@ -23,8 +24,14 @@ def run_python(code: str, env_updates: dict | None = None, timeout: float = 120,
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
     env.update(env_updates or {})
     preexec = (lambda: os.sched_setaffinity(0, affinity)) if affinity is not None else None
-    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True,
-                            timeout=timeout, preexec_fn=preexec)
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=preexec,
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 
@@ -70,13 +77,16 @@ def _fake_cgroup(tmp_path, membership: str, files: dict) -> int:
     return _core.cgroup_cpu_limit(str(tmp_path / "self_cgroup"), str(root))
 
 
-@pytest.mark.parametrize("cpu_max, expected", [
-    ("200000 100000\n", 2),      # 2 CPUs
-    ("150000 100000\n", 2),      # 1.5 CPUs round up: a thread per started CPU
-    ("50000 100000\n", 1),
-    ("max 100000\n", 0),         # no quota
-    ("garbage\n", 0),
-])
+@pytest.mark.parametrize(
+    "cpu_max, expected",
+    [
+        ("200000 100000\n", 2),  # 2 CPUs
+        ("150000 100000\n", 2),  # 1.5 CPUs round up: a thread per started CPU
+        ("50000 100000\n", 1),
+        ("max 100000\n", 0),  # no quota
+        ("garbage\n", 0),
+    ],
+)
 def test_cgroup_v2_quota(tmp_path, cpu_max, expected):
     assert _fake_cgroup(tmp_path, "0::/box\n", {"box/cpu.max": cpu_max}) == expected
 
@@ -95,7 +105,10 @@ def test_cgroup_v2_path_missing_under_the_mount_reads_the_mount_root(tmp_path):
 
 def test_cgroup_v1_quota(tmp_path):
     membership = "12:memory:/docker/abc\n4:cpu,cpuacct:/docker/abc\n"
-    files = {"cpu,cpuacct/docker/abc/cpu.cfs_quota_us": "250000\n", "cpu,cpuacct/docker/abc/cpu.cfs_period_us": "100000\n"}
+    files = {
+        "cpu,cpuacct/docker/abc/cpu.cfs_quota_us": "250000\n",
+        "cpu,cpuacct/docker/abc/cpu.cfs_period_us": "100000\n",
+    }
     assert _fake_cgroup(tmp_path, membership, files) == 3
     files["cpu,cpuacct/docker/abc/cpu.cfs_quota_us"] = "-1\n"  # no quota
     assert _fake_cgroup(tmp_path, membership, files) == 0
@@ -243,10 +256,10 @@ def test_threads_for_work():
     fieldconv.set_num_threads(4)
     _core.team_statistics(reset=True)
     assert _core.threads_for_work(0) == 1
-    assert _core.threads_for_work(10_000) == 1          # 10 us: alone
-    assert _core.threads_for_work(90_000) == 1          # under 100 us: alone
-    assert _core.threads_for_work(120_000) == 2         # two threads' worth
-    assert _core.threads_for_work(1e9) == 4             # capped by the budget
+    assert _core.threads_for_work(10_000) == 1  # 10 us: alone
+    assert _core.threads_for_work(90_000) == 1  # under 100 us: alone
+    assert _core.threads_for_work(120_000) == 2  # two threads' worth
+    assert _core.threads_for_work(1e9) == 4  # capped by the budget
     assert _core.threads_for_work(float("nan")) == 1
     fieldconv.set_num_threads(1)
     assert _core.threads_for_work(1e9) == 1
@@ -331,20 +344,26 @@ def test_fork_before_any_team_keeps_threads():
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_fork_after_a_team_runs_single_threaded_and_warns_once():
-    lines = _fork_case("fieldconv.conv2d(x, w, padding=1, algorithm='direct'); c.team_statistics(True); "
-                       "assert fieldconv.conv2d(x, w, padding=1, algorithm='direct') is not None; "
-                       "assert c.team_statistics()['teams'] > 0")
+    lines = _fork_case(
+        "fieldconv.conv2d(x, w, padding=1, algorithm='direct'); c.team_statistics(True); "
+        "assert fieldconv.conv2d(x, w, padding=1, algorithm='direct') is not None; "
+        "assert c.team_statistics()['teams'] > 0"
+    )
     assert lines[0] == "1 True False 1 True"
     assert "runs single-threaded in this process" in lines[1]
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-@pytest.mark.skipif(os.environ.get("FIELDCONV_SANITIZER") == "tsan",
-                    reason="ThreadSanitizer aborts a child that starts threads after a multi-threaded fork")
+@pytest.mark.skipif(
+    os.environ.get("FIELDCONV_SANITIZER") == "tsan",
+    reason="ThreadSanitizer aborts a child that starts threads after a multi-threaded fork",
+)
 def test_fork_after_another_thread_ran_teams_keeps_threads():
     """Only the forking thread's own OpenMP pool is lost in the child."""
-    lines = _fork_case("t = threading.Thread(target=lambda: fieldconv.conv2d(x, w, padding=1, algorithm='direct')); "
-                       "t.start(); t.join()")
+    lines = _fork_case(
+        "t = threading.Thread(target=lambda: fieldconv.conv2d(x, w, padding=1, algorithm='direct')); "
+        "t.start(); t.join()"
+    )
     assert lines[0] == "2 False True 0 True"
 
 

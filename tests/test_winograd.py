@@ -1,4 +1,5 @@
 """Winograd F(m x m, 3 x 3) convolution: accuracy bounds, padding/groups, errors, NaN/Inf, threads."""
+
 import zlib
 
 import numpy as np
@@ -31,11 +32,13 @@ def _conv2d_reference(x, w, b=None, padding=(0, 0, 0, 0), groups=1):
     ocg = oc // groups
     y = np.zeros((n, oc, oh, ow))
     for g in range(groups):
-        xs = xp[:, g * icg:(g + 1) * icg]
-        ws = w[g * ocg:(g + 1) * ocg]
+        xs = xp[:, g * icg : (g + 1) * icg]
+        ws = w[g * ocg : (g + 1) * ocg]
         for i in range(kh):
             for j in range(kw):
-                y[:, g * ocg:(g + 1) * ocg] += np.einsum("nchw,oc->nohw", xs[:, :, i:i + oh, j:j + ow], ws[:, :, i, j])
+                y[:, g * ocg : (g + 1) * ocg] += np.einsum(
+                    "nchw,oc->nohw", xs[:, :, i : i + oh, j : j + ow], ws[:, :, i, j]
+                )
     if b is not None:
         y += np.asarray(b, dtype=np.float64)[None, :, None, None]
     return y
@@ -70,9 +73,9 @@ SHAPES = [  # n, c_in, c_out, h, w, groups
     (1, 16, 24, 13, 11, 1),
     (1, 64, 64, 20, 17, 1),
     (1, 512, 512, 6, 7, 1),
-    (2, 12, 18, 9, 10, 3),     # grouped
-    (1, 8, 8, 11, 12, 8),      # depthwise
-    (1, 4, 12, 8, 9, 4),       # depthwise, channel multiplier 3
+    (2, 12, 18, 9, 10, 3),  # grouped
+    (1, 8, 8, 11, 12, 8),  # depthwise
+    (1, 4, 12, 8, 9, 4),  # depthwise, channel multiplier 3
 ]
 
 
@@ -114,7 +117,9 @@ def test_padding(isa, padding, algorithm):
     rng = np.random.default_rng(7)
     # 32 channels: enough for "auto" to pick Winograd (asserted), so it is really compared
     x, wt, b = random_problem(rng, 2, 32, 32, 10, 13, 1, np.float64)
-    assert conv2d_algorithm_for(x.shape, wt.shape, padding=padding, algorithm=algorithm, dtype=x.dtype).startswith("winograd_f")
+    assert conv2d_algorithm_for(x.shape, wt.shape, padding=padding, algorithm=algorithm, dtype=x.dtype).startswith(
+        "winograd_f"
+    )
     y = fieldconv.conv2d(x, wt, b, padding=padding, algorithm=algorithm)
     d = fieldconv.conv2d(x, wt, b, padding=padding, algorithm="direct")
     assert y.shape == d.shape
@@ -125,7 +130,9 @@ def test_matches_torch(isa):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(3)
     x, wt, b = random_problem(rng, 2, 32, 48, 15, 14, 1, np.float32)
-    expected = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(wt), torch.from_numpy(b), padding=1).numpy()
+    expected = torch.nn.functional.conv2d(
+        torch.from_numpy(x), torch.from_numpy(wt), torch.from_numpy(b), padding=1
+    ).numpy()
     for algorithm in VARIANTS + ["auto"]:
         y = fieldconv.conv2d(x, wt, b, padding=1, algorithm=algorithm)
         np.testing.assert_allclose(y, expected, rtol=0, atol=5e-5 * np.abs(expected).max())
@@ -157,7 +164,9 @@ def test_auto_elsewhere_uses_direct(isa):
     np.testing.assert_array_equal(y, fieldconv.conv2d(x, w, stride=2, algorithm="direct"))
     assert conv2d_algorithm_for(x.shape, w.shape, stride=2) == "direct"
     assert conv2d_algorithm_for((1, 64, 56, 56), (64, 64, 3, 3), padding=1, algorithm="winograd_f4") == "winograd_f4"
-    assert conv2d_algorithm_for((1, 64, 56, 56), (64, 64, 3, 3), padding=1, algorithm="winograd").startswith("winograd_f")
+    assert conv2d_algorithm_for((1, 64, 56, 56), (64, 64, 3, 3), padding=1, algorithm="winograd").startswith(
+        "winograd_f"
+    )
     # ResNet's 64@56 layer: Winograd (F6 on AVX2 and generic, F4 on AVX-512, by the cost model)
     expected = "winograd_f4" if fieldconv.get_isa() == "avx512" else "winograd_f6"
     assert conv2d_algorithm_for((1, 64, 56, 56), (64, 64, 3, 3), padding=1) == expected
@@ -202,12 +211,25 @@ def test_nonfinite_or_huge_weights_and_bias(isa, dtype, algorithm):
     x, w, b = _nonfinite_problem(rng, dtype)
     big = np.finfo(dtype).max
     cases = []
-    w1 = w.copy(); w1[2, 3, 1, 1] = np.inf; cases.append((x, w1, b))
-    w2 = w.copy(); w2[0, 0, 0, 0] = np.nan; cases.append((x, w2, b))
-    w3 = w.copy(); w3[1] *= big / 4; cases.append((x, w3, b))            # products overflow
-    x4 = x.copy(); x4[0, :, 5:9, 5:9] *= big / 8; cases.append((x4, w, b))
-    x5 = x.copy(); x5[1, 2, 7, 7] = big; cases.append((x5, w, b))        # one huge finite value
-    b6 = b.copy(); b6[3] = np.inf; b6[4] = big; cases.append((x, w, b6))
+    w1 = w.copy()
+    w1[2, 3, 1, 1] = np.inf
+    cases.append((x, w1, b))
+    w2 = w.copy()
+    w2[0, 0, 0, 0] = np.nan
+    cases.append((x, w2, b))
+    w3 = w.copy()
+    w3[1] *= big / 4
+    cases.append((x, w3, b))  # products overflow
+    x4 = x.copy()
+    x4[0, :, 5:9, 5:9] *= big / 8
+    cases.append((x4, w, b))
+    x5 = x.copy()
+    x5[1, 2, 7, 7] = big
+    cases.append((x5, w, b))  # one huge finite value
+    b6 = b.copy()
+    b6[3] = np.inf
+    b6[4] = big
+    cases.append((x, w, b6))
     for xi, wi, bi in cases:
         y = fieldconv.Conv2d(wi, bi, padding=1, algorithm=algorithm)(xi)
         _assert_same_nonfinite(y, fieldconv.conv2d(xi, wi, bi, padding=1, algorithm="direct"))
@@ -272,12 +294,16 @@ def test_array_likes_and_inputs_unchanged():
         np.testing.assert_array_equal(fieldconv.conv2d(v, w, b, padding=1, algorithm="winograd_f4"), expected)
     wide = np.zeros((2, 6, 11, 20), np.float32)
     wide[:, :, :, ::2] = x
-    np.testing.assert_array_equal(fieldconv.conv2d(wide[:, :, :, ::2], w, b, padding=1, algorithm="winograd_f4"), expected)
+    np.testing.assert_array_equal(
+        fieldconv.conv2d(wide[:, :, :, ::2], w, b, padding=1, algorithm="winograd_f4"), expected
+    )
     np.testing.assert_array_equal(x, x_copy)
     np.testing.assert_array_equal(w, w_copy)
     # lists become float64 arrays, as NumPy makes them
-    np.testing.assert_array_equal(fieldconv.conv2d(x.tolist(), w, b, padding=1, algorithm="winograd_f4"),
-                                  fieldconv.conv2d(x.astype(np.float64), w, b, padding=1, algorithm="winograd_f4"))
+    np.testing.assert_array_equal(
+        fieldconv.conv2d(x.tolist(), w, b, padding=1, algorithm="winograd_f4"),
+        fieldconv.conv2d(x.astype(np.float64), w, b, padding=1, algorithm="winograd_f4"),
+    )
     # unbatched
     np.testing.assert_array_equal(fieldconv.conv2d(x[1], w, b, padding=1, algorithm="winograd_f4"), expected[1])
 

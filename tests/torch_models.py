@@ -2,11 +2,26 @@
 the whole-network benchmark uses too) and the tests' measurements on them: NaN reach, dependency
 boxes. Imported only by tests that need torch.
 """
+
 from __future__ import annotations
 
 from fieldconv.benchmark.torch_models import (  # noqa: F401  (the tests import the models from here)
-    BasicBlock, BasicConv2d, Bottleneck, ConvBNReLU, GoogLeNetStack, Inception, InvertedResidual, MobileNetV2, ResNet,
-    VGG, conv_linear_macs, initialise, resnet18, resnet50, vgg16)
+    BasicBlock,
+    BasicConv2d,
+    Bottleneck,
+    ConvBNReLU,
+    GoogLeNetStack,
+    Inception,
+    InvertedResidual,
+    MobileNetV2,
+    ResNet,
+    VGG,
+    conv_linear_macs,
+    initialise,
+    resnet18,
+    resnet50,
+    vgg16,
+)
 
 # --------------------------------------------------------------------------------------------
 # Measurements
@@ -63,7 +78,7 @@ def _extent_matches(measured, want_low, want_high, length, hole_free):
     import numpy as np
 
     low, high, empty = measured
-    clipped_empty = (np.maximum(want_low, 0) >= np.minimum(want_high, length))
+    clipped_empty = np.maximum(want_low, 0) >= np.minimum(want_high, length)
     low_ok = np.where(want_low >= 0, low == want_low, (low == 0) | (not hole_free))
     high_ok = np.where(want_high <= length, high == want_high, (high == length) | (not hole_free))
     filled = ~empty & ~clipped_empty & low_ok & high_ok & (low >= 0) & (high <= length)
@@ -106,19 +121,34 @@ def check_fields_against_nan(graph, model, input_shape, per_pixel=True, hole_fre
             flat = measured.reshape(pixels, out_h * out_w)
             row_low2 = np.repeat(row_low, out_w)
             col_low2 = np.tile(col_low, out_h)
-            ok = (_extent_matches(_measured_extent(flat, np.arange(pixels) // width), row_low2, row_low2 + y1 - y0,
-                                  height, hole_free)
-                  & _extent_matches(_measured_extent(flat, np.arange(pixels) % width), col_low2, col_low2 + x1 - x0,
-                                    width, hole_free))
+            ok = _extent_matches(
+                _measured_extent(flat, np.arange(pixels) // width), row_low2, row_low2 + y1 - y0, height, hole_free
+            ) & _extent_matches(
+                _measured_extent(flat, np.arange(pixels) % width), col_low2, col_low2 + x1 - x0, width, hole_free
+            )
         else:
-            ok = np.concatenate([
-                _extent_matches(_measured_extent(measured[:height].any(axis=2), np.arange(height)), row_low,
-                                row_low + y1 - y0, height, hole_free),
-                _extent_matches(_measured_extent(measured[height:].any(axis=1), np.arange(width)), col_low,
-                                col_low + x1 - x0, width, hole_free),
-            ])
+            ok = np.concatenate(
+                [
+                    _extent_matches(
+                        _measured_extent(measured[:height].any(axis=2), np.arange(height)),
+                        row_low,
+                        row_low + y1 - y0,
+                        height,
+                        hole_free,
+                    ),
+                    _extent_matches(
+                        _measured_extent(measured[height:].any(axis=1), np.arange(width)),
+                        col_low,
+                        col_low + x1 - x0,
+                        width,
+                        hole_free,
+                    ),
+                ]
+            )
         if not ok.all():
-            raise AssertionError(f"node {name}: field {field} is not the box of torch's NaN reach for outputs "
-                                 f"{np.flatnonzero(~ok)[:8].tolist()} (flattened)")
+            raise AssertionError(
+                f"node {name}: field {field} is not the box of torch's NaN reach for outputs "
+                f"{np.flatnonzero(~ok)[:8].tolist()} (flattened)"
+            )
         checked += 1
     return checked, unknown

@@ -24,8 +24,8 @@ void register_winograd(py::module_& module);
 template <class T>
 T* mutable_data(py::array& array, const char* name, py::ssize_t ndim) {
   if (!py::isinstance<py::array_t<T>>(array) || !(array.flags() & py::array::c_style) || array.ndim() != ndim)
-    throw py::type_error(std::string(name) + ": expected a C-contiguous " + std::to_string(ndim) +
-                         "-d array of " + py::str(py::dtype::of<T>()).cast<std::string>());
+    throw py::type_error(std::string(name) + ": expected a C-contiguous " + std::to_string(ndim) + "-d array of " +
+                         py::str(py::dtype::of<T>()).cast<std::string>());
   if (!array.writeable()) throw py::value_error(std::string(name) + " must be writeable");
   return static_cast<T*>(array.mutable_data());
 }
@@ -33,8 +33,8 @@ T* mutable_data(py::array& array, const char* name, py::ssize_t ndim) {
 template <class T>
 const T* const_data(const py::array& array, const char* name, py::ssize_t ndim) {
   if (!py::isinstance<py::array_t<T>>(array) || !(array.flags() & py::array::c_style) || array.ndim() != ndim)
-    throw py::type_error(std::string(name) + ": expected a C-contiguous " + std::to_string(ndim) +
-                         "-d array of " + py::str(py::dtype::of<T>()).cast<std::string>());
+    throw py::type_error(std::string(name) + ": expected a C-contiguous " + std::to_string(ndim) + "-d array of " +
+                         py::str(py::dtype::of<T>()).cast<std::string>());
   return static_cast<const T*>(array.data());
 }
 

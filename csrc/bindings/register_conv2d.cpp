@@ -9,10 +9,9 @@ namespace {
 using Pair = std::tuple<std::int64_t, std::int64_t>;
 using Quad = std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t>;
 
-Conv2dParams make_params(std::int64_t batch, std::int64_t in_channels, std::int64_t in_height,
-                         std::int64_t in_width, std::int64_t out_channels, std::int64_t kernel_height,
-                         std::int64_t kernel_width, Pair stride, Pair dilation, Quad padding,
-                         std::int64_t groups) {
+Conv2dParams make_params(std::int64_t batch, std::int64_t in_channels, std::int64_t in_height, std::int64_t in_width,
+                         std::int64_t out_channels, std::int64_t kernel_height, std::int64_t kernel_width, Pair stride,
+                         Pair dilation, Quad padding, std::int64_t groups) {
   Conv2dParams p;
   p.batch = batch;
   p.in_channels = in_channels;
@@ -46,8 +45,8 @@ class PackedWeights {
  private:
   static Conv2dParams weight_params(const py::array& weight, std::int64_t groups) {
     if (weight.ndim() != 4) throw py::value_error("weight must be 4-d");
-    return make_params(0, weight.shape(1) * groups, weight.shape(2), weight.shape(3), weight.shape(0),
-                       weight.shape(2), weight.shape(3), {1, 1}, {1, 1}, {0, 0, 0, 0}, groups);
+    return make_params(0, weight.shape(1) * groups, weight.shape(2), weight.shape(3), weight.shape(0), weight.shape(2),
+                       weight.shape(3), {1, 1}, {1, 1}, {0, 0, 0, 0}, groups);
   }
   EitherDtype<PackedConv2dWeights> packed_;
   Quad shape_;
@@ -80,11 +79,10 @@ void register_conv2d(py::module_& module) {
   module.def(
       "conv2d_output_shape",
       [](std::int64_t batch, std::int64_t in_channels, std::int64_t in_height, std::int64_t in_width,
-         std::int64_t out_channels, std::int64_t kernel_height, std::int64_t kernel_width, Pair stride,
-         Pair dilation, Quad padding, std::int64_t groups) {
+         std::int64_t out_channels, std::int64_t kernel_height, std::int64_t kernel_width, Pair stride, Pair dilation,
+         Quad padding, std::int64_t groups) {
         const Conv2dShape s = conv2d_shape(make_params(batch, in_channels, in_height, in_width, out_channels,
-                                                       kernel_height, kernel_width, stride, dilation, padding,
-                                                       groups));
+                                                       kernel_height, kernel_width, stride, dilation, padding, groups));
         return Pair{s.out_height, s.out_width};
       },
       py::arg("batch"), py::arg("in_channels"), py::arg("in_height"), py::arg("in_width"), py::arg("out_channels"),
@@ -104,11 +102,10 @@ void register_conv2d(py::module_& module) {
          Pair dilation, Quad padding) {
         if (py::isinstance<py::array_t<float>>(input))
           run_direct<float>(input, weight, bias, output, stride, dilation, padding);
-        else
-          run_direct<double>(input, weight, bias, output, stride, dilation, padding);
+        else run_direct<double>(input, weight, bias, output, stride, dilation, padding);
       },
-      py::arg("input"), py::arg("weight"), py::arg("bias"), py::arg("output"), py::arg("stride"),
-      py::arg("dilation"), py::arg("padding"),
+      py::arg("input"), py::arg("weight"), py::arg("bias"), py::arg("output"), py::arg("stride"), py::arg("dilation"),
+      py::arg("padding"),
       "Direct conv2d into a preallocated output; arguments already checked by fieldconv._conv2d_args.");
 }
 

@@ -52,7 +52,8 @@ void register_filter2d(py::module_& module) {
         const py::dtype acc_dtype(accumulator_dtypes[accumulator]);
         if (!weights.dtype().is(acc_dtype) && !weights.dtype().equal(acc_dtype))
           throw py::type_error("weights must have the accumulator's dtype");
-        if (!fill.dtype().equal(acc_dtype) || fill.size() != 1) throw py::type_error("fill must be one accumulator value");
+        if (!fill.dtype().equal(acc_dtype) || fill.size() != 1)
+          throw py::type_error("fill must be one accumulator value");
         if (!(weights.flags() & py::array::c_style)) throw py::type_error("weights must be contiguous");
         const py::ssize_t count = tap_rows.size();
         if (tap_cols.size() != count || weights.size() != count)
@@ -153,8 +154,9 @@ void register_filter2d(py::module_& module) {
 
   module.def(
       "correlate1d_then_last_two",
-      [](const py::array& input, py::array& output, std::int64_t plane_rows, const py::array_t<double, py::array::c_style>& w1,
-         int border1, const py::array_t<double, py::array::c_style>& w2, int border2,
+      [](const py::array& input, py::array& output, std::int64_t plane_rows,
+         const py::array_t<double, py::array::c_style>& w1, int border1,
+         const py::array_t<double, py::array::c_style>& w2, int border2,
          const py::array_t<double, py::array::c_style>& w3, int border3, double cval) {
         check_layout(input, "input", false);
         check_layout(output, "output", true);

@@ -23,8 +23,8 @@ Pool2dParams make_params(std::int64_t batch, std::int64_t channels, std::int64_t
   return p;
 }
 
-Pool2dParams params_of(const py::array& input, const py::array& output, Pair kernel_size, Pair stride,
-                       Pair padding, Pair dilation, bool ceil_mode) {
+Pool2dParams params_of(const py::array& input, const py::array& output, Pair kernel_size, Pair stride, Pair padding,
+                       Pair dilation, bool ceil_mode) {
   const Pool2dParams p = make_params(input.shape(0), input.shape(1), input.shape(2), input.shape(3), kernel_size,
                                      stride, padding, dilation, ceil_mode);
   const Pool2dShape s = pool2d_shape(p);
@@ -52,8 +52,8 @@ void run_max(const py::array& input, py::array& output, const py::object& indice
 }
 
 template <class T>
-void run_avg(const py::array& input, py::array& output, Pair kernel_size, Pair stride, Pair padding,
-             bool ceil_mode, bool count_include_pad, std::int64_t divisor_override) {
+void run_avg(const py::array& input, py::array& output, Pair kernel_size, Pair stride, Pair padding, bool ceil_mode,
+             bool count_include_pad, std::int64_t divisor_override) {
   const T* x = const_data<T>(input, "input", 4);
   T* y = mutable_data<T>(output, "output", 4);
   const Pool2dParams p = params_of(input, output, kernel_size, stride, padding, {1, 1}, ceil_mode);
@@ -82,8 +82,7 @@ void register_pool2d(py::module_& module) {
          Pair padding, Pair dilation, bool ceil_mode) {
         if (py::isinstance<py::array_t<float>>(input))
           run_max<float>(input, output, indices, kernel_size, stride, padding, dilation, ceil_mode);
-        else
-          run_max<double>(input, output, indices, kernel_size, stride, padding, dilation, ceil_mode);
+        else run_max<double>(input, output, indices, kernel_size, stride, padding, dilation, ceil_mode);
       },
       py::arg("input"), py::arg("output"), py::arg("indices"), py::arg("kernel_size"), py::arg("stride"),
       py::arg("padding"), py::arg("dilation"), py::arg("ceil_mode"),

@@ -33,46 +33,55 @@ void register_runtime(py::module_& module) {
       py::arg("reset") = false);
   module.def("get_isa", &get_isa);
   module.def("set_isa", [](const std::string& name) { set_isa(name.c_str()); }, py::arg("name"));
-  module.def("kernel_list", [] {
-    py::list result;
-    for (const KernelListEntry& entry : kernel_list()) {
-      py::dict row;
-      row["family"] = entry.family;
-      row["isa"] = entry.isa;
-      row["isa_rank"] = entry.isa_rank;
-      row["compiled"] = entry.compiled;
-      row["cpu_supported"] = entry.cpu_supported;
-      result.append(row);
-    }
-    return result;
-  }, "Every kernel family x ISA of kernels/kernel_list.inc, with whether this build has it and this CPU runs it.");
-  module.def("kernel_choice", [] {
-    const KernelTable& table = active_kernels();
-    py::dict result;
-    result["conv2d_direct"] = table.conv2d_direct.isa;
-    result["winograd"] = table.winograd.isa;
-    result["pool2d"] = table.pool2d.isa;
-    result["filter2d"] = table.filter2d.isa;
-    result["correlate1d"] = table.correlate1d.isa;
-    return result;
-  }, "The ISA of the entry each kernel family runs under the active ISA (after fallbacks).");
-  module.def("kernel_constants", [] {
-    const KernelTable& table = active_kernels();
-    const WinogradBudgets& budgets = table.winograd.budgets;
-    py::dict result;
-    result["conv2d_vector_bytes"] = table.conv2d_direct.vector_bytes;
-    result["conv2d_block_bytes"] = table.conv2d_direct.block_bytes;
-    result["macs_per_ns"] = table.conv2d_direct.macs_per_ns;
-    result["winograd_vector_bytes"] = budgets.vector_bytes;
-    result["winograd_panel_bytes"] = WinogradWeights<float>::panel_width * std::int64_t(sizeof(float));
-    result["winograd_v_budget_min_bytes"] = budgets.v_budget_min_bytes;
-    result["winograd_v_budget_max_bytes"] = budgets.v_budget_max_bytes;
-    result["winograd_m_budget_bytes"] = budgets.m_budget_bytes;
-    result["winograd_max_block_tiles"] = budgets.max_block_tiles;
-    result["winograd_gemm_rows"] = budgets.gemm_rows;
-    result["winograd_min_chunk_panels"] = budgets.min_chunk_panels;
-    return result;
-  }, "Blocking and budgets of the active kernels, for the algorithm cost model.");
+  module.def(
+      "kernel_list",
+      [] {
+        py::list result;
+        for (const KernelListEntry& entry : kernel_list()) {
+          py::dict row;
+          row["family"] = entry.family;
+          row["isa"] = entry.isa;
+          row["isa_rank"] = entry.isa_rank;
+          row["compiled"] = entry.compiled;
+          row["cpu_supported"] = entry.cpu_supported;
+          result.append(row);
+        }
+        return result;
+      },
+      "Every kernel family x ISA of kernels/kernel_list.inc, with whether this build has it and this CPU runs it.");
+  module.def(
+      "kernel_choice",
+      [] {
+        const KernelTable& table = active_kernels();
+        py::dict result;
+        result["conv2d_direct"] = table.conv2d_direct.isa;
+        result["winograd"] = table.winograd.isa;
+        result["pool2d"] = table.pool2d.isa;
+        result["filter2d"] = table.filter2d.isa;
+        result["correlate1d"] = table.correlate1d.isa;
+        return result;
+      },
+      "The ISA of the entry each kernel family runs under the active ISA (after fallbacks).");
+  module.def(
+      "kernel_constants",
+      [] {
+        const KernelTable& table = active_kernels();
+        const WinogradBudgets& budgets = table.winograd.budgets;
+        py::dict result;
+        result["conv2d_vector_bytes"] = table.conv2d_direct.vector_bytes;
+        result["conv2d_block_bytes"] = table.conv2d_direct.block_bytes;
+        result["macs_per_ns"] = table.conv2d_direct.macs_per_ns;
+        result["winograd_vector_bytes"] = budgets.vector_bytes;
+        result["winograd_panel_bytes"] = WinogradWeights<float>::panel_width * std::int64_t(sizeof(float));
+        result["winograd_v_budget_min_bytes"] = budgets.v_budget_min_bytes;
+        result["winograd_v_budget_max_bytes"] = budgets.v_budget_max_bytes;
+        result["winograd_m_budget_bytes"] = budgets.m_budget_bytes;
+        result["winograd_max_block_tiles"] = budgets.max_block_tiles;
+        result["winograd_gemm_rows"] = budgets.gemm_rows;
+        result["winograd_min_chunk_panels"] = budgets.min_chunk_panels;
+        return result;
+      },
+      "Blocking and budgets of the active kernels, for the algorithm cost model.");
   module.def("openmp_description", &openmp_description);
   module.def("compiler_description", &compiler_description);
   module.def(

@@ -27,7 +27,6 @@ namespace fieldconv {
 namespace FIELDCONV_KERNEL_FAMILY {
 namespace {
 
-
 // Per-thread workspace budgets, sized to this class of CPU (32 KiB L1d, 512 KiB L2 per core).
 constexpr i64 block_weight_budget_bytes = 32 * 1024;  // one block's weights for one channel chunk
 constexpr i64 strip_budget_bytes = 192 * 1024;        // one channel chunk of the padded input tile
@@ -75,9 +74,8 @@ StripAxis plan_axis(i64 outputs, i64 kernel, i64 stride, i64 dilation, i64 max_t
 // Copies input rows/columns of one plane into a strip, zero outside the image. The strip
 // position (i, j) holds input (row_origin + i * rows.gap, col_origin + j * cols.gap).
 template <class T>
-void fill_strip_plane(const T* plane, i64 height, i64 width, i64 row_origin, i64 row_count,
-                      i64 row_gap, i64 col_origin, i64 col_count, i64 col_gap, T* strip,
-                      i64 strip_pitch) {
+void fill_strip_plane(const T* plane, i64 height, i64 width, i64 row_origin, i64 row_count, i64 row_gap, i64 col_origin,
+                      i64 col_count, i64 col_gap, T* strip, i64 strip_pitch) {
   for (i64 i = 0; i < row_count; ++i) {
     T* dst = strip + i * strip_pitch;
     const i64 row = row_origin + i * row_gap;
@@ -110,8 +108,8 @@ void fill_strip_plane(const T* plane, i64 height, i64 width, i64 row_origin, i64
 // kw) taps. acc_tile holds the P x (V * lanes) accumulators; init, if given, replaces them
 // (the bias, for the first channel chunk).
 template <class T, int P, int V>
-void direct_microkernel(const T* strip, const i64* pixel_offsets, const i64* step_offsets, i64 steps,
-                        const T* weights, T* acc_tile, const T* init) {
+void direct_microkernel(const T* strip, const i64* pixel_offsets, const i64* step_offsets, i64 steps, const T* weights,
+                        T* acc_tile, const T* init) {
   using S = Simd<T>;
   constexpr int L = S::lanes;
   typename S::vec acc[P][V];
@@ -223,11 +221,12 @@ bool plan_direct(const Conv2dJob<T>& job, DirectPlan<T>& plan) {
     // Keep one chunk of the strip within budget: shrink tile rows, then the chunk.
     const i64 row_bytes = plan.cols.extent * i64(sizeof(T)) * plan.chunk_channels;
     while (max_tile_rows > 1 &&
-           ((max_tile_rows - 1) * p.stride_height + (p.kernel_height - 1) * p.dilation_height + 1) *
-                   row_bytes > strip_budget_bytes)
+           ((max_tile_rows - 1) * p.stride_height + (p.kernel_height - 1) * p.dilation_height + 1) * row_bytes >
+               strip_budget_bytes)
       max_tile_rows = max_tile_rows / 2;
   }
-  plan.rows = plan_axis(s.out_height, p.kernel_height, p.stride_height, p.dilation_height, max_tile_rows, plan.copy_input);
+  plan.rows =
+      plan_axis(s.out_height, p.kernel_height, p.stride_height, p.dilation_height, max_tile_rows, plan.copy_input);
   if (!plan.copy_input) {
     plan.strip_pitch = p.in_width;
     plan.strip_plane = p.in_height * p.in_width;
@@ -256,11 +255,13 @@ bool plan_direct(const Conv2dJob<T>& job, DirectPlan<T>& plan) {
   plan.oc_splits = ceil_div(blocks, plan.blocks_per_item);
   plan.item_count = spatial_items * plan.oc_splits;
   plan.tile_elements = plan.blocks_per_item * plan.tile_pixels * block_width;
-  plan.shared_strips = plan.copy_input && plan.oc_splits > 1 &&
-                       plan.strip_elements <= shared_strips_budget_bytes / i64(sizeof(T)) / spatial_items / plan.chunk_count;
+  plan.shared_strips =
+      plan.copy_input && plan.oc_splits > 1 &&
+      plan.strip_elements <= shared_strips_budget_bytes / i64(sizeof(T)) / spatial_items / plan.chunk_count;
 
-  const i64 per_thread_bytes = ((plan.shared_strips ? 0 : plan.strip_elements) + plan.tile_elements + block_width) * i64(sizeof(T)) +
-                               plan.tile_pixels * i64(sizeof(i64)) + 3 * 64;
+  const i64 per_thread_bytes =
+      ((plan.shared_strips ? 0 : plan.strip_elements) + plan.tile_elements + block_width) * i64(sizeof(T)) +
+      plan.tile_pixels * i64(sizeof(i64)) + 3 * 64;
   return per_thread_bytes <= max_thread_workspace_bytes;
 }
 
@@ -293,8 +294,8 @@ KernelStatus direct_blocked(const Conv2dJob<T>& job) noexcept {
   for (i64 c = 0, step = 0; c < plan.chunk_channels; ++c)
     for (i64 kh = 0; kh < p.kernel_height; ++kh)
       for (i64 kw = 0; kw < p.kernel_width; ++kw)
-        step_offsets[step++] = c * plan.strip_plane + kh * plan.rows.tap_step * plan.strip_pitch +
-                               kw * plan.cols.tap_step;
+        step_offsets[step++] =
+            c * plan.strip_plane + kh * plan.rows.tap_step * plan.strip_pitch + kw * plan.cols.tap_step;
 
   const i64 in_plane = p.in_height * p.in_width;
   const i64 out_plane = s.out_height * s.out_width;
@@ -304,17 +305,19 @@ KernelStatus direct_blocked(const Conv2dJob<T>& job) noexcept {
     const i64 oh0 = row_tile * plan.rows.tile, ow0 = col_tile * plan.cols.tile;
     const i64 tile_rows = min_i64(plan.rows.tile, s.out_height - oh0);
     const i64 tile_cols = min_i64(plan.cols.tile, s.out_width - ow0);
-    const i64 row_count = plan.rows.gap == 1 ? (tile_rows - 1) * p.stride_height + (p.kernel_height - 1) * p.dilation_height + 1
-                                             : plan.rows.extent;
-    const i64 col_count = plan.cols.gap == 1 ? (tile_cols - 1) * p.stride_width + (p.kernel_width - 1) * p.dilation_width + 1
-                                             : plan.cols.extent;
+    const i64 row_count = plan.rows.gap == 1
+                              ? (tile_rows - 1) * p.stride_height + (p.kernel_height - 1) * p.dilation_height + 1
+                              : plan.rows.extent;
+    const i64 col_count = plan.cols.gap == 1
+                              ? (tile_cols - 1) * p.stride_width + (p.kernel_width - 1) * p.dilation_width + 1
+                              : plan.cols.extent;
     const i64 c0 = chunk * plan.chunk_channels;
     const i64 channels = min_i64(plan.chunk_channels, s.in_channels_per_group - c0);
     const T* chunk_input = job.input + (image * p.in_channels + group * s.in_channels_per_group + c0) * in_plane;
     for (i64 c = 0; c < channels; ++c)
-      fill_strip_plane(chunk_input + c * in_plane, p.in_height, p.in_width, oh0 * p.stride_height - p.pad_top, row_count,
-                       plan.rows.gap, ow0 * p.stride_width - p.pad_left, col_count, plan.cols.gap, strip + c * plan.strip_plane,
-                       plan.strip_pitch);
+      fill_strip_plane(chunk_input + c * in_plane, p.in_height, p.in_width, oh0 * p.stride_height - p.pad_top,
+                       row_count, plan.rows.gap, ow0 * p.stride_width - p.pad_left, col_count, plan.cols.gap,
+                       strip + c * plan.strip_plane, plan.strip_pitch);
   };
   const i64 spatial_items = plan.item_count / plan.oc_splits;
   Workspace shared_memory(plan.shared_strips ? sizeof(T) * spatial_items * plan.chunk_count * plan.strip_elements : 0);
@@ -374,7 +377,8 @@ KernelStatus direct_blocked(const Conv2dJob<T>& job) noexcept {
       const i64 channels = min_i64(plan.chunk_channels, s.in_channels_per_group - c0);
       const T* strip;
       if (plan.shared_strips) {
-        strip = static_cast<const T*>(shared_memory.get()) + (spatial_index * plan.chunk_count + chunk) * plan.strip_elements;
+        strip = static_cast<const T*>(shared_memory.get()) +
+                (spatial_index * plan.chunk_count + chunk) * plan.strip_elements;
       } else if (plan.copy_input) {
         fill_strip(image, group, row_tile, col_tile, chunk, strip_buffer);
         strip = strip_buffer;
@@ -393,7 +397,8 @@ KernelStatus direct_blocked(const Conv2dJob<T>& job) noexcept {
           const i64 oc0 = block * block_width;
           for (i64 l = 0; l < block_width; ++l)
             init_block[l] = (job.bias != nullptr && oc0 + l < s.out_channels_per_group)
-                                ? job.bias[group * s.out_channels_per_group + oc0 + l] : T(0);
+                                ? job.bias[group * s.out_channels_per_group + oc0 + l]
+                                : T(0);
           init = init_block;
         }
         T* block_tile = tile + b * plan.tile_pixels * block_width;
@@ -405,9 +410,10 @@ KernelStatus direct_blocked(const Conv2dJob<T>& job) noexcept {
         // Prefetch the next weight slice into L2 a share per segment: with few pixels per
         // item (7x7 maps) the weights come from memory and would stall the first segment.
         const char* next_weights = reinterpret_cast<const char*>(
-            b + 1 < block_count ? weights + job.weight.block_stride
-                                : job.weight.data + (group * job.weight.blocks_per_group + block0) * job.weight.block_stride +
-                                      (c0 + channels) * taps * block_width);
+            b + 1 < block_count
+                ? weights + job.weight.block_stride
+                : job.weight.data + (group * job.weight.blocks_per_group + block0) * job.weight.block_stride +
+                      (c0 + channels) * taps * block_width);
         const bool prefetch = b + 1 < block_count || chunk + 1 < plan.chunk_count;
         const i64 slice_lines = steps * block_width * i64(sizeof(T)) / 64;
         const i64 segments = ceil_div(pixels, segment);
@@ -421,7 +427,8 @@ KernelStatus direct_blocked(const Conv2dJob<T>& job) noexcept {
         i64 pixel = 0;
         for (; pixel < full_end; pixel += segment) {
           prefetch_share();
-          full_kernel(strip, pixel_offsets + pixel, step_offsets, steps, weights, block_tile + pixel * block_width, init);
+          full_kernel(strip, pixel_offsets + pixel, step_offsets, steps, weights, block_tile + pixel * block_width,
+                      init);
         }
         while (pixel < pixels) {
           const i64 left = pixels - pixel;
@@ -463,8 +470,8 @@ KernelStatus direct_blocked(const Conv2dJob<T>& job) noexcept {
 // latency-bound). The last vector may be partial: it is computed whole (the strip has a
 // zeroed slack of one vector) and only its first `valid_last` lanes are stored.
 template <class T, int U>
-void depthwise_row_segment(const T* strip_row, const i64* tap_offsets, i64 taps, const T* weights, T bias,
-                           T* out, i64 valid_last) {
+void depthwise_row_segment(const T* strip_row, const i64* tap_offsets, i64 taps, const T* weights, T bias, T* out,
+                           i64 valid_last) {
   using S = Simd<T>;
   constexpr int L = S::lanes;
   typename S::vec acc[U];
@@ -563,17 +570,18 @@ KernelStatus depthwise(const Conv2dJob<T>& job) noexcept {
     const T bias = job.bias != nullptr ? job.bias[channel] : T(0);
 
     // Strip: input rows of the tile, each split into stride phases.
-    const i64 row_count = rows.gap == 1 ? (tile_rows - 1) * p.stride_height + (kh_count - 1) * p.dilation_height + 1 : rows.extent;
+    const i64 row_count =
+        rows.gap == 1 ? (tile_rows - 1) * p.stride_height + (kh_count - 1) * p.dilation_height + 1 : rows.extent;
     const i64 col_count = cols.gap == 1 ? (tile_cols - 1) * sw + (kw_count - 1) * p.dilation_width + 1 : cols.extent;
     const i64 row_origin = oh0 * p.stride_height - p.pad_top;
     const i64 col_origin = ow0 * sw - p.pad_left;
     if (phases == 1) {
-      fill_strip_plane(plane, p.in_height, p.in_width, row_origin, row_count, rows.gap, col_origin, col_count,
-                       cols.gap, strip, strip_pitch);
+      fill_strip_plane(plane, p.in_height, p.in_width, row_origin, row_count, rows.gap, col_origin, col_count, cols.gap,
+                       strip, strip_pitch);
     } else {
       for (i64 i = 0; i < row_count; ++i) {
-        fill_strip_plane(plane, p.in_height, p.in_width, row_origin + i * rows.gap, 1, 1, col_origin,
-                         col_count, cols.gap, row_buffer, col_count);
+        fill_strip_plane(plane, p.in_height, p.in_width, row_origin + i * rows.gap, 1, 1, col_origin, col_count,
+                         cols.gap, row_buffer, col_count);
         T* dst = strip + i * strip_pitch;
         for (i64 ph = 0; ph < phases; ++ph)
           for (i64 j = ph, k = 0; j < col_count; j += phases, ++k) dst[ph * phase_len + k] = row_buffer[j];

@@ -39,8 +39,8 @@ constexpr i64 pointwise_min_plane = 256;
 // first `rows` rows and the first `pixels` pixels of each. x: channel stride x_stride; w:
 // channel stride w_stride; y: row stride y_stride.
 template <class T, int MR, int NV>
-void pointwise_microkernel(const T* x, i64 x_stride, const T* w, i64 w_stride, i64 channels, const T* bias,
-                           bool first, T* y, i64 y_stride, int rows, i64 pixels) {
+void pointwise_microkernel(const T* x, i64 x_stride, const T* w, i64 w_stride, i64 channels, const T* bias, bool first,
+                           T* y, i64 y_stride, int rows, i64 pixels) {
   using S = Simd<T>;
   constexpr int L = S::lanes;
   typename S::vec acc[MR][NV];
@@ -91,9 +91,9 @@ void pointwise_microkernel(const T* x, i64 x_stride, const T* w, i64 w_stride, i
 template <class T>
 bool pointwise_applies(const Conv2dJob<T>& job) noexcept {
   const Conv2dParams& p = job.params;
-  return Simd<T>::lanes >= 4 && p.in_height * p.in_width >= pointwise_min_plane && p.kernel_height == 1 && p.kernel_width == 1 && p.stride_height == 1 &&
-         p.stride_width == 1 && p.pad_top == 0 && p.pad_bottom == 0 && p.pad_left == 0 && p.pad_right == 0 &&
-         job.weight.block_width % PointwiseShape<T>::mr == 0;
+  return Simd<T>::lanes >= 4 && p.in_height * p.in_width >= pointwise_min_plane && p.kernel_height == 1 &&
+         p.kernel_width == 1 && p.stride_height == 1 && p.stride_width == 1 && p.pad_top == 0 && p.pad_bottom == 0 &&
+         p.pad_left == 0 && p.pad_right == 0 && job.weight.block_width % PointwiseShape<T>::mr == 0;
 }
 
 template <class T>
@@ -150,11 +150,14 @@ KernelStatus pointwise(const Conv2dJob<T>& job) noexcept {
           const int rows = int(min_i64(MR, r1 - r));
           T* out = y + r * plane + q;
           if (vectors == 3)
-            pointwise_microkernel<T, MR, NV>(panel, width, w, block_width, channels, b, c0 == 0, out, plane, rows, pixels);
+            pointwise_microkernel<T, MR, NV>(panel, width, w, block_width, channels, b, c0 == 0, out, plane, rows,
+                                             pixels);
           else if (vectors == 2)
-            pointwise_microkernel<T, MR, 2>(panel, width, w, block_width, channels, b, c0 == 0, out, plane, rows, pixels);
+            pointwise_microkernel<T, MR, 2>(panel, width, w, block_width, channels, b, c0 == 0, out, plane, rows,
+                                            pixels);
           else
-            pointwise_microkernel<T, MR, 1>(panel, width, w, block_width, channels, b, c0 == 0, out, plane, rows, pixels);
+            pointwise_microkernel<T, MR, 1>(panel, width, w, block_width, channels, b, c0 == 0, out, plane, rows,
+                                            pixels);
         }
       }
     }

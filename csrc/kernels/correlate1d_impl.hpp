@@ -43,7 +43,8 @@ void c1_load_typed(const void* base, i64 index, i64 stride, double* dst, i64 n) 
 // dst[j] = input[index + j * stride] as double, j < n.
 void c1_load(int type, const void* base, i64 index, i64 stride, double* dst, i64 n) {
   switch (type) {
-    case 0: case 2: c1_load_typed<std::uint8_t>(base, index, stride, dst, n); break;  // bool: its byte
+    case 0:
+    case 2: c1_load_typed<std::uint8_t>(base, index, stride, dst, n); break;  // bool: its byte
     case 1: c1_load_typed<std::int8_t>(base, index, stride, dst, n); break;
     case 3: c1_load_typed<std::int16_t>(base, index, stride, dst, n); break;
     case 4: c1_load_typed<std::uint16_t>(base, index, stride, dst, n); break;
@@ -70,7 +71,8 @@ void c1_store_typed(const double* src, void* base, i64 index, i64 stride, i64 n)
 // cast), j < n.
 void c1_store(int type, const double* src, void* base, i64 index, i64 n, i64 stride = 1) {
   switch (type) {
-    case 0: case 2: c1_store_typed<std::uint8_t>(src, base, index, stride, n); break;  // bool: the cast's byte
+    case 0:
+    case 2: c1_store_typed<std::uint8_t>(src, base, index, stride, n); break;  // bool: the cast's byte
     case 1: c1_store_typed<std::int8_t>(src, base, index, stride, n); break;
     case 3: c1_store_typed<std::int16_t>(src, base, index, stride, n); break;
     case 4: c1_store_typed<std::uint16_t>(src, base, index, stride, n); break;
@@ -286,7 +288,8 @@ KernelStatus c1_run(const Correlate1dJob& job) noexcept {
         const i64 base = (line / inner) * plane + line % inner;
         // Extended positions [a, b + k - 1) of the line at buffer[e - a]: the identity span by
         // one converting copy, the border elements through the map.
-        if (hi > lo) c1_load(job.input_type, job.input, base + (lo + job.shift) * stride, stride, buffer + (lo - a), hi - lo);
+        if (hi > lo)
+          c1_load(job.input_type, job.input, base + (lo + job.shift) * stride, stride, buffer + (lo - a), hi - lo);
         for (i64 e = a; e < b + k - 1; ++e) {
           if (e >= lo && e < hi) {
             e = hi - 1;
@@ -331,9 +334,7 @@ KernelStatus c1_run(const Correlate1dJob& job) noexcept {
     double* const side = buffer + ring_rows * width;  // rows [ext - (k - 1), ext)
     const double** const table = pointer_table + thread * table_entries;
     const i64 side_first = ext - (k - 1);
-    const auto early = [&](i64 e) {
-      return in_place && e >= k - 1 && job.map[e] >= 0 && job.map[e] < e - (k - 1);
-    };
+    const auto early = [&](i64 e) { return in_place && e >= k - 1 && job.map[e] >= 0 && job.map[e] < e - (k - 1); };
     const auto convert_row = [&](i64 e, double* row) {
       const i64 m = job.map[e];
       if (m < 0) {

@@ -62,8 +62,7 @@ void fill_strip_row_typed(const Filter2dJob<A>& job, const In* row, i64 c0, i64 
   if (hi > lo) {
     if constexpr (sizeof(In) == sizeof(A) && std::is_same_v<In, A>)
       std::memcpy(static_cast<void*>(dst + lo), row + c0 + lo + job.col_identity_shift, sizeof(A) * (hi - lo));
-    else
-      load_span(row + c0 + lo + job.col_identity_shift, dst + lo, hi - lo);
+    else load_span(row + c0 + lo + job.col_identity_shift, dst + lo, hi - lo);
   }
   if (n > hi) load_gather(row, job.col_map + c0 + hi, job.fill, dst + hi, n - hi);
 }
@@ -72,12 +71,13 @@ template <class A>
 void fill_strip_row(const Filter2dJob<A>& job, const void* plane, i64 input_row, i64 c0, i64 n, A* dst) {
   const i64 offset = input_row * job.in_width;
   const bool fill = input_row < 0;
-#define FIELDCONV_F2_CASE(code, type)                                                                  \
-  case code:                                                                                           \
+#define FIELDCONV_F2_CASE(code, type)                                                                          \
+  case code:                                                                                                   \
     fill_strip_row_typed<type, A>(job, fill ? nullptr : static_cast<const type*>(plane) + offset, c0, n, dst); \
     break;
   switch (job.input_type) {
-    FIELDCONV_F2_CASE(0, std::uint8_t)  // bool read as its byte, as SciPy reads npy_bool
+    FIELDCONV_F2_CASE(0, std::uint8_t
+    )  // bool read as its byte, as SciPy reads npy_bool
     FIELDCONV_F2_CASE(1, std::int8_t)
     FIELDCONV_F2_CASE(2, std::uint8_t)
     FIELDCONV_F2_CASE(3, std::int16_t)
@@ -96,9 +96,7 @@ void fill_strip_row(const Filter2dJob<A>& job, const void* plane, i64 input_row,
 template <class A>
 void store_row(const Filter2dJob<A>& job, const A* src, void* plane, i64 index, i64 n) {
 #define FIELDCONV_F2_CASE(code, type) \
-  case code:                          \
-    store_span(src, static_cast<type*>(plane) + index, n); \
-    break;
+  case code: store_span(src, static_cast<type*>(plane) + index, n); break;
   switch (job.output_type) {
     case 0:  // bool outputs hold the byte the x86 conversion gives, as SciPy's
       store_span(src, reinterpret_cast<std::uint8_t*>(static_cast<bool*>(plane) + index), n);
@@ -119,9 +117,14 @@ void store_row(const Filter2dJob<A>& job, const A* src, void* plane, i64 index, 
 
 inline i64 scalar_size(int type) {
   switch (type) {
-    case 0: case 1: case 2: return 1;
-    case 3: case 4: return 2;
-    case 5: case 6: case 9: return 4;
+    case 0:
+    case 1:
+    case 2: return 1;
+    case 3:
+    case 4: return 2;
+    case 5:
+    case 6:
+    case 9: return 4;
     default: return 8;
   }
 }
@@ -228,7 +231,8 @@ void float_rows2(const A* base, i64 pitch, const i64* offsets, i64 kh, i64 kw, c
   using S = Simd<A>;
   constexpr i64 L = S::lanes;
   i64 c = 0;
-  for (; c + 4 * L <= n; c += 4 * L) float_rows2_block<A, 4, Fused>(base + c, pitch, kh, kw, weights, out0 + c, out1 + c);
+  for (; c + 4 * L <= n; c += 4 * L)
+    float_rows2_block<A, 4, Fused>(base + c, pitch, kh, kw, weights, out0 + c, out1 + c);
   for (; c + L <= n; c += L) float_rows2_block<A, 1, Fused>(base + c, pitch, kh, kw, weights, out0 + c, out1 + c);
   if (c < n) {
     float_row<A, Fused>(base + c, offsets, weights, kh * kw, out0 + c, n - c);
@@ -322,9 +326,11 @@ KernelStatus filter2d_run(const Filter2dJob<A>& job) noexcept {
           A* dst0 = direct_store ? static_cast<A*>(job.output) + out_index : row_buffer;
           A* dst1 = direct_store ? dst0 + job.out_width : row_buffer + tile_cols;
           if (fused)
-            float_rows2<A, true>(source + r * src_pitch, src_pitch, tap_offsets, kh, kw, job.tap_weights, dst0, dst1, n);
+            float_rows2<A, true>(source + r * src_pitch, src_pitch, tap_offsets, kh, kw, job.tap_weights, dst0, dst1,
+                                 n);
           else
-            float_rows2<A, false>(source + r * src_pitch, src_pitch, tap_offsets, kh, kw, job.tap_weights, dst0, dst1, n);
+            float_rows2<A, false>(source + r * src_pitch, src_pitch, tap_offsets, kh, kw, job.tap_weights, dst0, dst1,
+                                  n);
           if (!direct_store) {
             store_row(job, row_buffer, job.output, out_index, n);
             store_row(job, row_buffer + tile_cols, job.output, out_index + job.out_width, n);
@@ -338,8 +344,7 @@ KernelStatus filter2d_run(const Filter2dJob<A>& job) noexcept {
         if constexpr (std::is_floating_point_v<A>) {
           if (fused) float_row<A, true>(base, tap_offsets, job.tap_weights, job.tap_count, dst, n);
           else float_row<A, false>(base, tap_offsets, job.tap_weights, job.tap_count, dst, n);
-        } else
-          integer_row(base, tap_offsets, job.tap_weights, job.tap_count, dst, n);
+        } else integer_row(base, tap_offsets, job.tap_weights, job.tap_count, dst, n);
         if (!direct_store) store_row(job, row_buffer, job.output, out_index, n);
       }
     };
@@ -356,8 +361,8 @@ KernelStatus filter2d_run(const Filter2dJob<A>& job) noexcept {
     const i64 inner_end = min_i64(c0 + cols, job.col_identity_end - (kw - 1));
     if (rows_inside && inner_end > inner_begin) {
       run_band(c0, inner_begin - c0);
-      const A* source = static_cast<const A*>(in_plane) + (r0 + job.row_identity_shift) * job.in_width +
-                        inner_begin + job.col_identity_shift;
+      const A* source = static_cast<const A*>(in_plane) + (r0 + job.row_identity_shift) * job.in_width + inner_begin +
+                        job.col_identity_shift;
       run_rows(source, job.in_width, input_offsets, inner_begin, inner_end - inner_begin);
       run_band(inner_end, c0 + cols - inner_end);
     } else {

@@ -246,8 +246,8 @@ using filter2d = Filter2dKernels;
 using correlate1d = Correlate1dKernels;
 }  // namespace family_entry
 
-#define FIELDCONV_KERNEL(family, isa) \
-  namespace isa {                     \
+#define FIELDCONV_KERNEL(family, isa)               \
+  namespace isa {                                   \
   family_entry::family family##_kernels() noexcept; \
   }
 #include "kernels/kernel_list.inc"

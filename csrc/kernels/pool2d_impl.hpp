@@ -43,7 +43,6 @@ namespace fieldconv {
 namespace FIELDCONV_KERNEL_FAMILY {
 namespace {
 
-
 // Output columns per tile: bounds the row buffer for very wide inputs.
 constexpr i64 max_tile_outputs = 4096;
 // Row buffer elements per thread beyond which the scalar path is taken.
@@ -73,9 +72,13 @@ struct MaxReduce {
   using V = PoolVec<T>;
   static T pad() { return -std::numeric_limits<T>::infinity(); }
   template <class X>
-  static X first(const X& x) { return x; }
+  static X first(const X& x) {
+    return x;
+  }
   template <class X>
-  static X combine(const X& acc, const X& later) { return V::max_nan(later, acc); }
+  static X combine(const X& acc, const X& later) {
+    return V::max_nan(later, acc);
+  }
 };
 
 template <class T>
@@ -86,7 +89,9 @@ struct SumReduce {
   static typename V::vec first(const typename V::vec& x) { return V::add(V::set1(T(0)), x); }
   static T first(T x) { return T(0) + x; }
   template <class X>
-  static X combine(const X& acc, const X& later) { return V::add(acc, later); }
+  static X combine(const X& acc, const X& later) {
+    return V::add(acc, later);
+  }
 };
 
 // Geometry of one operation, shared by all items.
@@ -147,8 +152,8 @@ ItemRange item_range(const Pool2dJob<T>& job, const PoolPlan<T>& plan, i64 item)
 // them, as pointers into the plane) over input columns [col_lo, col_hi) and stores column c at
 // buffer position j = c - col_origin, i.e. phase j % stride, index j / stride.
 template <class T, class Reduce>
-void vertical_pass(const T* first_row, i64 row_step, i64 row_count, i64 col_lo, i64 col_hi, i64 col_origin,
-                   i64 stride, T* buffer, i64 phase_len) {
+void vertical_pass(const T* first_row, i64 row_step, i64 row_count, i64 col_lo, i64 col_hi, i64 col_origin, i64 stride,
+                   T* buffer, i64 phase_len) {
   using V = PoolVec<T>;
   using vec = typename V::vec;
   constexpr i64 L = V::lanes;
@@ -201,13 +206,19 @@ void vertical_pass(const T* first_row, i64 row_step, i64 row_count, i64 col_lo, 
     T acc = Reduce::first(src[0]);
     for (i64 r = 1; r < row_count; ++r) acc = Reduce::combine(acc, src[r * row_step]);
     const i64 j = c - col_origin;
-    const i64 position = stride == 1 ? j : stride == 2 ? (j & 1) * phase_len + (j >> 1) : (j % stride) * phase_len + j / stride;
+    const i64 position = stride == 1   ? j
+                         : stride == 2 ? (j & 1) * phase_len + (j >> 1)
+                                       : (j % stride) * phase_len + j / stride;
     buffer[position] = acc;
   }
 }
 
-inline void fill(double* p, i64 n, double v) { for (i64 i = 0; i < n; ++i) p[i] = v; }
-inline void fill(float* p, i64 n, float v) { for (i64 i = 0; i < n; ++i) p[i] = v; }
+inline void fill(double* p, i64 n, double v) {
+  for (i64 i = 0; i < n; ++i) p[i] = v;
+}
+inline void fill(float* p, i64 n, float v) {
+  for (i64 i = 0; i < n; ++i) p[i] = v;
+}
 
 // Offsets of the horizontal taps in the row buffer.
 inline void tap_offsets(i64 kernel, i64 dilation, i64 stride, i64 phase_len, i64* offsets) {
@@ -316,11 +327,10 @@ void avg_pool_scalar_row(const Pool2dJob<T>& job, i64 plane, i64 oh) {
     T sum = T(0);
     for (i64 ih = ih0; ih < ih1; ++ih)
       for (i64 iw = iw0; iw < iw1; ++iw) sum += in[ih * p.in_width + iw];
-    const i64 divisor =
-        job.divisor_override != 0
-            ? job.divisor_override
-            : row_count * avg_window_count(ow, p.stride_width, p.pad_width, p.kernel_width, p.in_width,
-                                           job.count_include_pad);
+    const i64 divisor = job.divisor_override != 0
+                            ? job.divisor_override
+                            : row_count * avg_window_count(ow, p.stride_width, p.pad_width, p.kernel_width, p.in_width,
+                                                           job.count_include_pad);
     out[ow] = sum / T(divisor);
   }
 }
@@ -329,7 +339,8 @@ template <class T, class RowFunction>
 KernelStatus scalar_path(const Pool2dJob<T>& job, RowFunction row) {
   const i64 rows = job.shape.planes * job.shape.out_height;
   const int threads = int(min_i64(job.threads, rows));
-  parallel_for(rows, threads, [&](i64 item, int) { row(job, item / job.shape.out_height, item % job.shape.out_height); });
+  parallel_for(rows, threads,
+               [&](i64 item, int) { row(job, item / job.shape.out_height, item % job.shape.out_height); });
   return KernelStatus::ok;
 }
 
@@ -418,8 +429,8 @@ KernelStatus max_values(const Pool2dJob<T>& job, const PoolPlan<T>& plan) {
       const i64 slot = ih % cache_rows;
       T* row = cache + slot * row_stride;
       if (cached[slot] != ih) {
-        vertical_pass<T, MaxReduce<T>>(plane + ih * p.in_width, 0, 1, c.col_lo, c.col_hi, c.col_origin,
-                                       p.stride_width, buffer, plan.phase_len);
+        vertical_pass<T, MaxReduce<T>>(plane + ih * p.in_width, 0, 1, c.col_lo, c.col_hi, c.col_origin, p.stride_width,
+                                       buffer, plan.phase_len);
         switch (p.kernel_width) {  // the common widths unrolled
           case 2: horizontal_max<T, 2>(buffer, offsets, 2, r.cols, row); break;
           case 3: horizontal_max<T, 3>(buffer, offsets, 3, r.cols, row); break;
@@ -574,7 +585,8 @@ KernelStatus avg_values(const Pool2dJob<T>& job, const PoolPlan<T>& plan) {
   i64* col_counts = offsets + p.kernel_width;
   tap_offsets(p.kernel_width, p.dilation_width, p.stride_width, plan.phase_len, offsets);
   for (i64 ow = 0; ow < s.out_width; ++ow)
-    col_counts[ow] = avg_window_count(ow, p.stride_width, p.pad_width, p.kernel_width, p.in_width, job.count_include_pad);
+    col_counts[ow] =
+        avg_window_count(ow, p.stride_width, p.pad_width, p.kernel_width, p.in_width, job.count_include_pad);
   const i64 in_plane = p.in_height * p.in_width;
 
   parallel_for(plan.item_count, threads, [&](i64 item, int thread) {
@@ -630,10 +642,8 @@ KernelStatus avg_values(const Pool2dJob<T>& job, const PoolPlan<T>& plan) {
           const T* src = buffer + ow;
           vec acc = row == 0 ? V::set1(T(0)) : V::load(sums + ow);
           for (i64 k = 0; k < p.kernel_width; ++k) acc = V::add(acc, V::load(src + offsets[k]));
-          if (last)
-            store_partial<T>(out + ow, V::div(acc, V::load(divisors + ow)), min_i64(L, r.cols - ow));
-          else
-            V::store(sums + ow, acc);
+          if (last) store_partial<T>(out + ow, V::div(acc, V::load(divisors + ow)), min_i64(L, r.cols - ow));
+          else V::store(sums + ow, acc);
         }
       }
     }
@@ -647,9 +657,9 @@ template <class T>
 KernelStatus max_pool2d(const Pool2dJob<T>& job) noexcept {
   if (job.shape.output_elements == 0) return KernelStatus::ok;
   PoolPlan<T> plan{};
-  const bool vector_path = plan_pool(job, plan) &&
-                           (job.indices == nullptr ||
-                            job.params.in_height * job.params.in_width <= i64(std::numeric_limits<typename PoolVec<T>::index_t>::max()));
+  const bool vector_path = plan_pool(job, plan) && (job.indices == nullptr ||
+                                                    job.params.in_height * job.params.in_width <=
+                                                        i64(std::numeric_limits<typename PoolVec<T>::index_t>::max()));
   if (!vector_path) return scalar_path(job, &max_pool_scalar_row<T>);
   return job.indices != nullptr ? max_with_indices(job, plan) : max_values(job, plan);
 }

@@ -141,9 +141,7 @@ struct PoolVec<double> {
   static vec max_nan(vec later, vec earlier) {
     return _mm256_blendv_pd(_mm256_max_pd(later, earlier), later, _mm256_cmp_pd(later, later, _CMP_UNORD_Q));
   }
-  static double max_nan(double later, double earlier) {
-    return (later > earlier || later != later) ? later : earlier;
-  }
+  static double max_nan(double later, double earlier) { return (later > earlier || later != later) ? later : earlier; }
   static vec add(vec a, vec b) { return _mm256_add_pd(a, b); }
   static double add(double a, double b) { return a + b; }
   static vec div(vec a, vec b) { return _mm256_div_pd(a, b); }

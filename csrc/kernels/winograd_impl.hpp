@@ -130,7 +130,8 @@ struct Transform1d<T, 6> {
 // C[i][0 .. 2L) = sum_k A[i][k] * B[k][0 .. 2L) for i < P rows (A rows lda apart, B packed
 // [k][2L], C rows ldc apart). Overwrites C.
 template <class T, int P>
-inline __attribute__((always_inline)) void gemm_microkernel(i64 k_count, const T* a, i64 lda, const T* b, T* c, i64 ldc) {
+inline __attribute__((always_inline)) void gemm_microkernel(i64 k_count, const T* a, i64 lda, const T* b, T* c,
+                                                            i64 ldc) {
   using S = Simd<T>;
   constexpr int L = S::lanes;
   typename S::vec acc0[P], acc1[P];
@@ -203,8 +204,7 @@ inline __attribute__((always_inline)) void gemm_microkernel_wide(i64 k_count, co
 
 // All rows of a block (row_panels full microkernels of gemm_rows, then the tail) for NV panels.
 template <class T, int NV>
-void gemm_block_wide(i64 tile_count, i64 k_count, const T* a, i64 lda, const T* b, i64 panel_stride, T* c,
-                     i64 ldc) {
+void gemm_block_wide(i64 tile_count, i64 k_count, const T* a, i64 lda, const T* b, i64 panel_stride, T* c, i64 ldc) {
   constexpr int R = 6;
   i64 r = 0;
   for (; r + R <= tile_count; r += R)
@@ -220,8 +220,8 @@ void gemm_block_wide(i64 tile_count, i64 k_count, const T* a, i64 lda, const T* 
 }
 
 template <class T>
-void gemm_block_wide(int panels, i64 tile_count, i64 k_count, const T* a, i64 lda, const T* b, i64 panel_stride,
-                     T* c, i64 ldc) {
+void gemm_block_wide(int panels, i64 tile_count, i64 k_count, const T* a, i64 lda, const T* b, i64 panel_stride, T* c,
+                     i64 ldc) {
   switch (panels) {
     case 1: gemm_block_wide<T, 1>(tile_count, k_count, a, lda, b, panel_stride, c, ldc); break;
     case 2: gemm_block_wide<T, 2>(tile_count, k_count, a, lda, b, panel_stride, c, ldc); break;
@@ -461,8 +461,8 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
 #pragma GCC unroll 8
                 for (int l = 0; l < 8; ++l) {
                   low[l] = l < lanes_used ? Float8::masked_load(src + l * channel_step, inside) : Float8::zero();
-                  high[l] = l + 8 < lanes_used ? Float8::masked_load(src + (l + 8) * channel_step, inside)
-                                               : Float8::zero();
+                  high[l] =
+                      l + 8 < lanes_used ? Float8::masked_load(src + (l + 8) * channel_step, inside) : Float8::zero();
                 }
               } else {
 #pragma GCC unroll 8
@@ -568,7 +568,8 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
       const i64 oc_begin = chunk0 * panel_width;
       const i64 oc_end = min_i64(out_channels, chunk_end * panel_width);
       for (i64 oc = oc_begin; oc < chunk_end * panel_width; ++oc)  // zero past the group's channels
-        bias_chunk[oc - oc_begin] = (job.bias != nullptr && oc < out_channels) ? job.bias[group * out_channels + oc] : T(0);
+        bias_chunk[oc - oc_begin] =
+            (job.bias != nullptr && oc < out_channels) ? job.bias[group * out_channels + oc] : T(0);
       for (i64 t = 0; t < tile_count; ++t) {
         const i64 image = (tile0 + t) / tiles_per_image, tile = (tile0 + t) % tiles_per_image;
         const i64 out_row0 = (tile / tiles_w) * M, out_col0 = (tile % tiles_w) * M;

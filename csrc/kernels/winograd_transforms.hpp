@@ -12,7 +12,8 @@
 //  * F(6x6,3x3), points 0, 1, -1, 2, -2, 1/2, -1/2, inf: the low-error point set of Barabasz,
 //    Anderson, Soodhalter & Gregg, "Error Analysis and Improving the Accuracy of Winograd
 //    Convolution for Deep Neural Networks" (2018/2020); the same matrices as NNPACK's and ncnn's
-//    F(6x6,3x3). Points +-3 instead of +-1/2 raise float32 error ~80x (Barabasz et al. 2018; measured here: 7.1e-4 against 8.8e-6).
+//    F(6x6,3x3). Points +-3 instead of +-1/2 raise float32 error ~80x (Barabasz et al. 2018; measured here: 7.1e-4
+//    against 8.8e-6).
 //
 // Plain constexpr tables: no SIMD, no std containers. Included by the kernel families and by
 // the weight transform (csrc/winograd.cpp).
@@ -49,12 +50,8 @@ template <>
 struct Transform<4> {
   static constexpr int m = 4, alpha = 6;
   static constexpr double BT[6][6] = {
-      {4, 0, -5, 0, 1, 0},
-      {0, -4, -4, 1, 1, 0},
-      {0, 4, -4, -1, 1, 0},
-      {0, -2, -1, 2, 1, 0},
-      {0, 2, -1, -2, 1, 0},
-      {0, 4, 0, -5, 0, 1},
+      {4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
+      {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1},
   };
   static constexpr double G[6][3] = {
       {1.0 / 4, 0, 0},
@@ -112,7 +109,8 @@ constexpr double output_growth() {
   double best = 0;
   for (int r = 0; r < M; ++r) {
     double sum = 0;
-    for (int k = 0; k < M + 2; ++k) sum += Transform<M>::AT[r][k] < 0 ? -Transform<M>::AT[r][k] : Transform<M>::AT[r][k];
+    for (int k = 0; k < M + 2; ++k)
+      sum += Transform<M>::AT[r][k] < 0 ? -Transform<M>::AT[r][k] : Transform<M>::AT[r][k];
     if (sum > best) best = sum;
   }
   return best;

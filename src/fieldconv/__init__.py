@@ -1,4 +1,5 @@
 """fieldconv: fast CPU 2-D convolution and pooling for NumPy, with receptive fields."""
+
 from ._version import __version__
 from ._runtime import get_cmake_dir, get_include, get_isa, get_num_threads, set_num_threads, show_config, threads
 from .functional import conv2d, conv2d_algorithm_for

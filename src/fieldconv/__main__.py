@@ -1,6 +1,7 @@
 """``python -m fieldconv bench [options]`` (benchmark against the peers), ``python -m fieldconv dask-bench``
 (a network over a chunked dask array against the whole array: time and peak memory) or
 ``python -m fieldconv config``."""
+
 from __future__ import annotations
 
 import argparse

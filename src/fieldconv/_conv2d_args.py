@@ -3,6 +3,7 @@ algorithm name, normalised to plain ints and C-contiguous arrays before any C++ 
 shapes come from the C++ header shapes.hpp through ``_core`` (one implementation); which
 algorithm "auto" and "winograd" run is decided by ``_conv2d_planner``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -7,6 +7,7 @@ budgets, the largest tile block and the microkernel rows of the active kernels
 (``_core.kernel_choice()``), read at each call since ``_core.set_isa`` switches them. Only the
 constants calibrated on timings live here.
 """
+
 from __future__ import annotations
 
 from typing import Mapping
@@ -46,8 +47,18 @@ _WEIGHT_AVX512_CYCLES_PER_BYTE = (1.0 / 32, 1.0 / 8)
 _WINOGRAD_MIN_CHANNELS = 8  # "auto": direct below 8 input or output channels per group
 
 
-def winograd_cost(tile: int, batch: int, in_per_group: int, out_per_group: int, groups: int, out_h: int,
-                  out_w: int, itemsize: int, isa: str, constants: Mapping[str, float]) -> float:
+def winograd_cost(
+    tile: int,
+    batch: int,
+    in_per_group: int,
+    out_per_group: int,
+    groups: int,
+    out_h: int,
+    out_w: int,
+    itemsize: int,
+    isa: str,
+    constants: Mapping[str, float],
+) -> float:
     """Cycles of the Winograd kernel entry of ISA `isa` ("generic" is costed as "avx2"), whose
     _core.kernel_constants() are `constants`."""
     wide = isa == "avx512"
@@ -75,19 +86,32 @@ def winograd_cost(tile: int, batch: int, in_per_group: int, out_per_group: int, 
     weight_bytes = alpha2 * in_per_group * cout * itemsize
     if wide:
         gemm = rows * alpha2 * in_per_group * cout / (2 * lanes) / _WINOGRAD_AVX512_GEMM_EFFICIENCY
-        transforms = total * (cin_vectors * _WINOGRAD_AVX512_INPUT_CYCLES[tile]
-                              + _ceil_div(out_per_group, lanes) * _WINOGRAD_AVX512_OUTPUT_CYCLES[tile])
+        transforms = total * (
+            cin_vectors * _WINOGRAD_AVX512_INPUT_CYCLES[tile]
+            + _ceil_div(out_per_group, lanes) * _WINOGRAD_AVX512_OUTPUT_CYCLES[tile]
+        )
         per_byte = _WEIGHT_AVX512_CYCLES_PER_BYTE[weight_bytes * groups >= _WEIGHT_L3_BYTES]
     else:
         gemm = rows * alpha2 * in_per_group * cout / (2 * lanes)
-        transforms = total * (cin_vectors * _WINOGRAD_INPUT_CYCLES[tile]
-                              + _ceil_div(out_per_group, lanes) * _WINOGRAD_OUTPUT_CYCLES[tile])
+        transforms = total * (
+            cin_vectors * _WINOGRAD_INPUT_CYCLES[tile] + _ceil_div(out_per_group, lanes) * _WINOGRAD_OUTPUT_CYCLES[tile]
+        )
         per_byte = _WEIGHT_CYCLES_PER_BYTE[weight_bytes * groups >= _WEIGHT_L3_BYTES]
     return groups * (gemm + transforms + blocks * weight_bytes * per_byte)
 
 
-def direct_cost(batch: int, in_per_group: int, out_per_group: int, groups: int, out_h: int, out_w: int,
-                kernel_area: int, itemsize: int, isa: str, constants: Mapping[str, float]) -> float:
+def direct_cost(
+    batch: int,
+    in_per_group: int,
+    out_per_group: int,
+    groups: int,
+    out_h: int,
+    out_w: int,
+    kernel_area: int,
+    itemsize: int,
+    isa: str,
+    constants: Mapping[str, float],
+) -> float:
     """Direct convolution in the same cycles, by the direct kernel entry of ISA `isa`, whose
     _core.kernel_constants() are `constants`."""
     lanes = int(constants["conv2d_vector_bytes"]) // itemsize
@@ -127,8 +151,10 @@ def conv2d_plan(algorithm: str, x_shape, weight_shape, geometry: Conv2dGeometry,
     itemsize = np.dtype(dtype).itemsize
     args = (n, in_per_group, out_channels // groups, groups, out_h, out_w)
     choice, constants = _core.kernel_choice(), _core.kernel_constants()
-    costs = {tile: winograd_cost(tile, *args, itemsize, choice["winograd"], constants)
-             for tile in WINOGRAD_TILES_FOR_DTYPE[np.dtype(dtype)]}
+    costs = {
+        tile: winograd_cost(tile, *args, itemsize, choice["winograd"], constants)
+        for tile in WINOGRAD_TILES_FOR_DTYPE[np.dtype(dtype)]
+    }
     if algorithm == "auto":
         costs[0] = direct_cost(*args, 9, itemsize, choice["conv2d_direct"], constants)
     return min(costs, key=lambda tile: (costs[tile], tile))

@@ -4,6 +4,7 @@ Arguments reaching these functions were already checked and normalised by the Py
 (fieldconv._params and each area's checks: _conv2d_args, _pool2d_args, _filter_args):
 arrays are C-contiguous, native float32 or float64, integers are plain ints.
 """
+
 from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
@@ -17,6 +18,7 @@ max_element_count: int  # 2**48: largest number of elements of any array
 
 # runtime
 max_num_threads: int  # largest count set_num_threads accepts
+
 def get_num_threads() -> int: ...  # 1 in a single-threaded fork child
 def set_num_threads(n: int, source: str = "set_num_threads") -> None: ...  # ValueError outside 1..max_num_threads
 def num_threads_source() -> str: ...  # "OMP_NUM_THREADS", "CPU affinity", "cgroup CPU quota", or who set it
@@ -25,7 +27,9 @@ def is_single_threaded_child() -> bool: ...  # forked from a thread that had run
 def threads_for_work(work_ns: float) -> int: ...  # threads a call of that much single-thread work gets now
 def cgroup_cpu_limit(proc_self_cgroup: str, cgroup_root: str) -> int: ...  # 0: no quota
 def affinity_cpu_count() -> int: ...
-def team_statistics(reset: bool = False) -> Dict[str, int]: ...  # peak_active_threads, peak_helpers, teams, caller_alone_windows
+def team_statistics(
+    reset: bool = False,
+) -> Dict[str, int]: ...  # peak_active_threads, peak_helpers, teams, caller_alone_windows
 def fma_peak_gflops(threads: int, seconds: float = 0.2) -> float: ...  # measured FMA throughput
 def get_isa() -> str: ...  # "avx512", "avx2" or "generic"
 def set_isa(name: str) -> None: ...  # for tests; ValueError if this CPU/build lacks it
@@ -83,7 +87,6 @@ def pool2d_output_shape(
     dilation: Pair,
     ceil_mode: bool,
 ) -> Pair: ...  # (out_height, out_width); ValueError for an invalid geometry (shapes.hpp)
-
 def max_pool2d(
     input: npt.NDArray[np.floating],
     output: npt.NDArray[np.floating],
@@ -94,7 +97,6 @@ def max_pool2d(
     dilation: Pair,
     ceil_mode: bool,
 ) -> None: ...  # writes values (and PyTorch's flat indices, if given) into (N, C, H_out, W_out) arrays
-
 def avg_pool2d(
     input: npt.NDArray[np.floating],
     output: npt.NDArray[np.floating],

@@ -16,6 +16,7 @@ tiles match the whole-array result bitwise), so neither end holds the full array
 variant. ``python -m fieldconv bench`` can call ``run_dask_benchmark``; ``bench/bench_dask.py``
 is the command-line script.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -40,13 +41,23 @@ def build_network(seed: int = 0, with_pool: bool = True):
         weight = rng.standard_normal((c_out, c_in, k, k)) * np.sqrt(2.0 / (c_in * k * k))
         # algorithm="direct": its results do not depend on where a tile starts, so the tiled and
         # whole-array digests are identical (Winograd agrees only within its error bound).
-        return fieldconv.Conv2d(weight.astype(np.float32), (0.1 * rng.standard_normal(c_out)).astype(np.float32),
-                                padding=padding, algorithm="direct")
+        return fieldconv.Conv2d(
+            weight.astype(np.float32),
+            (0.1 * rng.standard_normal(c_out)).astype(np.float32),
+            padding=padding,
+            algorithm="direct",
+        )
 
     pool = fieldconv.MaxPool2d(2) if hasattr(fieldconv, "MaxPool2d") else _NumpyMaxPool2()
     return fieldconv.Sequential(
-        conv(16, 3, 3, 1), fieldconv.ReLU(), conv(16, 16, 3, 1), fieldconv.ReLU(), pool,
-        conv(32, 16, 3, 1), fieldconv.ReLU(), conv(8, 32, 1, 0),
+        conv(16, 3, 3, 1),
+        fieldconv.ReLU(),
+        conv(16, 16, 3, 1),
+        fieldconv.ReLU(),
+        pool,
+        conv(32, 16, 3, 1),
+        fieldconv.ReLU(),
+        conv(8, 32, 1, 0),
     )
 
 
@@ -102,8 +113,12 @@ def _lazy_input(size: int, chunk: int, seed: int):
         (r0, r1), (c0, c1) = block_info[None]["array-location"][2:]
         return input_block(seed, r0 // chunk, c0 // chunk, r1 - r0, c1 - c0)
 
-    return da.map_blocks(block, chunks=((1,), (3,), _chunks(size, chunk), _chunks(size, chunk)), dtype=np.float32,
-                         meta=np.empty((0, 0, 0, 0), np.float32))
+    return da.map_blocks(
+        block,
+        chunks=((1,), (3,), _chunks(size, chunk), _chunks(size, chunk)),
+        dtype=np.float32,
+        meta=np.empty((0, 0, 0, 0), np.float32),
+    )
 
 
 def _chunks(size: int, chunk: int):
@@ -129,21 +144,23 @@ def _child(variant: str, size: int, chunk: int, seed: int) -> dict:
         for i, r0 in enumerate(range(0, size, chunk)):
             for j, c0 in enumerate(range(0, size, chunk)):
                 rows, cols = min(chunk, size - r0), min(chunk, size - c0)
-                x[:, :, r0:r0 + rows, c0:c0 + cols] = input_block(seed, i, j, rows, cols)
+                x[:, :, r0 : r0 + rows, c0 : c0 + cols] = input_block(seed, i, j, rows, cols)
         y = net(x)
         result["output_shape"] = list(y.shape)
         row_edges = np.cumsum((0,) + plan.chunks[2])
         col_edges = np.cumsum((0,) + plan.chunks[3])
         result["digest"] = _combine(
-            _digest(y[:, :, row_edges[i]:row_edges[i + 1], col_edges[j]:col_edges[j + 1]])
-            for i in range(len(row_edges) - 1) for j in range(len(col_edges) - 1)
+            _digest(y[:, :, row_edges[i] : row_edges[i + 1], col_edges[j] : col_edges[j + 1]])
+            for i in range(len(row_edges) - 1)
+            for j in range(len(col_edges) - 1)
         )
     elif variant == "dask":
         workers = fieldconv.get_num_threads()
         fieldconv.set_num_threads(1)  # parallelism across tiles instead of inside each
         blocks = plan.to_delayed().ravel()
-        digests = dask.compute(*[dask.delayed(_digest)(block) for block in blocks], scheduler="threads",
-                               num_workers=workers)
+        digests = dask.compute(
+            *[dask.delayed(_digest)(block) for block in blocks], scheduler="threads", num_workers=workers
+        )
         result["output_shape"] = list(plan.shape)
         result["digest"] = _combine(digests)
         result["tasks"] = len(blocks)
@@ -155,8 +172,9 @@ def _child(variant: str, size: int, chunk: int, seed: int) -> dict:
     return result
 
 
-def run_dask_benchmark(size: int = 4096, chunk: int = 512, *, variants=VARIANTS, seed: int = 0, file=None,
-                       show: bool = True):
+def run_dask_benchmark(
+    size: int = 4096, chunk: int = 512, *, variants=VARIANTS, seed: int = 0, file=None, show: bool = True
+):
     """Run each variant in a fresh process; print a table (unless show=False) and return the rows
     (dicts: variant, seconds, peak_rss_mib, digest, ...)."""
     rows = []
@@ -180,8 +198,10 @@ def format_table(rows) -> str:
     lines = [f"{'variant':<9} {'time (s)':>9} {'peak RSS (MiB)':>15}  {'threads':<11} output digest"]
     for row in rows:
         digest = row.get("digest", "-")
-        lines.append(f"{row['variant']:<9} {row['seconds']:>9.2f} {row['peak_rss_mib']:>15.0f}  "
-                     f"{str(row['threads']):<11} {digest}")
+        lines.append(
+            f"{row['variant']:<9} {row['seconds']:>9.2f} {row['peak_rss_mib']:>15.0f}  "
+            f"{str(row['threads']):<11} {digest}"
+        )
     digests = [row["digest"] for row in rows if "digest" in row]
     if len(set(digests)) > 1:
         lines.append("WARNING: the outputs differ between variants")

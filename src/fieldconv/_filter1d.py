@@ -4,6 +4,7 @@
 SciPy's sums in SciPy's order (float64, no FMA), so results equal scipy.ndimage's bit for bit;
 ``gaussian_kernel1d`` gives the same weights as scipy.ndimage's Gaussian kernels.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,15 +26,26 @@ def _prepare(input: np.ndarray, output: np.ndarray):
         source = np.ascontiguousarray(source, dtype=source.dtype.newbyteorder("="))
     target = output if _in_place_target(output) else np.empty(output.shape, output.dtype.newbyteorder("="))
     if np.may_share_memory(source, target):
-        same = (source.dtype == target.dtype and source.__array_interface__["data"][0]
-                == target.__array_interface__["data"][0])
+        same = (
+            source.dtype == target.dtype
+            and source.__array_interface__["data"][0] == target.__array_interface__["data"][0]
+        )
         if not same:  # only the very same array can be filtered in place, line by line
             source = source.copy()
     return source, target
 
 
-def run(input: np.ndarray, output: np.ndarray, axis: int, weights, size: int, origin: int, border: int,
-        cval: float, kind: int) -> np.ndarray:
+def run(
+    input: np.ndarray,
+    output: np.ndarray,
+    axis: int,
+    weights,
+    size: int,
+    origin: int,
+    border: int,
+    cval: float,
+    kind: int,
+) -> np.ndarray:
     """Filters `input` along `axis` into `output` (same shape; checked by the caller). weights:
     float64 taps for KIND_WEIGHTS (None for KIND_UNIFORM, whose window is `size`)."""
     _filter_args.ndimage_check_io(input, output)
@@ -42,18 +54,29 @@ def run(input: np.ndarray, output: np.ndarray, axis: int, weights, size: int, or
     source, target = _prepare(input, output)
     shape = source.shape
     outer = int(np.prod(shape[:axis], dtype=np.int64))
-    inner = int(np.prod(shape[axis + 1:], dtype=np.int64))
+    inner = int(np.prod(shape[axis + 1 :], dtype=np.int64))
     view = (outer, shape[axis], inner)
     taps = np.ascontiguousarray(weights if weights is not None else np.zeros(0), dtype=np.float64)
-    _core.correlate1d(source.reshape(view), target.reshape(view), taps, int(size), int(origin), int(border),
-                      float(cval), int(kind))
+    _core.correlate1d(
+        source.reshape(view), target.reshape(view), taps, int(size), int(origin), int(border), float(cval), int(kind)
+    )
     if target is not output:
         output[...] = target
     return output
 
 
-def run_then_last(input: np.ndarray, output: np.ndarray, weights, origin: int, border: int, cval: float,
-                  weights2, origin2: int, border2: int, cval2: float) -> np.ndarray:
+def run_then_last(
+    input: np.ndarray,
+    output: np.ndarray,
+    weights,
+    origin: int,
+    border: int,
+    cval: float,
+    weights2,
+    origin2: int,
+    border2: int,
+    cval2: float,
+) -> np.ndarray:
     """correlate1d along axis ndim - 2 into output, then along the last axis of output in place
     (each pass as `run` with KIND_WEIGHTS), in one sweep over memory where the rows fit."""
     _filter_args.ndimage_check_io(input, output)
@@ -62,10 +85,18 @@ def run_then_last(input: np.ndarray, output: np.ndarray, weights, origin: int, b
     source, target = _prepare(input, output)
     shape = source.shape
     view = (int(np.prod(shape[:-2], dtype=np.int64)), shape[-2], shape[-1])
-    _core.correlate1d_then_last(source.reshape(view), target.reshape(view),
-                                np.ascontiguousarray(weights, dtype=np.float64), int(origin), int(border), float(cval),
-                                np.ascontiguousarray(weights2, dtype=np.float64), int(origin2), int(border2),
-                                float(cval2))
+    _core.correlate1d_then_last(
+        source.reshape(view),
+        target.reshape(view),
+        np.ascontiguousarray(weights, dtype=np.float64),
+        int(origin),
+        int(border),
+        float(cval),
+        np.ascontiguousarray(weights2, dtype=np.float64),
+        int(origin2),
+        int(border2),
+        float(cval2),
+    )
     if target is not output:
         output[...] = target
     return output
@@ -81,8 +112,18 @@ def run_then_last_two(input: np.ndarray, output: np.ndarray, taps, borders, cval
     shape = source.shape
     view = (int(np.prod(shape[:-3], dtype=np.int64)), shape[-3], shape[-2] * shape[-1])
     w1, w2, w3 = (np.ascontiguousarray(t, dtype=np.float64) for t in taps)
-    _core.correlate1d_then_last_two(source.reshape(view), target.reshape(view), int(shape[-2]), w1, int(borders[0]),
-                                    w2, int(borders[1]), w3, int(borders[2]), float(cval))
+    _core.correlate1d_then_last_two(
+        source.reshape(view),
+        target.reshape(view),
+        int(shape[-2]),
+        w1,
+        int(borders[0]),
+        w2,
+        int(borders[1]),
+        w3,
+        int(borders[2]),
+        float(cval),
+    )
     if target is not output:
         output[...] = target
     return output
@@ -95,7 +136,7 @@ def gaussian_kernel1d(sigma: float, order: int, radius: int) -> np.ndarray:
         raise ValueError(f"order must be non-negative, got {order}")
     x = np.arange(-radius, radius + 1)
     variance = sigma * sigma
-    phi = np.exp(-0.5 / variance * x ** 2)
+    phi = np.exp(-0.5 / variance * x**2)
     phi = phi / phi.sum()
     if order == 0:
         return phi

@@ -8,6 +8,7 @@ with ext the planes extended by a border rule. ``direct`` runs the C++ core
 (fieldconv/filter2d.hpp); ``fft`` computes the same sums with numpy.fft on the explicitly
 extended planes; ``prefer_fft`` is the "auto" cost model.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,8 +35,18 @@ def direct(stack, kernel, out_hw, row_offset, col_offset, border, fill, accumula
     if out is None:
         out = np.empty((stack.shape[0],) + tuple(out_hw), dtype=out_dtype)
     fill_array = np.asarray(fill, dtype=acc_dtype).reshape(1)
-    _core.filter2d(stack, out, np.ascontiguousarray(rows, dtype=np.int64), np.ascontiguousarray(cols, dtype=np.int64),
-                   weights, fill_array, accumulator, int(row_offset), int(col_offset), int(border))
+    _core.filter2d(
+        stack,
+        out,
+        np.ascontiguousarray(rows, dtype=np.int64),
+        np.ascontiguousarray(cols, dtype=np.int64),
+        weights,
+        fill_array,
+        accumulator,
+        int(row_offset),
+        int(col_offset),
+        int(border),
+    )
     return out
 
 

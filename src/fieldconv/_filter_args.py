@@ -2,6 +2,7 @@
 argument rules exactly as SciPy 1.17, with SciPy's exception types and clearer messages, and the
 border and accumulator codes the C++ filters take.
 """
+
 from __future__ import annotations
 
 import math
@@ -28,8 +29,14 @@ def filter_method(method) -> str:
 
 
 SIGNAL_MODES = {"valid": 0, "same": 1, "full": 2}
-SIGNAL_BOUNDARIES = {"fill": BORDER_CONSTANT, "pad": BORDER_CONSTANT, "wrap": BORDER_WRAP,
-                     "circular": BORDER_WRAP, "symm": BORDER_REFLECT, "symmetric": BORDER_REFLECT}
+SIGNAL_BOUNDARIES = {
+    "fill": BORDER_CONSTANT,
+    "pad": BORDER_CONSTANT,
+    "wrap": BORDER_WRAP,
+    "circular": BORDER_WRAP,
+    "symm": BORDER_REFLECT,
+    "symmetric": BORDER_REFLECT,
+}
 
 
 def signal_mode(mode) -> str:
@@ -41,11 +48,15 @@ def signal_mode(mode) -> str:
 def signal_boundary(boundary) -> int:
     if isinstance(boundary, str) and boundary == "reflect":
         # scipy.signal's table knows the name but its C core refuses it
-        raise ValueError("boundary='reflect' is not supported by scipy.signal.correlate2d/convolve2d; "
-                         "use 'fill', 'wrap' (or 'circular') or 'symm' (or 'symmetric')")
+        raise ValueError(
+            "boundary='reflect' is not supported by scipy.signal.correlate2d/convolve2d; "
+            "use 'fill', 'wrap' (or 'circular') or 'symm' (or 'symmetric')"
+        )
     if not isinstance(boundary, str) or boundary not in SIGNAL_BOUNDARIES:
-        raise ValueError("boundary must be 'fill' (or 'pad'), 'wrap' (or 'circular') or 'symm' "
-                         f"(or 'symmetric'), got {_describe(boundary)}")
+        raise ValueError(
+            "boundary must be 'fill' (or 'pad'), 'wrap' (or 'circular') or 'symm' "
+            f"(or 'symmetric'), got {_describe(boundary)}"
+        )
     return SIGNAL_BOUNDARIES[boundary]
 
 
@@ -60,8 +71,10 @@ def signal_inputs(in1, in2, mode: str, name: str):
         ok1 = all(a.shape[i] >= b.shape[i] for i in range(2))
         ok2 = all(b.shape[i] >= a.shape[i] for i in range(2))
         if not (ok1 or ok2):
-            raise ValueError(f"For 'valid' mode, one must be at least as large as the other in every dimension "
-                             f"(in1.shape={a.shape}, in2.shape={b.shape})")
+            raise ValueError(
+                f"For 'valid' mode, one must be at least as large as the other in every dimension "
+                f"(in1.shape={a.shape}, in2.shape={b.shape})"
+            )
         swapped = not ok1
     return a, b, swapped
 
@@ -71,11 +84,13 @@ def filter_extents(name: str, what: str, shape) -> None:
     checked before the kernel's taps or the output are built (a broadcast view can be huge
     without memory behind it)."""
     if any(n > MAX_EXTENT for n in shape):
-        raise ValueError(f"{name}: {what} shape {tuple(shape)} exceeds the limit of {MAX_EXTENT} "
-                         "(2**31 - 1) elements along an axis")
+        raise ValueError(
+            f"{name}: {what} shape {tuple(shape)} exceeds the limit of {MAX_EXTENT} (2**31 - 1) elements along an axis"
+        )
     if math.prod(shape) > MAX_ELEMENTS:
-        raise ValueError(f"{name}: {what} shape {tuple(shape)} has {math.prod(shape)} elements, more than the "
-                         "limit of 2**48")
+        raise ValueError(
+            f"{name}: {what} shape {tuple(shape)} has {math.prod(shape)} elements, more than the limit of 2**48"
+        )
 
 
 def signal_dtype(a: np.ndarray, b: np.ndarray) -> np.dtype:
@@ -83,15 +98,19 @@ def signal_dtype(a: np.ndarray, b: np.ndarray) -> np.dtype:
     try:
         return np.promote_types(a.dtype, b.dtype)
     except TypeError:
-        raise ValueError(f"in1 and in2 have no common numeric dtype ({a.dtype} and {b.dtype}); "
-                         "accepted: integer, float32/64, longdouble and complex dtypes") from None
+        raise ValueError(
+            f"in1 and in2 have no common numeric dtype ({a.dtype} and {b.dtype}); "
+            "accepted: integer, float32/64, longdouble and complex dtypes"
+        ) from None
 
 
 def signal_check_dtype(dtype: np.dtype, name: str) -> None:
     if dtype.kind in "iu" or dtype.char in "fdgFDG":
         return
-    raise ValueError(f"{name} not available for dtype {dtype} (as scipy.signal: bool, float16, object and "
-                     "non-numeric dtypes are refused); accepted: integer, float32/64, longdouble, complex")
+    raise ValueError(
+        f"{name} not available for dtype {dtype} (as scipy.signal: bool, float16, object and "
+        "non-numeric dtypes are refused); accepted: integer, float32/64, longdouble, complex"
+    )
 
 
 def signal_fillvalue(fillvalue, dtype: np.dtype) -> np.ndarray:
@@ -113,9 +132,11 @@ def signal_fillvalue(fillvalue, dtype: np.dtype) -> np.ndarray:
             np.asarray(fillvalue, dtype=np.complex128)  # SciPy's fallback: its exception type propagates
         except (TypeError, ValueError) as error:
             raise type(error)(f"fillvalue must be a number, got {_describe(fillvalue)} ({error})") from None
-        raise ValueError("could not cast `fillvalue` directly to the output type (it was first converted to "
-                         f"complex): fillvalue {_describe(fillvalue)} is not representable in the result dtype "
-                         f"{dtype} without an unsafe cast") from None
+        raise ValueError(
+            "could not cast `fillvalue` directly to the output type (it was first converted to "
+            f"complex): fillvalue {_describe(fillvalue)} is not representable in the result dtype "
+            f"{dtype} without an unsafe cast"
+        ) from None
     if value.size != 1:
         if value.size == 0:
             raise ValueError(f"`fillvalue` cannot be an empty array (got shape {value.shape}).")
@@ -123,9 +144,16 @@ def signal_fillvalue(fillvalue, dtype: np.dtype) -> np.ndarray:
     return value.reshape(())
 
 
-NDIMAGE_MODES = {"nearest": BORDER_NEAREST, "wrap": BORDER_WRAP, "grid-wrap": BORDER_WRAP,
-                 "reflect": BORDER_REFLECT, "grid-mirror": BORDER_REFLECT, "mirror": BORDER_MIRROR,
-                 "constant": BORDER_CONSTANT, "grid-constant": BORDER_CONSTANT}
+NDIMAGE_MODES = {
+    "nearest": BORDER_NEAREST,
+    "wrap": BORDER_WRAP,
+    "grid-wrap": BORDER_WRAP,
+    "reflect": BORDER_REFLECT,
+    "grid-mirror": BORDER_REFLECT,
+    "mirror": BORDER_MIRROR,
+    "constant": BORDER_CONSTANT,
+    "grid-constant": BORDER_CONSTANT,
+}
 NDIMAGE_IO_KINDS = frozenset("?bBhHiIlLqQfd")
 
 
@@ -133,8 +161,10 @@ def ndimage_mode(mode) -> int:
     if not isinstance(mode, str) and isinstance(mode, Iterable):
         raise RuntimeError("A sequence of modes is not supported (mode must be one string)")
     if not isinstance(mode, str) or mode not in NDIMAGE_MODES:
-        raise RuntimeError(f"boundary mode not supported: mode must be one of {', '.join(map(repr, NDIMAGE_MODES))}, "
-                           f"got {_describe(mode)}")
+        raise RuntimeError(
+            f"boundary mode not supported: mode must be one of {', '.join(map(repr, NDIMAGE_MODES))}, "
+            f"got {_describe(mode)}"
+        )
     return NDIMAGE_MODES[mode]
 
 
@@ -169,16 +199,19 @@ def ndimage_origin_int(origin) -> int:
     try:
         return operator.index(origin)
     except TypeError:
-        raise TypeError(f"origin must be an integer or a sequence of integers (one per filtered axis), "
-                        f"got {_describe(origin)}") from None
+        raise TypeError(
+            f"origin must be an integer or a sequence of integers (one per filtered axis), got {_describe(origin)}"
+        ) from None
 
 
 def ndimage_sequence(value, rank: int, name: str) -> list:
     if not isinstance(value, str) and np.iterable(value):
         items = list(value)
         if len(items) != rank:
-            raise RuntimeError(f"sequence argument must have length equal to input rank: {name} has "
-                               f"{len(items)} entries for {rank} filtered axes")
+            raise RuntimeError(
+                f"sequence argument must have length equal to input rank: {name} has "
+                f"{len(items)} entries for {rank} filtered axes"
+            )
         return items
     return [value] * rank
 
@@ -190,8 +223,10 @@ def ndimage_check_origin(origin, size: int) -> int:
         ndimage_origin_int(origin)
         raise
     if invalid:
-        raise ValueError(f"Invalid origin {origin!r} for a weights axis of length {size}; origin must satisfy "
-                         "-(weights.shape[k] // 2) <= origin[k] <= (weights.shape[k]-1) // 2")
+        raise ValueError(
+            f"Invalid origin {origin!r} for a weights axis of length {size}; origin must satisfy "
+            "-(weights.shape[k] // 2) <= origin[k] <= (weights.shape[k]-1) // 2"
+        )
     return origin
 
 
@@ -233,8 +268,10 @@ def ndimage_check_io(input: np.ndarray, output: np.ndarray) -> None:
         return
     for array, what in ((input, "input"), (output, "output")):
         if array.dtype.char not in NDIMAGE_IO_KINDS:
-            raise RuntimeError(f"array type not supported: {what} dtype {array.dtype} (scipy.ndimage accepts bool, "
-                               "integer, float32 and float64; complex through real and imaginary parts)")
+            raise RuntimeError(
+                f"array type not supported: {what} dtype {array.dtype} (scipy.ndimage accepts bool, "
+                "integer, float32 and float64; complex through real and imaginary parts)"
+            )
 
 
 def ndimage_cval(cval) -> float:

@@ -6,6 +6,7 @@ area build on these and live beside it: ``_conv2d_args``, ``_pool2d_args``, ``_f
 (signal, ndimage, numeric) and ``_receptive_field_args``; ``_conv2d_planner`` picks the conv2d
 algorithm.
 """
+
 from __future__ import annotations
 
 import numbers

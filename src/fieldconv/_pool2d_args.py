@@ -1,6 +1,7 @@
 """Argument checks of max_pool2d, avg_pool2d and their layers: geometry, divisor override and
 input, normalised before any C++ runs. Output shapes come from shapes.hpp through ``_core``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -11,6 +11,7 @@ at 0 and each layer subtracts p * j from it. We keep that number exactly (a Pyth
 deep the stack) and derive start from it, so input_region never rounds a float; start itself is
 a multiple of 1/2 (a half-integer for an even field, as for an even kernel).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -47,7 +48,11 @@ class ReceptiveField:
         if not isinstance(other, ReceptiveField):
             return NotImplemented
         return (self.size, self.jump, self._first, self._aligned) == (
-            other.size, other.jump, other._first, other._aligned)
+            other.size,
+            other.jump,
+            other._first,
+            other._aligned,
+        )
 
     def __hash__(self):
         return hash((ReceptiveField, self.size, self.jump, self._first, self._aligned))
@@ -148,8 +153,9 @@ class ReceptiveField:
         return tuple(region)
 
 
-def join_receptive_fields(fields: Sequence[ReceptiveField], branch_names: Sequence[str], join_name: str
-                          ) -> ReceptiveField:
+def join_receptive_fields(
+    fields: Sequence[ReceptiveField], branch_names: Sequence[str], join_name: str
+) -> ReceptiveField:
     """The field of a join (residual add, channel concatenation) of branches with these fields.
 
     After Araujo, Norris & Sim, "Computing Receptive Fields of Convolutional Neural Networks"
@@ -166,8 +172,9 @@ def join_receptive_fields(fields: Sequence[ReceptiveField], branch_names: Sequen
         raise ValueError(f"join {join_name!r} has no branches")
     for name, field in zip(names, fields):
         if not isinstance(field, ReceptiveField):
-            raise TypeError(f"join {join_name!r}: the field of branch {name!r} must be a ReceptiveField, "
-                            f"got {type(field).__name__}")
+            raise TypeError(
+                f"join {join_name!r}: the field of branch {name!r} must be a ReceptiveField, got {type(field).__name__}"
+            )
     for name, field in zip(names[1:], fields[1:]):
         if field.jump != fields[0].jump:
             raise ValueError(
@@ -223,8 +230,10 @@ def field_for_shape(layer, input_shape, where: str) -> ReceptiveField:
     if callable(method):
         value = method(input_shape)
         if not isinstance(value, ReceptiveField):
-            raise TypeError(f"{where} ({type(layer).__name__}).receptive_field_for(input_shape) must return a "
-                            f"fieldconv.ReceptiveField, got {type(value).__name__}")
+            raise TypeError(
+                f"{where} ({type(layer).__name__}).receptive_field_for(input_shape) must return a "
+                f"fieldconv.ReceptiveField, got {type(value).__name__}"
+            )
         return value
     return _field_of(layer, where)
 

@@ -1,6 +1,7 @@
 """Argument checks of receptive fields (``ReceptiveField``) and of the output pixels whose fields
 are asked for (``ReceptiveField.input_window``, ``plot_receptive_field``).
 """
+
 from __future__ import annotations
 
 import numbers
@@ -27,7 +28,9 @@ def rf_extent_pair(value, name: str) -> Pair:
     if isinstance(value, (tuple, list, np.ndarray)):
         items = list(np.asarray(value, dtype=object).ravel()) if isinstance(value, np.ndarray) else list(value)
         if len(items) != 2 or (isinstance(value, np.ndarray) and value.ndim != 1):
-            raise ValueError(f"{name} must be a positive integer or a pair (rows, cols) of them, got {_describe(value)}")
+            raise ValueError(
+                f"{name} must be a positive integer or a pair (rows, cols) of them, got {_describe(value)}"
+            )
         return (_rf_int(items[0], f"{name}[0]"), _rf_int(items[1], f"{name}[1]"))
     number = _rf_int(value, name)
     return (number, number)
@@ -62,7 +65,9 @@ def rf_start_pair(value, name: str):
 def output_index(value, name: str, count: Optional[int] = None) -> int:
     """An output row/col index: an int in [0, count) (count None: any int >= 0)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"output index {name} must be an integer, got {_describe(value)} of type {type(value).__name__}")
+        raise TypeError(
+            f"output index {name} must be an integer, got {_describe(value)} of type {type(value).__name__}"
+        )
     value = int(value)
     if value < 0 or (count is not None and value >= count):
         valid = f"0 <= {name} <= {count - 1}" if count is not None else f"{name} >= 0"

@@ -1,4 +1,5 @@
 """Thread count, kernel family and build configuration."""
+
 from __future__ import annotations
 
 import contextlib
@@ -49,10 +50,14 @@ def _set(n: int, source: str) -> None:
     _core.set_num_threads(n, source)
     if n > 1 and _core.is_single_threaded_child() and not _warned_single_threaded_child:
         _warned_single_threaded_child = True
-        warnings.warn(f"fieldconv runs single-threaded in this process, whatever the count ({n}): it was forked "
-                      "from a thread that had run a fieldconv thread team, whose OpenMP threads do not exist "
-                      "in the child. Fork before the first threaded call, or use the 'spawn' or 'forkserver' "
-                      "start method, to keep threads.", RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"fieldconv runs single-threaded in this process, whatever the count ({n}): it was forked "
+            "from a thread that had run a fieldconv thread team, whose OpenMP threads do not exist "
+            "in the child. Fork before the first threaded call, or use the 'spawn' or 'forkserver' "
+            "start method, to keep threads.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 def get_isa() -> str:
@@ -99,9 +104,12 @@ def _warn_if_isa_request_unmet() -> None:
     portable ones rather than crash, and the user is told so once, at import."""
     requested = os.environ.get("FIELDCONV_ISA", "")
     if requested and requested != get_isa():
-        warnings.warn(f"FIELDCONV_ISA={requested!r} is not a kernel family this CPU and build support "
-                      f"('generic', and 'avx2' or 'avx512' where the CPU has them); using {get_isa()!r}",
-                      RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"FIELDCONV_ISA={requested!r} is not a kernel family this CPU and build support "
+            f"('generic', and 'avx2' or 'avx512' where the CPU has them); using {get_isa()!r}",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 _warn_if_isa_request_unmet()

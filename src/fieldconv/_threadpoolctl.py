@@ -6,6 +6,7 @@ for exported symbols; the compiled module ``fieldconv._core`` exports the two C 
 here (csrc/runtime.cpp). Registered at ``import fieldconv`` when threadpoolctl (>= 3.5, which
 has ``register``) is installed; nothing happens without it.
 """
+
 from __future__ import annotations
 
 import importlib.util

@@ -2,6 +2,7 @@
 fieldconv Graph. This module only translates (which layer, which arguments, which name); every
 number is computed by the layers themselves. torch is imported inside from_torch only.
 """
+
 from __future__ import annotations
 
 import operator
@@ -13,8 +14,24 @@ if TYPE_CHECKING:  # torch stays optional: imported inside from_torch only
 
 from . import _params
 from .graph import INPUT, Add, Cat, Graph, Mul
-from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d, Conv2d, Dropout, Flatten, Hardsigmoid, Hardswish,
-                     Identity, Linear, MaxPool2d, ReLU, ReLU6, Sigmoid, SiLU, Upsample)
+from .layers import (
+    AdaptiveAvgPool2d,
+    AvgPool2d,
+    BatchNorm2d,
+    Conv2d,
+    Dropout,
+    Flatten,
+    Hardsigmoid,
+    Hardswish,
+    Identity,
+    Linear,
+    MaxPool2d,
+    ReLU,
+    ReLU6,
+    Sigmoid,
+    SiLU,
+    Upsample,
+)
 
 SUPPORTED = (
     "modules Conv2d, BatchNorm2d, ReLU, ReLU6, Hardtanh(0, 6), MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Linear, "
@@ -79,42 +96,87 @@ def _function_table(torch):
             if function is not None:
                 table[function] = (kind, names, defaults)
 
-    add("relu", [F.relu, torch.relu, getattr(torch, "relu_", None), getattr(F, "relu_", None)],
-        ("input", "inplace"), {"inplace": False})
+    add(
+        "relu",
+        [F.relu, torch.relu, getattr(torch, "relu_", None), getattr(F, "relu_", None)],
+        ("input", "inplace"),
+        {"inplace": False},
+    )
     add("relu6", [F.relu6], ("input", "inplace"), {"inplace": False})
-    add("hardtanh", [F.hardtanh, getattr(F, "hardtanh_", None)], ("input", "min_val", "max_val", "inplace"),
-        {"min_val": -1.0, "max_val": 1.0, "inplace": False})
-    add("clamp", [torch.clamp, torch.clip, getattr(torch, "clamp_", None)], ("input", "min", "max"),
-        {"min": None, "max": None})
-    add("max_pool2d", [F.max_pool2d, torch.max_pool2d, getattr(F, "_max_pool2d", None)],
+    add(
+        "hardtanh",
+        [F.hardtanh, getattr(F, "hardtanh_", None)],
+        ("input", "min_val", "max_val", "inplace"),
+        {"min_val": -1.0, "max_val": 1.0, "inplace": False},
+    )
+    add(
+        "clamp",
+        [torch.clamp, torch.clip, getattr(torch, "clamp_", None)],
+        ("input", "min", "max"),
+        {"min": None, "max": None},
+    )
+    add(
+        "max_pool2d",
+        [F.max_pool2d, torch.max_pool2d, getattr(F, "_max_pool2d", None)],
         ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"),
-        {"stride": None, "padding": 0, "dilation": 1, "ceil_mode": False, "return_indices": False})
-    add("avg_pool2d", [F.avg_pool2d],
+        {"stride": None, "padding": 0, "dilation": 1, "ceil_mode": False, "return_indices": False},
+    )
+    add(
+        "avg_pool2d",
+        [F.avg_pool2d],
         ("input", "kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"),
-        {"stride": None, "padding": 0, "ceil_mode": False, "count_include_pad": True, "divisor_override": None})
-    add("adaptive_avg_pool2d", [F.adaptive_avg_pool2d, getattr(torch._C._nn, "adaptive_avg_pool2d", None)],
-        ("input", "output_size"), {})
+        {"stride": None, "padding": 0, "ceil_mode": False, "count_include_pad": True, "divisor_override": None},
+    )
+    add(
+        "adaptive_avg_pool2d",
+        [F.adaptive_avg_pool2d, getattr(torch._C._nn, "adaptive_avg_pool2d", None)],
+        ("input", "output_size"),
+        {},
+    )
     add("flatten", [torch.flatten], ("input", "start_dim", "end_dim"), {"start_dim": 0, "end_dim": -1})
     add("add", [operator.add, operator.iadd, torch.add], ("input", "other", "alpha"), {"alpha": 1})
-    add("cat", [torch.cat, getattr(torch, "concat", None), getattr(torch, "concatenate", None)],
-        ("tensors", "dim"), {"dim": 0})
-    add("dropout", [F.dropout, F.dropout2d, getattr(F, "dropout1d", None), getattr(F, "alpha_dropout", None)],
-        ("input", "p", "training", "inplace"), {"p": 0.5, "training": True, "inplace": False})
-    add("conv2d", [F.conv2d, torch.conv2d],
+    add(
+        "cat",
+        [torch.cat, getattr(torch, "concat", None), getattr(torch, "concatenate", None)],
+        ("tensors", "dim"),
+        {"dim": 0},
+    )
+    add(
+        "dropout",
+        [F.dropout, F.dropout2d, getattr(F, "dropout1d", None), getattr(F, "alpha_dropout", None)],
+        ("input", "p", "training", "inplace"),
+        {"p": 0.5, "training": True, "inplace": False},
+    )
+    add(
+        "conv2d",
+        [F.conv2d, torch.conv2d],
         ("input", "weight", "bias", "stride", "padding", "dilation", "groups"),
-        {"bias": None, "stride": 1, "padding": 0, "dilation": 1, "groups": 1})
+        {"bias": None, "stride": 1, "padding": 0, "dilation": 1, "groups": 1},
+    )
     add("linear", [F.linear], ("input", "weight", "bias"), {"bias": None})
-    add("batch_norm", [F.batch_norm],
+    add(
+        "batch_norm",
+        [F.batch_norm],
         ("input", "running_mean", "running_var", "weight", "bias", "training", "momentum", "eps"),
-        {"weight": None, "bias": None, "training": False, "momentum": 0.1, "eps": 1e-5})
+        {"weight": None, "bias": None, "training": False, "momentum": 0.1, "eps": 1e-5},
+    )
     add("sigmoid", [torch.sigmoid, getattr(F, "sigmoid", None)], ("input",), {})
     add("silu", [F.silu], ("input", "inplace"), {"inplace": False})
     add("hardswish", [F.hardswish], ("input", "inplace"), {"inplace": False})
     add("hardsigmoid", [F.hardsigmoid], ("input", "inplace"), {"inplace": False})
-    add("interpolate", [F.interpolate, getattr(F, "upsample", None)],
+    add(
+        "interpolate",
+        [F.interpolate, getattr(F, "upsample", None)],
         ("input", "size", "scale_factor", "mode", "align_corners", "recompute_scale_factor", "antialias"),
-        {"size": None, "scale_factor": None, "mode": "nearest", "align_corners": None,
-         "recompute_scale_factor": None, "antialias": False})
+        {
+            "size": None,
+            "scale_factor": None,
+            "mode": "nearest",
+            "align_corners": None,
+            "recompute_scale_factor": None,
+            "antialias": False,
+        },
+    )
     add("mul", [operator.mul, operator.imul, torch.mul], ("input", "other"), {})
     add("mean", [torch.mean], ("input", "dim", "keepdim", "dtype"), {"keepdim": False, "dtype": None})
     add("getattr", [getattr], ("obj", "name"), {})
@@ -259,16 +321,31 @@ class _Translator:
     def module_layer(self, node, module, nn):
         if type(module) is nn.Conv2d:
             if module.padding_mode != "zeros":
-                raise ValueError(f"from_torch: node {node.name!r} (Conv2d {node.target}): padding_mode="
-                                 f"{module.padding_mode!r} is not supported, only 'zeros'")
-            return Conv2d(self.array(module.weight), self.array(module.bias), module.stride, module.padding,
-                          module.dilation, module.groups)
+                raise ValueError(
+                    f"from_torch: node {node.name!r} (Conv2d {node.target}): padding_mode="
+                    f"{module.padding_mode!r} is not supported, only 'zeros'"
+                )
+            return Conv2d(
+                self.array(module.weight),
+                self.array(module.bias),
+                module.stride,
+                module.padding,
+                module.dilation,
+                module.groups,
+            )
         if type(module) is nn.BatchNorm2d:
             if module.running_mean is None or module.running_var is None:
-                raise ValueError(f"from_torch: node {node.name!r} (BatchNorm2d {node.target}) has no running "
-                                 "statistics (track_running_stats=False); inference needs them")
-            return BatchNorm2d(self.array(module.weight), self.array(module.bias), self.array(module.running_mean),
-                               self.array(module.running_var), module.eps)
+                raise ValueError(
+                    f"from_torch: node {node.name!r} (BatchNorm2d {node.target}) has no running "
+                    "statistics (track_running_stats=False); inference needs them"
+                )
+            return BatchNorm2d(
+                self.array(module.weight),
+                self.array(module.bias),
+                self.array(module.running_mean),
+                self.array(module.running_var),
+                module.eps,
+            )
         if type(module) is nn.ReLU:
             return ReLU()
         if type(module) is nn.ReLU6:
@@ -280,8 +357,14 @@ class _Translator:
                 _unsupported(node, "MaxPool2d(return_indices=True)")
             return MaxPool2d(module.kernel_size, module.stride, module.padding, module.dilation, module.ceil_mode)
         if type(module) is nn.AvgPool2d:
-            return AvgPool2d(module.kernel_size, module.stride, module.padding, module.ceil_mode,
-                             module.count_include_pad, module.divisor_override)
+            return AvgPool2d(
+                module.kernel_size,
+                module.stride,
+                module.padding,
+                module.ceil_mode,
+                module.count_include_pad,
+                module.divisor_override,
+            )
         if type(module) is nn.AdaptiveAvgPool2d:
             return AdaptiveAvgPool2d(module.output_size)
         if type(module) is nn.Linear:
@@ -361,8 +444,10 @@ class _Translator:
             if not isinstance(tensors, (list, tuple)) or not tensors:
                 _unsupported(node, "torch.cat of something other than a list of tensors")
             if args["dim"] not in (1, -3):
-                raise ValueError(f"from_torch: node {node.name!r} (torch.cat): dim={args['dim']} is not supported, "
-                                 "only the channel axis (dim=1; torch.cat's default dim is 0, the batch axis)")
+                raise ValueError(
+                    f"from_torch: node {node.name!r} (torch.cat): dim={args['dim']} is not supported, "
+                    "only the channel axis (dim=1; torch.cat's default dim is 0, the batch axis)"
+                )
             sources = [self.tensor(node, t, f"tensor {k} of torch.cat") for k, t in enumerate(tensors)]
             self.emit(node, Cat(), sources, 0)
             return
@@ -395,11 +480,18 @@ class _Translator:
         elif kind == "max_pool2d":
             if args["return_indices"]:
                 _unsupported(node, "max_pool2d(return_indices=True)")
-            layer = MaxPool2d(args["kernel_size"], args["stride"] or None, args["padding"], args["dilation"],
-                              args["ceil_mode"])
+            layer = MaxPool2d(
+                args["kernel_size"], args["stride"] or None, args["padding"], args["dilation"], args["ceil_mode"]
+            )
         elif kind == "avg_pool2d":
-            layer = AvgPool2d(args["kernel_size"], args["stride"] or None, args["padding"], args["ceil_mode"],
-                              args["count_include_pad"], args["divisor_override"])
+            layer = AvgPool2d(
+                args["kernel_size"],
+                args["stride"] or None,
+                args["padding"],
+                args["ceil_mode"],
+                args["count_include_pad"],
+                args["divisor_override"],
+            )
         elif kind == "adaptive_avg_pool2d":
             layer = AdaptiveAvgPool2d(args["output_size"])
         elif kind == "flatten":
@@ -413,19 +505,25 @@ class _Translator:
         elif kind == "mean":
             dims = args["dim"] if isinstance(args["dim"], (tuple, list)) else (args["dim"],)
             if sorted(int(d) % 4 for d in dims) != [2, 3] or not args["keepdim"] or args["dtype"] is not None:
-                _unsupported(node, f"mean over {args['dim']} with keepdim={args['keepdim']} (only the global average "
-                                   "x.mean((2, 3), keepdim=True))")
+                _unsupported(
+                    node,
+                    f"mean over {args['dim']} with keepdim={args['keepdim']} (only the global average "
+                    "x.mean((2, 3), keepdim=True))",
+                )
             layer = AdaptiveAvgPool2d(1)
         elif kind == "dropout":
             if args["training"]:
-                raise ValueError(f"from_torch: node {node.name!r} ({_target_text(node)}) has training=True; pass "
-                                 "training=self.training (from_torch traces in eval mode) or use nn.Dropout")
+                raise ValueError(
+                    f"from_torch: node {node.name!r} ({_target_text(node)}) has training=True; pass "
+                    "training=self.training (from_torch traces in eval mode) or use nn.Dropout"
+                )
             layer = Dropout(args["p"])
         elif kind == "conv2d":
             weight = self.attribute(node, args["weight"], "weight")
             bias = self.attribute(node, args["bias"], "bias")
-            layer = Conv2d(self.array(weight), self.array(bias), args["stride"], args["padding"], args["dilation"],
-                           args["groups"])
+            layer = Conv2d(
+                self.array(weight), self.array(bias), args["stride"], args["padding"], args["dilation"], args["groups"]
+            )
             parameters = self.parameters([t for t in (weight, bias) if t is not None])
         elif kind == "linear":
             weight = self.attribute(node, args["weight"], "weight")
@@ -434,8 +532,10 @@ class _Translator:
             parameters = self.parameters([t for t in (weight, bias) if t is not None])
         elif kind == "batch_norm":
             if args["training"]:
-                raise ValueError(f"from_torch: node {node.name!r} (F.batch_norm) has training=True; inference "
-                                 "uses the running statistics (training=False)")
+                raise ValueError(
+                    f"from_torch: node {node.name!r} (F.batch_norm) has training=True; inference "
+                    "uses the running statistics (training=False)"
+                )
             tensors = [self.attribute(node, args[k], k) for k in ("weight", "bias", "running_mean", "running_var")]
             layer = BatchNorm2d(*(self.array(t) for t in tensors), eps=args["eps"])
             parameters = self.parameters([t for t in tensors[:2] if t is not None])

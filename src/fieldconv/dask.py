@@ -36,6 +36,7 @@ outputs the branches share (a branch may have an extra output at a tile's inner 
 tile throws away anyway). Layers whose field depends on the input size (global or adaptive
 pooling, Flatten, Linear) have no fixed halo and are refused.
 """
+
 from __future__ import annotations
 
 try:
@@ -175,7 +176,7 @@ def run_tile(network: _Network, tile: _Tile, pieces) -> np.ndarray:
                 f"receptive_field promises ({rows.keep_stop} x {cols.keep_stop}); fieldconv.dask.apply needs layers "
                 "whose output o depends only on the input window named by their receptive_field"
             )
-        x = y[:, :, rows.keep_start:rows.keep_stop, cols.keep_start:cols.keep_stop]
+        x = y[:, :, rows.keep_start : rows.keep_stop, cols.keep_start : cols.keep_stop]
     if x.base is not None and not x.flags.c_contiguous:
         x = np.ascontiguousarray(x)  # do not keep the uncropped activation alive with the result
     elif x.base is not None and x.base.size > x.size:
@@ -218,9 +219,7 @@ def _check_input(x):
         hint = " (add a batch axis with x[None])" if x.ndim == 3 else ""
         raise ValueError(f"x must be a 4-D dask array (N, C, H, W), got shape {x.shape} ({x.ndim}-D){hint}")
     if any(math.isnan(c) for axis in x.chunks for c in axis):
-        raise ValueError(
-            f"x has unknown chunk sizes {x.chunks}; call x.compute_chunk_sizes() first"
-        )
+        raise ValueError(f"x has unknown chunk sizes {x.chunks}; call x.compute_chunk_sizes() first")
 
 
 def _trace_lengths(layers, shape):
@@ -317,7 +316,10 @@ def apply(layers, x):
                             line.append(key)
                     pieces.append(line)
                 dsk[(name, n_index, 0, tile_row, tile_col)] = (
-                    run_tile, network_key, _Tile(row_steps, col_steps), pieces
+                    run_tile,
+                    network_key,
+                    _Tile(row_steps, col_steps),
+                    pieces,
                 )
     graph = HighLevelGraph.from_collections(name, dsk, dependencies=[x])
     chunks = (

@@ -1,4 +1,5 @@
 """Neural-network ops on NCHW arrays, with PyTorch's semantics."""
+
 from __future__ import annotations
 
 from typing import Sequence, Tuple, Union
@@ -77,15 +78,24 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
 def run_max_pool2d(call: _pool2d_args.Pool2dCall, geometry: _pool2d_args.Pool2dGeometry, with_indices: bool = False):
     y = call.allocate_output()
     indices = call.allocate_output(np.int64) if with_indices else None
-    _core.max_pool2d(call.x, y, indices, geometry.kernel_size, geometry.stride, geometry.padding, geometry.dilation,
-                     geometry.ceil_mode)
+    _core.max_pool2d(
+        call.x,
+        y,
+        indices,
+        geometry.kernel_size,
+        geometry.stride,
+        geometry.padding,
+        geometry.dilation,
+        geometry.ceil_mode,
+    )
     if with_indices:
         return call.finish(y), call.finish(indices)
     return call.finish(y)
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None) -> np.ndarray:
+def avg_pool2d(
+    x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None
+) -> np.ndarray:
     """2-D average pooling as ``torch.nn.functional.avg_pool2d``.
 
     x: (N, C, H, W) or unbatched (C, H, W), float32 or float64. kernel_size, stride (default:
@@ -99,20 +109,37 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     return run_avg_pool2d(_pool2d_args.pool2d_call(x, geometry), geometry, include_pad, divisor)
 
 
-def run_avg_pool2d(call: _pool2d_args.Pool2dCall, geometry: _pool2d_args.Pool2dGeometry, count_include_pad: bool,
-                   divisor_override: int) -> np.ndarray:
+def run_avg_pool2d(
+    call: _pool2d_args.Pool2dCall, geometry: _pool2d_args.Pool2dGeometry, count_include_pad: bool, divisor_override: int
+) -> np.ndarray:
     y = call.allocate_output()
-    _core.avg_pool2d(call.x, y, geometry.kernel_size, geometry.stride, geometry.padding, geometry.ceil_mode,
-                     count_include_pad, divisor_override)
+    _core.avg_pool2d(
+        call.x,
+        y,
+        geometry.kernel_size,
+        geometry.stride,
+        geometry.padding,
+        geometry.ceil_mode,
+        count_include_pad,
+        divisor_override,
+    )
     return call.finish(y)
 
 
 CONV2D_ALGORITHMS = _conv2d_args.ALGORITHMS
 
 
-def conv2d_algorithm_for(x_shape: Sequence[int], weight_shape: Sequence[int], stride: IntOrPair = 1,
-                         padding: Union[int, Sequence[int], str] = 0, dilation: IntOrPair = 1, groups: int = 1, *,
-                         algorithm: str = "auto", dtype: npt.DTypeLike = np.float32) -> str:
+def conv2d_algorithm_for(
+    x_shape: Sequence[int],
+    weight_shape: Sequence[int],
+    stride: IntOrPair = 1,
+    padding: Union[int, Sequence[int], str] = 0,
+    dilation: IntOrPair = 1,
+    groups: int = 1,
+    *,
+    algorithm: str = "auto",
+    dtype: npt.DTypeLike = np.float32,
+) -> str:
     """The algorithm conv2d(x, weight, ..., algorithm=algorithm) runs for these shapes: "direct",
     "winograd_f2", "winograd_f4" or "winograd_f6" (benchmarks report it next to the timings).
     Raises ValueError as conv2d would for an algorithm that cannot compute this convolution."""

@@ -6,6 +6,7 @@ count). Fields compose in receptive_field.py: along a path with ``ReceptiveField
 join with ``join_receptive_fields`` (union of the branches' regions, equal jumps required,
 misalignment reported).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -17,10 +18,15 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 
 from . import _params
-from .layers import (BatchNorm2d, Conv2d, SummaryRow, _check_layer, _layer_params, format_summary,
-                     layer_summary_rows)
-from ._receptive_field import (NoSingleFieldError, ReceptiveField, _field_of, depends_on_input_size, field_for_shape,
-                              join_receptive_fields)
+from .layers import BatchNorm2d, Conv2d, SummaryRow, _check_layer, _layer_params, format_summary, layer_summary_rows
+from ._receptive_field import (
+    NoSingleFieldError,
+    ReceptiveField,
+    _field_of,
+    depends_on_input_size,
+    field_for_shape,
+    join_receptive_fields,
+)
 
 __all__ = ["Add", "Cat", "Concat", "Graph", "GraphNode", "Mul", "Residual"]
 
@@ -72,8 +78,9 @@ class Add:
             total += array
         return total
 
-    def output_shape(self, *input_shapes: Sequence[int], names: Optional[Sequence[str]] = None,
-                     join: str = "Add") -> Tuple[int, ...]:
+    def output_shape(
+        self, *input_shapes: Sequence[int], names: Optional[Sequence[str]] = None, join: str = "Add"
+    ) -> Tuple[int, ...]:
         shapes = [_params.shape_tuple(s) for s in input_shapes]
         names = list(names) if names is not None else [f"input {k}" for k in range(len(shapes))]
         for name, shape in zip(names[1:], shapes[1:]):
@@ -100,14 +107,16 @@ class Cat:
         dtype = np.result_type(*arrays)
         return np.concatenate([a.astype(dtype, copy=False) for a in arrays], axis=-3)
 
-    def output_shape(self, *input_shapes: Sequence[int], names: Optional[Sequence[str]] = None,
-                     join: str = "Cat") -> Tuple[int, ...]:
+    def output_shape(
+        self, *input_shapes: Sequence[int], names: Optional[Sequence[str]] = None, join: str = "Cat"
+    ) -> Tuple[int, ...]:
         shapes = [_params.shape_tuple(s) for s in input_shapes]
         names = list(names) if names is not None else [f"input {k}" for k in range(len(shapes))]
         for name, shape in zip(names, shapes):
             if len(shape) not in (3, 4):
-                raise ValueError(f"join {join!r} concatenates channels of (N, C, H, W) or (C, H, W) arrays; "
-                                 f"{name!r} gives {shape}")
+                raise ValueError(
+                    f"join {join!r} concatenates channels of (N, C, H, W) or (C, H, W) arrays; {name!r} gives {shape}"
+                )
         for name, shape in zip(names[1:], shapes[1:]):
             if len(shape) != len(shapes[0]) or shape[:-3] != shapes[0][:-3] or shape[-2:] != shapes[0][-2:]:
                 raise ValueError(
@@ -143,8 +152,9 @@ class Mul:
             total = total * array
         return total if len(arrays) > 1 else total.copy()
 
-    def output_shape(self, *input_shapes: Sequence[int], names: Optional[Sequence[str]] = None,
-                     join: str = "Mul") -> Tuple[int, ...]:
+    def output_shape(
+        self, *input_shapes: Sequence[int], names: Optional[Sequence[str]] = None, join: str = "Mul"
+    ) -> Tuple[int, ...]:
         shapes = [_params.shape_tuple(s) for s in input_shapes]
         names = list(names) if names is not None else [f"input {k}" for k in range(len(shapes))]
         try:
@@ -207,33 +217,41 @@ class Graph:
     ``receptive_field_for``, ``parameter_count``), so it nests in a Sequential or another Graph.
     """
 
-    def __init__(self, nodes: Sequence[tuple], output: Optional[str] = None, *,
-                 input_shape: Optional[Sequence[int]] = None):
+    def __init__(
+        self, nodes: Sequence[tuple], output: Optional[str] = None, *, input_shape: Optional[Sequence[int]] = None
+    ):
         built: List[GraphNode] = []
         known = {INPUT}
         counted = set()
         for position, item in enumerate(nodes):
             if not isinstance(item, (tuple, list)) or len(item) not in (3, 4):
-                raise TypeError(f"nodes[{position}] must be (name, layer, inputs) or (name, layer, inputs, "
-                                f"parameter_count), got {item!r}")
+                raise TypeError(
+                    f"nodes[{position}] must be (name, layer, inputs) or (name, layer, inputs, "
+                    f"parameter_count), got {item!r}"
+                )
             name, layer, inputs = item[:3]
             if not isinstance(name, str) or not name:
                 raise TypeError(f"nodes[{position}]: the name must be a non-empty str, got {name!r}")
             if name in known:
-                raise ValueError(f"nodes[{position}]: the name {name!r} is already used (names are unique, "
-                                 f"and {INPUT!r} is the network's input)")
+                raise ValueError(
+                    f"nodes[{position}]: the name {name!r} is already used (names are unique, "
+                    f"and {INPUT!r} is the network's input)"
+                )
             inputs = (inputs,) if isinstance(inputs, str) else tuple(inputs)
             for source in inputs:
                 if source not in known:
-                    raise ValueError(f"node {name!r} reads {source!r}, which is not {INPUT!r} nor an earlier node; "
-                                     "list nodes after the nodes feeding them")
+                    raise ValueError(
+                        f"node {name!r} reads {source!r}, which is not {INPUT!r} nor an earlier node; "
+                        "list nodes after the nodes feeding them"
+                    )
             if _is_join(layer):
                 if not inputs:
                     raise ValueError(f"join node {name!r} needs at least one input")
             else:
                 if len(inputs) != 1:
-                    raise ValueError(f"node {name!r} ({type(layer).__name__}) takes one input, got {len(inputs)}: "
-                                     f"{inputs}")
+                    raise ValueError(
+                        f"node {name!r} ({type(layer).__name__}) takes one input, got {len(inputs)}: {inputs}"
+                    )
                 _check_layer(layer, f"node {name!r}")
             if len(item) == 4:
                 count = _params.as_int(item[3], f"parameter_count of node {name!r}", minimum=0, maximum=2**62)
@@ -317,8 +335,10 @@ class Graph:
                 raise type(error)(f"node {node.name!r} ({node.layer!r}) fed {sources[0]}: {error}") from error
             shape = tuple(int(v) for v in shape)
             if len(shape) >= 3 and min(shape[-2:]) <= 0:
-                raise ValueError(f"input_shape {shapes[INPUT]} is too small: node {node.name!r} ({node.layer!r}) "
-                                 f"maps {sources[0]} to {shape}, an empty output")
+                raise ValueError(
+                    f"input_shape {shapes[INPUT]} is too small: node {node.name!r} ({node.layer!r}) "
+                    f"maps {sources[0]} to {shape}, an empty output"
+                )
             shapes[node.name] = shape
         return shapes
 
@@ -354,8 +374,11 @@ class Graph:
             elif _is_join(node.layer):
                 try:
                     fields[node.name] = _join_field(
-                        node, sources, None if shapes is None else [shapes[s] for s in node.inputs],
-                        None if shapes is None else shapes[node.name])
+                        node,
+                        sources,
+                        None if shapes is None else [shapes[s] for s in node.inputs],
+                        None if shapes is None else shapes[node.name],
+                    )
                 except NoSingleFieldError:
                     if not unknown_as_none:
                         raise
@@ -363,8 +386,11 @@ class Graph:
             else:
                 where = f"node {node.name!r}"
                 try:
-                    own = (_field_of(node.layer, where) if shapes is None
-                           else field_for_shape(node.layer, shapes[node.inputs[0]], where))
+                    own = (
+                        _field_of(node.layer, where)
+                        if shapes is None
+                        else field_for_shape(node.layer, shapes[node.inputs[0]], where)
+                    )
                 except NoSingleFieldError:
                     if not unknown_as_none:
                         raise
@@ -376,8 +402,10 @@ class Graph:
     def receptive_field(self) -> ReceptiveField:
         if self.field_depends_on_input_size:
             names = [n.name for n in self._nodes if depends_on_input_size(n.layer)]
-            raise ValueError(f"this graph's field depends on the input size (nodes {', '.join(names)}); use "
-                             "receptive_field_for(input_shape)")
+            raise ValueError(
+                f"this graph's field depends on the input size (nodes {', '.join(names)}); use "
+                "receptive_field_for(input_shape)"
+            )
         return self._node_fields(None, unknown_as_none=False)[self.output]
 
     def receptive_field_for(self, input_shape: Sequence[int]) -> ReceptiveField:
@@ -410,22 +438,32 @@ class Graph:
                 shape = tuple(int(v) for v in node.layer.output_shape(*sources, names=node.inputs, join=node.name))
                 branch_fields = [fields[s] for s in node.inputs]
                 try:
-                    joined = (None if any(f is None for f in branch_fields)
-                              else _join_field(node, branch_fields, sources, shape))
+                    joined = (
+                        None
+                        if any(f is None for f in branch_fields)
+                        else _join_field(node, branch_fields, sources, shape)
+                    )
                 except NoSingleFieldError:
                     joined = None
-                rows.append(SummaryRow(
-                    name=f"{prefix}{node.name} {type(node.layer).__name__}", output_shape=shape,
-                    params=node.parameter_count, macs=0,
-                    rf_size=None if joined is None else joined.size,
-                    rf_jump=None if joined is None else joined.jump,
-                    rf_start=None if joined is None else joined.start,
-                    aligned=True if joined is None else joined.aligned,
-                ))
+                rows.append(
+                    SummaryRow(
+                        name=f"{prefix}{node.name} {type(node.layer).__name__}",
+                        output_shape=shape,
+                        params=node.parameter_count,
+                        macs=0,
+                        rf_size=None if joined is None else joined.size,
+                        rf_jump=None if joined is None else joined.jump,
+                        rf_start=None if joined is None else joined.start,
+                        aligned=True if joined is None else joined.aligned,
+                    )
+                )
                 shapes[node.name], fields[node.name] = shape, joined
                 continue
             own_rows, shape, out_field = layer_summary_rows(
-                node.layer, f"{prefix}{node.name}", sources[0], fields[node.inputs[0]],
+                node.layer,
+                f"{prefix}{node.name}",
+                sources[0],
+                fields[node.inputs[0]],
                 params=None if callable(getattr(node.layer, "_summary_rows", None)) else node.parameter_count,
             )
             rows.extend(own_rows)
@@ -459,8 +497,13 @@ class Graph:
         for node in self._nodes:
             inputs = tuple(replaced.get(s, s) for s in node.inputs)
             source = kept.get(inputs[0]) if len(inputs) == 1 else None
-            if (isinstance(node.layer, BatchNorm2d) and source is not None and isinstance(source[1], Conv2d)
-                    and readers.get(node.inputs[0]) == 1 and node.inputs[0] != self.output):
+            if (
+                isinstance(node.layer, BatchNorm2d)
+                and source is not None
+                and isinstance(source[1], Conv2d)
+                and readers.get(node.inputs[0]) == 1
+                and node.inputs[0] != self.output
+            ):
                 source[1] = node.layer.fold_into(source[1])
                 source[3] += node.parameter_count
                 replaced[node.name] = inputs[0]
@@ -471,8 +514,11 @@ class Graph:
                 layer = fold()
             kept[node.name] = [node.name, layer, inputs, node.parameter_count]
             order.append(node.name)
-        return Graph([tuple(kept[name]) for name in order], output=replaced.get(self.output, self.output),
-                     input_shape=self.input_shape)
+        return Graph(
+            [tuple(kept[name]) for name in order],
+            output=replaced.get(self.output, self.output),
+            input_shape=self.input_shape,
+        )
 
     def __repr__(self):
         lines = [f"Graph({len(self._nodes)} nodes, output={self.output!r}"]
@@ -531,8 +577,10 @@ class Concat(Graph):
             raise ValueError("Concat needs at least one branch")
         for index, branch in enumerate(branches):
             if isinstance(branch, (list, tuple)):
-                raise TypeError(f"branch {index} is a {type(branch).__name__}; pass Sequential(*layers) for a branch "
-                                "of several layers")
+                raise TypeError(
+                    f"branch {index} is a {type(branch).__name__}; pass Sequential(*layers) for a branch "
+                    "of several layers"
+                )
             _check_layer(branch, f"branch {index}")
         names = tuple(str(index) for index in range(len(branches)))
         nodes = [(name, branch, (INPUT,)) for name, branch in zip(names, branches)]
@@ -543,8 +591,9 @@ class Concat(Graph):
             self.receptive_field  # unequal jumps at the join: ValueError now, not at first use
 
     def fold_batch_norm(self) -> "Concat":
-        return Concat(*(b.fold_batch_norm() if callable(getattr(b, "fold_batch_norm", None)) else b
-                        for b in self.branches))
+        return Concat(
+            *(b.fold_batch_norm() if callable(getattr(b, "fold_batch_norm", None)) else b for b in self.branches)
+        )
 
     def __repr__(self):
         inner = ",\n".join("  " + repr(b).replace("\n", "\n  ") for b in self.branches)

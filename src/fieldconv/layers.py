@@ -1,4 +1,5 @@
 """Layer objects: parameters + forward, callable on arrays (the layer protocol)."""
+
 from __future__ import annotations
 
 import sys
@@ -12,8 +13,14 @@ import numpy as np
 
 from . import _conv2d_args, _conv2d_planner, _core, _params, _pool2d_args
 from .functional import relu, run_avg_pool2d, run_conv2d, run_max_pool2d
-from ._receptive_field import (NoSingleFieldError, ReceptiveField, _field_of, depends_on_input_size, field_for_shape,
-                             window_receptive_field)
+from ._receptive_field import (
+    NoSingleFieldError,
+    ReceptiveField,
+    _field_of,
+    depends_on_input_size,
+    field_for_shape,
+    window_receptive_field,
+)
 
 
 class Conv2d:
@@ -30,7 +37,9 @@ class Conv2d:
         weight_array = _conv2d_args.conv2d_weight(weight)
         out_channels, in_per_group = weight_array.shape[:2]
         if out_channels % self._geometry.groups:
-            raise ValueError(f"groups={self._geometry.groups} must divide out_channels (weight.shape[0] = {out_channels})")
+            raise ValueError(
+                f"groups={self._geometry.groups} must divide out_channels (weight.shape[0] = {out_channels})"
+            )
         self.weight = np.array(weight_array, order="C", copy=True)
         self.weight.flags.writeable = False
         bias_array = _conv2d_args.conv2d_bias(bias, out_channels)
@@ -125,8 +134,9 @@ class Conv2d:
         key = (call.x.shape, call.dtype, _core.get_isa())
         tile = self._plans.get(key)
         if tile is None:  # the plan depends on shape, dtype and kernel family only: cache it
-            tile = _conv2d_planner.conv2d_plan(self.algorithm, call.x.shape, self.weight.shape, self._geometry,
-                                               call.dtype)
+            tile = _conv2d_planner.conv2d_plan(
+                self.algorithm, call.x.shape, self.weight.shape, self._geometry, call.dtype
+            )
             if len(self._plans) < 64:
                 self._plans[key] = tile
         winograd = self._winograd_weights(call.dtype, tile) if tile else None
@@ -142,8 +152,16 @@ class Conv2d:
         self.output_shape(input_shape)  # checks the shape against the weights
         dtype = self.weight.dtype if dtype is None else np.result_type(np.dtype(dtype), self.weight.dtype)
         padding = self._geometry.padding if self._geometry.padding is not None else "same"
-        return conv2d_algorithm_for(input_shape, self.weight.shape, self.stride, padding, self.dilation, self.groups,
-                                    algorithm=self.algorithm, dtype=dtype)
+        return conv2d_algorithm_for(
+            input_shape,
+            self.weight.shape,
+            self.stride,
+            padding,
+            self.dilation,
+            self.groups,
+            algorithm=self.algorithm,
+            dtype=dtype,
+        )
 
     def output_shape(self, input_shape):
         """Shape of self(x) for x of shape input_shape ((N, C, H, W) or (C, H, W))."""
@@ -158,8 +176,10 @@ class Conv2d:
         # Picklable (dask.distributed, multiprocessing): rebuilt from its arguments, so the packed
         # weights (a C++ object) and the lock are made afresh on the other side.
         padding = "same" if self._geometry.padding is None else self._geometry.padding
-        return (_rebuild_conv2d, (self.weight, self.bias, self.stride, padding, self.dilation, self.groups,
-                                  self.algorithm))
+        return (
+            _rebuild_conv2d,
+            (self.weight, self.bias, self.stride, padding, self.dilation, self.groups, self.algorithm),
+        )
 
     def __repr__(self):
         return (
@@ -238,7 +258,9 @@ def _check_layer(layer, where: str):
         if not ok
     ]
     if missing:
-        hint = " (pass the layers as separate arguments: Sequential(*layers))" if isinstance(layer, (list, tuple)) else ""
+        hint = (
+            " (pass the layers as separate arguments: Sequential(*layers))" if isinstance(layer, (list, tuple)) else ""
+        )
         raise TypeError(
             f"{where} of type {type(layer).__name__} is not a layer: it lacks {', '.join(missing)}; Sequential accepts "
             f"objects with __call__(x), receptive_field and output_shape(input_shape){hint}"
@@ -484,7 +506,9 @@ def format_summary(rows, input_shape: Optional[Tuple[int, ...]] = None) -> str:
     right = {2, 3}
 
     def fmt(line):
-        return "  ".join(cell.rjust(w) if c in right else cell.ljust(w) for c, (cell, w) in enumerate(zip(line, widths))).rstrip()
+        return "  ".join(
+            cell.rjust(w) if c in right else cell.ljust(w) for c, (cell, w) in enumerate(zip(line, widths))
+        ).rstrip()
 
     rule = "-" * len(fmt(tuple("-" * w for w in widths)))
     out = [fmt(header), rule] + [fmt(line) for line in table] + [rule]
@@ -503,11 +527,15 @@ def format_summary(rows, input_shape: Optional[Tuple[int, ...]] = None) -> str:
                 f"start ({_pair_text(final.rf_start, ', ')})"
             )
     if any(not getattr(row, "aligned", True) for row in rows):
-        out.append(f"{MISALIGNED_MARK} misaligned: a join upstream has branches whose field centres differ; the field "
-                   "shown is the union of their regions")
+        out.append(
+            f"{MISALIGNED_MARK} misaligned: a join upstream has branches whose field centres differ; the field "
+            "shown is the union of their regions"
+        )
     if any(row.rf_size is None for row in rows):
-        out.append("- no single (size, jump, start) describes every output (adaptive pooling bins that are not one "
-                   "sliding window)")
+        out.append(
+            "- no single (size, jump, start) describes every output (adaptive pooling bins that are not one "
+            "sliding window)"
+        )
     return "\n".join(out)
 
 
@@ -569,8 +597,9 @@ class MaxPool2d(_Pool2d):
 class AvgPool2d(_Pool2d):
     """Average pooling layer, as ``fieldconv.avg_pool2d`` with these arguments."""
 
-    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-                 divisor_override=None):
+    def __init__(
+        self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None
+    ):
         self._geometry = _pool2d_args.pool2d_geometry(kernel_size, stride, padding, 1, ceil_mode)
         self.count_include_pad = _params.as_flag(count_include_pad, "count_include_pad")
         self._divisor = _pool2d_args.divisor_override_value(divisor_override)
@@ -589,7 +618,6 @@ class AvgPool2d(_Pool2d):
             f"ceil_mode={self.ceil_mode}, count_include_pad={self.count_include_pad}, "
             f"divisor_override={self.divisor_override})"
         )
-
 
 
 # --------------------------------------------------------------------------------------------
@@ -622,8 +650,14 @@ class BatchNorm2d:
     parameter_count is torch's: weight and bias (the running statistics are buffers).
     """
 
-    def __init__(self, weight: Optional[ArrayLike], bias: Optional[ArrayLike], running_mean: ArrayLike,
-                 running_var: ArrayLike, eps: float = 1e-5):
+    def __init__(
+        self,
+        weight: Optional[ArrayLike],
+        bias: Optional[ArrayLike],
+        running_mean: ArrayLike,
+        running_var: ArrayLike,
+        eps: float = 1e-5,
+    ):
         self.running_mean = _vector(running_mean, "running_mean")
         channels = self.running_mean.shape[0]
         self.running_var = _vector(running_var, "running_var", channels)
@@ -661,8 +695,10 @@ class BatchNorm2d:
     def __call__(self, x) -> np.ndarray:
         array = _params.float_array(x, "x")
         if array.ndim not in (3, 4) or array.shape[-3] != self.num_features:
-            raise ValueError(f"x must be (N, {self.num_features}, H, W) or ({self.num_features}, H, W) for "
-                             f"BatchNorm2d({self.num_features}), got shape {array.shape}")
+            raise ValueError(
+                f"x must be (N, {self.num_features}, H, W) or ({self.num_features}, H, W) for "
+                f"BatchNorm2d({self.num_features}), got shape {array.shape}"
+            )
         dtype = np.result_type(array, self.running_mean)
         scale, shift = self.scale_and_shift(dtype)
         y = np.multiply(array, scale[:, None, None], dtype=dtype)
@@ -672,8 +708,9 @@ class BatchNorm2d:
     def output_shape(self, input_shape: Sequence[int]) -> Tuple[int, ...]:
         shape = _spatial_input_shape(input_shape, "BatchNorm2d")
         if shape[-3] != self.num_features:
-            raise ValueError(f"BatchNorm2d({self.num_features}) needs {self.num_features} channels, got input_shape "
-                             f"{shape}")
+            raise ValueError(
+                f"BatchNorm2d({self.num_features}) needs {self.num_features} channels, got input_shape {shape}"
+            )
         return shape
 
     def fold_into(self, conv: "Conv2d") -> "Conv2d":
@@ -689,8 +726,9 @@ class BatchNorm2d:
         bias = shift if conv.bias is None else conv.bias.astype(np.float64) * scale + shift
         bias_dtype = conv.weight.dtype if conv.bias is None else conv.bias.dtype
         padding = "same" if conv._geometry.padding is None else conv._geometry.padding
-        return Conv2d(weight, bias.astype(bias_dtype), conv.stride, padding, conv.dilation, conv.groups,
-                      algorithm=conv.algorithm)
+        return Conv2d(
+            weight, bias.astype(bias_dtype), conv.stride, padding, conv.dilation, conv.groups, algorithm=conv.algorithm
+        )
 
     def __repr__(self):
         return f"BatchNorm2d({self.num_features}, eps={self.eps:g}, affine={self.weight is not None})"
@@ -851,8 +889,10 @@ class Flatten:
         start = self.start_dim + ndim if self.start_dim < 0 else self.start_dim
         end = self.end_dim + ndim if self.end_dim < 0 else self.end_dim
         if not (0 <= start < max(ndim, 1) and 0 <= end < max(ndim, 1)) or start > end:
-            raise ValueError(f"Flatten(start_dim={self.start_dim}, end_dim={self.end_dim}) does not fit an input of "
-                             f"{ndim} dimensions (start_dim <= end_dim, both within the dimensions)")
+            raise ValueError(
+                f"Flatten(start_dim={self.start_dim}, end_dim={self.end_dim}) does not fit an input of "
+                f"{ndim} dimensions (start_dim <= end_dim, both within the dimensions)"
+            )
         return start, end
 
     @property
@@ -865,8 +905,10 @@ class Flatten:
             return ReceptiveField.identity()
         start, end = self._axes(len(shape))
         if end < len(shape) - 1 and len(shape) >= 3:
-            raise NoSingleFieldError(f"Flatten(start_dim={self.start_dim}, end_dim={self.end_dim}) on {shape} keeps "
-                                     "the last axis: fields are defined only when the spatial axes are flattened")
+            raise NoSingleFieldError(
+                f"Flatten(start_dim={self.start_dim}, end_dim={self.end_dim}) on {shape} keeps "
+                "the last axis: fields are defined only when the spatial axes are flattened"
+            )
         return _whole_input_field(*(shape[-2:] if len(shape) >= 3 else (1, shape[-1])))
 
     def __call__(self, x) -> np.ndarray:
@@ -879,9 +921,9 @@ class Flatten:
             return (1,)
         start, end = self._axes(len(shape))
         merged = 1
-        for v in shape[start:end + 1]:
+        for v in shape[start : end + 1]:
             merged *= v
-        return shape[:start] + (merged,) + shape[end + 1:]
+        return shape[:start] + (merged,) + shape[end + 1 :]
 
     def __repr__(self):
         return f"Flatten(start_dim={self.start_dim}, end_dim={self.end_dim})"
@@ -924,8 +966,10 @@ class Linear:
     def receptive_field_for(self, input_shape: Sequence[int]) -> ReceptiveField:
         shape = self.output_shape(input_shape)
         if len(shape) > 2:
-            raise NoSingleFieldError(f"Linear on input_shape {tuple(input_shape)} mixes the last spatial axis: fields "
-                                     "are defined for (N, in_features) inputs (put a Flatten before it)")
+            raise NoSingleFieldError(
+                f"Linear on input_shape {tuple(input_shape)} mixes the last spatial axis: fields "
+                "are defined for (N, in_features) inputs (put a Flatten before it)"
+            )
         return ReceptiveField.identity()
 
     def __call__(self, x) -> np.ndarray:
@@ -940,8 +984,10 @@ class Linear:
     def output_shape(self, input_shape: Sequence[int]) -> Tuple[int, ...]:
         shape = _params.shape_tuple(input_shape)
         if not shape or shape[-1] != self.in_features:
-            raise ValueError(f"Linear({self.in_features}, {self.out_features}) needs input_shape (..., "
-                             f"{self.in_features}), got {shape}")
+            raise ValueError(
+                f"Linear({self.in_features}, {self.out_features}) needs input_shape (..., "
+                f"{self.in_features}), got {shape}"
+            )
         return shape[:-1] + (self.out_features,)
 
     def __repr__(self):
@@ -1022,14 +1068,17 @@ class Upsample:
 
     def __init__(self, size=None, scale_factor=None, mode: str = "nearest", align_corners: Optional[bool] = None):
         if (size is None) == (scale_factor is None):
-            raise ValueError(f"Upsample needs exactly one of size and scale_factor, got size={size!r}, "
-                             f"scale_factor={scale_factor!r}")
+            raise ValueError(
+                f"Upsample needs exactly one of size and scale_factor, got size={size!r}, scale_factor={scale_factor!r}"
+            )
         if mode not in ("nearest", "bilinear"):
             raise ValueError(f"mode must be 'nearest' or 'bilinear', got {mode!r}")
         if align_corners and mode == "nearest":
             raise ValueError("align_corners applies to mode='bilinear' only, as in torch")
-        pair = lambda v, name: tuple(_params.as_int(item, name, minimum=1, maximum=2**31 - 1)  # noqa: E731
-                                     for item in (v if isinstance(v, (tuple, list)) else (v, v)))
+        pair = lambda v, name: tuple(
+            _params.as_int(item, name, minimum=1, maximum=2**31 - 1)  # noqa: E731
+            for item in (v if isinstance(v, (tuple, list)) else (v, v))
+        )
         self.size = None if size is None else pair(size, "size")
         if scale_factor is not None:
             items = scale_factor if isinstance(scale_factor, (tuple, list)) else (scale_factor, scale_factor)
@@ -1048,8 +1097,10 @@ class Upsample:
         out = self.output_shape(input_shape)
         if tuple(out[-2:]) == tuple(_params.shape_tuple(input_shape)[-2:]):
             return ReceptiveField.identity()
-        raise NoSingleFieldError(f"{self!r} makes more outputs than inputs: neighbouring outputs are less than one "
-                                 "input pixel apart, a jump a ReceptiveField (whole-pixel jumps) cannot state")
+        raise NoSingleFieldError(
+            f"{self!r} makes more outputs than inputs: neighbouring outputs are less than one "
+            "input pixel apart, a jump a ReceptiveField (whole-pixel jumps) cannot state"
+        )
 
     def output_shape(self, input_shape: Sequence[int]) -> Tuple[int, ...]:
         shape = _spatial_input_shape(input_shape, "Upsample")

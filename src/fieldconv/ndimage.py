@@ -10,6 +10,7 @@ gaussian_gradient_magnitude) run on one C++ line-filter core with SciPy's sums i
 so their results equal SciPy's bit for bit for every dtype; separable filters convert to the
 output dtype after every pass, as SciPy does.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -25,9 +26,21 @@ try:
 except ImportError:  # NumPy < 2
     from numpy.core.multiarray import normalize_axis_index as _normalize_axis_index
 
-__all__ = ["correlate", "convolve", "correlate1d", "convolve1d", "uniform_filter1d", "uniform_filter",
-           "gaussian_filter1d", "gaussian_filter", "sobel", "prewitt", "laplace", "gaussian_laplace",
-           "gaussian_gradient_magnitude"]
+__all__ = [
+    "correlate",
+    "convolve",
+    "correlate1d",
+    "convolve1d",
+    "uniform_filter1d",
+    "uniform_filter",
+    "gaussian_filter1d",
+    "gaussian_filter",
+    "sobel",
+    "prewitt",
+    "laplace",
+    "gaussian_laplace",
+    "gaussian_gradient_magnitude",
+]
 
 
 def correlate(input, weights, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None, method="auto"):
@@ -99,8 +112,10 @@ def _correlate_or_convolve(input, weights, output, mode, cval, origin, convoluti
     # After every check SciPy makes before its C filter (which returns an arbitrary array for an
     # empty kernel), so that a call SciPy refuses raises SciPy's exception, not this one.
     if weights.size == 0 or weights.ndim != input.ndim:
-        raise ValueError(f"weights is empty (shape {weights.shape}); it needs at least one element "
-                         "(SciPy returns an arbitrary zero array here)")
+        raise ValueError(
+            f"weights is empty (shape {weights.shape}); it needs at least one element "
+            "(SciPy returns an arbitrary zero array here)"
+        )
     if input.size == 0:
         return output
     # Written in place when the output's memory can be the kernel's (the common case), else copied.
@@ -112,8 +127,12 @@ def _correlate_or_convolve(input, weights, output, mode, cval, origin, convoluti
 
 
 def _writable_in_place(output, input) -> bool:
-    return (output.flags.c_contiguous and output.flags.aligned and output.dtype.isnative
-            and not np.may_share_memory(input, output))
+    return (
+        output.flags.c_contiguous
+        and output.flags.aligned
+        and output.dtype.isnative
+        and not np.may_share_memory(input, output)
+    )
 
 
 def _complex_via_real_components(input, weights, output, cval, **kwargs):
@@ -176,8 +195,7 @@ def _filter(input, weights, out_dtype, border, cval, origins, method, target=Non
     use_fft = method == "fft"
     if method == "auto" and kernel.size >= 64 and x.dtype.kind == "f" and out_dtype.kind == "f" and stack.size:
         taps = int(mask.sum())
-        use_fft = _filter2d.prefer_fft(stack.shape[0], out_hw, kernel.shape, taps, x.dtype.itemsize,
-                                       get_num_threads())
+        use_fft = _filter2d.prefer_fft(stack.shape[0], out_hw, kernel.shape, taps, x.dtype.itemsize, get_num_threads())
         if use_fft:
             used = [stack, kernel[mask]] + ([np.float64(cval)] if border == _filter_args.BORDER_CONSTANT else [])
             use_fft = _filter2d.all_finite(*used)
@@ -187,13 +205,23 @@ def _filter(input, weights, out_dtype, border, cval, origins, method, target=Non
         single = stack.dtype == np.float32 and out_dtype == np.float32
         source = stack.astype(np.float32 if single else np.float64, copy=False)
         fill = np.asarray(cval, dtype=source.dtype)
-        out = _filter2d.fft(source, np.where(mask, kernel, 0.0).astype(source.dtype), out_hw, row_offset,
-                            col_offset, border, fill).real
+        out = _filter2d.fft(
+            source, np.where(mask, kernel, 0.0).astype(source.dtype), out_hw, row_offset, col_offset, border, fill
+        ).real
         if out_dtype.kind == "f":
             out = out.astype(out_dtype)
         else:  # SciPy's x86-64 conversion, through the core with a 1x1 identity kernel
-            out = _filter2d.direct(np.ascontiguousarray(out, dtype=np.float64), np.ones((1, 1)), out_hw, 0, 0,
-                                   _filter_args.BORDER_CONSTANT, 0.0, _filter_args.ACC_FLOAT64, out_dtype)
+            out = _filter2d.direct(
+                np.ascontiguousarray(out, dtype=np.float64),
+                np.ones((1, 1)),
+                out_hw,
+                0,
+                0,
+                _filter_args.BORDER_CONSTANT,
+                0.0,
+                _filter_args.ACC_FLOAT64,
+                out_dtype,
+            )
     else:
         if x.dtype == np.float32 and out_dtype == np.float32:
             accumulator = _filter_args.ACC_FLOAT32
@@ -202,8 +230,9 @@ def _filter(input, weights, out_dtype, border, cval, origins, method, target=Non
         buffer = None
         if target is not None and (a0, a1) == (x.ndim - 2, x.ndim - 1):
             buffer = target.reshape(stack.shape)
-        out = _filter2d.direct(stack, kernel, out_hw, row_offset, col_offset, border, cval, accumulator,
-                               out_dtype, mask=mask, out=buffer)
+        out = _filter2d.direct(
+            stack, kernel, out_hw, row_offset, col_offset, border, cval, accumulator, out_dtype, mask=mask, out=buffer
+        )
         if buffer is not None:
             return target
     out = out.reshape(lead_shape + out_hw)
@@ -218,7 +247,7 @@ def _filter_nd(x, w, out_dtype, border, cval, origins):
     of real outputs are kept. Taps are listed in C order of the weights (SciPy's order), so sums
     that go to integer outputs are SciPy's bit for bit; sums are float64."""
     extended = _extend_all_axes(x, w.shape, origins, border, cval)
-    strides = [int(np.prod(extended.shape[axis + 1:], dtype=np.int64)) for axis in range(x.ndim)]
+    strides = [int(np.prod(extended.shape[axis + 1 :], dtype=np.int64)) for axis in range(x.ndim)]
     taps = np.argwhere(np.abs(w) > _filter2d.DBL_EPSILON)  # C order; NaN weights skipped as SciPy
     last_real = sum((n - 1) * stride for n, stride in zip(x.shape, strides))
     if extended.size > 2**31 - 2:  # beyond the core's extents: a plain NumPy loop over the taps
@@ -227,16 +256,34 @@ def _filter_nd(x, w, out_dtype, border, cval, origins):
             window = tuple(slice(t, t + n) for t, n in zip(tap, x.shape))
             total += w[tuple(tap)] * extended[window]
         flat = np.ascontiguousarray(total.reshape(1, 1, -1))
-        return _filter2d.direct(flat, np.ones((1, 1)), (1, flat.shape[2]), 0, 0, _filter_args.BORDER_CONSTANT, 0.0,
-                                _filter_args.ACC_FLOAT64, out_dtype).reshape(x.shape)
+        return _filter2d.direct(
+            flat,
+            np.ones((1, 1)),
+            (1, flat.shape[2]),
+            0,
+            0,
+            _filter_args.BORDER_CONSTANT,
+            0.0,
+            _filter_args.ACC_FLOAT64,
+            out_dtype,
+        ).reshape(x.shape)
     offsets = (taps * np.array(strides, dtype=np.int64)).sum(axis=1) if len(taps) else np.zeros(1, np.int64)
     weights = w[tuple(taps.T)].astype(np.float64) if len(taps) else np.zeros(1)
     row = extended.reshape(1, 1, -1)
     grid = np.empty(extended.shape, dtype=out_dtype)  # outputs on the extended grid
-    out = grid.reshape(1, 1, -1)[:, :, :last_real + 1]
-    _core.filter2d(row, out, np.zeros(len(offsets), dtype=np.int64), np.ascontiguousarray(offsets, dtype=np.int64),
-                   np.ascontiguousarray(weights), np.zeros(1), _filter_args.ACC_FLOAT64, 0, 0,
-                   _filter_args.BORDER_CONSTANT)
+    out = grid.reshape(1, 1, -1)[:, :, : last_real + 1]
+    _core.filter2d(
+        row,
+        out,
+        np.zeros(len(offsets), dtype=np.int64),
+        np.ascontiguousarray(offsets, dtype=np.int64),
+        np.ascontiguousarray(weights),
+        np.zeros(1),
+        _filter_args.ACC_FLOAT64,
+        0,
+        0,
+        _filter_args.BORDER_CONSTANT,
+    )
     return grid[tuple(slice(0, n) for n in x.shape)]
 
 
@@ -252,7 +299,7 @@ def _extend_all_axes(x, kernel_shape, origins, border, cval) -> np.ndarray:
     # the input once, at its place (a border map is the identity over one run of positions)
     starts = [k // 2 + origin for k, origin in zip(kernel_shape, origins)]
     interior = tuple(slice(start, start + n) for start, n in zip(starts, x.shape))
-    identity = all(np.array_equal(m[start:start + n], np.arange(n)) for m, start, n in zip(maps, starts, x.shape))
+    identity = all(np.array_equal(m[start : start + n], np.arange(n)) for m, start, n in zip(maps, starts, x.shape))
     if not identity:  # (cannot happen for SciPy's modes; kept as a plain fallback)
         for axis, m in enumerate(maps):
             x = np.take(x, np.maximum(m, 0), axis=axis)
@@ -302,8 +349,9 @@ def _complex_parts(func, input, weights, output, cval, **kwargs):
     return output
 
 
-def correlate1d(input, weights, axis: int = -1, output=None, mode: str = "reflect", cval: float = 0.0,
-                origin: int = 0) -> np.ndarray:
+def correlate1d(
+    input, weights, axis: int = -1, output=None, mode: str = "reflect", cval: float = 0.0, origin: int = 0
+) -> np.ndarray:
     """One-dimensional correlation along `axis`, as ``scipy.ndimage.correlate1d``.
 
     Sums in float64 in SciPy's order (symmetric and antisymmetric odd kernels pair their taps),
@@ -320,13 +368,16 @@ def correlate1d(input, weights, axis: int = -1, output=None, mode: str = "reflec
     output = _filter_args.ndimage_output(output, input)
     weights = np.asarray(weights, dtype=np.float64)
     if weights.ndim != 1 or weights.shape[0] < 1:
-        raise RuntimeError(f"no filter weights given: weights must be a non-empty 1-D sequence, got shape "
-                           f"{weights.shape}")
+        raise RuntimeError(
+            f"no filter weights given: weights must be a non-empty 1-D sequence, got shape {weights.shape}"
+        )
     axis = _normalize_axis_index(axis, input.ndim)
     size = weights.shape[0]
     if (origin < -(size // 2)) or (origin > (size - 1) // 2):
-        raise ValueError(f"Invalid origin; origin must satisfy -(len(weights) // 2) <= origin <= "
-                         f"(len(weights)-1) // 2, got origin={origin!r} for {size} weights")
+        raise ValueError(
+            f"Invalid origin; origin must satisfy -(len(weights) // 2) <= origin <= "
+            f"(len(weights)-1) // 2, got origin={origin!r} for {size} weights"
+        )
     border = _filter_args.ndimage_mode(mode)
     _filter_args.ndimage_check_writeable(output)
     cval = _filter_args.ndimage_cval(cval)
@@ -334,8 +385,9 @@ def correlate1d(input, weights, axis: int = -1, output=None, mode: str = "reflec
     return _filter1d.run(input, output, axis, weights, size, origin, border, cval, _filter1d.KIND_WEIGHTS)
 
 
-def convolve1d(input, weights, axis: int = -1, output=None, mode: str = "reflect", cval: float = 0.0,
-               origin: int = 0) -> np.ndarray:
+def convolve1d(
+    input, weights, axis: int = -1, output=None, mode: str = "reflect", cval: float = 0.0, origin: int = 0
+) -> np.ndarray:
     """One-dimensional convolution along `axis`, as ``scipy.ndimage.convolve1d``."""
     weights = np.asarray(weights)
     weights = weights[::-1]
@@ -347,8 +399,9 @@ def convolve1d(input, weights, axis: int = -1, output=None, mode: str = "reflect
     return correlate1d(input, weights, axis, output, mode, cval, origin)
 
 
-def uniform_filter1d(input, size: int, axis: int = -1, output=None, mode: str = "reflect", cval: float = 0.0,
-                     origin: int = 0) -> np.ndarray:
+def uniform_filter1d(
+    input, size: int, axis: int = -1, output=None, mode: str = "reflect", cval: float = 0.0, origin: int = 0
+) -> np.ndarray:
     """Mean over `size` consecutive elements along `axis`, as ``scipy.ndimage.uniform_filter1d``
     (SciPy's running sum, so results equal SciPy's bit for bit)."""
     input = np.asarray(input)
@@ -358,8 +411,10 @@ def uniform_filter1d(input, size: int, axis: int = -1, output=None, mode: str = 
     complex_output = input.dtype.kind == "c"
     output = _filter_args.ndimage_output(output, input, complex_output=complex_output)
     if (size // 2 + origin < 0) or (size // 2 + origin >= size):
-        raise ValueError(f"invalid origin: origin must satisfy -(size // 2) <= origin <= (size - 1) // 2, "
-                         f"got origin={origin!r} for size {size!r}")
+        raise ValueError(
+            f"invalid origin: origin must satisfy -(size // 2) <= origin <= (size - 1) // 2, "
+            f"got origin={origin!r} for size {size!r}"
+        )
     border = _filter_args.ndimage_mode(mode)
     size = operator.index(size)
     origin = _filter_args.ndimage_origin_int(origin)
@@ -367,15 +422,16 @@ def uniform_filter1d(input, size: int, axis: int = -1, output=None, mode: str = 
     if not complex_output:
         cval = _filter_args.ndimage_cval(cval)
         return _filter1d.run(input, output, axis, None, size, origin, border, cval, _filter1d.KIND_UNIFORM)
-    _filter1d.run(input.real, output.real, axis, None, size, origin, border, float(np.real(cval)),
-                  _filter1d.KIND_UNIFORM)
-    _filter1d.run(input.imag, output.imag, axis, None, size, origin, border, float(np.imag(cval)),
-                  _filter1d.KIND_UNIFORM)
+    _filter1d.run(
+        input.real, output.real, axis, None, size, origin, border, float(np.real(cval)), _filter1d.KIND_UNIFORM
+    )
+    _filter1d.run(
+        input.imag, output.imag, axis, None, size, origin, border, float(np.imag(cval)), _filter1d.KIND_UNIFORM
+    )
     return output
 
 
-def uniform_filter(input, size=3, output=None, mode="reflect", cval: float = 0.0, origin=0, *,
-                   axes=None) -> np.ndarray:
+def uniform_filter(input, size=3, output=None, mode="reflect", cval: float = 0.0, origin=0, *, axes=None) -> np.ndarray:
     """Multidimensional mean filter, as ``scipy.ndimage.uniform_filter`` (one uniform_filter1d
     per axis, converting to the output dtype after each)."""
     input = np.asarray(input)
@@ -394,8 +450,18 @@ def uniform_filter(input, size=3, output=None, mode="reflect", cval: float = 0.0
     return output
 
 
-def gaussian_filter1d(input, sigma: float, axis: int = -1, order: int = 0, output=None, mode: str = "reflect",
-                      cval: float = 0.0, truncate: float = 4.0, *, radius=None) -> np.ndarray:
+def gaussian_filter1d(
+    input,
+    sigma: float,
+    axis: int = -1,
+    order: int = 0,
+    output=None,
+    mode: str = "reflect",
+    cval: float = 0.0,
+    truncate: float = 4.0,
+    *,
+    radius=None,
+) -> np.ndarray:
     """One-dimensional Gaussian filter (or its derivative of `order`), as
     ``scipy.ndimage.gaussian_filter1d``: SciPy's weights and sums, bit for bit."""
     half_width = int(truncate * float(sigma) + 0.5)
@@ -407,8 +473,18 @@ def gaussian_filter1d(input, sigma: float, axis: int = -1, order: int = 0, outpu
     return correlate1d(input, weights, axis, output, mode, cval, 0)
 
 
-def gaussian_filter(input, sigma, order=0, output=None, mode="reflect", cval: float = 0.0,
-                    truncate: float = 4.0, *, radius=None, axes=None) -> np.ndarray:
+def gaussian_filter(
+    input,
+    sigma,
+    order=0,
+    output=None,
+    mode="reflect",
+    cval: float = 0.0,
+    truncate: float = 4.0,
+    *,
+    radius=None,
+    axes=None,
+) -> np.ndarray:
     """Multidimensional Gaussian filter, as ``scipy.ndimage.gaussian_filter`` (per-axis sigma,
     order, mode and radius; one gaussian_filter1d per axis with sigma > 1e-15, converting to the
     output dtype after each)."""
@@ -475,8 +551,13 @@ def _run_fused(input, output, taps, modes, cval) -> np.ndarray:
     if len(taps) == 2:
         return _run_then_last(input, output, taps[0], modes[0], taps[1], modes[1], cval)
     cval = _filter_args.ndimage_cval(cval)
-    return _filter1d.run_then_last_two(input, output, [np.asarray(t, dtype=np.float64) for t in taps],
-                                       [_filter_args.ndimage_mode(m) for m in modes], cval)
+    return _filter1d.run_then_last_two(
+        input,
+        output,
+        [np.asarray(t, dtype=np.float64) for t in taps],
+        [_filter_args.ndimage_mode(m) for m in modes],
+        cval,
+    )
 
 
 def _run_then_last(input, output, weights, mode, weights2, mode2, cval) -> np.ndarray:
@@ -485,8 +566,18 @@ def _run_then_last(input, output, weights, mode, weights2, mode2, cval) -> np.nd
     weights = np.asarray(weights, dtype=np.float64)
     weights2 = np.asarray(weights2, dtype=np.float64)
     cval = _filter_args.ndimage_cval(cval)
-    return _filter1d.run_then_last(input, output, weights, 0, _filter_args.ndimage_mode(mode), cval, weights2, 0,
-                                   _filter_args.ndimage_mode(mode2), cval)
+    return _filter1d.run_then_last(
+        input,
+        output,
+        weights,
+        0,
+        _filter_args.ndimage_mode(mode),
+        cval,
+        weights2,
+        0,
+        _filter_args.ndimage_mode(mode2),
+        cval,
+    )
 
 
 def _derivative_then_smooth(input, axis, output, mode, cval, derivative, smooth) -> np.ndarray:
@@ -533,14 +624,16 @@ def _generic_laplace(input, derivative2, output, mode, cval, axes, extra=()) -> 
 
 def laplace(input, output=None, mode="reflect", cval: float = 0.0, *, axes=None) -> np.ndarray:
     """Laplace filter from second differences [1, -2, 1], as ``scipy.ndimage.laplace``."""
+
     def second_difference(x, axis, out, mode_, cval_):
         return correlate1d(x, [1, -2, 1], axis, out, mode_, cval_, 0)
 
     return _generic_laplace(input, second_difference, output, mode, cval, axes)
 
 
-def gaussian_laplace(input, sigma, output=None, mode="reflect", cval: float = 0.0, *, axes=None,
-                     **kwargs) -> np.ndarray:
+def gaussian_laplace(
+    input, sigma, output=None, mode="reflect", cval: float = 0.0, *, axes=None, **kwargs
+) -> np.ndarray:
     """Laplace filter from Gaussian second derivatives, as ``scipy.ndimage.gaussian_laplace``
     (extra keywords go to gaussian_filter)."""
     input = np.asarray(input)
@@ -560,8 +653,9 @@ def gaussian_laplace(input, sigma, output=None, mode="reflect", cval: float = 0.
     return _generic_laplace(input, second_derivative, output, mode, cval, axes, (sigmas,))
 
 
-def gaussian_gradient_magnitude(input, sigma, output=None, mode="reflect", cval: float = 0.0, *, axes=None,
-                                **kwargs) -> np.ndarray:
+def gaussian_gradient_magnitude(
+    input, sigma, output=None, mode="reflect", cval: float = 0.0, *, axes=None, **kwargs
+) -> np.ndarray:
     """Gradient magnitude from Gaussian first derivatives, as
     ``scipy.ndimage.gaussian_gradient_magnitude`` (extra keywords go to gaussian_filter)."""
     input = np.asarray(input)

@@ -13,6 +13,7 @@ Computed by fieldconv's 2-D filter core on a one-row image (threaded SIMD direct
 an FFT, chosen by the same cost model as the 2-D drop-ins: never for integers, nor for inputs
 holding NaN/Inf.
 """
+
 from __future__ import annotations
 
 import operator
@@ -106,8 +107,10 @@ def _correlate_core(x: np.ndarray, y: np.ndarray, mode: int, dtype: np.dtype, me
     else:
         length, left = n1 + n2 - 1, n2 - 1
     if dtype.kind in "iu" and method == "fft":
-        raise ValueError(f"method='fft' cannot give {name}'s exact (wrapping) integer sums for dtype {dtype}; "
-                         "use method='direct' or 'auto', or convert the inputs to float")
+        raise ValueError(
+            f"method='fft' cannot give {name}'s exact (wrapping) integer sums for dtype {dtype}; "
+            "use method='direct' or 'auto', or convert the inputs to float"
+        )
     _filter_args.filter_extents(name, "a", (1, n1))
     _filter_args.filter_extents(name, "output", (1, length))
     if dtype.kind in "fc":
@@ -162,8 +165,8 @@ def _overlap_add(x: np.ndarray, y: np.ndarray, length: int, left: int, dtype: np
     pieces = inverse(spectrum, size, axis=1)  # (blocks, size): each block's full convolution
     head = pieces[:, :step].copy()
     if n2 > 1:
-        head[1:, :n2 - 1] += pieces[:-1, step:]
+        head[1:, : n2 - 1] += pieces[:-1, step:]
     full = np.concatenate([head.reshape(-1), pieces[-1, step:]])  # convolution, >= n1 + n2 - 1 long
     start = n2 - 1 - left
-    out = full[start:start + length]
+    out = full[start : start + length]
     return out.astype(dtype, copy=False) if complex_ else out.real.astype(dtype, copy=False)

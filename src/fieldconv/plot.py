@@ -2,6 +2,7 @@
 
 matplotlib is imported only when a picture is drawn, never by ``import fieldconv``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -120,7 +121,12 @@ def plot_receptive_field(image, layers, outputs=None, ax=None, *, input_shape=No
         colour = _COLOURS[number % len(_COLOURS)]
         ax.add_patch(
             Rectangle(
-                (x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, edgecolor=colour, linewidth=2,
+                (x0 - 0.5, y0 - 0.5),
+                x1 - x0,
+                y1 - y0,
+                fill=False,
+                edgecolor=colour,
+                linewidth=2,
                 label=f"output ({i}, {j}): rows {y0}..{y1 - 1}, cols {x0}..{x1 - 1}",
             )
         )

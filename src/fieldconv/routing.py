@@ -7,6 +7,7 @@ on exit. Code that looks the names up at call time (``ndimage.gaussian_filter(..
 fieldconv. A name bound before the block (``from scipy.ndimage import gaussian_filter``) keeps
 SciPy's function: patch that module's own name, or call fieldconv directly.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -20,10 +21,24 @@ __all__ = ["drop_in", "ROUTES"]
 ROUTES: Dict[Tuple[str, str], str] = {
     ("scipy.signal", "correlate2d"): "fieldconv.signal:correlate2d",
     ("scipy.signal", "convolve2d"): "fieldconv.signal:convolve2d",
-    **{("scipy.ndimage", name): f"fieldconv.ndimage:{name}" for name in (
-        "correlate", "convolve", "correlate1d", "convolve1d", "uniform_filter1d", "uniform_filter",
-        "gaussian_filter1d", "gaussian_filter", "sobel", "prewitt", "laplace", "gaussian_laplace",
-        "gaussian_gradient_magnitude")},
+    **{
+        ("scipy.ndimage", name): f"fieldconv.ndimage:{name}"
+        for name in (
+            "correlate",
+            "convolve",
+            "correlate1d",
+            "convolve1d",
+            "uniform_filter1d",
+            "uniform_filter",
+            "gaussian_filter1d",
+            "gaussian_filter",
+            "sobel",
+            "prewitt",
+            "laplace",
+            "gaussian_laplace",
+            "gaussian_gradient_magnitude",
+        )
+    },
     ("numpy", "convolve"): "fieldconv.numeric:convolve",
     ("numpy", "correlate"): "fieldconv.numeric:correlate",
 }

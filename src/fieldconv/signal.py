@@ -1,4 +1,5 @@
 """Drop-ins for scipy.signal.correlate2d and scipy.signal.convolve2d (SciPy 1.17 semantics)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -39,11 +40,15 @@ def _filter_2d(in1, in2, mode, boundary, fillvalue, method, convolve, name):
     if swapped:
         image, kernel = kernel, image
     if kernel.size == 0:
-        raise ValueError(f"{name}: the kernel is empty (shape {kernel.shape}); it needs at least one element "
-                         "(SciPy returns an arbitrary zero array here)")
+        raise ValueError(
+            f"{name}: the kernel is empty (shape {kernel.shape}); it needs at least one element "
+            "(SciPy returns an arbitrary zero array here)"
+        )
     if image.size == 0 and border != _filter_args.BORDER_CONSTANT:
-        raise ValueError(f"{name}: boundary={boundary!r} needs a non-empty input, got shape {image.shape} "
-                         "(SciPy crashes here); use boundary='fill'")
+        raise ValueError(
+            f"{name}: boundary={boundary!r} needs a non-empty input, got shape {image.shape} "
+            "(SciPy crashes here); use boundary='fill'"
+        )
     height, width = image.shape
     kh, kw = kernel.shape
     if mode == "full":
@@ -63,8 +68,10 @@ def _filter_2d(in1, in2, mode, boundary, fillvalue, method, convolve, name):
     _filter_args.filter_extents(name, "output", out_hw)
     taps = kernel[::-1, ::-1] if convolve else kernel.conj()
     if dtype.kind in "iu" and method == "fft":
-        raise ValueError(f"method='fft' cannot give {name}'s exact (wrapping) integer sums for dtype {dtype}; "
-                         "use method='direct' or 'auto', or convert the inputs to float")
+        raise ValueError(
+            f"method='fft' cannot give {name}'s exact (wrapping) integer sums for dtype {dtype}; "
+            "use method='direct' or 'auto', or convert the inputs to float"
+        )
     image = image.astype(dtype, copy=False)[np.newaxis]
     taps = taps.astype(dtype, copy=False)
     out = _compute(image, taps, out_hw, offsets, border, fill, dtype, method)[0]
@@ -87,8 +94,9 @@ def _compute(stack, kernel, out_hw, offsets, border, fill, dtype, method):
     if method == "auto":
         real_size = dtype.itemsize // (2 if dtype.kind == "c" else 1)
         real_filters = 4 if dtype.kind == "c" else 1  # complex: four real filters
-        use_fft = _filter2d.prefer_fft(stack.shape[0], out_hw, kernel.shape, kernel.size * real_filters, real_size,
-                                       get_num_threads()) and _filter2d.all_finite(stack, kernel, fill)
+        use_fft = _filter2d.prefer_fft(
+            stack.shape[0], out_hw, kernel.shape, kernel.size * real_filters, real_size, get_num_threads()
+        ) and _filter2d.all_finite(stack, kernel, fill)
     if use_fft:
         out = _filter2d.fft(stack, kernel, out_hw, offsets[0], offsets[1], border, fill)
         return out.astype(dtype, copy=False) if dtype.kind == "c" else out.real.astype(dtype, copy=False)
@@ -116,5 +124,5 @@ def _numpy_filter(stack, kernel, out_hw, offsets, border, fill):
     out = np.zeros((stack.shape[0],) + tuple(out_hw), dtype=np.result_type(stack, kernel))
     for r in range(kernel.shape[0]):
         for c in range(kernel.shape[1]):
-            out += kernel[r, c] * ext[:, r:r + out_hw[0], c:c + out_hw[1]]
+            out += kernel[r, c] * ext[:, r : r + out_hw[0], c : c + out_hw[1]]
     return out

@@ -44,12 +44,11 @@ class PackedConv2dWeights {
 // input or the bias (std::invalid_argument: no in-place computation). Uses at most
 // get_num_threads() threads (fewer for small calls; see runtime.hpp).
 template <class T>
-void conv2d_direct(const Conv2dParams& params, const T* input, const PackedConv2dWeights<T>& weight,
-                   const T* bias, T* output);
+void conv2d_direct(const Conv2dParams& params, const T* input, const PackedConv2dWeights<T>& weight, const T* bias,
+                   T* output);
 
 // Same, packing the weights (out_channels, in_channels / groups, kh, kw) on the way.
 template <class T>
-void conv2d_direct(const Conv2dParams& params, const T* input, const T* weight, const T* bias,
-                   T* output);
+void conv2d_direct(const Conv2dParams& params, const T* input, const T* weight, const T* bias, T* output);
 
 }  // namespace fieldconv

@@ -41,17 +41,17 @@ struct Correlate1dParams {
 // Checks every argument (std::invalid_argument with the reason), then runs the active kernel
 // family on get_num_threads() threads. weights: `size` doubles (ignored for uniform). Throws
 // std::bad_alloc if a workspace of a legal size cannot be allocated.
-void correlate1d(const Correlate1dParams& params, FilterScalar input_type, const void* input,
-                 FilterScalar output_type, void* output, const double* weights);
+void correlate1d(const Correlate1dParams& params, FilterScalar input_type, const void* input, FilterScalar output_type,
+                 void* output, const double* weights);
 
 // correlate1d(first) into output, then correlate1d(last) along the last axis of output in place
 // (last's outer / length / inner are taken from first's shape), with the output type's
 // conversion in between, as two calls would do; in one sweep over memory where the rows fit
 // (each first-pass output row is filtered along the last axis while it is in cache). Results
 // equal the two calls' bit for bit.
-void correlate1d_then_last(const Correlate1dParams& first, const double* first_weights,
-                           const Correlate1dParams& last, const double* last_weights, FilterScalar input_type,
-                           const void* input, FilterScalar output_type, void* output);
+void correlate1d_then_last(const Correlate1dParams& first, const double* first_weights, const Correlate1dParams& last,
+                           const double* last_weights, FilterScalar input_type, const void* input,
+                           FilterScalar output_type, void* output);
 
 // The same for three passes: first along the middle axis of (outer, length, inner), then, with
 // each row of inner elements seen as a plane of plane_rows x (inner / plane_rows), middle along

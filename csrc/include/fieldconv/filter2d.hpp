@@ -25,7 +25,17 @@ enum class FilterBorder : int {
 };
 
 enum class FilterScalar : int {
-  boolean = 0, int8, uint8, int16, uint16, int32, uint32, int64, uint64, float32, float64,
+  boolean = 0,
+  int8,
+  uint8,
+  int16,
+  uint16,
+  int32,
+  uint32,
+  int64,
+  uint64,
+  float32,
+  float64,
 };
 
 // The type sums are formed in. float32 / float64: IEEE sums (FMA where the CPU has it);
@@ -57,9 +67,8 @@ struct Filter2dTaps {
 // get_num_threads() threads. Throws std::bad_alloc if a workspace of a legal size cannot be
 // allocated. Inputs are only read; input and output must not overlap (std::invalid_argument:
 // no in-place computation). Uses at most get_num_threads() threads (fewer for small calls).
-void filter2d(const Filter2dParams& params, FilterScalar input_type, const void* input,
-              FilterScalar output_type, void* output, FilterAccumulator accumulator,
-              const Filter2dTaps& taps, const void* fill);
+void filter2d(const Filter2dParams& params, FilterScalar input_type, const void* input, FilterScalar output_type,
+              void* output, FilterAccumulator accumulator, const Filter2dTaps& taps, const void* fill);
 
 // Index of extended coordinate x along an axis of length n under border (n >= 1), or -1 for
 // constant outside [0, n).

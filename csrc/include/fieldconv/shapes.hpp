@@ -32,8 +32,7 @@ template <class... Parts>
 }
 
 inline void check_range(const char* name, std::int64_t value, std::int64_t low, std::int64_t high) {
-  if (value < low || value > high)
-    throw_invalid(name, " must be between ", low, " and ", high, ", got ", value);
+  if (value < low || value > high) throw_invalid(name, " must be between ", low, " and ", high, ", got ", value);
 }
 
 // a * b, throwing if the product exceeds max_element_count (both must be >= 0).
@@ -46,9 +45,8 @@ inline std::int64_t checked_mul(std::int64_t a, std::int64_t b, const char* what
 
 // Number of outputs of a sliding window along one axis (PyTorch's formula, floor mode).
 // Throws when the dilated kernel does not fit in the padded input.
-inline std::int64_t conv_output_size(const char* axis, std::int64_t input, std::int64_t kernel,
-                                     std::int64_t stride, std::int64_t dilation,
-                                     std::int64_t pad_before, std::int64_t pad_after) {
+inline std::int64_t conv_output_size(const char* axis, std::int64_t input, std::int64_t kernel, std::int64_t stride,
+                                     std::int64_t dilation, std::int64_t pad_before, std::int64_t pad_after) {
   check_range("input size", input, 0, max_extent);
   check_range("kernel size", kernel, 1, max_extent);
   check_range("stride", stride, 1, max_extent);
@@ -60,12 +58,12 @@ inline std::int64_t conv_output_size(const char* axis, std::int64_t input, std::
   const std::int64_t dilated_kernel = dilation * (kernel - 1) + 1;
   if (dilated_kernel > padded)
     throw_invalid("kernel ", axis, " (", kernel, ", dilated by ", dilation, " to ", dilated_kernel,
-                  ") is larger than the padded input ", axis, " (", input, " + padding ",
-                  pad_before + pad_after, " = ", padded, ")");
+                  ") is larger than the padded input ", axis, " (", input, " + padding ", pad_before + pad_after, " = ",
+                  padded, ")");
   const std::int64_t outputs = (padded - dilated_kernel) / stride + 1;
   if (outputs > max_extent)
-    throw_invalid("output ", axis, " ", outputs, " exceeds the limit ", max_extent,
-                  " (input ", input, " + padding ", pad_before + pad_after, ", kernel ", kernel, ", stride ", stride, ")");
+    throw_invalid("output ", axis, " ", outputs, " exceeds the limit ", max_extent, " (input ", input, " + padding ",
+                  pad_before + pad_after, ", kernel ", kernel, ", stride ", stride, ")");
   return outputs;
 }
 
@@ -97,18 +95,16 @@ inline Conv2dShape conv2d_shape(const Conv2dParams& p) {
   Conv2dShape s{};
   s.in_channels_per_group = p.in_channels / p.groups;
   s.out_channels_per_group = p.out_channels / p.groups;
-  s.out_height = conv_output_size("height", p.in_height, p.kernel_height, p.stride_height,
-                                  p.dilation_height, p.pad_top, p.pad_bottom);
-  s.out_width = conv_output_size("width", p.in_width, p.kernel_width, p.stride_width,
-                                 p.dilation_width, p.pad_left, p.pad_right);
+  s.out_height = conv_output_size("height", p.in_height, p.kernel_height, p.stride_height, p.dilation_height, p.pad_top,
+                                  p.pad_bottom);
+  s.out_width =
+      conv_output_size("width", p.in_width, p.kernel_width, p.stride_width, p.dilation_width, p.pad_left, p.pad_right);
   s.input_elements = checked_mul(checked_mul(p.batch, p.in_channels, "input size"),
                                  checked_mul(p.in_height, p.in_width, "input size"), "input size");
   s.weight_elements = checked_mul(checked_mul(p.out_channels, s.in_channels_per_group, "weight size"),
-                                  checked_mul(p.kernel_height, p.kernel_width, "weight size"),
-                                  "weight size");
+                                  checked_mul(p.kernel_height, p.kernel_width, "weight size"), "weight size");
   s.output_elements = checked_mul(checked_mul(p.batch, p.out_channels, "output size"),
-                                  checked_mul(s.out_height, s.out_width, "output size"),
-                                  "output size");
+                                  checked_mul(s.out_height, s.out_width, "output size"), "output size");
   return s;
 }
 
@@ -173,10 +169,10 @@ inline Pool2dShape pool2d_shape(const Pool2dParams& p) {
   check_range("batch size", p.batch, 0, max_extent);
   check_range("channels", p.channels, 1, max_extent);
   Pool2dShape s{};
-  s.out_height = pool_output_size(0, p.in_height, p.kernel_height, p.stride_height, p.dilation_height,
-                                  p.pad_height, p.ceil_mode);
-  s.out_width = pool_output_size(1, p.in_width, p.kernel_width, p.stride_width, p.dilation_width, p.pad_width,
-                                 p.ceil_mode);
+  s.out_height =
+      pool_output_size(0, p.in_height, p.kernel_height, p.stride_height, p.dilation_height, p.pad_height, p.ceil_mode);
+  s.out_width =
+      pool_output_size(1, p.in_width, p.kernel_width, p.stride_width, p.dilation_width, p.pad_width, p.ceil_mode);
   s.planes = checked_mul(p.batch, p.channels, "input size");
   s.input_elements = checked_mul(s.planes, checked_mul(p.in_height, p.in_width, "input size"), "input size");
   s.output_elements = checked_mul(s.planes, checked_mul(s.out_height, s.out_width, "output size"), "output size");

@@ -67,13 +67,12 @@ class WinogradWeights {
 // beyond a quarter of the largest T. The caller then uses conv2d_direct. Workspace per thread:
 // see README ("Winograd"): V up to 4 MiB, M up to 384 KiB (AVX-512 kernels: 1.5 MiB), 2 KiB more.
 template <class T>
-bool conv2d_winograd(const Conv2dParams& params, const T* input, const WinogradWeights<T>& weight,
-                     const T* bias, T* output);
+bool conv2d_winograd(const Conv2dParams& params, const T* input, const WinogradWeights<T>& weight, const T* bias,
+                     T* output);
 
 // Convenience: transforms the weights for tile m, and falls back to conv2d_direct whenever the
 // Winograd path declines. Always computes the output.
 template <class T>
-void conv2d_winograd(const Conv2dParams& params, const T* input, const T* weight, const T* bias, T* output,
-                     int tile);
+void conv2d_winograd(const Conv2dParams& params, const T* input, const T* weight, const T* bias, T* output, int tile);
 
 }  // namespace fieldconv

@@ -25,20 +25,42 @@ The package: registry (workloads, implementations), one module of workloads per 
 pool2d, filter2d), whole networks (networks, with the torch models of torch_models), peers
 (torch's set-up), timing (peak, interleaved rounds), report (tables) and cli.
 """
+
 from __future__ import annotations
 
 import importlib  # noqa: F401  (tests patch importlib.util.find_spec through this module)
 
 from . import conv2d, filter2d, networks, pool2d  # noqa: F401  (register their workloads)
 from .cli import add_arguments, main, run, select_workloads
-from .conv2d import (conv_arrays, conv_flops, conv_output_size, conv_workload, im2col_conv2d,
-                     prepare_fieldconv_algorithm, prepare_fieldconv_direct, prepare_numpy_im2col, prepare_scipy,
-                     prepare_torch, scipy_conv2d, scipy_estimate_seconds)
+from .conv2d import (
+    conv_arrays,
+    conv_flops,
+    conv_output_size,
+    conv_workload,
+    im2col_conv2d,
+    prepare_fieldconv_algorithm,
+    prepare_fieldconv_direct,
+    prepare_numpy_im2col,
+    prepare_scipy,
+    prepare_torch,
+    scipy_conv2d,
+    scipy_estimate_seconds,
+)
 from .filter2d import filter_arrays, filter_workload
 from .networks import network_workload
 from .peers import SCIPY_LIMIT_SECONDS, configure_torch_isa, import_torch, torch_description
 from .pool2d import pool_arrays, pool_workload, prepare_fieldconv_pool, prepare_torch_pool
-from .registry import (ARRAY_FACTORIES, FLOP_COUNTS, IMPLEMENTATIONS, WORKLOADS, Implementation, Unavailable, Workload,
-                       register_implementation, register_kind, register_workload)
+from .registry import (
+    ARRAY_FACTORIES,
+    FLOP_COUNTS,
+    IMPLEMENTATIONS,
+    WORKLOADS,
+    Implementation,
+    Unavailable,
+    Workload,
+    register_implementation,
+    register_kind,
+    register_workload,
+)
 from .report import format_summary, format_workload_table
 from .timing import Peak, Result, load_warning, measure_peak, run_workload, time_call

@@ -1,4 +1,5 @@
 """The command line: python -m fieldconv bench."""
+
 from __future__ import annotations
 
 import argparse
@@ -26,46 +27,66 @@ def select_workloads(choice: str) -> List[Workload]:
     names = [name.strip() for name in choice.split(",") if name.strip()]
     unknown = [name for name in names if name not in WORKLOADS]
     if unknown:
-        raise SystemExit(f"unknown workload(s) {', '.join(unknown)}; choose from default, all, "
-                         + ", ".join(WORKLOADS))
+        raise SystemExit(f"unknown workload(s) {', '.join(unknown)}; choose from default, all, " + ", ".join(WORKLOADS))
     return [WORKLOADS[name] for name in names]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=2, help="threads for fieldconv and torch (default 2)")
-    parser.add_argument("--workload", default="default",
-                        help="default (a representative subset, < 60 s), all, or comma-separated names "
-                             "(--list shows them)")
+    parser.add_argument(
+        "--workload",
+        default="default",
+        help="default (a representative subset, < 60 s), all, or comma-separated names (--list shows them)",
+    )
     parser.add_argument("--repeats", type=int, default=7, help="interleaved rounds per workload (default 7)")
     parser.add_argument("--json", metavar="PATH", help="also write every measurement to PATH as JSON")
-    parser.add_argument("--compare", metavar="OLD_JSON",
-                        help="also print each median against the same workload and implementation in OLD_JSON "
-                             "(written by an earlier --json)")
+    parser.add_argument(
+        "--compare",
+        metavar="OLD_JSON",
+        help="also print each median against the same workload and implementation in OLD_JSON "
+        "(written by an earlier --json)",
+    )
     parser.add_argument("--plot", metavar="PNG", help="also draw the peers' ratios to PNG (needs matplotlib)")
-    parser.add_argument("--torch-isa", choices=("native", "avx2"), default="native",
-                        help="avx2: cap torch (oneDNN, ATen) at AVX2 (compare with --isa avx2); "
-                             "native: whatever the CPU has (AVX-512, if present)")
+    parser.add_argument(
+        "--torch-isa",
+        choices=("native", "avx2"),
+        default="native",
+        help="avx2: cap torch (oneDNN, ATen) at AVX2 (compare with --isa avx2); "
+        "native: whatever the CPU has (AVX-512, if present)",
+    )
     from .. import _core
 
     isas = sorted({(entry["isa_rank"], entry["isa"]) for entry in _core.kernel_list()})
-    parser.add_argument("--isa", choices=("auto", *(isa for _, isa in isas)), default="auto",
-                        help="fieldconv's kernel ISA (default: the best this CPU supports)")
+    parser.add_argument(
+        "--isa",
+        choices=("auto", *(isa for _, isa in isas)),
+        default="auto",
+        help="fieldconv's kernel ISA (default: the best this CPU supports)",
+    )
     parser.add_argument("--no-blas-peak", action="store_true", help="skip the NumPy matmul peak probe")
-    parser.add_argument("--ghz", type=float, default=None,
-                        help="compute the FMA peak from this clock (2 pipes x lanes x 2 x GHz x threads) "
-                             "instead of measuring it")
+    parser.add_argument(
+        "--ghz",
+        type=float,
+        default=None,
+        help="compute the FMA peak from this clock (2 pipes x lanes x 2 x GHz x threads) instead of measuring it",
+    )
     parser.add_argument("--list", action="store_true", help="list the workloads and exit")
-    parser.add_argument("--contention", action="store_true",
-                        help="instead of the peers: fieldconv at 1 thread against --threads, quiet, beside a "
-                             "competing busy process, beside other libraries' thread pools, and under dask's "
-                             "threaded scheduler")
+    parser.add_argument(
+        "--contention",
+        action="store_true",
+        help="instead of the peers: fieldconv at 1 thread against --threads, quiet, beside a "
+        "competing busy process, beside other libraries' thread pools, and under dask's "
+        "threaded scheduler",
+    )
 
 
 def run(args: argparse.Namespace, out=None) -> Dict[str, List[Result]]:
     out = out or sys.stdout
     if args.list:
         for workload in WORKLOADS.values():
-            print(f"{workload.name:28s} {'default' if workload.default else '       '}  {workload.description}", file=out)
+            print(
+                f"{workload.name:28s} {'default' if workload.default else '       '}  {workload.description}", file=out
+            )
         return {}
     if args.threads < 1 or args.repeats < 1:
         raise SystemExit("--threads and --repeats must be at least 1")
@@ -87,12 +108,18 @@ def run(args: argparse.Namespace, out=None) -> Dict[str, List[Result]]:
         except ValueError as error:
             raise SystemExit(f"--isa {args.isa}: {error}") from None
     peak = measure_peak(args.threads, blas=not args.no_blas_peak, ghz=args.ghz, isa=fieldconv.get_isa())
-    print(f"fieldconv {fieldconv.__version__} ({fieldconv.get_isa()} kernels, {args.threads} threads); "
-          f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs", file=out)
+    print(
+        f"fieldconv {fieldconv.__version__} ({fieldconv.get_isa()} kernels, {args.threads} threads); "
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
+        file=out,
+    )
     print(torch_description(), file=out)
-    print(f"times: median (spread: +- half the interquartile range; best) of {args.repeats} interleaved rounds "
-          f"(scipy: at most 3), float32 NCHW; GFLOP/s, % peak and ratios from the median; the baseline is "
-          f"fieldconv's default (algorithm='auto' for convolutions)", file=out)
+    print(
+        f"times: median (spread: +- half the interquartile range; best) of {args.repeats} interleaved rounds "
+        f"(scipy: at most 3), float32 NCHW; GFLOP/s, % peak and ratios from the median; the baseline is "
+        f"fieldconv's default (algorithm='auto' for convolutions)",
+        file=out,
+    )
     print(peak.describe(), file=out)
     warning = load_warning(args.threads)
     if warning:

@@ -15,6 +15,7 @@ the same process (so drifts of a shared machine hit both alike):
 The figure per op is time at 1 thread / time at the default budget (>= 1: threads never cost
 time; the bar under contention is 0.9), the median over rounds, with the rounds' range.
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -65,8 +66,9 @@ def operations(rng: np.random.Generator) -> Dict[str, Callable[[], object]]:
     import fieldconv
 
     x_small = rng.standard_normal((1, 8, 32, 32), dtype=np.float32)
-    small_conv = fieldconv.Conv2d(rng.standard_normal((8, 8, 3, 3), dtype=np.float32),
-                                  np.zeros(8, np.float32), padding=1)
+    small_conv = fieldconv.Conv2d(
+        rng.standard_normal((8, 8, 3, 3), dtype=np.float32), np.zeros(8, np.float32), padding=1
+    )
     image = rng.standard_normal((256, 256), dtype=np.float32)
     kernel = rng.standard_normal((3, 3), dtype=np.float32)
     w64 = rng.standard_normal((64, 64, 3, 3), dtype=np.float32) * 0.05
@@ -126,8 +128,13 @@ def _time_calls(call: Callable[[], object], seconds: float, between: Optional[Ca
             return total / calls
 
 
-def compare_thread_counts(ops: Dict[str, Callable[[], object]], threads: int, rounds: int, seconds: float,
-                          between: Optional[Callable[[], None]] = None) -> Dict[str, dict]:
+def compare_thread_counts(
+    ops: Dict[str, Callable[[], object]],
+    threads: int,
+    rounds: int,
+    seconds: float,
+    between: Optional[Callable[[], None]] = None,
+) -> Dict[str, dict]:
     """{op: {"one": s, "many": s, "ratio": one/many, "low": .., "high": ..}}: medians over
     interleaved rounds (each round times 1 thread and `threads`, in alternating order)."""
     import fieldconv
@@ -142,9 +149,13 @@ def compare_thread_counts(ops: Dict[str, Callable[[], object]], threads: int, ro
                 with fieldconv.threads(count):
                     (one if count == 1 else many).append(_time_calls(call, seconds, between))
         ratios = [a / b for a, b in zip(one, many)]
-        results[name] = {"one": statistics.median(one), "many": statistics.median(many),
-                         "ratio": statistics.median(one) / statistics.median(many),
-                         "low": min(ratios), "high": max(ratios)}
+        results[name] = {
+            "one": statistics.median(one),
+            "many": statistics.median(many),
+            "ratio": statistics.median(one) / statistics.median(many),
+            "low": min(ratios),
+            "high": max(ratios),
+        }
     return results
 
 
@@ -160,15 +171,17 @@ def dask_scheduler_comparison(rounds: int) -> Optional[dict]:
 
     rng = np.random.default_rng(1)
     net = fieldconv.Sequential(
-        fieldconv.Conv2d(rng.standard_normal((16, 1, 3, 3), dtype=np.float32) * 0.3, padding=1), fieldconv.ReLU(),
-        fieldconv.Conv2d(rng.standard_normal((16, 16, 3, 3), dtype=np.float32) * 0.1, padding=1), fieldconv.ReLU(),
+        fieldconv.Conv2d(rng.standard_normal((16, 1, 3, 3), dtype=np.float32) * 0.3, padding=1),
+        fieldconv.ReLU(),
+        fieldconv.Conv2d(rng.standard_normal((16, 16, 3, 3), dtype=np.float32) * 0.1, padding=1),
+        fieldconv.ReLU(),
         fieldconv.MaxPool2d(2),
     )
     image = da.from_array(rng.standard_normal((1, 1, 2048, 2048), dtype=np.float32), chunks=(1, 1, 512, 512))
     graph = fieldconv.dask.apply(net, image)
     times: Dict[str, List[float]] = {"synchronous": [], "threads": []}
     for round_index in range(rounds):
-        for scheduler in (("synchronous", "threads") if round_index % 2 == 0 else ("threads", "synchronous")):
+        for scheduler in ("synchronous", "threads") if round_index % 2 == 0 else ("threads", "synchronous"):
             t0 = time.perf_counter()
             if scheduler == "threads":
                 graph.compute(scheduler="threads", num_workers=2)
@@ -184,12 +197,17 @@ def _ms(seconds: float) -> str:
 
 
 def format_table(title: str, results: Dict[str, dict], threads: int) -> str:
-    lines = [title, f"  {'op':30s} {'1 thread ms':>11s} {f'{threads} threads ms':>12s} {'1T/' + str(threads) + 'T':>7s}"
-             f"  (rounds' range)"]
+    lines = [
+        title,
+        f"  {'op':30s} {'1 thread ms':>11s} {f'{threads} threads ms':>12s} {'1T/' + str(threads) + 'T':>7s}"
+        f"  (rounds' range)",
+    ]
     for name, r in results.items():
         flag = "" if r["ratio"] >= 0.9 else "   < 0.9"
-        lines.append(f"  {name:30s} {_ms(r['one']):>11s} {_ms(r['many']):>12s} {r['ratio']:7.2f}  "
-                     f"({r['low']:.2f}-{r['high']:.2f}){flag}")
+        lines.append(
+            f"  {name:30s} {_ms(r['one']):>11s} {_ms(r['many']):>12s} {r['ratio']:7.2f}  "
+            f"({r['low']:.2f}-{r['high']:.2f}){flag}"
+        )
     return "\n".join(lines)
 
 
@@ -200,16 +218,21 @@ def run(threads: int = 2, rounds: int = 7, seconds: float = 0.03, out=None) -> d
     out = out or sys.stdout
     rng = np.random.default_rng(0)
     ops = operations(rng)
-    print(f"fieldconv {fieldconv.__version__} ({fieldconv.get_isa()} kernels), budget {threads} threads; "
-          f"{os.cpu_count()} CPUs; median of {rounds} interleaved rounds of ~{seconds * 1e3:.0f} ms per op and count",
-          file=out)
+    print(
+        f"fieldconv {fieldconv.__version__} ({fieldconv.get_isa()} kernels), budget {threads} threads; "
+        f"{os.cpu_count()} CPUs; median of {rounds} interleaved rounds of ~{seconds * 1e3:.0f} ms per op and count",
+        file=out,
+    )
     report = {}
     report["quiet"] = compare_thread_counts(ops, threads, rounds, seconds)
     print(format_table("quiet machine: the speed-up of threads", report["quiet"], threads), file=out, flush=True)
     with CompetingProcess() as competitor:
         report["contention"] = compare_thread_counts(ops, threads, rounds, seconds)
-    print(format_table(f"a competing busy process on CPU {competitor.cpu} (bar: >= 0.9)", report["contention"],
-                       threads), file=out, flush=True)
+    print(
+        format_table(f"a competing busy process on CPU {competitor.cpu} (bar: >= 0.9)", report["contention"], threads),
+        file=out,
+        flush=True,
+    )
     pools = other_pools(rng)
 
     def call_other_pools() -> None:
@@ -218,15 +241,18 @@ def run(threads: int = 2, rounds: int = 7, seconds: float = 0.03, out=None) -> d
 
     report["beside pools"] = compare_thread_counts(ops, threads, max(3, rounds // 2), seconds, call_other_pools)
     names = ", ".join(name for name, _ in pools)
-    print(format_table(f"each call beside {names} (bar: >= 0.9)", report["beside pools"], threads), file=out,
-          flush=True)
+    print(
+        format_table(f"each call beside {names} (bar: >= 0.9)", report["beside pools"], threads), file=out, flush=True
+    )
     with fieldconv.threads(threads):
         report["dask"] = dask_scheduler_comparison(max(3, rounds // 2))
     if report["dask"] is None:
         print("inside a thread pool: dask is not installed", file=out)
     else:
         d = report["dask"]
-        print(f"inside a thread pool: fieldconv.dask.apply, 2048^2 in 512^2 chunks: synchronous {d['synchronous']:.3f} s, "
-              f"threaded (2 workers) {d['threads']:.3f} s, synchronous/threaded {d['ratio']:.2f} (bar: >= 1)",
-              file=out)
+        print(
+            f"inside a thread pool: fieldconv.dask.apply, 2048^2 in 512^2 chunks: synchronous {d['synchronous']:.3f} s, "
+            f"threaded (2 workers) {d['threads']:.3f} s, synchronous/threaded {d['ratio']:.2f} (bar: >= 1)",
+            file=out,
+        )
     return report

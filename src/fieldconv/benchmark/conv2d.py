@@ -1,4 +1,5 @@
 """conv2d workloads (ResNet-18's 3x3 layers, the stem, a 1x1, a depthwise, VGG) and their implementations: fieldconv's algorithms, torch, NumPy im2col, SciPy."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -13,14 +14,41 @@ from .registry import Implementation, Unavailable, Workload, register_implementa
 # conv2d: geometry, operation count, inputs
 
 
-def conv_workload(name, batch, in_channels, size, out_channels, kernel, stride=1, padding=0, dilation=1,
-                  groups=1, bias=True, default=False, description=""):
+def conv_workload(
+    name,
+    batch,
+    in_channels,
+    size,
+    out_channels,
+    kernel,
+    stride=1,
+    padding=0,
+    dilation=1,
+    groups=1,
+    bias=True,
+    default=False,
+    description="",
+):
     """A conv2d workload on a square (size x size) NCHW input with a square kernel."""
-    params = dict(batch=batch, in_channels=in_channels, height=size, width=size, out_channels=out_channels,
-                  kernel=kernel, stride=stride, padding=padding, dilation=dilation, groups=groups, bias=bias)
-    text = description or (f"N={batch} {in_channels}->{out_channels} @{size}x{size} {kernel}x{kernel}"
-                           f"/{stride} pad {padding}" + (f" dil {dilation}" if dilation != 1 else "")
-                           + (f" groups {groups}" if groups != 1 else ""))
+    params = dict(
+        batch=batch,
+        in_channels=in_channels,
+        height=size,
+        width=size,
+        out_channels=out_channels,
+        kernel=kernel,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+        bias=bias,
+    )
+    text = description or (
+        f"N={batch} {in_channels}->{out_channels} @{size}x{size} {kernel}x{kernel}"
+        f"/{stride} pad {padding}"
+        + (f" dil {dilation}" if dilation != 1 else "")
+        + (f" groups {groups}" if groups != 1 else "")
+    )
     return Workload(name, "conv2d", text, params, default)
 
 
@@ -43,8 +71,12 @@ def conv_arrays(params, dtype, rng) -> Dict[str, np.ndarray]:
     p = params
     x = rng.standard_normal((p["batch"], p["in_channels"], p["height"], p["width"]), dtype=np.float32).astype(dtype)
     fan_in = p["in_channels"] // p["groups"] * p["kernel"] ** 2
-    weight = (rng.standard_normal((p["out_channels"], p["in_channels"] // p["groups"], p["kernel"], p["kernel"]),
-                                  dtype=np.float32) / math.sqrt(fan_in)).astype(dtype)
+    weight = (
+        rng.standard_normal(
+            (p["out_channels"], p["in_channels"] // p["groups"], p["kernel"], p["kernel"]), dtype=np.float32
+        )
+        / math.sqrt(fan_in)
+    ).astype(dtype)
     bias = rng.standard_normal(p["out_channels"], dtype=np.float32).astype(dtype) if p["bias"] else None
     return {"x": x, "weight": weight, "bias": bias}
 
@@ -53,7 +85,9 @@ register_kind("conv2d", conv_flops, conv_arrays)
 
 
 def _conv_args(params):
-    return dict(stride=params["stride"], padding=params["padding"], dilation=params["dilation"], groups=params["groups"])
+    return dict(
+        stride=params["stride"], padding=params["padding"], dilation=params["dilation"], groups=params["groups"]
+    )
 
 
 def prepare_fieldconv_direct(workload, arrays, threads):
@@ -98,8 +132,11 @@ def im2col_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=
     s_n, s_c, s_h, s_w = padded.strides
     for image in range(n):
         windows = np.lib.stride_tricks.as_strided(
-            padded[image], shape=(c_in, kh, kw, out_h, out_w),
-            strides=(s_c, s_h * dilation, s_w * dilation, s_h * stride, s_w * stride), writeable=False)
+            padded[image],
+            shape=(c_in, kh, kw, out_h, out_w),
+            strides=(s_c, s_h * dilation, s_w * dilation, s_h * stride, s_w * stride),
+            writeable=False,
+        )
         columns = windows.reshape(groups, c_group * kh * kw, out_h * out_w)  # the im2col copy
         np.matmul(w_matrix, columns, out=y[image].reshape(groups, c_out // groups, out_h * out_w))
     if bias is not None:
@@ -174,8 +211,9 @@ def prepare_fieldconv_algorithm(algorithm: str):
 
         fieldconv.set_num_threads(threads)
         try:
-            layer = fieldconv.Conv2d(arrays["weight"], arrays["bias"], algorithm=algorithm,
-                                     **_conv_args(workload.params))
+            layer = fieldconv.Conv2d(
+                arrays["weight"], arrays["bias"], algorithm=algorithm, **_conv_args(workload.params)
+            )
         except ValueError:  # Winograd takes 3x3, stride 1, dilation 1 only
             raise Unavailable("n/a (3x3, stride 1 only)") from None
         x = arrays["x"]
@@ -189,21 +227,36 @@ register_implementation("conv2d", Implementation("fieldconv auto", prepare_field
 register_implementation("conv2d", Implementation("fieldconv direct", prepare_fieldconv_direct, ours=True))
 register_implementation("conv2d", Implementation("torch", prepare_torch))
 register_implementation("conv2d", Implementation("numpy im2col", prepare_numpy_im2col))
-register_implementation("conv2d", Implementation("scipy correlate2d", prepare_scipy, max_rounds=3,
-                                                  max_seconds=SCIPY_LIMIT_SECONDS))
+register_implementation(
+    "conv2d", Implementation("scipy correlate2d", prepare_scipy, max_rounds=3, max_seconds=SCIPY_LIMIT_SECONDS)
+)
 
 # ResNet-18 3x3 body layers, its 7x7/2 stem, a bottleneck-style 1x1, a MobileNet-style depthwise
 # 3x3 and the widest VGG layer.
 for _channels, _size in ((64, 56), (128, 28), (256, 14), (512, 7)):
-    register_workload(conv_workload(f"resnet18-3x3-{_channels}@{_size}", 1, _channels, _size, _channels, 3,
-                                    padding=1, default=_channels != 128))
-    register_workload(conv_workload(f"resnet18-3x3-{_channels}@{_size}-n8", 8, _channels, _size, _channels, 3,
-                                    padding=1, default=_channels == 128))
+    register_workload(
+        conv_workload(
+            f"resnet18-3x3-{_channels}@{_size}", 1, _channels, _size, _channels, 3, padding=1, default=_channels != 128
+        )
+    )
+    register_workload(
+        conv_workload(
+            f"resnet18-3x3-{_channels}@{_size}-n8",
+            8,
+            _channels,
+            _size,
+            _channels,
+            3,
+            padding=1,
+            default=_channels == 128,
+        )
+    )
 register_workload(conv_workload("stem-7x7s2-3to64@224", 1, 3, 224, 64, 7, stride=2, padding=3, default=True))
 register_workload(conv_workload("1x1-256to64@56", 1, 256, 56, 64, 1, default=True))
 register_workload(conv_workload("depthwise-3x3-128@56", 1, 128, 56, 128, 3, padding=1, groups=128, default=True))
 register_workload(conv_workload("vgg-3x3-64@224", 1, 64, 224, 64, 3, padding=1))
 
 for _algorithm in ("winograd_f2", "winograd_f4", "winograd_f6"):
-    register_implementation("conv2d", Implementation(f"fieldconv {_algorithm}", prepare_fieldconv_algorithm(_algorithm),
-                                                      ours=True))
+    register_implementation(
+        "conv2d", Implementation(f"fieldconv {_algorithm}", prepare_fieldconv_algorithm(_algorithm), ours=True)
+    )

@@ -5,6 +5,7 @@ eager and onnxruntime (when installed), all on the same thread count.
 The models are the plain-torch definitions of torch_models.py with random weights
 (torch_models.initialise); the operation count is 2 x the conv and linear multiply-adds.
 """
+
 from __future__ import annotations
 
 import functools
@@ -30,8 +31,11 @@ def _torch_model(model: str, size: int):
     import_torch()  # Unavailable when torch is not installed
     from . import torch_models
 
-    build = {"resnet18": torch_models.resnet18, "resnet50": torch_models.resnet50,
-             "mobilenet_v2": torch_models.MobileNetV2}[model]
+    build = {
+        "resnet18": torch_models.resnet18,
+        "resnet50": torch_models.resnet50,
+        "mobilenet_v2": torch_models.MobileNetV2,
+    }[model]
     return torch_models.initialise(build(), seed=0, input_size=min(size, 64))
 
 

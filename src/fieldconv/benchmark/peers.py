@@ -1,4 +1,5 @@
 """The peers' plumbing: torch's instruction set, chosen before its first import, and its description."""
+
 from __future__ import annotations
 
 import os
@@ -16,7 +17,7 @@ _TORCH_ISA = "native"
 
 
 def configure_torch_isa(choice: str) -> None:
-    """"avx2": cap oneDNN and ATen at AVX2; must run before torch is imported."""
+    """ "avx2": cap oneDNN and ATen at AVX2; must run before torch is imported."""
     global _TORCH_ISA
     if choice not in ("native", "avx2"):
         raise ValueError(f"torch_isa must be 'native' or 'avx2', got {choice!r}")

@@ -1,4 +1,5 @@
 """pool2d workloads (ResNet's max pooling, average pooling) and their implementations: fieldconv, torch."""
+
 from __future__ import annotations
 
 from typing import Dict
@@ -11,14 +12,37 @@ from .registry import Implementation, Workload, register_implementation, registe
 # pool2d: max and average pooling (memory-bound: no flop count)
 
 
-def pool_workload(name, op, batch, channels, size, kernel, stride=None, padding=0, ceil_mode=False,
-                  return_indices=False, default=False):
+def pool_workload(
+    name,
+    op,
+    batch,
+    channels,
+    size,
+    kernel,
+    stride=None,
+    padding=0,
+    ceil_mode=False,
+    return_indices=False,
+    default=False,
+):
     """A max_pool2d or avg_pool2d workload on a square NCHW input with a square window."""
-    params = dict(op=op, batch=batch, channels=channels, height=size, width=size, kernel=kernel,
-                  stride=kernel if stride is None else stride, padding=padding, ceil_mode=ceil_mode,
-                  return_indices=return_indices)
-    text = (f"{op}_pool2d N={batch} C={channels} @{size}x{size} {kernel}x{kernel}/{params['stride']} pad {padding}"
-            + (" ceil" if ceil_mode else "") + (" with indices" if return_indices else ""))
+    params = dict(
+        op=op,
+        batch=batch,
+        channels=channels,
+        height=size,
+        width=size,
+        kernel=kernel,
+        stride=kernel if stride is None else stride,
+        padding=padding,
+        ceil_mode=ceil_mode,
+        return_indices=return_indices,
+    )
+    text = (
+        f"{op}_pool2d N={batch} C={channels} @{size}x{size} {kernel}x{kernel}/{params['stride']} pad {padding}"
+        + (" ceil" if ceil_mode else "")
+        + (" with indices" if return_indices else "")
+    )
     return Workload(name, "pool2d", text, params, default)
 
 
@@ -29,8 +53,9 @@ def pool_arrays(params, dtype, rng) -> Dict[str, np.ndarray]:
 
 
 def _pool_args(params):
-    args = dict(kernel_size=params["kernel"], stride=params["stride"], padding=params["padding"],
-                ceil_mode=params["ceil_mode"])
+    args = dict(
+        kernel_size=params["kernel"], stride=params["stride"], padding=params["padding"], ceil_mode=params["ceil_mode"]
+    )
     if params["op"] == "max" and params["return_indices"]:
         args["return_indices"] = True
     return args

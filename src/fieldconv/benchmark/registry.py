@@ -1,4 +1,5 @@
 """Registries of the benchmark: workloads (one problem each), implementations per kind of problem, operation counts and input factories."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

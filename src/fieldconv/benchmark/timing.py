@@ -1,4 +1,5 @@
 """The machine's FMA peak and the interleaved timing of every implementation of a workload."""
+
 from __future__ import annotations
 
 import os
@@ -33,8 +34,10 @@ class Peak:
     isa: str = "avx2"
 
     def describe(self) -> str:
-        lines = [f"% peak = GFLOP/s / {self.isa} FMA peak on {self.threads} threads = {self.peak_gflops:.0f} GFLOP/s "
-                 f"({self.source})"]
+        lines = [
+            f"% peak = GFLOP/s / {self.isa} FMA peak on {self.threads} threads = {self.peak_gflops:.0f} GFLOP/s "
+            f"({self.source})"
+        ]
         if self.blas_gflops is not None:
             lines.append(
                 f"practical ceiling for comparison: NumPy float32 matmul 2048^3 (BLAS, its own thread count, "
@@ -78,10 +81,12 @@ def load_warning(threads: int) -> Optional[str]:
         return None
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if load + threads > cpus + 0.5:
-        return (f"WARNING: load average {load:.1f} on {cpus} CPUs before this run: other processes compete for "
-                f"the cores, so multi-threaded times (of every implementation) are unreliable; compare the "
-                f"ratios, rerun on a quiet machine, use --threads 1, or set OMP_WAIT_POLICY=PASSIVE (spin-waiting "
-                f"OpenMP threads of every library lose their time slices to the other processes)")
+        return (
+            f"WARNING: load average {load:.1f} on {cpus} CPUs before this run: other processes compete for "
+            f"the cores, so multi-threaded times (of every implementation) are unreliable; compare the "
+            f"ratios, rerun on a quiet machine, use --threads 1, or set OMP_WAIT_POLICY=PASSIVE (spin-waiting "
+            f"OpenMP threads of every library lose their time slices to the other processes)"
+        )
     return None
 
 

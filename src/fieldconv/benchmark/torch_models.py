@@ -2,6 +2,7 @@
 architectures as torchvision codes them: the whole-network workloads of the benchmark and the
 from_torch tests. Imports torch: import this module only where torch is wanted.
 """
+
 from __future__ import annotations
 
 import torch
@@ -108,8 +109,12 @@ def resnet50(num_classes=1000):
 
 
 class VGG(nn.Module):
-    def __init__(self, config=(64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"),
-                 num_classes=1000, hidden=4096):
+    def __init__(
+        self,
+        config=(64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"),
+        num_classes=1000,
+        hidden=4096,
+    ):
         super().__init__()
         layers, channels = [], 3
         for item in config:
@@ -121,8 +126,12 @@ class VGG(nn.Module):
         self.features = nn.Sequential(*layers)
         self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
         self.classifier = nn.Sequential(
-            nn.Linear(512 * 7 * 7, hidden), nn.ReLU(True), nn.Dropout(),
-            nn.Linear(hidden, hidden), nn.ReLU(True), nn.Dropout(),
+            nn.Linear(512 * 7 * 7, hidden),
+            nn.ReLU(True),
+            nn.Dropout(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(True),
+            nn.Dropout(),
             nn.Linear(hidden, num_classes),
         )
 
@@ -142,8 +151,11 @@ def vgg16(num_classes=1000, hidden=4096):
 
 class ConvBNReLU(nn.Sequential):
     def __init__(self, inp, out, kernel=3, stride=1, groups=1):
-        super().__init__(nn.Conv2d(inp, out, kernel, stride, (kernel - 1) // 2, groups=groups, bias=False),
-                         nn.BatchNorm2d(out), nn.ReLU6(inplace=True))
+        super().__init__(
+            nn.Conv2d(inp, out, kernel, stride, (kernel - 1) // 2, groups=groups, bias=False),
+            nn.BatchNorm2d(out),
+            nn.ReLU6(inplace=True),
+        )
 
 
 class InvertedResidual(nn.Module):
@@ -152,8 +164,11 @@ class InvertedResidual(nn.Module):
         hidden = int(round(inp * expand_ratio))
         self.use_res_connect = stride == 1 and inp == out
         layers = [ConvBNReLU(inp, hidden, 1)] if expand_ratio != 1 else []
-        layers += [ConvBNReLU(hidden, hidden, stride=stride, groups=hidden),
-                   nn.Conv2d(hidden, out, 1, bias=False), nn.BatchNorm2d(out)]
+        layers += [
+            ConvBNReLU(hidden, hidden, stride=stride, groups=hidden),
+            nn.Conv2d(hidden, out, 1, bias=False),
+            nn.BatchNorm2d(out),
+        ]
         self.conv = nn.Sequential(*layers)
 
     def forward(self, x):
@@ -165,8 +180,15 @@ class InvertedResidual(nn.Module):
 class MobileNetV2(nn.Module):
     def __init__(self, num_classes=1000):
         super().__init__()
-        settings = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
-                    (6, 320, 1, 1)]
+        settings = [
+            (1, 16, 1, 1),
+            (6, 24, 2, 2),
+            (6, 32, 3, 2),
+            (6, 64, 4, 2),
+            (6, 96, 3, 1),
+            (6, 160, 3, 2),
+            (6, 320, 1, 1),
+        ]
         features = [ConvBNReLU(3, 32, stride=2)]
         channels = 32
         for t, c, n, s in settings:
@@ -203,10 +225,12 @@ class Inception(nn.Module):
     def __init__(self, inp, ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj):
         super().__init__()
         self.branch1 = BasicConv2d(inp, ch1x1, kernel_size=1)
-        self.branch2 = nn.Sequential(BasicConv2d(inp, ch3x3red, kernel_size=1),
-                                     BasicConv2d(ch3x3red, ch3x3, kernel_size=3, padding=1))
-        self.branch3 = nn.Sequential(BasicConv2d(inp, ch5x5red, kernel_size=1),
-                                     BasicConv2d(ch5x5red, ch5x5, kernel_size=5, padding=2))
+        self.branch2 = nn.Sequential(
+            BasicConv2d(inp, ch3x3red, kernel_size=1), BasicConv2d(ch3x3red, ch3x3, kernel_size=3, padding=1)
+        )
+        self.branch3 = nn.Sequential(
+            BasicConv2d(inp, ch5x5red, kernel_size=1), BasicConv2d(ch5x5red, ch5x5, kernel_size=5, padding=2)
+        )
         self.branch4 = nn.Sequential(nn.MaxPool2d(3, 1, 1, ceil_mode=True), BasicConv2d(inp, pool_proj, kernel_size=1))
 
     def forward(self, x):
