@@ -1,25 +1,27 @@
-// OpenMP helpers: how many threads a call is worth, and a parallel loop that is a good neighbour.
+// How many threads a call is worth, and a parallel loop that is a good neighbour.
 //
 // Why this is more than `#pragma omp parallel for`: on a shared machine the helper threads may
 // not get a core when a call starts (another process, or another library's spinning pool, has
 // it), and every OpenMP region ends in a barrier that waits for each of them. Measured on a
 // 2-core machine with one core busy, plain regions made a ResNet layer 2x slower at 2 threads
-// than at 1. So:
+// than at 1; beside torch's, OpenCV's and OpenBLAS's pools, a ResNet layer at 2 threads took
+// 1.1-1.5x its 1-thread time even with the rules below. So parallel_for runs on fieldconv's own
+// helper threads (thread_pool.hpp: the caller never waits for a helper that has not joined), and:
 //   * a call asks only for the threads its work is worth (threads_for_work), so small calls
 //     never wake a helper;
 //   * helpers come from one process-wide budget shared by all concurrent calls (callers count
 //     too): N Python threads calling at once add no helpers beyond the configured count;
 //   * items are claimed from a shared counter, so the caller starts at once and a helper that
 //     joins late only takes what is left;
-//   * the caller waits for late helpers by sleeping (a helper may be queued on its core), never
-//     by spinning, and helpers ask the scheduler for short time slices, so that a woken helper
-//     gets a busy core at once;
+//   * the caller waits for helpers still inside an item by sleeping (a helper may be queued on
+//     its core), never by spinning, and helpers ask the scheduler for short time slices, so that
+//     a woken helper gets a busy core at once;
 //   * each region measures what its helpers saved (the CPU time of its items against its wall
 //     time); per size class of work, where recent helpers did not pay, that class's calls run
 //     on the caller alone for a while (10 ms and 64 calls, growing 4x per losing trial up to
 //     a second and 4096 calls),
 //     then try helpers again (runtime.cpp; docs/threads.md).
-// No exception may leave a region: allocate before entering, keep bodies noexcept.
+// No exception may leave a body: allocate before parallel_for, keep bodies noexcept.
 #pragma once
 
 #include <atomic>

@@ -24,8 +24,6 @@
 #include <stdexcept>
 #include <string>
 
-#include <omp.h>
-
 #include "fieldconv/runtime.hpp"
 #include "parallel.hpp"
 #include "runtime_internal.hpp"
@@ -237,7 +235,9 @@ constexpr double score_half_life_ns = 100e6;
 constexpr double min_saving = 0.1;
 constexpr std::uint64_t short_slice_ns = 100'000;  // the shortest slice the kernel accepts
 constexpr int warm_up_teams = 2;
-constexpr i64 helpers_awake_ns = 1'000'000;  // GNU OpenMP's helpers spin for about this long after a region
+// Calls within this long of the previous team are "frequent": their helpers are still watching
+// (thread_pool.cpp) or were asleep only briefly.
+constexpr i64 helpers_awake_ns = 1'000'000;
 // One judgment of whether helpers pay: the score and its caller-alone window. A window lasts
 // both a time and a number of calls (whichever ends later), so that calls coming in bursts
 // (another library's calls in between, or a benchmark's rounds at another thread count) do not
@@ -463,16 +463,7 @@ void ask_for_short_slices() noexcept {
 }  // namespace team
 
 const char* openmp_description() noexcept {
-  static const std::string description = [] {
-    std::string text = "OpenMP " + std::to_string(_OPENMP);
-#if defined(__clang__)
-    text += " (LLVM libomp)";
-#elif defined(__GNUC__)
-    text += " (GNU libgomp)";
-#endif
-    return text;
-  }();
-  return description.c_str();
+  return "none: fieldconv runs its own helper threads (thread_pool.cpp), no OpenMP runtime";
 }
 
 const char* compiler_description() noexcept { return FIELDCONV_COMPILER; }

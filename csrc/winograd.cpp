@@ -133,7 +133,7 @@ bool conv2d_winograd(const Conv2dParams& params, const T* input, const WinogradW
   if (scale > 0) limit = largest / (1024.0 * growth * growth * 9.0 * double(shape.in_channels_per_group) * scale);
   if (limit > largest) limit = largest;
   // Accessed atomically only (the kernel's threads read and set it), also here, so that a
-  // thread sanitizer unaware of OpenMP's fork/join sees no race with a previous call's threads.
+  // thread sanitizer sees no race with a previous call's helper threads.
   int out_of_range;
   __atomic_store_n(&out_of_range, 0, __ATOMIC_RELAXED);
   const WinogradJob<T> job{params,

@@ -78,7 +78,7 @@ def _flat_results(result):
 
 def test_every_op_from_8_threads_matches_serial_while_thread_count_changes(isa):
     """8 Python threads run every op at once, each many times, while a ninth thread keeps
-    switching the OpenMP thread count between 1 and 2: every result is bitwise the serial one
+    switching the thread count between 1 and 2: every result is bitwise the serial one
     (results never depend on the thread count, and calls share no mutable state)."""
     ops = every_op(np.random.default_rng(7))
     fieldconv.set_num_threads(2)

@@ -2,7 +2,7 @@
 // Included by filter2d_<isa>.cpp inside that family's namespace, after Simd<T> is defined.
 //
 // Work items are (plane, tile of output rows, tile of output columns), shared among threads by
-// parallel_for (OpenMP). An item first builds a
+// parallel_for. An item first builds a
 // "strip": the extended input rows and columns its outputs read, converted to the accumulator
 // type, with the border rule applied once per strip row and column through precomputed index
 // maps (row_map / col_map; the columns inside the image are one contiguous converting copy).

@@ -1,5 +1,8 @@
 """threadpoolctl sees fieldconv: ``threadpool_info()`` lists it (user_api "openmp", internal_api
-"fieldconv") and ``threadpool_limits(n)`` limits its thread budget.
+"fieldconv") and ``threadpool_limits(n)`` limits its thread budget. fieldconv runs its own helper
+threads, not an OpenMP runtime, but it takes OMP_NUM_THREADS as its initial count and behaves as
+an OpenMP library towards its users, so it sits under "openmp", where scikit-learn, joblib and
+dask-ml limit nested parallelism (``threadpool_limits(1, user_api="openmp")``).
 
 threadpoolctl finds libraries among the loaded shared objects by file name prefix, then checks
 for exported symbols; the compiled module ``fieldconv._core`` exports the two C functions used
