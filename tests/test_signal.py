@@ -429,6 +429,10 @@ def test_core_entry_point_checks_its_arguments():
 
 
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+@pytest.mark.skipif(
+    __import__("os").environ.get("FIELDCONV_SANITIZER") == "tsan",
+    reason="ThreadSanitizer aborts a child that starts threads after a multi-threaded fork",
+)
 def test_fork_child_keeps_working():
     import os
 
