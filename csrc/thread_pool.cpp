@@ -40,8 +40,9 @@ struct Worker {
   Worker* next_idle = nullptr;
 };
 
-// Guards the lists and the count below; held only to pop or push an entry.
-std::mutex pool_mutex;
+// Guards the lists and the count below; held only to pop or push an entry. Never destroyed: a
+// helper posted to a late team may still take it while the process exits.
+std::mutex& pool_mutex = *new std::mutex;
 Worker* idle_workers = nullptr;
 Team* free_teams = nullptr;
 std::atomic<int> worker_count{0};
