@@ -24,6 +24,8 @@
 #include <stdexcept>
 #include <string>
 
+#include <omp.h>
+
 #include "fieldconv/runtime.hpp"
 #include "parallel.hpp"
 #include "runtime_internal.hpp"
@@ -463,7 +465,16 @@ void ask_for_short_slices() noexcept {
 }  // namespace team
 
 const char* openmp_description() noexcept {
-  return "none: fieldconv runs its own helper threads (thread_pool.cpp), no OpenMP runtime";
+  static const std::string description = [] {
+    std::string text = "OpenMP " + std::to_string(_OPENMP);
+#if defined(__clang__)
+    text += " (LLVM libomp)";
+#elif defined(__GNUC__)
+    text += " (GNU libgomp)";
+#endif
+    return text;
+  }();
+  return description.c_str();
 }
 
 const char* compiler_description() noexcept { return FIELDCONV_COMPILER; }

@@ -1,4 +1,5 @@
-// fieldconv's helper threads (thread_pool.hpp): posted teams that a late helper cannot hold up.
+// fieldconv's helper threads (thread_pool.hpp): OpenMP threads in regions that never end, serving
+// posted teams that a late helper cannot hold up.
 #include "thread_pool.hpp"
 
 #include <pthread.h>
@@ -15,6 +16,8 @@
 #include <mutex>
 #include <new>
 #include <thread>
+
+#include <omp.h>
 
 #include "fieldconv/runtime.hpp"
 #include "parallel.hpp"
@@ -105,7 +108,7 @@ void serve(Team* team) noexcept {
 // (the layers of a network) then find it awake, and an idle process leaves the core at once.
 constexpr std::int64_t helper_watch_ns = 30'000;
 
-void worker_loop(Worker* worker) noexcept {
+[[noreturn]] void worker_loop(Worker* worker) noexcept {
   team::ask_for_short_slices();
   for (;;) {
     Team* team = worker->mailbox.exchange(nullptr, std::memory_order_acquire);
@@ -128,12 +131,28 @@ void worker_loop(Worker* worker) noexcept {
   }
 }
 
-// A new pool thread, or nullptr (no memory, or the system refuses a thread).
+// Sleeps for good, without spinning whatever the OpenMP wait policy (never reaching a barrier).
+[[noreturn]] void sleep_forever() noexcept {
+  static std::atomic<int> never{0};
+  for (;;) futex_wait(never, 0, 0);
+}
+
+// A new helper thread, or nullptr (no memory, or the system refuses a thread). Helpers are
+// OpenMP threads: an owner thread opens a parallel region of two that never ends; the OpenMP
+// runtime's second thread serves `worker`, and the owner sleeps inside the region (if the
+// runtime gives the region one thread only, the owner serves `worker` itself).
 Worker* start_worker() noexcept {
   Worker* worker = new (std::nothrow) Worker;
   if (worker == nullptr) return nullptr;
   try {
-    std::thread(worker_loop, worker).detach();
+    std::thread([worker] {
+#pragma omp parallel num_threads(2)
+      {
+        const bool serves = omp_get_thread_num() == 1 || omp_get_num_threads() < 2;
+        if (serves) worker_loop(worker);
+        sleep_forever();
+      }
+    }).detach();
   } catch (...) {
     delete worker;
     return nullptr;

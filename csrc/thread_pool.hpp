@@ -1,9 +1,10 @@
-// fieldconv's own helper threads, behind parallel_for (parallel.hpp).
+// The helper threads behind parallel_for (parallel.hpp): OpenMP threads that stay inside
+// parallel regions which never end, and take work posted to them.
 //
-// Why not an OpenMP region: every region ends in a barrier that waits for each helper it woke,
-// also for one the scheduler has not run yet (its core busy with another process or another
-// library's spinning pool). The caller then waits a scheduler slice for a helper that will find
-// nothing left to do. Here a team is posted to sleeping helpers and the caller starts at once;
+// Why not one OpenMP region per call: every region ends in a barrier that waits for each helper
+// it woke, also for one the scheduler has not run yet (its core busy with another process or
+// another library's spinning pool). The caller then waits a scheduler slice for a helper that
+// will find nothing left to do. Here a team is posted to sleeping helpers and the caller starts at once;
 // when the caller has run out of items it closes the team and waits only for the helpers that
 // joined and are still running an item. A helper that wakes after that finds the team closed
 // and goes back to sleep without touching the caller's data.

@@ -149,7 +149,7 @@ def test_show_config_mentions_version_isa_threads():
     assert fieldconv.__version__ in text
     assert fieldconv.get_isa() in text
     assert "threads" in text and str(fieldconv.get_num_threads()) in text
-    assert "OpenMP:" in text and "own helper threads" in text  # no OpenMP runtime: fieldconv's own threads
+    assert "OpenMP" in text
 
 
 @pytest.mark.skipif(

@@ -20,7 +20,7 @@ def main(argv=None) -> int:
     )
     dask_bench.add_argument("--size", type=int, default=4096, help="image height and width (default 4096)")
     dask_bench.add_argument("--chunk", type=int, default=512, help="chunk height and width (default 512)")
-    commands.add_parser("config", help="print version, ISA, threads, threading runtime, compiler and kernels")
+    commands.add_parser("config", help="print version, ISA, threads, OpenMP runtime and compiler")
     args = parser.parse_args(argv)
     if args.command == "bench":
         benchmark.run(args)

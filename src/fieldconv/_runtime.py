@@ -61,9 +61,8 @@ _OP_KERNELS = (
 
 
 def show_config(file: Optional[IO[str]] = None) -> None:
-    """Prints version, kernel family, threads (and where the count came from), the threading
-    runtime (fieldconv's own helper threads, no OpenMP runtime), compiler and the kernel of
-    every op."""
+    """Prints version, kernel family, threads (and where the count came from), OpenMP runtime,
+    compiler and the kernel of every op."""
     source = str(_core.num_threads_source())
     threads_line = f"{get_num_threads()} (from {source}"
     threads_line += f"; CPU affinity {int(_core.affinity_cpu_count())}"

@@ -25,8 +25,7 @@ const char* get_isa() noexcept;
 // unknown name or one the CPU cannot run. Meant for tests and benchmarks.
 void set_isa(const char* name);
 
-// The threading runtime ("none": fieldconv runs its own helper threads, no OpenMP runtime; kept
-// for source compatibility) and the compiler this library was built with.
+// Name and version of the OpenMP runtime and compiler this library was built with.
 const char* openmp_description() noexcept;
 const char* compiler_description() noexcept;
 
