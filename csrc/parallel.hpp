@@ -5,8 +5,9 @@
 // it), and every OpenMP region ends in a barrier that waits for each of them. Measured on a
 // 2-core machine with one core busy, plain regions made a ResNet layer 2x slower at 2 threads
 // than at 1; beside torch's, OpenCV's and OpenBLAS's pools, a ResNet layer at 2 threads took
-// 1.1-1.5x its 1-thread time even with the rules below. So parallel_for runs on fieldconv's own
-// helper threads (thread_pool.hpp: the caller never waits for a helper that has not joined), and:
+// 1.1-1.5x its 1-thread time even with the rules below. So parallel_for posts its work to OpenMP
+// helper threads that stay inside regions of their own (thread_pool.hpp: the caller never waits
+// for a helper that has not joined), and:
 //   * a call asks only for the threads its work is worth (threads_for_work), so small calls
 //     never wake a helper;
 //   * helpers come from one process-wide budget shared by all concurrent calls (callers count
