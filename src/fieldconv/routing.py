@@ -15,32 +15,16 @@ import importlib
 import threading
 from typing import Dict, Iterator, List, Tuple
 
+from . import ndimage, numeric, signal
+
 __all__ = ["drop_in", "ROUTES"]
+
+# The peer namespace each drop-in module stands in for; every name in that module's __all__ is routed.
+_DROP_IN_MODULES = {"scipy.signal": signal, "scipy.ndimage": ndimage, "numpy": numeric}
 
 # (module, name) -> the fieldconv function that replaces it, as "fieldconv module:name"
 ROUTES: Dict[Tuple[str, str], str] = {
-    ("scipy.signal", "correlate2d"): "fieldconv.signal:correlate2d",
-    ("scipy.signal", "convolve2d"): "fieldconv.signal:convolve2d",
-    **{
-        ("scipy.ndimage", name): f"fieldconv.ndimage:{name}"
-        for name in (
-            "correlate",
-            "convolve",
-            "correlate1d",
-            "convolve1d",
-            "uniform_filter1d",
-            "uniform_filter",
-            "gaussian_filter1d",
-            "gaussian_filter",
-            "sobel",
-            "prewitt",
-            "laplace",
-            "gaussian_laplace",
-            "gaussian_gradient_magnitude",
-        )
-    },
-    ("numpy", "convolve"): "fieldconv.numeric:convolve",
-    ("numpy", "correlate"): "fieldconv.numeric:correlate",
+    (peer, name): f"{ours.__name__}:{name}" for peer, ours in _DROP_IN_MODULES.items() for name in ours.__all__
 }
 
 _lock = threading.Lock()
