@@ -274,6 +274,27 @@ def correlate2d_reference(image, kernel, out_shape, row_offset, col_offset, mode
     return out
 
 
+def correlate_nd_reference(image, kernel, offsets, mode="constant", fill=0.0):
+    """out[i] = sum_t kernel[t] * ext[i + offsets + t] over every N-D tap t (i, offsets and t
+    vectors of coordinates; ext reads border_index along each axis), in float64."""
+    image = np.asarray(image, dtype=np.float64)
+    kernel = np.asarray(kernel, dtype=np.float64)
+    out = np.zeros(image.shape)
+    for tap in np.ndindex(kernel.shape):
+        index = [
+            np.array([border_index(mode, i + o + t, n) for i in range(n)], dtype=np.int64)
+            for n, o, t in zip(image.shape, offsets, tap)
+        ]
+        values = image[np.ix_(*[np.maximum(ix, 0) for ix in index])]
+        outside = np.zeros(image.shape, dtype=bool)
+        for axis, ix in enumerate(index):
+            shape = [1] * image.ndim
+            shape[axis] = -1
+            outside |= (ix < 0).reshape(shape)
+        out += kernel[tap] * np.where(outside, fill, values)
+    return out
+
+
 # ============================================================================================
 # graph layers: batch norm, adaptive average pooling, linear, clamps
 

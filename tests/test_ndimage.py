@@ -11,7 +11,7 @@ import pytest
 import fieldconv
 import fieldconv.ndimage as fnd
 
-from reference import correlate2d_reference
+from reference import correlate2d_reference, correlate_nd_reference
 
 ndi = pytest.importorskip("scipy.ndimage")
 
@@ -224,6 +224,71 @@ def test_other_dimensionalities(isa):
     assert_same(fnd.correlate(volume, flat, mode="nearest"), ndi.correlate(volume, flat, mode="nearest"), "3-d flat")
     full = rng.standard_normal((2, 3, 2))
     assert_same(fnd.convolve(volume, full, mode="mirror"), ndi.convolve(volume, full, mode="mirror"), "3-d")
+
+
+ND_CASES = {
+    # image shape, weights shape, origin
+    "3x3x3 on a volume": ((6, 7, 19), (3, 3, 3), 0),
+    "5x5x5, origins": ((7, 6, 18), (5, 5, 5), (1, -2, 2)),
+    "kernel longer than the array": ((2, 3, 4), (5, 7, 9), (-1, 2, 0)),
+    "4-d, a size-1 kernel axis in front": ((3, 4, 5, 6), (1, 3, 2, 3), 0),
+    "4-d, size-1 plane axes": ((3, 4, 5, 6), (2, 3, 1, 1), 0),
+    "sparse 3-d (skipped taps)": ((5, 6, 33), (3, 4, 3), 0),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("mode", ["reflect", "constant", "nearest", "mirror", "wrap"])
+@pytest.mark.parametrize("case", sorted(ND_CASES))
+def test_nd_weights_match_reference(isa, case, mode, dtype):
+    # The N-D core against a plain float64 reference. Bound: max|y - ref| over the largest
+    # conv(|x|, |w|) + |cval| term; float64 sums (taps + 1 roundings) stay within taps * 2**-52,
+    # float32 sums within (taps + 2) * 2**-24 (the weights and the output are rounded too).
+    shape, wshape, origin = ND_CASES[case]
+    rng = np.random.default_rng(zlib.crc32(f"{case}{mode}".encode()))
+    image = rng.standard_normal(shape).astype(dtype)
+    weights = rng.standard_normal(wshape)
+    if case.startswith("sparse"):
+        weights[rng.random(wshape) < 0.5] = 0.0
+    origins = origin if isinstance(origin, tuple) else (origin,) * len(shape)
+    offsets = [-(k // 2 + o) for k, o in zip(wshape, origins)]
+    ours = fnd.correlate(image, weights, mode=mode, cval=0.75, origin=origin)
+    assert ours.dtype == dtype and ours.shape == image.shape
+    expected = correlate_nd_reference(image, weights, offsets, mode, 0.75)
+    scale = correlate_nd_reference(np.abs(image), np.abs(weights), offsets, mode, 0.75).max()
+    taps = np.count_nonzero(weights)
+    bound = taps * 2.0**-52 if dtype == np.float64 else (taps + 2) * 2.0**-24
+    assert np.abs(ours - expected).max() / scale <= bound
+    if all(k % 2 for k in wshape) and origin == 0:  # convolve = correlate with flipped weights
+        flipped = weights[(slice(None, None, -1),) * weights.ndim]
+        np.testing.assert_array_equal(
+            fnd.convolve(image, flipped, mode=mode, cval=0.75), fnd.correlate(image, weights, mode=mode, cval=0.75)
+        )
+
+
+def test_nd_weights_propagate_nan_and_inf_as_scipy(isa):
+    volume = np.random.default_rng(3).standard_normal((5, 6, 20))
+    volume[2, 3, 7] = np.nan
+    volume[4, 0, 15] = np.inf
+    weights = np.ones((3, 3, 3))
+    weights[0, 0, 0] = 0.0  # skipped: NaN from that tap must not appear
+    for mode in ("reflect", "constant"):
+        ours = fnd.correlate(volume, weights, mode=mode)
+        np.testing.assert_array_equal(np.isnan(ours), np.isnan(ndi.correlate(volume, weights, mode=mode)))
+        np.testing.assert_array_equal(np.isinf(ours), np.isinf(ndi.correlate(volume, weights, mode=mode)))
+
+
+def test_nd_weights_leave_the_input_alone_and_fill_a_given_output(isa):
+    volume = np.random.default_rng(5).integers(0, 255, (6, 7, 8)).astype(np.uint8)
+    before = volume.copy()
+    weights = np.full((3, 3, 3), 1 / 27)
+    out = np.empty((6, 7, 8), dtype=np.int16)  # integer outputs: SciPy's sums bit for bit
+    result = fnd.correlate(volume, weights, output=out)
+    assert result is out
+    np.testing.assert_array_equal(volume, before)
+    np.testing.assert_array_equal(out, ndi.correlate(volume, weights, output=np.int16))
+    strided = np.asfortranarray(volume.astype(np.int16))[:, ::-1]
+    np.testing.assert_array_equal(fnd.correlate(strided, weights), ndi.correlate(strided, weights))
 
 
 def test_output_arrays(isa):

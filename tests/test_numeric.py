@@ -201,3 +201,19 @@ def test_threads_give_the_same_integers():
     v = rng.integers(-1000, 1000, 77).astype(np.int32)
     fieldconv.set_num_threads(2)
     np.testing.assert_array_equal(fieldconv.convolve(a, v, "same"), np.convolve(a, v, "same"))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_long_direct_sums_every_length_and_tap_count(isa, dtype):
+    # Long signals through the direct path's sliding-window loop (several column tiles, every
+    # tail length), against NumPy's float64 sums: the bound is taps * eps of the dtype times
+    # the largest sum(|a| * |v|).
+    rng = np.random.default_rng(21)
+    for n1, n2 in [(20011, 101), (9000, 1), (4099, 8), (5003, 9), (1234, 33), (777, 17)]:
+        a, v = rng.standard_normal(n1).astype(dtype), rng.standard_normal(n2).astype(dtype)
+        for mode in ("full", "same", "valid"):
+            ours = fieldconv.convolve(a, v, mode, method="direct")
+            peer = np.convolve(a.astype(np.float64), v.astype(np.float64), mode)
+            magnitude = np.convolve(np.abs(a).astype(np.float64), np.abs(v).astype(np.float64)).max()
+            assert ours.dtype == dtype and ours.shape == peer.shape
+            assert np.abs(ours - peer).max() <= (n2 + 2) * np.finfo(dtype).eps * magnitude

@@ -428,6 +428,34 @@ def test_core_entry_point_checks_its_arguments():
         _core.filter2d(image.astype(np.float16), out, rows, rows, weights, fill, 1, 0, 0, 0)
 
 
+def test_core_nd_entry_point_checks_its_arguments():
+    """The N-D entry point (filter_nd in fieldconv/filter2d.hpp) refuses bad arguments."""
+    volume = np.arange(60.0).reshape(3, 4, 5)
+    out = np.empty_like(volume)
+    coords = np.zeros((1, 3), np.int64)
+    weights, fill, offsets = np.ones(1), np.zeros(1), np.zeros(3, np.int64)
+    _core.filter_nd(volume, out, coords, weights, fill, 1, offsets, 0)
+    np.testing.assert_array_equal(out, volume)
+    shifted = np.array([[1, 0, 0]], np.int64)  # out[i] = volume[i + 1] along axis 0, fill past the end
+    _core.filter_nd(volume, out, shifted, weights, fill, 1, offsets, 0)
+    np.testing.assert_array_equal(out[:2], volume[1:])
+    np.testing.assert_array_equal(out[2], 0.0)
+    with pytest.raises(ValueError, match="tap coordinate"):
+        _core.filter_nd(volume, out, -coords - 1, weights, fill, 1, offsets, 0)
+    with pytest.raises(ValueError, match="overlap"):
+        _core.filter_nd(volume, volume, coords, weights, fill, 1, offsets, 0)
+    with pytest.raises(ValueError, match="offset"):
+        _core.filter_nd(volume, out, coords, weights, fill, 1, np.array([2**40, 0, 0]), 0)
+    with pytest.raises(ValueError, match="border"):
+        _core.filter_nd(volume, out, coords, weights, fill, 1, offsets, 7)
+    with pytest.raises(ValueError, match="coords"):
+        _core.filter_nd(volume, out, np.zeros((1, 2), np.int64), weights, fill, 1, offsets, 0)
+    with pytest.raises(ValueError, match="shapes differ"):
+        _core.filter_nd(volume, out[:2], coords, weights, fill, 1, offsets, 0)
+    with pytest.raises(TypeError):
+        _core.filter_nd(volume, out, coords, weights.astype(np.float32), fill, 1, offsets, 0)
+
+
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
 @pytest.mark.skipif(
     __import__("os").environ.get("FIELDCONV_SANITIZER") == "tsan",

@@ -1,6 +1,7 @@
 // Binding of the 2-D filter core (fieldconv/filter2d.hpp) used by fieldconv.signal and
 // fieldconv.ndimage. Arrays arrive checked and contiguous from fieldconv._filter_args.
 #include <string>
+#include <vector>
 
 #include "bindings/register.hpp"
 #include "fieldconv/correlate1d.hpp"
@@ -84,6 +85,53 @@ void register_filter2d(py::module_& module) {
       py::arg("fill"), py::arg("accumulator"), py::arg("row_offset"), py::arg("col_offset"), py::arg("border"),
       "2-D filter of a (planes, H, W) stack into a preallocated (planes, H_out, W_out) output "
       "(fieldconv/filter2d.hpp); arguments already checked by fieldconv._filter_args.");
+
+  module.def(
+      "filter_nd",
+      [](const py::array& input, py::array& output, const py::array_t<std::int64_t, py::array::c_style>& coords,
+         const py::array& weights, const py::array& fill, int accumulator,
+         const py::array_t<std::int64_t, py::array::c_style>& offsets, int border) {
+        const py::ssize_t ndim = input.ndim();
+        if (!(input.flags() & py::array::c_style) || input.dtype().byteorder() == '>')
+          throw py::type_error("input: expected a C-contiguous native array");
+        if (!(output.flags() & py::array::c_style) || output.dtype().byteorder() == '>')
+          throw py::type_error("output: expected a C-contiguous native array");
+        if (!output.writeable()) throw py::value_error("output must be writeable");
+        if (output.ndim() != ndim) throw py::value_error("input and output shapes differ");
+        for (py::ssize_t d = 0; d < ndim; ++d)
+          if (input.shape(d) != output.shape(d)) throw py::value_error("input and output shapes differ");
+        if (offsets.ndim() != 1 || offsets.size() != ndim)
+          throw py::value_error("offsets must have one entry per axis");
+        if (coords.ndim() != 2 || coords.shape(1) != ndim)
+          throw py::value_error("coords must be (taps, ndim) tap coordinates");
+        const FilterScalar input_type = scalar_of(input, "input");
+        const FilterScalar output_type = scalar_of(output, "output");
+        static const char* accumulator_dtypes[] = {"float32", "float64", "uint32", "uint64"};
+        if (accumulator < 0 || accumulator > 3) throw py::value_error("accumulator must be 0..3");
+        const py::dtype acc_dtype(accumulator_dtypes[accumulator]);
+        if (!weights.dtype().equal(acc_dtype) || !(weights.flags() & py::array::c_style))
+          throw py::type_error("weights must be a contiguous array of the accumulator's dtype");
+        if (!fill.dtype().equal(acc_dtype) || fill.size() != 1)
+          throw py::type_error("fill must be one accumulator value");
+        if (weights.size() != coords.shape(0)) throw py::value_error("coords and weights must have the same length");
+        std::vector<std::int64_t> shape(static_cast<std::size_t>(ndim));
+        for (py::ssize_t d = 0; d < ndim; ++d) shape[d] = input.shape(d);
+        FilterNdTaps taps;
+        taps.count = coords.shape(0);
+        taps.coords = coords.data();
+        taps.weights = weights.data();
+        const void* in_data = input.data();
+        void* out_data = output.mutable_data();
+        const void* fill_data = fill.data();
+        const std::int64_t* offset_data = offsets.data();
+        py::gil_scoped_release release;
+        filter_nd(int(ndim), shape.data(), offset_data, static_cast<FilterBorder>(border), input_type, in_data,
+                  output_type, out_data, static_cast<FilterAccumulator>(accumulator), taps, fill_data);
+      },
+      py::arg("input"), py::arg("output"), py::arg("coords"), py::arg("weights"), py::arg("fill"),
+      py::arg("accumulator"), py::arg("offsets"), py::arg("border"),
+      "N-D filter of an array into a preallocated array of its shape (fieldconv/filter2d.hpp, "
+      "filter_nd); arguments already checked by fieldconv._filter_args.");
 
   module.def(
       "correlate1d",

@@ -5,12 +5,14 @@
 // parallel_for. An item first builds a
 // "strip": the extended input rows and columns its outputs read, converted to the accumulator
 // type, with the border rule applied once per strip row and column through precomputed index
-// maps (row_map / col_map; the columns inside the image are one contiguous converting copy).
+// maps (FilterAxisMap: the columns inside the image are one contiguous converting copy).
 // The interior loop then has no branches: for each output row, for each register block of
 // U vectors of outputs, for each tap, broadcast the weight and FMA it with an unaligned load of
 // the strip. Accumulators stay in registers for all taps, so each output is written once.
 // Integer (wrapping) accumulators use plain loops over a row buffer, which the compiler
 // vectorises with the family's flags.
+// N-D jobs (filter_nd) add depth slots: the strip then holds one extended plane per slot (the
+// input plane that slot of the item's output plane reads), and tap offsets point into it.
 
 #include <cstdint>
 #include <cstring>
@@ -56,15 +58,16 @@ void fill_strip_row_typed(const Filter2dJob<A>& job, const In* row, i64 c0, i64 
     for (i64 j = 0; j < n; ++j) dst[j] = job.fill;
     return;
   }
-  const i64 lo = min_i64(n, max_i64(0, job.col_identity_begin - c0));
-  const i64 hi = max_i64(lo, min_i64(n, job.col_identity_end - c0));
-  if (lo > 0) load_gather(row, job.col_map + c0, job.fill, dst, lo);
+  // positions before the identity run read the left table, those from its end the right one
+  const i64 lo = min_i64(n, max_i64(0, job.cols.begin - c0));
+  const i64 hi = max_i64(lo, min_i64(n, job.cols.end - c0));
+  if (lo > 0) load_gather(row, job.cols.left + c0, job.fill, dst, lo);
   if (hi > lo) {
     if constexpr (sizeof(In) == sizeof(A) && std::is_same_v<In, A>)
-      std::memcpy(static_cast<void*>(dst + lo), row + c0 + lo + job.col_identity_shift, sizeof(A) * (hi - lo));
-    else load_span(row + c0 + lo + job.col_identity_shift, dst + lo, hi - lo);
+      std::memcpy(static_cast<void*>(dst + lo), row + c0 + lo + job.cols.shift, sizeof(A) * (hi - lo));
+    else load_span(row + c0 + lo + job.cols.shift, dst + lo, hi - lo);
   }
-  if (n > hi) load_gather(row, job.col_map + c0 + hi, job.fill, dst + hi, n - hi);
+  if (n > hi) load_gather(row, job.cols.right + (c0 + hi - job.cols.end), job.fill, dst + hi, n - hi);
 }
 
 template <class A>
@@ -189,55 +192,121 @@ void float_row(const A* base, const i64* offsets, const A* weights, i64 taps, A*
   }
 }
 
-// Two output rows at once for a dense kh x kw tap grid (weights row-major): each strip vector
-// loaded serves kernel row s of the first output row and s - 1 of the second, so a block needs
-// (kh + 1) * kw loads instead of 2 * kh * kw (the loads, not the FMAs, bound the one-row
-// loop). Each output gets the same FMAs in the same order as from float_row.
-template <class A, int U, bool Fused>
-inline void float_rows2_block(const A* base, i64 pitch, i64 kh, i64 kw, const A* weights, A* out0, A* out1) {
+// Makes the compiler hold v in a register: without it, it folds the load into each FMA that
+// uses v, loading the same (mostly cache-line-splitting) vector twice.
+template <class V>
+inline void keep_in_register(V& v) {
+#if defined(__x86_64__) && defined(__AVX__)
+  if constexpr (sizeof(V) >= 32) asm("" : "+v"(v));
+#else
+  (void)v;
+#endif
+}
+
+// R output rows at once for a dense slots x kh x kw tap grid (weights in C order; slot sl's
+// rows start at base + slot_offsets[sl]): each strip vector loaded serves kernel row s - r of
+// output row r, so a block needs (kh + R - 1) * kw loads per slot instead of R * kh * kw (the
+// loads, not the FMAs, bound the one-row loop). Each output gets the same FMAs in the same
+// order as from float_row.
+template <class A, int R, int U, bool Fused>
+inline void float_rows_block(const A* base, i64 pitch, i64 slots, const i64* slot_offsets, i64 kh, i64 kw,
+                             const A* weights, A* const* out, i64 c) {
   using S = Simd<A>;
   constexpr int L = S::lanes;
-  typename S::vec acc0[U], acc1[U];
+  typename S::vec acc[R][U];
 #pragma GCC unroll 4
-  for (int u = 0; u < U; ++u) acc0[u] = acc1[u] = S::zero();
-  for (i64 s = 0; s <= kh; ++s) {
-    const A* row = base + s * pitch;
-    for (i64 tc = 0; tc < kw; ++tc) {
-      typename S::vec v[U];
+  for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
-      for (int u = 0; u < U; ++u) v[u] = S::load(row + tc + u * L);
-      if (s < kh) {
-        const typename S::vec w = S::set1(weights[s * kw + tc]);
+    for (int u = 0; u < U; ++u) acc[r][u] = S::zero();
+  for (i64 sl = 0; sl < slots; ++sl) {
+    const A* const slot_weights = weights + sl * kh * kw;
+    for (i64 s = 0; s < kh + R - 1; ++s) {
+      const A* row = base + slot_offsets[sl] + s * pitch + c;
+      for (i64 tc = 0; tc < kw; ++tc) {
+        typename S::vec v[U];
 #pragma GCC unroll 4
-        for (int u = 0; u < U; ++u) acc0[u] = madd<Fused, S>(v[u], w, acc0[u]);
-      }
-      if (s > 0) {
-        const typename S::vec w = S::set1(weights[(s - 1) * kw + tc]);
+        for (int u = 0; u < U; ++u) {
+          v[u] = S::load(row + tc + u * L);
+          keep_in_register(v[u]);
+        }
 #pragma GCC unroll 4
-        for (int u = 0; u < U; ++u) acc1[u] = madd<Fused, S>(v[u], w, acc1[u]);
+        for (int r = 0; r < R; ++r) {
+          if (s - r >= 0 && s - r < kh) {
+            const typename S::vec w = S::set1(slot_weights[(s - r) * kw + tc]);
+#pragma GCC unroll 4
+            for (int u = 0; u < U; ++u) acc[r][u] = madd<Fused, S>(v[u], w, acc[r][u]);
+          }
+        }
       }
     }
   }
 #pragma GCC unroll 4
-  for (int u = 0; u < U; ++u) {
-    S::store(out0 + u * L, acc0[u]);
-    S::store(out1 + u * L, acc1[u]);
-  }
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int u = 0; u < U; ++u) S::store(out[r] + c + u * L, acc[r][u]);
 }
 
-template <class A, bool Fused>
-void float_rows2(const A* base, i64 pitch, const i64* offsets, i64 kh, i64 kw, const A* weights, A* out0, A* out1,
-                 i64 n) {
+// Output rows out[0..R) (strip rows base + r * pitch on) over columns [0, n).
+template <class A, int R, bool Fused>
+void float_rows(const A* base, i64 pitch, i64 slots, const i64* slot_offsets, const i64* offsets, i64 kh, i64 kw,
+                const A* weights, A* const* out, i64 n) {
   using S = Simd<A>;
   constexpr i64 L = S::lanes;
+  // R x U accumulators, U loaded vectors and a weight in registers
+  constexpr int U = R * 4 + 4 + 1 <= simd_registers ? 4 : 2;
   i64 c = 0;
-  for (; c + 4 * L <= n; c += 4 * L)
-    float_rows2_block<A, 4, Fused>(base + c, pitch, kh, kw, weights, out0 + c, out1 + c);
-  for (; c + L <= n; c += L) float_rows2_block<A, 1, Fused>(base + c, pitch, kh, kw, weights, out0 + c, out1 + c);
-  if (c < n) {
-    float_row<A, Fused>(base + c, offsets, weights, kh * kw, out0 + c, n - c);
-    float_row<A, Fused>(base + pitch + c, offsets, weights, kh * kw, out1 + c, n - c);
+  for (; c + U * L <= n; c += U * L)
+    float_rows_block<A, R, U, Fused>(base, pitch, slots, slot_offsets, kh, kw, weights, out, c);
+  for (; c + L <= n; c += L)
+    float_rows_block<A, R, 1, Fused>(base, pitch, slots, slot_offsets, kh, kw, weights, out, c);
+  if (c < n)
+    for (int r = 0; r < R; ++r)
+      float_row<A, Fused>(base + r * pitch + c, offsets, weights, slots * kh * kw, out[r] + c, n - c);
+}
+
+// One output row of a single-row kernel whose taps are columns 0..k-1 (fused sums only: the
+// taps are not summed in order). For shift s < L and tap t = s + L * q, output vector u reads
+// the vector at base + s + L * (q + u), which is vector u + 1 of tap t - L: a window of U
+// vectors slides by one load per tap and each weight is broadcast once for U FMAs, instead of
+// one unaligned (mostly cache-line-splitting) load per FMA.
+template <class A, int U>
+inline void float_line_block(const A* base, const A* weights, i64 k, A* out) {
+  using S = Simd<A>;
+  constexpr int L = S::lanes;
+  typename S::vec acc[U];
+#pragma GCC unroll 16
+  for (int u = 0; u < U; ++u) acc[u] = S::zero();
+  for (i64 s = 0; s < L && s < k; ++s) {
+    typename S::vec window[U];
+#pragma GCC unroll 16
+    for (int u = 0; u < U; ++u) window[u] = S::load(base + s + u * L);
+    const A* next = base + s + U * L;
+    for (i64 t = s;;) {
+      const typename S::vec w = S::set1(weights[t]);
+#pragma GCC unroll 16
+      for (int u = 0; u < U; ++u) acc[u] = S::fma(window[u], w, acc[u]);
+      t += L;
+      if (t >= k) break;
+#pragma GCC unroll 16
+      for (int u = 0; u + 1 < U; ++u) window[u] = window[u + 1];
+      window[U - 1] = S::load(next);
+      next += L;
+    }
   }
+#pragma GCC unroll 16
+  for (int u = 0; u < U; ++u) S::store(out + u * L, acc[u]);
+}
+
+template <class A>
+void float_line(const A* base, const i64* offsets, const A* weights, i64 k, A* out, i64 n) {
+  using S = Simd<A>;
+  constexpr i64 L = S::lanes;
+  // accumulators + window + the weight in registers
+  constexpr int U = simd_registers >= 32 ? 12 : 6;
+  i64 c = 0;
+  for (; c + U * L <= n; c += U * L) float_line_block<A, U>(base + c, weights, k, out + c);
+  for (; c + 2 * L <= n; c += 2 * L) float_line_block<A, 2>(base + c, weights, k, out + c);
+  if (c < n) float_row<A, true>(base + c, offsets, weights, k, out + c, n - c);
 }
 
 template <class A>
@@ -250,16 +319,38 @@ void integer_row(const A* base, const i64* offsets, const A* weights, i64 taps, 
   }
 }
 
+// The input plane slot `slot` of output plane `plane` reads (-1: fill rows), N-D jobs only.
+template <class A>
+i64 depth_plane(const Filter2dJob<A>& job, i64 plane, i64 slot) {
+  const FilterDepth& d = *job.depth;
+  i64 index = 0, rest = plane;
+  for (int a = d.axes - 1; a >= 0; --a) {
+    const i64 z = rest % d.out_shape[a];
+    rest /= d.out_shape[a];
+    const i64 m = d.maps[a].at(z + d.slot_coords[slot * d.axes + a]);
+    if (m < 0) return -1;
+    index += m * d.plane_strides[a];
+  }
+  return index;
+}
+
 template <class A>
 KernelStatus filter2d_run(const Filter2dJob<A>& job) noexcept {
   const i64 out_plane = job.out_height * job.out_width;
   if (job.planes == 0 || out_plane == 0) return KernelStatus::ok;
   const i64 kh = job.kernel_height, kw = job.kernel_width;
+  const i64 slots = job.depth_slots;
 
-  // Tiles: up to f2_max_tile_cols output columns, and as many rows as keep the strip in budget.
-  const i64 tile_cols = min_i64(job.out_width, f2_max_tile_cols);
-  const i64 pitch = (tile_cols + kw - 1 + 15) / 16 * 16;
-  i64 tile_rows = max_i64(1, f2_strip_budget_bytes / (pitch * i64(sizeof(A))) - (kh - 1));
+  // Tiles: up to f2_max_tile_cols output columns (more for single-row kernels, whose strip is
+  // one row), and as many rows as keep the strip (slots extended planes) in budget.
+  const i64 max_cols = kh == 1 && slots == 1 ? 8 * f2_max_tile_cols : f2_max_tile_cols;
+  const i64 tile_cols = min_i64(job.out_width, max_cols);
+  // Strip rows start on cache lines, an odd number of lines apart: rows a power of two apart
+  // would alias in 4 KiB (loads of one row stalled by stores to another; measured 2-3x slower).
+  constexpr i64 line_elements = 64 / i64(sizeof(A));
+  i64 pitch = (tile_cols + kw - 1 + line_elements - 1) / line_elements * line_elements;
+  if ((pitch / line_elements) % 2 == 0) pitch += line_elements;
+  i64 tile_rows = max_i64(1, f2_strip_budget_bytes / (slots * pitch * i64(sizeof(A))) - (kh - 1));
   tile_rows = min_i64(min_i64(tile_rows, f2_max_tile_rows), job.out_height);
   const i64 col_tiles = ceil_div(job.out_width, tile_cols);
   // Enough items for every thread on small images.
@@ -271,22 +362,34 @@ KernelStatus filter2d_run(const Filter2dJob<A>& job) noexcept {
     row_tiles = ceil_div(job.out_height, tile_rows);
   }
   const i64 strip_rows = tile_rows + kh - 1;
-  if (strip_rows > f2_max_thread_workspace_bytes / i64(sizeof(A)) / pitch) return KernelStatus::workspace_too_large;
-  const i64 item_count = job.planes * row_tiles * col_tiles;
+  if (strip_rows > f2_max_thread_workspace_bytes / i64(sizeof(A)) / pitch / slots)
+    return KernelStatus::workspace_too_large;
+  const i64 slot_pitch = strip_rows * pitch;  // a slot's extended plane in the strip
+  // N-D: an item is a run of consecutive output planes of one tile, so that the input planes
+  // converted for one output plane serve the next ones (a plane cache of `slots` entries, each
+  // input plane converted about once per run); runs short enough for 8 items per thread.
+  const bool nd = job.depth != nullptr;
+  const i64 tiles = row_tiles * col_tiles;
+  const i64 run = nd ? ceil_div(job.planes, min_i64(job.planes, max_i64(1, ceil_div(8 * i64(job.threads), tiles)))) : 1;
+  const i64 item_count = ceil_div(job.planes, run) * tiles;
   const int threads = int(min_i64(job.threads, item_count));
 
   const auto round_up = [](i64 bytes) { return (bytes + 63) / 64 * 64; };
-  const i64 strip_bytes = round_up(strip_rows * pitch * i64(sizeof(A)) + 64);
+  const i64 strip_bytes = round_up(slots * slot_pitch * i64(sizeof(A)) + 64);
   const i64 row_bytes = round_up(2 * tile_cols * i64(sizeof(A)));  // two row buffers
-  const i64 thread_bytes = strip_bytes + row_bytes;
+  // per slot: its strip offset, cache entry, wanted plane; per cache entry: its plane, in use;
+  // per tap: its strip offset for the current output plane
+  const i64 planes_bytes = round_up((5 * slots + max_i64(1, job.tap_count)) * i64(sizeof(i64)));
+  const i64 thread_bytes = strip_bytes + row_bytes + planes_bytes;
   Workspace offsets_memory(2 * sizeof(i64) * std::size_t(max_i64(1, job.tap_count)));
   Workspace thread_memory(std::size_t(thread_bytes) * threads);
   if (offsets_memory.get() == nullptr || thread_memory.get() == nullptr) return KernelStatus::out_of_memory;
-  // Tap offsets in the strip (pitch) and, for the in-place path, in the input plane (in_width).
+  // Tap offsets in the strip and, for the in-place path, in the input plane (in_width).
   i64* offsets = static_cast<i64*>(offsets_memory.get());
   i64* input_offsets = offsets + max_i64(1, job.tap_count);
   for (i64 t = 0; t < job.tap_count; ++t) {
-    offsets[t] = job.tap_rows[t] * pitch + job.tap_cols[t];
+    const i64 slot = job.tap_slots != nullptr ? job.tap_slots[t] : 0;
+    offsets[t] = slot * slot_pitch + job.tap_rows[t] * pitch + job.tap_cols[t];
     input_offsets[t] = job.tap_rows[t] * job.in_width + job.tap_cols[t];
   }
 
@@ -296,73 +399,140 @@ KernelStatus filter2d_run(const Filter2dJob<A>& job) noexcept {
   // copy) when it already has the accumulator's type. Taller kernels are faster through the
   // strip: measured 1.3-2.5x slower reading kh input rows in place (many streams, and 4 KiB
   // aliasing between rows of power-of-two widths).
-  const bool direct_input = kh == 1 && output_code_of<A>() == job.input_type;
+  const bool direct_input = kh == 1 && job.depth == nullptr && output_code_of<A>() == job.input_type;
   // Sums converted to an integer (or bool) output are formed as SciPy forms them (no FMA).
   const bool fused = job.output_type >= 9;
-  // Every tap of the kh x kw grid, listed row-major: the two-row loop applies.
-  bool dense = kh > 1 && job.tap_count == kh * kw;
-  for (i64 t = 0; dense && t < job.tap_count; ++t) dense = job.tap_rows[t] == t / kw && job.tap_cols[t] == t % kw;
+  // Every tap of the slots x kh x kw grid, listed in C order: the two-row loop applies.
+  const i64 grid = kh * kw;
+  bool dense = kh > 1 && job.tap_count == slots * grid;
+  for (i64 t = 0; dense && t < job.tap_count; ++t)
+    dense = (job.tap_slots == nullptr ? 0 : job.tap_slots[t]) == t / grid && job.tap_rows[t] == t % grid / kw &&
+            job.tap_cols[t] == t % kw;
+  // A single dense row of taps (1-D signals, 1 x k kernels): the sliding-window loop.
+  bool line = fused && kh == 1 && slots == 1 && job.tap_count == kw;
+  for (i64 t = 0; line && t < job.tap_count; ++t) line = job.tap_cols[t] == t;
 
   auto body = [&](i64 item, int thread) {
     char* memory = static_cast<char*>(thread_memory.get()) + thread * thread_bytes;
     A* strip = reinterpret_cast<A*>(memory);
     A* row_buffer = reinterpret_cast<A*>(memory + strip_bytes);
+    i64* slot_offsets = reinterpret_cast<i64*>(memory + strip_bytes + row_bytes);
+    i64* slot_entry = slot_offsets + slots;
+    i64* wanted_plane = slot_entry + slots;
+    i64* entry_plane = wanted_plane + slots;
+    i64* entry_used = entry_plane + slots;
+    i64* plane_offsets = entry_used + slots;
     const i64 col_tile = item % col_tiles;
     i64 rest = item / col_tiles;
     const i64 row_tile = rest % row_tiles;
-    const i64 plane = rest / row_tiles;
+    const i64 first_plane = rest / row_tiles * run;
     const i64 r0 = row_tile * tile_rows, c0 = col_tile * tile_cols;
     const i64 rows = min_i64(tile_rows, job.out_height - r0);
     const i64 cols = min_i64(tile_cols, job.out_width - c0);
-    const void* in_plane = static_cast<const char*>(job.input) + plane * in_plane_bytes;
-    const i64 out_index0 = plane * out_plane + r0 * job.out_width;
+    i64 out_index0 = first_plane * out_plane + r0 * job.out_width;
+    for (i64 sl = 0; sl < slots; ++sl) slot_offsets[sl] = sl * slot_pitch;
 
     // Output columns [cb, cb + n) of the tile's rows from a source laid out with src_pitch.
     const auto run_rows = [&](const A* source, i64 src_pitch, const i64* tap_offsets, i64 cb, i64 n) {
       i64 r = 0;
       if constexpr (std::is_floating_point_v<A>) {
-        for (; dense && r + 1 < rows; r += 2) {
-          const i64 out_index = out_index0 + r * job.out_width + cb;
-          A* dst0 = direct_store ? static_cast<A*>(job.output) + out_index : row_buffer;
-          A* dst1 = direct_store ? dst0 + job.out_width : row_buffer + tile_cols;
-          if (fused)
-            float_rows2<A, true>(source + r * src_pitch, src_pitch, tap_offsets, kh, kw, job.tap_weights, dst0, dst1,
-                                 n);
-          else
-            float_rows2<A, false>(source + r * src_pitch, src_pitch, tap_offsets, kh, kw, job.tap_weights, dst0, dst1,
-                                  n);
-          if (!direct_store) {
-            store_row(job, row_buffer, job.output, out_index, n);
-            store_row(job, row_buffer + tile_cols, job.output, out_index + job.out_width, n);
+        // two rows at a time (four measured no faster: the FMAs, not the loads, bound it then)
+        const auto multi = [&](auto rows_at_once) {
+          constexpr int R = decltype(rows_at_once)::value;
+          for (; dense && r + R <= rows; r += R) {
+            const i64 out_index = out_index0 + r * job.out_width + cb;
+            A* dst[R];
+            for (int q = 0; q < R; ++q)
+              dst[q] = direct_store ? static_cast<A*>(job.output) + out_index + q * job.out_width
+                                    : row_buffer + q * tile_cols;
+            if (fused)
+              float_rows<A, R, true>(source + r * src_pitch, src_pitch, slots, slot_offsets, tap_offsets, kh, kw,
+                                     job.tap_weights, dst, n);
+            else
+              float_rows<A, R, false>(source + r * src_pitch, src_pitch, slots, slot_offsets, tap_offsets, kh, kw,
+                                      job.tap_weights, dst, n);
+            if (!direct_store)
+              for (int q = 0; q < R; ++q)
+                store_row(job, row_buffer + q * tile_cols, job.output, out_index + q * job.out_width, n);
           }
-        }
+        };
+        multi(std::integral_constant<int, 2>{});
       }
       for (; r < rows; ++r) {
         const A* base = source + r * src_pitch;
         const i64 out_index = out_index0 + r * job.out_width + cb;
         A* dst = direct_store ? static_cast<A*>(job.output) + out_index : row_buffer;
         if constexpr (std::is_floating_point_v<A>) {
-          if (fused) float_row<A, true>(base, tap_offsets, job.tap_weights, job.tap_count, dst, n);
+          if (line) float_line<A>(base, tap_offsets, job.tap_weights, kw, dst, n);
+          else if (fused) float_row<A, true>(base, tap_offsets, job.tap_weights, job.tap_count, dst, n);
           else float_row<A, false>(base, tap_offsets, job.tap_weights, job.tap_count, dst, n);
         } else integer_row(base, tap_offsets, job.tap_weights, job.tap_count, dst, n);
         if (!direct_store) store_row(job, row_buffer, job.output, out_index, n);
       }
     };
+    // The tile's extended rows of input plane `source_plane` (-1: fill rows) into strip entry e.
+    const auto convert_plane = [&](i64 source_plane, i64 e) {
+      const void* source =
+          source_plane < 0 ? job.input : static_cast<const char*>(job.input) + source_plane * in_plane_bytes;
+      for (i64 s = 0; s < rows + kh - 1; ++s)
+        fill_strip_row(job, source, source_plane < 0 ? -1 : job.rows.at(r0 + s), c0, cols + kw - 1,
+                       strip + e * slot_pitch + s * pitch);
+    };
+
+    if (nd) {
+      constexpr i64 empty = -2;  // an entry holding no plane yet (-1 is the fill plane)
+      for (i64 e = 0; e < slots; ++e) entry_plane[e] = empty;
+      const i64 last_plane = min_i64(job.planes, first_plane + run);
+      for (i64 plane = first_plane; plane < last_plane; ++plane, out_index0 += out_plane) {
+        // Which planes the slots read; keep the entries that hold one of them, convert the rest
+        // into entries no slot needs (there are enough: at most `slots` distinct planes).
+        for (i64 e = 0; e < slots; ++e) entry_used[e] = 0;
+        for (i64 sl = 0; sl < slots; ++sl) {
+          wanted_plane[sl] = depth_plane(job, plane, sl);
+          slot_entry[sl] = -1;
+          for (i64 e = 0; e < slots; ++e)
+            if (entry_plane[e] == wanted_plane[sl]) {
+              slot_entry[sl] = e;
+              entry_used[e] = 1;
+              break;
+            }
+        }
+        for (i64 sl = 0; sl < slots; ++sl) {
+          if (slot_entry[sl] >= 0) continue;
+          i64 e = 0;
+          while (entry_used[e] && entry_plane[e] != wanted_plane[sl]) ++e;  // its plane, converted for an earlier slot
+          if (entry_plane[e] != wanted_plane[sl] || !entry_used[e]) {
+            convert_plane(wanted_plane[sl], e);
+            entry_plane[e] = wanted_plane[sl];
+            entry_used[e] = 1;
+          }
+          slot_entry[sl] = e;
+        }
+        for (i64 sl = 0; sl < slots; ++sl) slot_offsets[sl] = slot_entry[sl] * slot_pitch;
+        for (i64 t = 0; t < job.tap_count; ++t)
+          plane_offsets[t] = offsets[t] - job.tap_slots[t] * slot_pitch + slot_offsets[job.tap_slots[t]];
+        run_rows(strip, pitch, plane_offsets, c0, cols);
+      }
+      return;
+    }
+
+    const i64 plane = first_plane;
+    const void* in_plane = static_cast<const char*>(job.input) + plane * in_plane_bytes;
     // Through a strip built with the border rule.
     const auto run_band = [&](i64 cb, i64 n) {
       if (n <= 0) return;
       for (i64 s = 0; s < rows + kh - 1; ++s)
-        fill_strip_row(job, in_plane, job.row_map[r0 + s], cb, n + kw - 1, strip + s * pitch);
+        fill_strip_row(job, in_plane, job.rows.at(r0 + s), cb, n + kw - 1, strip + s * pitch);
       run_rows(strip, pitch, offsets, cb, n);
     };
 
-    const bool rows_inside = direct_input && r0 >= job.row_identity_begin && r0 + rows + kh - 1 <= job.row_identity_end;
-    const i64 inner_begin = max_i64(c0, job.col_identity_begin);
-    const i64 inner_end = min_i64(c0 + cols, job.col_identity_end - (kw - 1));
+    const bool rows_inside = direct_input && r0 >= job.rows.begin && r0 + rows + kh - 1 <= job.rows.end;
+    const i64 inner_begin = max_i64(c0, job.cols.begin);
+    const i64 inner_end = min_i64(c0 + cols, job.cols.end - (kw - 1));
     if (rows_inside && inner_end > inner_begin) {
       run_band(c0, inner_begin - c0);
-      const A* source = static_cast<const A*>(in_plane) + (r0 + job.row_identity_shift) * job.in_width + inner_begin +
-                        job.col_identity_shift;
+      const A* source =
+          static_cast<const A*>(in_plane) + (r0 + job.rows.shift) * job.in_width + inner_begin + job.cols.shift;
       run_rows(source, job.in_width, input_offsets, inner_begin, inner_end - inner_begin);
       run_band(inner_end, c0 + cols - inner_end);
     } else {

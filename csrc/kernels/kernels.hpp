@@ -43,10 +43,32 @@ enum class KernelStatus {
 void* allocate_workspace(std::size_t bytes) noexcept;
 void free_workspace(void* memory) noexcept;
 
+// Extended position e along one axis of a filter -> the input index it reads (-1: the fill):
+// e + shift on the identity run [begin, end), table entries outside it (left[e] for e < begin,
+// right[e - end] from end on), so a long axis costs no table of its whole length.
+struct FilterAxisMap {
+  std::int64_t begin = 0, end = 0, shift = 0;
+  const std::int64_t* left = nullptr;   // begin entries
+  const std::int64_t* right = nullptr;  // extent - end entries
+  std::int64_t at(std::int64_t e) const noexcept { return e < begin ? left[e] : e < end ? e + shift : right[e - end]; }
+};
+
 // 2-D filter (fieldconv/filter2d.hpp) as the kernels see it: A is the accumulator type
 // (float, double, uint32_t, uint64_t); input and output types are FilterScalar codes.
-// row_map[k] / col_map[k] give the input row / column of extended position k (-1: fill);
-// extended position k corresponds to output position k - tap (see filter2d.cpp).
+// rows / cols map extended positions to input rows / columns; extended position k corresponds
+// to output position k - tap (see filter2d.cpp).
+//
+// N-D filters (filter_nd) add leading axes: each tap also names a depth slot, and slot s of
+// output plane p reads the input plane given by `depth` (or fill rows); a work item's strip then
+// holds depth_slots extended planes, one per slot.
+struct FilterDepth {
+  int axes = 0;                             // leading axes of the N-D array
+  const std::int64_t* out_shape = nullptr;  // [axes]: output planes = their product (C order)
+  const std::int64_t* plane_strides = nullptr;  // [axes]: input planes per step along each axis
+  const FilterAxisMap* maps = nullptr;          // [axes]
+  const std::int64_t* slot_coords = nullptr;    // [slots x axes]: the leading tap coordinates of each slot
+};
+
 template <class A>
 struct Filter2dJob {
   std::int64_t planes, in_height, in_width, out_height, out_width;
@@ -58,14 +80,12 @@ struct Filter2dJob {
   const std::int64_t* tap_rows;
   const std::int64_t* tap_cols;
   const A* tap_weights;
-  const std::int64_t* row_map;  // out_height + kernel_height - 1 entries
-  const std::int64_t* col_map;  // out_width + kernel_width - 1 entries
-  std::int64_t col_identity_begin, col_identity_end;  // extended columns k with col_map[k] == k + col_identity_shift
-  std::int64_t col_identity_shift;
-  std::int64_t row_identity_begin, row_identity_end;  // likewise rows: row_map[k] == k + row_identity_shift
-  std::int64_t row_identity_shift;
+  FilterAxisMap rows, cols;  // out_height + kernel_height - 1 / out_width + kernel_width - 1 positions
   A fill;
   int threads;
+  std::int64_t depth_slots = 1;
+  const std::int64_t* tap_slots = nullptr;  // nullptr: every tap reads slot 0
+  const FilterDepth* depth = nullptr;       // nullptr: output plane p reads input plane p
 };
 
 // 1-D filter along an axis (fieldconv/correlate1d.hpp) as the kernels see it. The array is

@@ -146,6 +146,16 @@ def filter2d(
     col_offset: int,
     border: int,  # 0 constant, 1 nearest, 2 reflect, 3 mirror, 4 wrap
 ) -> None: ...
+def filter_nd(
+    input: npt.NDArray,  # any shape, C-contiguous
+    output: npt.NDArray,  # same shape, written
+    coords: npt.NDArray[np.int64],  # (taps, ndim) tap coordinates, summed in this order
+    weights: npt.NDArray,  # the accumulator's dtype
+    fill: npt.NDArray,  # one accumulator value
+    accumulator: int,
+    offsets: npt.NDArray[np.int64],  # (ndim,): output i, tap t read extended input i + t + offsets
+    border: int,
+) -> None: ...
 def correlate1d(
     input: npt.NDArray,  # (outer, length, inner); filtered along the middle axis
     output: npt.NDArray,  # same shape, written; may be input itself

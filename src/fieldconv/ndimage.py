@@ -172,7 +172,7 @@ def _filter(input, weights, out_dtype, border, cval, origins, method, target=Non
         origins = [0] * extra + list(origins)
     big = [ax for ax in range(x.ndim) if w.shape[ax] > 1]
     if len(big) > 2:
-        result = _filter_nd(x, w, out_dtype, border, cval, origins)  # a view: the caller copies it once
+        result = _filter_nd(x, w, out_dtype, border, cval, origins, target)
         return result if result.shape == input.shape else result.reshape(input.shape)
     if x.ndim == 2:  # the common case, without the axis bookkeeping
         a0, a1 = 0, 1
@@ -239,93 +239,35 @@ def _filter(input, weights, out_dtype, border, cval, origins, method, target=Non
     return np.moveaxis(out, (-2, -1), (a0, a1)).reshape(input.shape)
 
 
-def _filter_nd(x, w, out_dtype, border, cval, origins):
-    """More than two filtered axes, on the 2-D core: every axis is extended by the border rule
-    (NumPy indexing, once, in float64), the extended array is seen as one long row, and each
-    N-D tap becomes a column offset into it; the core then reads that row in place, vectorised
-    and threaded. Output position p of the row is the extended grid position p; the positions
-    of real outputs are kept. Taps are listed in C order of the weights (SciPy's order), so sums
-    that go to integer outputs are SciPy's bit for bit; sums are float64."""
-    extended = _extend_all_axes(x, w.shape, origins, border, cval)
-    strides = [int(np.prod(extended.shape[axis + 1 :], dtype=np.int64)) for axis in range(x.ndim)]
-    taps = np.argwhere(np.abs(w) > _filter2d.DBL_EPSILON)  # C order; NaN weights skipped as SciPy
-    last_real = sum((n - 1) * stride for n, stride in zip(x.shape, strides))
-    if extended.size > 2**31 - 2:  # beyond the core's extents: a plain NumPy loop over the taps
-        total = np.zeros(x.shape, dtype=np.float64)
-        for tap in taps:
-            window = tuple(slice(t, t + n) for t, n in zip(tap, x.shape))
-            total += w[tuple(tap)] * extended[window]
-        flat = np.ascontiguousarray(total.reshape(1, 1, -1))
-        return _filter2d.direct(
-            flat,
-            np.ones((1, 1)),
-            (1, flat.shape[2]),
-            0,
-            0,
-            _filter_args.BORDER_CONSTANT,
-            0.0,
-            _filter_args.ACC_FLOAT64,
-            out_dtype,
-        ).reshape(x.shape)
-    offsets = (taps * np.array(strides, dtype=np.int64)).sum(axis=1) if len(taps) else np.zeros(1, np.int64)
-    weights = w[tuple(taps.T)].astype(np.float64) if len(taps) else np.zeros(1)
-    row = extended.reshape(1, 1, -1)
-    grid = np.empty(extended.shape, dtype=out_dtype)  # outputs on the extended grid
-    out = grid.reshape(1, 1, -1)[:, :, : last_real + 1]
-    _core.filter2d(
-        row,
+def _filter_nd(x, w, out_dtype, border, cval, origins, target=None):
+    """More than two filtered axes, on the C++ N-D core (fieldconv/filter2d.hpp, filter_nd): the
+    last two axes are filtered as planes, the leading ones choose which planes each tap reads.
+    Taps are listed in C order of the weights, skipping |w| <= DBL_EPSILON (NaN included) as
+    SciPy does, so sums that go to integer outputs are SciPy's bit for bit (float64, no FMA);
+    float32 input and output get float32 sums, as the 2-D path."""
+    if x.dtype.kind not in "biuf" or x.dtype.itemsize > 8 or x.dtype == np.float16:
+        x = x.astype(np.float64)
+    source = np.require(x, dtype=x.dtype.newbyteorder("="), requirements=("C", "A"))
+    if x.dtype == np.float32 and out_dtype == np.float32:
+        accumulator = _filter_args.ACC_FLOAT32
+    else:
+        accumulator = _filter_args.ACC_FLOAT64
+    acc_dtype = _filter_args.ACC_DTYPES[accumulator]
+    coords = np.argwhere(np.abs(w) > _filter2d.DBL_EPSILON)  # C order
+    weights = np.ascontiguousarray(w[tuple(coords.T)], dtype=acc_dtype)
+    offsets = np.array([-(k // 2 + o) for k, o in zip(w.shape, origins)], dtype=np.int64)
+    out = target if target is not None else np.empty(x.shape, dtype=out_dtype)
+    _core.filter_nd(
+        source,
         out,
-        np.zeros(len(offsets), dtype=np.int64),
-        np.ascontiguousarray(offsets, dtype=np.int64),
-        np.ascontiguousarray(weights),
-        np.zeros(1),
-        _filter_args.ACC_FLOAT64,
-        0,
-        0,
-        _filter_args.BORDER_CONSTANT,
+        np.ascontiguousarray(coords, dtype=np.int64).reshape(-1, x.ndim),
+        weights,
+        np.asarray(cval, dtype=acc_dtype).reshape(1),
+        accumulator,
+        offsets,
+        border,
     )
-    return grid[tuple(slice(0, n) for n in x.shape)]
-
-
-def _extend_all_axes(x, kernel_shape, origins, border, cval) -> np.ndarray:
-    """x in float64, extended along every axis by k - 1 positions under the border rule (as
-    _filter2d.border_map), position p of axis a reading input coordinate p - (k // 2 + origin)."""
-    maps = []
-    for axis in range(x.ndim):
-        n, k = x.shape[axis], kernel_shape[axis]
-        positions = np.arange(n + k - 1) - (k // 2 + origins[axis])
-        maps.append(_filter2d.border_map(border, positions, n))
-    extended = np.empty(tuple(len(m) for m in maps), dtype=np.float64)
-    # the input once, at its place (a border map is the identity over one run of positions)
-    starts = [k // 2 + origin for k, origin in zip(kernel_shape, origins)]
-    interior = tuple(slice(start, start + n) for start, n in zip(starts, x.shape))
-    identity = all(np.array_equal(m[start : start + n], np.arange(n)) for m, start, n in zip(maps, starts, x.shape))
-    if not identity:  # (cannot happen for SciPy's modes; kept as a plain fallback)
-        for axis, m in enumerate(maps):
-            x = np.take(x, np.maximum(m, 0), axis=axis)
-        extended[...] = x
-        for axis, m in enumerate(maps):
-            if (m < 0).any():
-                selector = [slice(None)] * x.ndim
-                selector[axis] = m < 0
-                extended[tuple(selector)] = cval
-        return extended
-    extended[interior] = x
-    # then the borders, axis by axis, each from slices already complete along earlier axes
-    for axis, (m, start, n) in enumerate(zip(maps, starts, x.shape)):
-        border_positions = [p for p in range(len(m)) if not start <= p < start + n]
-        if not border_positions:
-            continue
-        target = [slice(None)] * x.ndim
-        source = [slice(None)] * x.ndim
-        for p in border_positions:
-            target[axis] = p
-            if m[p] < 0:
-                extended[tuple(target)] = cval
-            else:
-                source[axis] = start + int(m[p])
-                extended[tuple(target)] = extended[tuple(source)]
-    return extended
+    return out
 
 
 # ---- 1-D and separable filters -------------------------------------------------------------

@@ -70,6 +70,29 @@ struct Filter2dTaps {
 void filter2d(const Filter2dParams& params, FilterScalar input_type, const void* input, FilterScalar output_type,
               void* output, FilterAccumulator accumulator, const Filter2dTaps& taps, const void* fill);
 
+// N-D filtering with the same rules (fieldconv.ndimage.correlate with weights of three or more
+// axes): input and output are C-contiguous arrays of the same `shape` (ndim axes, 1..32), and
+//
+//   out[i] = store( sum_t weight[t] * load(ext[i + offset + coord[t]]) )
+//
+// with i, offset and coord[t] vectors of ndim coordinates and ext the input extended beyond its
+// edges by `border` along every axis. Taps are summed in the order listed (list them in C order
+// of the weights for SciPy's sums); coords holds count x ndim non-negative coordinates, row-major.
+// The last two axes are filtered as planes by the 2-D kernels; the leading ones choose the
+// planes each tap reads, so a 3-D kernel costs its taps and one conversion of each input plane
+// per kernel plane. Same checks, threads and no-overlap rule as filter2d.
+constexpr int max_filter_ndim = 32;
+
+struct FilterNdTaps {
+  std::int64_t count = 0;
+  const std::int64_t* coords = nullptr;
+  const void* weights = nullptr;
+};
+
+void filter_nd(int ndim, const std::int64_t* shape, const std::int64_t* offsets, FilterBorder border,
+               FilterScalar input_type, const void* input, FilterScalar output_type, void* output,
+               FilterAccumulator accumulator, const FilterNdTaps& taps, const void* fill);
+
 // Index of extended coordinate x along an axis of length n under border (n >= 1), or -1 for
 // constant outside [0, n).
 std::int64_t filter_border_index(FilterBorder border, std::int64_t x, std::int64_t n) noexcept;
