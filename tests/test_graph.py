@@ -328,6 +328,75 @@ def test_graph_fold_batch_norm_keeps_results_and_parameter_count():
     assert np.allclose(folded(x), graph(x), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_graph_runs_activations_and_adds_in_place_with_the_layers_results(dtype, monkeypatch):
+    # A ResNet block's ReLU after a conv, Add + ReLU, a ReLU6, an Add whose input another node
+    # still reads, a Dropout aliasing its input: Graph runs some of them in the memory of their
+    # inputs (one pass), and must give exactly what the layers give one by one, never touching
+    # the input array or a value read later.
+    rng = np.random.default_rng(1612)
+
+    def conv(c_in, c_out, k, padding):
+        return Conv2d(
+            rng.standard_normal((c_out, c_in, k, k)).astype(dtype), rng.standard_normal(c_out).astype(dtype), 1, padding
+        )
+
+    conv1, conv2, conv3 = conv(3, 4, 3, 1), conv(4, 4, 3, 1), conv(4, 4, 1, 0)
+    graph = Graph(
+        [
+            ("conv1", conv1, "input"),
+            ("relu1", ReLU(), "conv1"),
+            ("conv2", conv2, "relu1"),
+            ("add", Add(), ("conv2", "relu1")),
+            ("relu2", ReLU(), "add"),
+            ("drop", Dropout(0.5), "relu2"),
+            ("conv3", conv3, "drop"),
+            ("six", ReLU6(), "conv3"),
+            ("add2", Add(), ("six", "relu2")),  # relu2 (also dropped) is still read here
+            ("relu3", ReLU(), "add2"),
+        ]
+    )
+    x = (rng.standard_normal((2, 3, 9, 9)) * 4).astype(dtype)
+    x[0, 0, 1, 1] = np.nan
+    before = x.copy()
+    calls = []
+    core_pass = fieldconv._core.add_activation
+    monkeypatch.setattr(fieldconv._core, "add_activation", lambda *a: calls.append(a[2]) or core_pass(*a))
+    r1 = ReLU()(conv1(x))
+    r2 = ReLU()(Add()(conv2(r1), r1))
+    expected = ReLU()(Add()(ReLU6()(conv3(Dropout(0.5)(r2))), r2))
+    ours = graph(x)
+    # relu1 in place; add + relu2 in one pass; six in place; add2 + relu3 in one pass (relu2's
+    # value is read by add2 and drop aliases it, so add2 writes into six's array)
+    assert calls == [1, 1, 2, 1]
+    np.testing.assert_array_equal(ours, expected)
+    np.testing.assert_array_equal(x, before)
+    assert np.isnan(ours).any() and ours.dtype == dtype
+    upto = graph.upto("relu2")  # its output node is never overwritten
+    np.testing.assert_array_equal(upto(x), r2)
+
+
+def test_add_activation_core_keeps_nan_and_negative_zero_and_refuses_overlap():
+    from fieldconv import _core
+
+    y = np.array([-1.0, -0.0, np.nan, 3.0, 7.0, np.inf, -np.inf])
+    _core.add_activation(y, None, 2)
+    np.testing.assert_array_equal(y, [0.0, -0.0, np.nan, 3.0, 6.0, 6.0, 0.0])
+    assert np.signbit(y[1])
+    y = np.array([-1.0, 2.0, -3.0], np.float32)
+    _core.add_activation(y, np.array([0.5, -4.0, 1.0], np.float32), 1)
+    np.testing.assert_array_equal(y, [0.0, 0.0, 0.0])
+    big = np.arange(300_000, dtype=np.float64) - 150_000  # several threaded chunks
+    _core.add_activation(big, np.ones_like(big), 0)
+    np.testing.assert_array_equal(big, np.arange(300_000) - 149_999.0)
+    with pytest.raises(ValueError, match="overlap"):
+        _core.add_activation(big, big, 1)
+    with pytest.raises(ValueError, match="activation"):
+        _core.add_activation(big, None, 3)
+    with pytest.raises(TypeError):
+        _core.add_activation(big, np.ones(3), 1)
+
+
 def test_dask_apply_runs_graphs_and_refuses_global_operations():
     da = pytest.importorskip("dask.array")
     from fieldconv.dask import apply

@@ -1,7 +1,9 @@
 #include <tuple>
+#include <type_traits>
 
 #include "bindings/register.hpp"
 #include "fieldconv/conv2d.hpp"
+#include "fieldconv/epilogue.hpp"
 
 namespace fieldconv::bindings {
 namespace {
@@ -107,6 +109,33 @@ void register_conv2d(py::module_& module) {
       py::arg("input"), py::arg("weight"), py::arg("bias"), py::arg("output"), py::arg("stride"), py::arg("dilation"),
       py::arg("padding"),
       "Direct conv2d into a preallocated output; arguments already checked by fieldconv._conv2d_args.");
+
+  module.def(
+      "add_activation",
+      [](py::array& y, const py::object& residual, int activation) {
+        const auto run = [&](auto* tag) {
+          using T = std::remove_pointer_t<decltype(tag)>;
+          if (!(y.flags() & py::array::c_style)) throw py::type_error("y: expected a C-contiguous array");
+          if (!y.writeable()) throw py::value_error("y must be writeable");
+          T* data = static_cast<T*>(y.mutable_data());
+          const T* extra = nullptr;
+          py::array r;
+          if (!residual.is_none()) {
+            r = residual.cast<py::array>();
+            if (!py::isinstance<py::array_t<T>>(r) || !(r.flags() & py::array::c_style) || r.size() != y.size())
+              throw py::type_error("residual: expected a C-contiguous array of y's dtype and size");
+            extra = static_cast<const T*>(r.data());
+          }
+          const std::int64_t count = y.size();
+          py::gil_scoped_release release;
+          add_activation<T>(data, extra, count, static_cast<Activation>(activation));
+        };
+        if (py::isinstance<py::array_t<float>>(y)) run(static_cast<float*>(nullptr));
+        else if (py::isinstance<py::array_t<double>>(y)) run(static_cast<double*>(nullptr));
+        else throw py::type_error("y: expected float32 or float64");
+      },
+      py::arg("y"), py::arg("residual"), py::arg("activation"),
+      "In place: y = activation(y + residual) (fieldconv/epilogue.hpp); activation 0 none, 1 relu, 2 relu6.");
 }
 
 }  // namespace fieldconv::bindings

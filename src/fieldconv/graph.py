@@ -17,8 +17,18 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import _params
-from .layers import BatchNorm2d, Conv2d, SummaryRow, _check_layer, _layer_params, format_summary, layer_summary_rows
+from . import _core, _params
+from .layers import (
+    BatchNorm2d,
+    Conv2d,
+    ReLU,
+    ReLU6,
+    SummaryRow,
+    _check_layer,
+    _layer_params,
+    format_summary,
+    layer_summary_rows,
+)
 from ._receptive_field import (
     NoSingleFieldError,
     ReceptiveField,
@@ -31,6 +41,10 @@ from ._receptive_field import (
 __all__ = ["Add", "Cat", "Concat", "Graph", "GraphNode", "Mul", "Residual"]
 
 INPUT = "input"
+
+# Activation layers the in-place path runs (fieldconv/epilogue.hpp codes), and the layers whose
+# outputs are always new arrays of their own, which a later node may therefore overwrite.
+_ACTIVATION_CODES = {ReLU: 1, ReLU6: 2}
 
 # Set while fieldconv.dask runs a graph on one tile: joins then crop their branches to the
 # outputs they share. Tiles start at multiples of every jump, so output t of each branch is the
@@ -184,6 +198,9 @@ def _join_field(node, branch_fields, branch_shapes, output_shape):
     return join_receptive_fields(branch_fields, node.inputs, node.name)
 
 
+_FRESH_OUTPUT_LAYERS = (Conv2d, BatchNorm2d, Add, ReLU, ReLU6)
+
+
 def _is_join(layer) -> bool:
     return bool(getattr(layer, "is_join", False))
 
@@ -271,9 +288,24 @@ class Graph:
         self.input_shape = None if input_shape is None else _params.shape_tuple(input_shape)
         # Free each activation after its last reader.
         self._last_use: Dict[str, int] = {}
+        readers: Dict[str, int] = {}
         for index, node in enumerate(built):
             for source in node.inputs:
                 self._last_use[source] = index
+                readers[source] = readers.get(source, 0) + 1
+        # An Add read only by the ReLU/ReLU6 node after it: both run as one pass (see __call__).
+        self._fused_activation: Dict[str, int] = {}
+        for index, node in enumerate(built[:-1]):
+            after = built[index + 1]
+            code = _ACTIVATION_CODES.get(type(after.layer))
+            if (
+                type(node.layer) is Add
+                and code is not None
+                and after.inputs == (node.name,)
+                and readers.get(node.name) == 1
+                and node.name != output
+            ):
+                self._fused_activation[node.name] = code
 
     # ---- structure
     @property
@@ -352,16 +384,74 @@ class Graph:
         if not cropping:
             self.output_shape(np.shape(x))  # shapes disagreeing at a join: raise before computing
         values = {INPUT: x}
+        activated = set()  # Add nodes whose following activation already ran with them
         for index, node in enumerate(self._nodes):
             sources = [values[s] for s in node.inputs]
             try:
-                values[node.name] = node.layer(*sources)
+                result = None if cropping else self._in_place(index, node, sources, values, activated)
+                values[node.name] = node.layer(*sources) if result is None else result
             except (ValueError, TypeError) as error:
                 raise type(error)(f"node {node.name!r} ({node.layer!r}): {error}") from error
             for source in node.inputs:
                 if self._last_use.get(source) == index and source != self.output:
                     values.pop(source, None)
         return values[self.output]
+
+    def _in_place(self, index, node, sources, values, activated) -> Optional[np.ndarray]:
+        """The node's output computed in the memory of an input that nothing reads afterwards
+        (a ReLU after a convolution, a residual Add, an Add and the ReLU after it in one pass:
+        one threaded pass over memory, no new array), or None where that does not apply. Results
+        are those of the layers themselves: the same additions and comparisons."""
+        layer_type = type(node.layer)
+        if layer_type in _ACTIVATION_CODES and len(sources) == 1:
+            if node.inputs[0] in activated:  # applied with the Add before it
+                return sources[0]
+            if self._exclusive(node.inputs[0], index, values):
+                _core.add_activation(sources[0], None, _ACTIVATION_CODES[layer_type])
+                return sources[0]
+            return None
+        if layer_type is not Add or len(sources) != 2:
+            return None
+        a, b = sources
+        if not (
+            isinstance(a, np.ndarray)
+            and isinstance(b, np.ndarray)
+            and a.shape == b.shape
+            and a.dtype == b.dtype
+            and a.dtype in (np.float32, np.float64)
+            and b.flags.c_contiguous
+            and not np.may_share_memory(a, b)
+        ):
+            return None
+        for target, other, name in ((a, b, node.inputs[0]), (b, a, node.inputs[1])):
+            if self._exclusive(name, index, values):
+                code = self._fused_activation.get(node.name, 0)
+                _core.add_activation(target, other, code)
+                if code:
+                    activated.add(node.name)
+                return target
+        return None
+
+    def _exclusive(self, name, index, values) -> bool:
+        """True when the value of node `name` is a float array of its own that no node reads
+        after `index` and no other live value shares (not the network's input, not a view)."""
+        array = values.get(name)
+        if (
+            name == INPUT
+            or type(self._by_name[name].layer) not in _FRESH_OUTPUT_LAYERS
+            or name == self.output
+            or self._last_use.get(name) != index
+            or not isinstance(array, np.ndarray)
+            or array.base is not None
+            or not array.flags.c_contiguous
+            or not array.flags.writeable
+            or array.dtype not in (np.float32, np.float64)
+        ):
+            return False
+        for other_name, other in values.items():
+            if other_name != name and isinstance(other, np.ndarray) and (other is array or other.base is array):
+                return False
+        return True
 
     def _node_fields(self, input_shape, *, unknown_as_none: bool) -> Dict[str, Optional[ReceptiveField]]:
         """Every node's field relative to the network's input (input_shape None: shape-free fields)."""

@@ -62,7 +62,9 @@ def prepare_fieldconv_network(workload, arrays, threads):
 
     p = workload.params
     fieldconv.set_num_threads(threads)
-    network = fieldconv.from_torch(_torch_model(p["model"], p["size"]), (p["batch"], 3, p["size"], p["size"]))
+    network = fieldconv.from_torch(
+        _torch_model(p["model"], p["size"]), (p["batch"], 3, p["size"], p["size"]), fold_batch_norm=True
+    )
     x = arrays["x"]
     return lambda: network(x)
 
