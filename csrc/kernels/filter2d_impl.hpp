@@ -277,20 +277,27 @@ inline void float_line_block(const A* base, const A* weights, i64 k, A* out) {
 #pragma GCC unroll 16
   for (int u = 0; u < U; ++u) acc[u] = S::zero();
   for (i64 s = 0; s < L && s < k; ++s) {
+    // The vector at position p (base + s + L * p) sits in window[p % U]; step q reads
+    // positions q .. q + U - 1, then position q + U replaces position q. Unrolling the steps U
+    // at a time makes every window index a constant: no register moves.
+    const i64 groups = (k - 1 - s) / L + 1;  // taps s, s + L, ... below k
     typename S::vec window[U];
 #pragma GCC unroll 16
     for (int u = 0; u < U; ++u) window[u] = S::load(base + s + u * L);
     const A* next = base + s + U * L;
-    for (i64 t = s;;) {
-      const typename S::vec w = S::set1(weights[t]);
+    for (i64 q0 = 0; q0 < groups; q0 += U) {
 #pragma GCC unroll 16
-      for (int u = 0; u < U; ++u) acc[u] = S::fma(window[u], w, acc[u]);
-      t += L;
-      if (t >= k) break;
+      for (int j = 0; j < U; ++j) {
+        const i64 q = q0 + j;
+        if (q >= groups) break;
+        const typename S::vec w = S::set1(weights[s + L * q]);
 #pragma GCC unroll 16
-      for (int u = 0; u + 1 < U; ++u) window[u] = window[u + 1];
-      window[U - 1] = S::load(next);
-      next += L;
+        for (int u = 0; u < U; ++u) acc[u] = S::fma(window[(u + j) % U], w, acc[u]);
+        if (q + 1 < groups) {
+          window[j] = S::load(next);
+          next += L;
+        }
+      }
     }
   }
 #pragma GCC unroll 16
