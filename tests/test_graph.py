@@ -376,6 +376,26 @@ def test_graph_runs_activations_and_adds_in_place_with_the_layers_results(dtype,
     np.testing.assert_array_equal(upto(x), r2)
 
 
+def test_sequential_runs_activations_in_place_only_on_fresh_outputs(monkeypatch):
+    rng = np.random.default_rng(1613)
+    conv = conv_layer(rng, 3, 4, 3, 1, 1)
+    network = Sequential(ReLU(), conv, ReLU6(), Dropout(0.1), ReLU(), conv_layer(rng, 4, 2, 1), ReLU())
+    x = rng.standard_normal((2, 3, 7, 7)) * 5
+    before = x.copy()
+    calls = []
+    core_pass = fieldconv._core.add_activation
+    monkeypatch.setattr(fieldconv._core, "add_activation", lambda *a: calls.append(a[2]) or core_pass(*a))
+    ours = network(x)
+    assert calls == [2, 1]  # after each conv; not on the input, not after the Dropout
+    expected = x
+    for layer in network:
+        expected = layer(expected)
+    np.testing.assert_array_equal(ours, expected)
+    np.testing.assert_array_equal(x, before)
+    unbatched = network(x[0])  # the conv's output is then a view: computed by the layers
+    np.testing.assert_array_equal(unbatched, expected[0])
+
+
 def test_add_activation_core_keeps_nan_and_negative_zero_and_refuses_overlap():
     from fieldconv import _core
 

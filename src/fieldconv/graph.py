@@ -19,15 +19,16 @@ import numpy as np
 
 from . import _core, _params
 from .layers import (
+    ACTIVATION_CODES,
+    FRESH_OUTPUT_LAYERS,
     BatchNorm2d,
     Conv2d,
-    ReLU,
-    ReLU6,
     SummaryRow,
     _check_layer,
     _layer_params,
     format_summary,
     layer_summary_rows,
+    owned_float_array,
 )
 from ._receptive_field import (
     NoSingleFieldError,
@@ -42,9 +43,6 @@ __all__ = ["Add", "Cat", "Concat", "Graph", "GraphNode", "Mul", "Residual"]
 
 INPUT = "input"
 
-# Activation layers the in-place path runs (fieldconv/epilogue.hpp codes), and the layers whose
-# outputs are always new arrays of their own, which a later node may therefore overwrite.
-_ACTIVATION_CODES = {ReLU: 1, ReLU6: 2}
 
 # Set while fieldconv.dask runs a graph on one tile: joins then crop their branches to the
 # outputs they share. Tiles start at multiples of every jump, so output t of each branch is the
@@ -198,7 +196,8 @@ def _join_field(node, branch_fields, branch_shapes, output_shape):
     return join_receptive_fields(branch_fields, node.inputs, node.name)
 
 
-_FRESH_OUTPUT_LAYERS = (Conv2d, BatchNorm2d, Add, ReLU, ReLU6)
+# Layers whose outputs a later node may overwrite: those of layers.FRESH_OUTPUT_LAYERS, and Add.
+_FRESH_OUTPUT_LAYERS = FRESH_OUTPUT_LAYERS + (Add,)
 
 
 def _is_join(layer) -> bool:
@@ -297,7 +296,7 @@ class Graph:
         self._fused_activation: Dict[str, int] = {}
         for index, node in enumerate(built[:-1]):
             after = built[index + 1]
-            code = _ACTIVATION_CODES.get(type(after.layer))
+            code = ACTIVATION_CODES.get(type(after.layer))
             if (
                 type(node.layer) is Add
                 and code is not None
@@ -403,11 +402,11 @@ class Graph:
         one threaded pass over memory, no new array), or None where that does not apply. Results
         are those of the layers themselves: the same additions and comparisons."""
         layer_type = type(node.layer)
-        if layer_type in _ACTIVATION_CODES and len(sources) == 1:
+        if layer_type in ACTIVATION_CODES and len(sources) == 1:
             if node.inputs[0] in activated:  # applied with the Add before it
                 return sources[0]
             if self._exclusive(node.inputs[0], index, values):
-                _core.add_activation(sources[0], None, _ACTIVATION_CODES[layer_type])
+                _core.add_activation(sources[0], None, ACTIVATION_CODES[layer_type])
                 return sources[0]
             return None
         if layer_type is not Add or len(sources) != 2:
@@ -441,11 +440,7 @@ class Graph:
             or type(self._by_name[name].layer) not in _FRESH_OUTPUT_LAYERS
             or name == self.output
             or self._last_use.get(name) != index
-            or not isinstance(array, np.ndarray)
-            or array.base is not None
-            or not array.flags.c_contiguous
-            or not array.flags.writeable
-            or array.dtype not in (np.float32, np.float64)
+            or not owned_float_array(array)
         ):
             return False
         for other_name, other in values.items():

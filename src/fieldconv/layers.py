@@ -343,6 +343,10 @@ class Sequential:
 
     def __call__(self, x):
         for index, layer in enumerate(self._layers):
+            # A ReLU after a layer whose output is a new array of its own runs in place on it:
+            # one threaded pass, no new array (the same comparisons as the layer).
+            if index > 0 and activation_in_place(layer, self._layers[index - 1], x):
+                continue
             try:
                 x = layer(x)
             except (ValueError, TypeError) as error:
@@ -1143,3 +1147,33 @@ class Upsample:
         what = f"size={self.size}" if self.size is not None else f"scale_factor={self.scale_factor}"
         corners = f", align_corners={self.align_corners}" if self.mode == "bilinear" else ""
         return f"Upsample({what}, mode={self.mode!r}{corners})"
+
+
+# ---- in-place activations (Sequential and Graph) ----------------------------------------------
+
+# Activation layers and their fieldconv/epilogue.hpp codes.
+ACTIVATION_CODES = {ReLU: 1, ReLU6: 2}
+# Layers whose outputs are always new arrays of their own (for a batched input), which the
+# layer after them may therefore overwrite.
+FRESH_OUTPUT_LAYERS = (Conv2d, BatchNorm2d, ReLU, ReLU6)
+
+
+def owned_float_array(array) -> bool:
+    """A writeable C-contiguous float32/float64 array that owns its memory (not a view)."""
+    return (
+        isinstance(array, np.ndarray)
+        and array.base is None
+        and array.flags.c_contiguous
+        and array.flags.writeable
+        and array.dtype in (np.float32, np.float64)
+    )
+
+
+def activation_in_place(layer, previous, x) -> bool:
+    """Applies `layer` to x in place when it is an activation and x is the fresh output of
+    `previous`, which nothing else holds; returns whether it did."""
+    code = ACTIVATION_CODES.get(type(layer))
+    if code is None or type(previous) not in FRESH_OUTPUT_LAYERS or not owned_float_array(x):
+        return False
+    _core.add_activation(x, None, code)
+    return True
