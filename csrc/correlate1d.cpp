@@ -123,8 +123,8 @@ Correlate1dJob make_job(const Correlate1dParams& p, const LineMap& m, FilterScal
                    p.kind == Line1dKind::weights && float32_weights(weights, p.size);
   // Per element and tap a multiply and add, vectorised along the contiguous axis: about a
   // quarter of the direct conv's rate (float64 without FMA, or float32 with it).
-  const double macs = double(p.outer) * double(p.length) * double(p.inner) *
-                      double(p.kind == Line1dKind::weights ? p.size + 4 : 6);
+  const double macs =
+      double(p.outer) * double(p.length) * double(p.inner) * double(p.kind == Line1dKind::weights ? p.size + 4 : 6);
   job.threads = threads_for_work(job.float_sums ? conv_work_ns<float>(macs, 0.25) : conv_work_ns<double>(macs, 0.25));
   job.weights2 = nullptr;
   job.plane_rows = 0;

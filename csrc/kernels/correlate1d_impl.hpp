@@ -442,7 +442,9 @@ KernelStatus c1_run_as(const Correlate1dJob& job) noexcept {
     }
   }
   const A cval = A(job.cval), cval2 = A(job.cval2), plane_cval = A(job.plane_cval);
-  const auto filter1 = [&](const auto& src, A* out, i64 count) { c1_filter_with<A>(job.symmetry, w1, k, src, out, count); };
+  const auto filter1 = [&](const auto& src, A* out, i64 count) {
+    c1_filter_with<A>(job.symmetry, w1, k, src, out, count);
+  };
   const auto filter2 = [&](const A* line, A* out, i64 count) {
     c1_filter_with<A>(job.symmetry2, w2, job.size2, Strided<A>{line, 1}, out, count);
   };
