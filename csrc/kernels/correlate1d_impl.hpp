@@ -185,66 +185,79 @@ inline void c1_block(const Src& src, i64 c, const A* w, i64 k, A* out) {
   for (int u = 0; u < U; ++u) S::store(out + u * L, acc[u]);
 }
 
-// Two consecutive output rows at once from k + 1 rows p[0..k] (row i: p[0..k-1], row i + 1:
-// p[1..k]), U vectors of lanes from lane c: each row loaded once serves both (half the loads of
-// two c1_block calls); each lane's sum is the same as c1_block's, term for term.
-template <class A, int U, int Sym>
-inline void c1_block2(const A* const* p, i64 c, const A* w, i64 k, A* out0, A* out1) {
+// R consecutive output rows at once from k + R - 1 rows p[0..k+R-2] (row r reads p[r..r+k-1]),
+// U vectors of lanes from lane c: each row is loaded once for all R (a window of R rows slides
+// forward over the first taps and one backward over their mirrors), a fraction of the loads of
+// R c1_block calls; each lane's sum is c1_block's, term for term and in the same order.
+template <class A, int R, int U, int Sym>
+inline void c1_block_rows(const A* const* p, i64 c, const A* w, i64 k, A* const* out) {
   using S = Simd<A>;
   using V = typename S::vec;
   constexpr int L = S::lanes;
-  V acc0[U], acc1[U], a[U], b[U];
+  V acc[R][U], front[R][U];
   if constexpr (Sym != 0) {
+    V back[R][U];
     const i64 s1 = k / 2;
     const V wc = S::set1(w[s1]);
 #pragma GCC unroll 8
     for (int u = 0; u < U; ++u) {
-      acc0[u] = S::mul(S::load(p[s1] + c + u * L), wc);
-      acc1[u] = S::mul(S::load(p[s1 + 1] + c + u * L), wc);
-      a[u] = S::load(p[0] + c + u * L);  // row i's tap t: p[t]
-      b[u] = S::load(p[k] + c + u * L);  // row i + 1's tap k - 1 - t: p[k - t]
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        acc[r][u] = S::mul(S::load(p[s1 + r] + c + u * L), wc);
+        front[r][u] = S::load(p[r] + c + u * L);         // row r's tap t: p[t + r]
+        back[r][u] = S::load(p[k - 1 + r] + c + u * L);  // row r's tap k - 1 - t: p[k - 1 - t + r]
+      }
     }
     for (i64 t = 0; t < s1; ++t) {
       const V wt = S::set1(w[t]);
-      const A* next = p[t + 1] + c;    // row i + 1's tap t, row i's tap t + 1
-      const A* mirror = p[k - 1 - t] + c;  // row i's tap k - 1 - t
+      const A* ahead = p[t + R] + c;      // row R - 1's tap t + 1
+      const A* behind = p[k - 2 - t] + c;  // row 0's tap k - 2 - t
 #pragma GCC unroll 8
       for (int u = 0; u < U; ++u) {
-        const V a1 = S::load(next + u * L);
-        const V b0 = S::load(mirror + u * L);
-        const V pair0 = Sym > 0 ? S::add(a[u], b0) : S::sub(a[u], b0);
-        const V pair1 = Sym > 0 ? S::add(a1, b[u]) : S::sub(a1, b[u]);
-        acc0[u] = c1_madd<A>(pair0, wt, acc0[u]);
-        acc1[u] = c1_madd<A>(pair1, wt, acc1[u]);
-        a[u] = a1;
-        b[u] = b0;
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) {
+          const V pair = Sym > 0 ? S::add(front[r][u], back[r][u]) : S::sub(front[r][u], back[r][u]);
+          acc[r][u] = c1_madd<A>(pair, wt, acc[r][u]);
+        }
+        if (t + 1 < s1) {
+#pragma GCC unroll 8
+          for (int r = 0; r + 1 < R; ++r) front[r][u] = front[r + 1][u];
+          front[R - 1][u] = S::load(ahead + u * L);
+#pragma GCC unroll 8
+          for (int r = R - 1; r > 0; --r) back[r][u] = back[r - 1][u];
+          back[0][u] = S::load(behind + u * L);
+        }
       }
     }
   } else {
     const V wl = S::set1(w[k - 1]);
 #pragma GCC unroll 8
     for (int u = 0; u < U; ++u) {
-      acc0[u] = S::mul(S::load(p[k - 1] + c + u * L), wl);
-      acc1[u] = S::mul(S::load(p[k] + c + u * L), wl);
-      a[u] = S::load(p[0] + c + u * L);
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        acc[r][u] = S::mul(S::load(p[k - 1 + r] + c + u * L), wl);
+        front[r][u] = S::load(p[r] + c + u * L);
+      }
     }
     for (i64 t = 0; t < k - 1; ++t) {
       const V wt = S::set1(w[t]);
-      const A* next = p[t + 1] + c;
+      const A* ahead = p[t + R] + c;
 #pragma GCC unroll 8
       for (int u = 0; u < U; ++u) {
-        const V a1 = S::load(next + u * L);
-        acc0[u] = c1_madd<A>(a[u], wt, acc0[u]);
-        acc1[u] = c1_madd<A>(a1, wt, acc1[u]);
-        a[u] = a1;
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) acc[r][u] = c1_madd<A>(front[r][u], wt, acc[r][u]);
+        if (t + 2 < k) {
+#pragma GCC unroll 8
+          for (int r = 0; r + 1 < R; ++r) front[r][u] = front[r + 1][u];
+          front[R - 1][u] = S::load(ahead + u * L);
+        }
       }
     }
   }
 #pragma GCC unroll 8
-  for (int u = 0; u < U; ++u) {
-    S::store(out0 + u * L, acc0[u]);
-    S::store(out1 + u * L, acc1[u]);
-  }
+  for (int u = 0; u < U; ++u)
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) S::store(out[r] + c + u * L, acc[r][u]);
 }
 
 template <class A, int Sym, class Src>
@@ -280,18 +293,17 @@ void c1_lanes(const Src& src, const A* w, i64 k, A* out, i64 n) {
   for (; c < n; ++c) out[c] = c1_scalar<A, Sym>(src, c, w, k);
 }
 
-// Two rows: out0 from p[0..k-1], out1 from p[1..k].
-template <class A, int Sym>
-void c1_lanes2(const A* const* p, const A* w, i64 k, A* out0, A* out1, i64 n) {
+// R rows: out[r] from p[r..r+k-1].
+template <class A, int R, int Sym>
+void c1_lanes_rows(const A* const* p, const A* w, i64 k, A* const* out, i64 n) {
   constexpr i64 L = Simd<A>::lanes;
-  constexpr int U = c1_unroll / 2;
+  // accumulators and the two windows: 3 R vectors per U
+  constexpr int U = simd_registers >= 32 ? (R <= 2 ? 4 : 2) : (R <= 2 ? 2 : 1);
   i64 c = 0;
-  for (; c + U * L <= n; c += U * L) c1_block2<A, U, Sym>(p, c, w, k, out0 + c, out1 + c);
-  for (; c + L <= n; c += L) c1_block2<A, 1, Sym>(p, c, w, k, out0 + c, out1 + c);
-  for (; c < n; ++c) {
-    out0[c] = c1_scalar<A, Sym>(Rows<A>{p}, c, w, k);
-    out1[c] = c1_scalar<A, Sym>(Rows<A>{p + 1}, c, w, k);
-  }
+  for (; c + U * L <= n; c += U * L) c1_block_rows<A, R, U, Sym>(p, c, w, k, out);
+  for (; c + L <= n; c += L) c1_block_rows<A, R, 1, Sym>(p, c, w, k, out);
+  for (; c < n; ++c)
+    for (int r = 0; r < R; ++r) out[r][c] = c1_scalar<A, Sym>(Rows<A>{p + r}, c, w, k);
 }
 
 template <class A, class Src>
@@ -301,11 +313,30 @@ void c1_filter_with(int symmetry, const A* w, i64 k, const Src& src, A* out, i64
   else c1_lanes<A, 0>(src, w, k, out, n);
 }
 
+// Rows a sweep of the ring computes at once (R of c1_block_rows): fewer loads per output, as
+// many as the registers allow.
+constexpr i64 c1_group = simd_registers >= 32 ? 4 : 2;
+
+// count (<= c1_group) consecutive output rows: out[r] from p[r..r+k-1].
 template <class A>
-void c1_filter2_with(int symmetry, const A* w, i64 k, const A* const* p, A* out0, A* out1, i64 n) {
-  if (symmetry > 0) c1_lanes2<A, 1>(p, w, k, out0, out1, n);
-  else if (symmetry < 0) c1_lanes2<A, -1>(p, w, k, out0, out1, n);
-  else c1_lanes2<A, 0>(p, w, k, out0, out1, n);
+void c1_filter_rows(int symmetry, const A* w, i64 k, const A* const* p, A* const* out, i64 count, i64 n) {
+  for (i64 r = 0; r < count;) {
+    const i64 left = count - r;
+    if (c1_group >= 4 && left >= 4) {
+      if (symmetry > 0) c1_lanes_rows<A, 4, 1>(p + r, w, k, out + r, n);
+      else if (symmetry < 0) c1_lanes_rows<A, 4, -1>(p + r, w, k, out + r, n);
+      else c1_lanes_rows<A, 4, 0>(p + r, w, k, out + r, n);
+      r += 4;
+    } else if (left >= 2) {
+      if (symmetry > 0) c1_lanes_rows<A, 2, 1>(p + r, w, k, out + r, n);
+      else if (symmetry < 0) c1_lanes_rows<A, 2, -1>(p + r, w, k, out + r, n);
+      else c1_lanes_rows<A, 2, 0>(p + r, w, k, out + r, n);
+      r += 2;
+    } else {
+      c1_filter_with<A>(symmetry, w, k, Rows<A>{p + r}, out[r], n);
+      r += 1;
+    }
+  }
 }
 
 // The memory of a call, kept by the calling thread between calls (fresh pages fault: a new
@@ -349,14 +380,11 @@ KernelStatus c1_run_as(const Correlate1dJob& job) noexcept {
   const bool last_axis = inner == 1 || (inner < L && job.weights2 == nullptr);
   const i64 lines = job.outer * (last_axis ? inner : 1);
   const bool in_place = job.input == job.output;
-  // Rows of the input are read where they are (no converted copy) when the input is of the
-  // accumulator's type and no output row can overwrite one before it is read.
-  const bool input_rows = !last_axis && !in_place && job.input_type == scalar_code<A>;
   // Tile width across inner columns: whole rows (sequential reads) when k + 1 of them fit the
   // ring budget, else as many columns as fit. Rows are converted into the ring just before the
   // first output row that reads them (see below), so the working set is about k + 1 rows of the
   // tile whatever the length.
-  const i64 ring_rows = k + 1;
+  const i64 ring_rows = k + c1_group - 1;  // the rows of a group of output rows
   i64 tile = 1;
   if (!last_axis) {
     tile = c1_ring_budget_bytes / (ring_rows * bytes);
@@ -364,6 +392,11 @@ KernelStatus c1_run_as(const Correlate1dJob& job) noexcept {
     if (job.weights2 != nullptr) tile = inner;  // a fused second pass needs whole rows
   }
   i64 tile_count = last_axis ? 1 : ceil_div(inner, tile);
+  // Slots of the ring an odd number of cache lines apart: the k + 1 rows a vector of outputs
+  // reads then sit in k + 1 different cache sets (rows a power of two apart, as the input's
+  // rows often are, all fall into one set of the 8-way L1 and evict each other).
+  const i64 line_elements = 64 / bytes;
+  const i64 pitch = (ceil_div(tile, line_elements) | 1) * line_elements;
   // Enough items for every thread when a few wide rows are all there is: bands of output rows
   // (each reads its own k - 1 halo rows, so whole rows stream sequentially), except in place,
   // where a band could overwrite rows another band still reads, and for the running sum of
@@ -401,20 +434,20 @@ KernelStatus c1_run_as(const Correlate1dJob& job) noexcept {
   const bool planar = fused && job.plane_rows > 0;
   const i64 plane_width = planar ? inner / job.plane_rows : inner;  // the second pass' line length
   const i64 ext2 = fused ? plane_width + job.size2 - 1 : 0;
-  // Per thread (elements of A): the extended line, or the ring of converted rows (a row of cval
-  // when the input rows are read in place) and in place the side rows; two output rows and a
-  // row of running sums; fused second pass: the extended row, its filtered values, the row in
-  // the output type (planar: the converted plane, two rows of the middle pass and a row of cval).
-  const i64 buffer_elements =
-      last_axis ? ext + 8 : (input_rows ? tile : ring_rows * tile + (in_place ? (k - 1) * tile : 0));
+  // Per thread (elements of A): the extended line, or the ring of converted rows and in place
+  // the side rows; a group of output rows and a row of running sums; fused second pass: the
+  // extended row, its filtered values, the row in the output type (planar: the converted plane,
+  // a group of rows of the middle pass and a row of cval).
+  const i64 buffer_elements = last_axis ? ext + 8 : ring_rows * pitch + (in_place ? (k - 1) * tile : 0);
   const i64 out_elements = last_axis ? n + 8 : tile;
   const i64 fused_elements =
-      fused ? (ext2 + 8) + inner + inner * (8 / bytes) + (planar ? inner + 3 * plane_width : 0) : 0;
-  const i64 thread_bytes = round_up(bytes * (buffer_elements + 3 * out_elements + fused_elements) + 64, 64);
+      fused ? (ext2 + 8) + inner + inner * (8 / bytes) + (planar ? inner + (c1_group + 1) * plane_width : 0) : 0;
+  const i64 thread_bytes =
+      round_up(bytes * (buffer_elements + (c1_group + 1) * out_elements + fused_elements) + 64, 64);
   if (thread_bytes > c1_max_thread_workspace_bytes) return KernelStatus::workspace_too_large;
   // job.threads is already what the work is worth (threads_for_work at the entry point)
   const int threads = int(min_i64(job.threads, item_count));
-  const i64 table_entries = k + 2 + (planar ? job.plane_size + 1 : 0);
+  const i64 table_entries = k + c1_group + (planar ? job.plane_size + c1_group : 0);
   const i64 weight_count = k + (fused ? job.size2 : 0) + (planar ? job.plane_size : 0);
   const i64 tables_bytes = round_up(i64(sizeof(A*)) * table_entries * threads, 64);
   const i64 weights_bytes = std::is_same_v<A, double> ? 0 : round_up(bytes * weight_count, 64);
@@ -453,14 +486,13 @@ KernelStatus c1_run_as(const Correlate1dJob& job) noexcept {
   auto body = [&](i64 item, int thread) {
     A* buffer = reinterpret_cast<A*>(memory + thread * thread_bytes);
     A* out = buffer + buffer_elements;
-    A* out_next = out + out_elements;  // the second row of a pair
-    A* sums = out_next + out_elements;
+    A* sums = out + c1_group * out_elements;  // out: a group of output rows
     A* line2 = sums + out_elements;  // fused second pass
     A* out2 = line2 + ext2 + 8;
     void* typed2 = out2 + inner;
     A* plane_buffer = static_cast<A*>(typed2) + inner * (8 / bytes);  // planar only
     A* middle = plane_buffer + inner;
-    A* cval_row = middle + 2 * plane_width;
+    A* cval_row = middle + c1_group * plane_width;
     if (last_axis) {
       const i64 stride = inner;
       const i64 first_line = segments > 1 ? item / segments : item * lines_per_item;
@@ -517,9 +549,8 @@ KernelStatus c1_run_as(const Correlate1dJob& job) noexcept {
     // k + 1 rows of the tile; the filter reads its taps through a table of row pointers. Rows
     // whose input row an earlier output row may already have overwritten (in place, near the
     // end: wrap, reflect) are converted up front into a side buffer and read from there.
-    // input_rows: the table points at the input's rows themselves (or a row of cval).
     A* const ring = buffer;
-    A* const side = buffer + ring_rows * width;  // rows [ext - (k - 1), ext)
+    A* const side = buffer + ring_rows * pitch;  // rows [ext - (k - 1), ext)
     const A** const table = pointer_table + thread * table_entries;
     const i64 side_first = ext - (k - 1);
     const auto early = [&](i64 e) { return in_place && e >= k - 1 && job.map[e] >= 0 && job.map[e] < e - (k - 1); };
@@ -532,30 +563,23 @@ KernelStatus c1_run_as(const Correlate1dJob& job) noexcept {
       }
     };
     const auto row_of = [&](i64 e) -> const A* {
-      if (input_rows) return job.map[e] < 0 ? buffer : static_cast<const A*>(job.input) + base + job.map[e] * inner;
-      return early(e) ? side + (e - side_first) * width : ring + (e % ring_rows) * width;
+      return early(e) ? side + (e - side_first) * width : ring + (e % ring_rows) * pitch;
     };
-    if (input_rows)
-      for (i64 j = 0; j < width; ++j) buffer[j] = cval;
     if (in_place)
       for (i64 e = side_first; e < ext; ++e)
         if (early(e)) convert_row(e, side + (e - side_first) * width);
     i64 next = row_begin;  // rows [row_begin, next) have been converted
     // Converts rows up to `high`, and points table[0..] at rows low..high.
     const auto rows = [&](i64 low, i64 high) {
-      if (!input_rows)
-        for (; next <= high; ++next)
-          if (!early(next)) convert_row(next, ring + (next % ring_rows) * width);
+      for (; next <= high; ++next)
+        if (!early(next)) convert_row(next, ring + (next % ring_rows) * pitch);
       for (i64 e = low; e <= high; ++e) table[e - low] = row_of(e);
       return Rows<A>{table};
     };
-    // First-pass output rows i (and i + 1 when `two`) into dst0 (dst1): two at once share loads.
-    const auto first_pass = [&](i64 i, bool two, A* dst0, A* dst1) {
-      if (two) {
-        c1_filter2_with<A>(job.symmetry, w1, k, rows(i, i + k).p, dst0, dst1, width);
-      } else {
-        filter1(rows(i, i + k - 1), dst0, width);
-      }
+    // First-pass output rows [i, i + count) (count <= c1_group) into dst[0..count).
+    const auto first_pass = [&](i64 i, i64 count, A* const* dst) {
+      if (count == 1) filter1(rows(i, i + k - 1), dst[0], width);
+      else c1_filter_rows<A>(job.symmetry, w1, k, rows(i, i + k + count - 2).p, dst, count, width);
     };
     A* const direct = job.output_type == scalar_code<A> ? static_cast<A*>(job.output) + base : nullptr;
     // The second pass of a row already in line2 + lo: borders, filter, store.
@@ -581,11 +605,14 @@ KernelStatus c1_run_as(const Correlate1dJob& job) noexcept {
       }
     };
     const bool same_out = job.output_type == scalar_code<A>;
+    A* group[c1_group];
     if (planar) {  // whole planes: first pass, round trip, middle pass by rows, round trip, second pass
       const i64 lo = job.identity_begin2;
       const i64 kp = job.plane_size, W = plane_width;
-      const A** plane_table = table + (k + 2);
+      const A** plane_table = table + (k + c1_group);
       for (i64 j = 0; j < W; ++j) cval_row[j] = plane_cval;
+      A* middle_rows[c1_group];
+      for (i64 r = 0; r < c1_group; ++r) middle_rows[r] = middle + r * W;
       const auto plane_pass = [&](i64 i, const A* first) {
         const A* converted = first;
         if (!same_out) {
@@ -593,53 +620,45 @@ KernelStatus c1_run_as(const Correlate1dJob& job) noexcept {
           converted = plane_buffer;
         }
         const i64 R = job.plane_rows;
-        for (i64 r = 0; r < R; r += 2) {
-          const bool two = r + 1 < R;
-          for (i64 t = 0; t < kp + (two ? 1 : 0); ++t) {
+        for (i64 r = 0; r < R; r += c1_group) {
+          const i64 count = min_i64(c1_group, R - r);
+          for (i64 t = 0; t < kp + count - 1; ++t) {
             const i64 m = job.plane_map[r + t];
             plane_table[t] = m < 0 ? cval_row : converted + m * W;
           }
-          // straight into line2 when no round trip is needed
-          A* const m0 = same_out && !two ? line2 + lo : middle;
-          if (two) c1_filter2_with<A>(job.plane_symmetry, wp, kp, plane_table, m0, middle + W, W);
-          else c1_filter_with<A>(job.plane_symmetry, wp, kp, Rows<A>{plane_table}, m0, W);
-          round_trip(m0, line2 + lo, W);
-          last_pass(i * inner + r * W);
-          if (two) {
-            round_trip(middle + W, line2 + lo, W);
-            last_pass(i * inner + (r + 1) * W);
+          c1_filter_rows<A>(job.plane_symmetry, wp, kp, plane_table, middle_rows, count, W);
+          for (i64 q = 0; q < count; ++q) {
+            round_trip(middle_rows[q], line2 + lo, W);
+            last_pass(i * inner + (r + q) * W);
           }
         }
       };
-      for (i64 i = row_begin; i < row_end; i += 2) {
-        const bool two = i + 1 < row_end;
-        first_pass(i, two, out, out_next);
-        plane_pass(i, out);
-        if (two) plane_pass(i + 1, out_next);
+      for (i64 r = 0; r < c1_group; ++r) group[r] = out + r * out_elements;
+      for (i64 i = row_begin; i < row_end; i += c1_group) {
+        const i64 count = min_i64(c1_group, row_end - i);
+        first_pass(i, count, group);
+        for (i64 q = 0; q < count; ++q) plane_pass(i + q, group[q]);
       }
     } else if (fused) {  // whole rows (tile == inner): first pass, output type round trip, second pass
       const i64 lo = job.identity_begin2;
-      for (i64 i = row_begin; i < row_end; i += 2) {
-        const bool two = i + 1 < row_end;
-        // one row: straight into line2 when no round trip is needed
-        first_pass(i, two, same_out && !two ? line2 + lo : out, out_next);
-        round_trip(same_out && !two ? line2 + lo : out, line2 + lo, width);
-        last_pass(i * inner);
-        if (two) {
-          round_trip(out_next, line2 + lo, width);
-          last_pass((i + 1) * inner);
+      for (i64 r = 0; r < c1_group; ++r) group[r] = out + r * out_elements;
+      for (i64 i = row_begin; i < row_end; i += c1_group) {
+        const i64 count = min_i64(c1_group, row_end - i);
+        first_pass(i, count, group);
+        for (i64 q = 0; q < count; ++q) {
+          round_trip(group[q], line2 + lo, width);
+          last_pass((i + q) * inner);
         }
       }
     } else if (job.kind == 0) {
-      for (i64 i = row_begin; i < row_end; i += 2) {
-        const bool two = i + 1 < row_end;
-        if (direct != nullptr) {
-          first_pass(i, two, direct + i * inner, direct + (i + 1) * inner);
-        } else {
-          first_pass(i, two, out, out_next);
-          c1_store<A>(job.output_type, out, job.output, base + i * inner, width);
-          if (two) c1_store<A>(job.output_type, out_next, job.output, base + (i + 1) * inner, width);
-        }
+      for (i64 i = row_begin; i < row_end; i += c1_group) {
+        const i64 count = min_i64(c1_group, row_end - i);
+        for (i64 q = 0; q < count; ++q)
+          group[q] = direct != nullptr ? direct + (i + q) * inner : out + q * out_elements;
+        first_pass(i, count, group);
+        if (direct == nullptr)
+          for (i64 q = 0; q < count; ++q)
+            c1_store<A>(job.output_type, group[q], job.output, base + (i + q) * inner, width);
       }
     } else if constexpr (std::is_same_v<A, double>) {
       const double size = double(k);
