@@ -452,14 +452,17 @@ KernelStatus c1_run_as(const Correlate1dJob& job) noexcept {
   const bool planar = fused && job.plane_rows > 0;
   const i64 plane_width = planar ? inner / job.plane_rows : inner;  // the second pass' line length
   const i64 ext2 = fused ? plane_width + job.size2 - 1 : 0;
+  const i64 line_pitch = round_up(ext2 + 8, 64 / bytes);
   // Per thread (elements of A): the extended line, or the ring of converted rows and in place
-  // the side rows; a group of output rows and a row of running sums; fused second pass: the
-  // extended row, its filtered values, the row in the output type (planar: the converted plane,
-  // a group of rows of the middle pass and a row of cval).
+  // the side rows; a group of output rows and a row of running sums; fused second pass: a group
+  // of extended rows (a pass writes its rows straight into them where no conversion to the
+  // output type is needed), the filtered values, the row in the output type (planar: the
+  // converted plane, a group of rows of the middle pass and a row of cval).
   const i64 buffer_elements = last_axis ? ext + 8 : ring_rows * pitch + (in_place ? (k - 1) * tile : 0);
   const i64 out_elements = last_axis ? n + 8 : tile;
   const i64 fused_elements =
-      fused ? (ext2 + 8) + inner + inner * (8 / bytes) + (planar ? inner + (c1_group + 1) * plane_width : 0) : 0;
+      fused ? c1_group * line_pitch + inner + inner * (8 / bytes) + (planar ? inner + (c1_group + 1) * plane_width : 0)
+            : 0;
   const i64 thread_bytes =
       round_up(bytes * (buffer_elements + (c1_group + 1) * out_elements + fused_elements) + 64, 64);
   if (thread_bytes > c1_max_thread_workspace_bytes) return KernelStatus::workspace_too_large;
@@ -505,8 +508,8 @@ KernelStatus c1_run_as(const Correlate1dJob& job) noexcept {
     A* buffer = reinterpret_cast<A*>(memory + thread * thread_bytes);
     A* out = buffer + buffer_elements;
     A* sums = out + c1_group * out_elements;  // out: a group of output rows
-    A* line2 = sums + out_elements;  // fused second pass
-    A* out2 = line2 + ext2 + 8;
+    A* line2 = sums + out_elements;  // fused second pass: c1_group extended rows
+    A* out2 = line2 + c1_group * line_pitch;
     void* typed2 = out2 + inner;
     A* plane_buffer = static_cast<A*>(typed2) + inner * (8 / bytes);  // planar only
     A* middle = plane_buffer + inner;
@@ -600,15 +603,15 @@ KernelStatus c1_run_as(const Correlate1dJob& job) noexcept {
       else c1_filter_rows<A>(job.symmetry, w1, k, rows(i, i + k + count - 2).p, dst, count, width);
     };
     A* const direct = job.output_type == scalar_code<A> ? static_cast<A*>(job.output) + base : nullptr;
-    // The second pass of a row already in line2 + lo: borders, filter, store.
-    const auto last_pass = [&](i64 at) {
+    // The second pass of a row already in line + lo: borders, filter, store.
+    const auto last_pass = [&](A* line, i64 at) {
       const i64 lo = job.identity_begin2, hi = job.identity_end2;
-      for (i64 e = 0; e < lo; ++e) line2[e] = job.map2[e] < 0 ? cval2 : line2[job.map2[e] - job.shift2];
-      for (i64 e = hi; e < ext2; ++e) line2[e] = job.map2[e] < 0 ? cval2 : line2[job.map2[e] - job.shift2];
+      for (i64 e = 0; e < lo; ++e) line[e] = job.map2[e] < 0 ? cval2 : line[job.map2[e] - job.shift2];
+      for (i64 e = hi; e < ext2; ++e) line[e] = job.map2[e] < 0 ? cval2 : line[job.map2[e] - job.shift2];
       if (direct != nullptr) {
-        filter2(line2, direct + at, plane_width);
+        filter2(line, direct + at, plane_width);
       } else {
-        filter2(line2, out2, plane_width);
+        filter2(line, out2, plane_width);
         c1_store<A>(job.output_type, out2, job.output, base + at, plane_width);
       }
     };
@@ -630,7 +633,7 @@ KernelStatus c1_run_as(const Correlate1dJob& job) noexcept {
       const A** plane_table = table + (k + c1_group);
       for (i64 j = 0; j < W; ++j) cval_row[j] = plane_cval;
       A* middle_rows[c1_group];
-      for (i64 r = 0; r < c1_group; ++r) middle_rows[r] = middle + r * W;
+      for (i64 r = 0; r < c1_group; ++r) middle_rows[r] = same_out ? line2 + r * line_pitch + lo : middle + r * W;
       const auto plane_pass = [&](i64 i, const A* first) {
         const A* converted = first;
         if (!same_out) {
@@ -646,8 +649,9 @@ KernelStatus c1_run_as(const Correlate1dJob& job) noexcept {
           }
           c1_filter_rows<A>(job.plane_symmetry, wp, kp, plane_table, middle_rows, count, W);
           for (i64 q = 0; q < count; ++q) {
-            round_trip(middle_rows[q], line2 + lo, W);
-            last_pass(i * inner + (r + q) * W);
+            A* const line = same_out ? line2 + q * line_pitch : line2;
+            round_trip(middle_rows[q], line + lo, W);
+            last_pass(line, i * inner + (r + q) * W);
           }
         }
       };
@@ -659,13 +663,14 @@ KernelStatus c1_run_as(const Correlate1dJob& job) noexcept {
       }
     } else if (fused) {  // whole rows (tile == inner): first pass, output type round trip, second pass
       const i64 lo = job.identity_begin2;
-      for (i64 r = 0; r < c1_group; ++r) group[r] = out + r * out_elements;
+      for (i64 r = 0; r < c1_group; ++r) group[r] = same_out ? line2 + r * line_pitch + lo : out + r * out_elements;
       for (i64 i = row_begin; i < row_end; i += c1_group) {
         const i64 count = min_i64(c1_group, row_end - i);
         first_pass(i, count, group);
         for (i64 q = 0; q < count; ++q) {
-          round_trip(group[q], line2 + lo, width);
-          last_pass((i + q) * inner);
+          A* const line = same_out ? line2 + q * line_pitch : line2;
+          round_trip(group[q], line + lo, width);
+          last_pass(line, (i + q) * inner);
         }
       }
     } else if (job.kind == 0) {
