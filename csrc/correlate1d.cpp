@@ -58,9 +58,12 @@ LineMap line_map(const Correlate1dParams& p) {
   const i64 ext = p.length + p.size - 1;
   m.shift = -(s1 + p.origin);
   m.map.resize(static_cast<std::size_t>(ext));
-  for (i64 e = 0; e < ext; ++e) m.map[e] = filter_border_index(p.border, e + m.shift, p.length);
   m.identity_begin = std::min(ext, std::max<i64>(0, -m.shift));
   m.identity_end = std::max(m.identity_begin, std::min(ext, p.length - m.shift));
+  // inside the line the index is e + shift; the border rule only for the k - 1 outside
+  for (i64 e = 0; e < m.identity_begin; ++e) m.map[e] = filter_border_index(p.border, e + m.shift, p.length);
+  for (i64 e = m.identity_begin; e < m.identity_end; ++e) m.map[e] = e + m.shift;
+  for (i64 e = m.identity_end; e < ext; ++e) m.map[e] = filter_border_index(p.border, e + m.shift, p.length);
   return m;
 }
 
