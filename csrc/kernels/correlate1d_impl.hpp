@@ -2,14 +2,16 @@
 // family. Included by correlate1d_<isa>.cpp inside that family's namespace, after Simd<T>.
 //
 // The array is (outer, length, inner), C-contiguous. Two shapes of work:
-//  * inner == 1 (the last axis): a work item is one line; it is converted to float64 and
-//    extended by the border rule into a buffer, then filtered with vectors along the line.
+//  * inner == 1 (the last axis): a work item is one line; it is converted to the accumulator
+//    type and extended by the border rule into a buffer, then filtered with vectors along it.
 //  * inner > 1: a work item is (outer index, tile of B inner columns); the tile's
 //    length + size - 1 extended rows of B elements are converted into a buffer, then each output
 //    row is filtered with vectors across the B columns (the contiguous direction).
 // In both, a lane's sum is SciPy's: float64, the same terms in the same order, no FMA (Simd
-// mul / add / mul_add, separately rounded), so results equal SciPy's bit for bit. Each item reads
-// all its input before writing its output, so input and output may be the same array.
+// mul / add / mul_add, separately rounded), so results equal SciPy's bit for bit; except with
+// job.float_sums (float32 input and output, weights): the same pairing of taps in float32 with
+// FMA (c1_run_as<float>). Each item reads all its input before writing its output, so input and
+// output may be the same array.
 
 #include <cstdint>
 #include <cstring>

@@ -6,9 +6,11 @@ Weights with |w| <= DBL_EPSILON (and NaN weights) are skipped, as SciPy skips th
 
 correlate1d and everything built on it (convolve1d, uniform_filter1d, uniform_filter,
 gaussian_filter1d, gaussian_filter, sobel, prewitt, laplace, gaussian_laplace,
-gaussian_gradient_magnitude) run on one C++ line-filter core with SciPy's sums in SciPy's order,
-so their results equal SciPy's bit for bit for every dtype; separable filters convert to the
-output dtype after every pass, as SciPy does.
+gaussian_gradient_magnitude) run on one C++ line-filter core with SciPy's sums in SciPy's order
+(float64, no FMA), so their results equal SciPy's bit for bit for every dtype, except weighted
+passes with float32 input and float32 output, which sum in float32 with FMA (docs/
+scipy-deviations.md; ``output=numpy.float64`` gives SciPy's sums); separable filters convert to
+the output dtype after every pass, as SciPy does.
 """
 
 from __future__ import annotations
@@ -355,8 +357,9 @@ def correlate1d(
     """One-dimensional correlation along `axis`, as ``scipy.ndimage.correlate1d``.
 
     Sums in float64 in SciPy's order (symmetric and antisymmetric odd kernels pair their taps),
-    so every result equals SciPy's bit for bit. Complex input or weights as SciPy (weights
-    conjugated).
+    so every result equals SciPy's bit for bit; float32 input with float32 output sums in float32
+    with FMA instead (error about ``taps * 2**-24 * sum(|w| * |x|)``, docs/scipy-deviations.md).
+    Complex input or weights as SciPy (weights conjugated).
     """
     input = np.asarray(input)
     weights = np.asarray(weights)
@@ -463,7 +466,8 @@ def gaussian_filter1d(
     radius=None,
 ) -> np.ndarray:
     """One-dimensional Gaussian filter (or its derivative of `order`), as
-    ``scipy.ndimage.gaussian_filter1d``: SciPy's weights and sums, bit for bit."""
+    ``scipy.ndimage.gaussian_filter1d``: SciPy's weights and sums, bit for bit (float32 in and
+    out: float32 sums, as correlate1d)."""
     half_width = int(truncate * float(sigma) + 0.5)
     if radius is not None:
         half_width = radius
