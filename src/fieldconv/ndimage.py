@@ -366,9 +366,9 @@ def correlate1d(
     if input.dtype.kind == "c" or weights.dtype.kind == "c":
         if weights.dtype.kind == "c":
             weights = weights.conj().astype(np.complex128, copy=False)
-        output = _filter_args.ndimage_output(output, input, complex_output=True)
+        output = _filter_args.ndimage_output(output, input, complex_output=True, empty=True)
         return _complex_parts(correlate1d, input, weights, output, cval, axis=axis, mode=mode, origin=origin)
-    output = _filter_args.ndimage_output(output, input)
+    output = _filter_args.ndimage_output(output, input, empty=True)
     weights = np.asarray(weights, dtype=np.float64)
     if weights.ndim != 1 or weights.shape[0] < 1:
         raise RuntimeError(
@@ -412,7 +412,7 @@ def uniform_filter1d(
     if size < 1:
         raise RuntimeError(f"incorrect filter size: size must be at least 1, got {size!r}")
     complex_output = input.dtype.kind == "c"
-    output = _filter_args.ndimage_output(output, input, complex_output=complex_output)
+    output = _filter_args.ndimage_output(output, input, complex_output=complex_output, empty=True)
     if (size // 2 + origin < 0) or (size // 2 + origin >= size):
         raise ValueError(
             f"invalid origin: origin must satisfy -(size // 2) <= origin <= (size - 1) // 2, "
@@ -438,7 +438,7 @@ def uniform_filter(input, size=3, output=None, mode="reflect", cval: float = 0.0
     """Multidimensional mean filter, as ``scipy.ndimage.uniform_filter`` (one uniform_filter1d
     per axis, converting to the output dtype after each)."""
     input = np.asarray(input)
-    output = _filter_args.ndimage_output(output, input, complex_output=input.dtype.kind == "c")
+    output = _filter_args.ndimage_output(output, input, complex_output=input.dtype.kind == "c", empty=True)
     axes = _filter_args.ndimage_axes(axes, input.ndim)
     sizes = _filter_args.ndimage_sequence(size, len(axes), "size")
     origins = _filter_args.ndimage_sequence(origin, len(axes), "origin")
@@ -493,7 +493,7 @@ def gaussian_filter(
     order, mode and radius; one gaussian_filter1d per axis with sigma > 1e-15, converting to the
     output dtype after each)."""
     input = np.asarray(input)
-    output = _filter_args.ndimage_output(output, input)
+    output = _filter_args.ndimage_output(output, input, empty=True)
     axes = _filter_args.ndimage_axes(axes, input.ndim)
     count = len(axes)
     orders = _filter_args.ndimage_sequence(order, count, "order")
@@ -587,7 +587,7 @@ def _run_then_last(input, output, weights, mode, weights2, mode2, cval) -> np.nd
 def _derivative_then_smooth(input, axis, output, mode, cval, derivative, smooth) -> np.ndarray:
     input = np.asarray(input)
     axis = _normalize_axis_index(axis, input.ndim)
-    output = _filter_args.ndimage_output(output, input)
+    output = _filter_args.ndimage_output(output, input, empty=True)
     modes = _filter_args.ndimage_sequence(mode, input.ndim, "mode")
     passes = [(axis, derivative)] + [(other, smooth) for other in range(input.ndim) if other != axis]
     pass_modes = [modes[ax] for ax, _ in passes]
@@ -614,7 +614,7 @@ def prewitt(input, axis: int = -1, output=None, mode="reflect", cval: float = 0.
 
 def _generic_laplace(input, derivative2, output, mode, cval, axes, extra=()) -> np.ndarray:
     input = np.asarray(input)
-    output = _filter_args.ndimage_output(output, input)
+    output = _filter_args.ndimage_output(output, input, empty=True)
     axes = _filter_args.ndimage_axes(axes, input.ndim)
     if not axes:
         output[...] = input[...]
@@ -663,7 +663,7 @@ def gaussian_gradient_magnitude(
     """Gradient magnitude from Gaussian first derivatives, as
     ``scipy.ndimage.gaussian_gradient_magnitude`` (extra keywords go to gaussian_filter)."""
     input = np.asarray(input)
-    output = _filter_args.ndimage_output(output, input)
+    output = _filter_args.ndimage_output(output, input, empty=True)
     axes = _filter_args.ndimage_axes(axes, input.ndim)
     if not axes:
         output[...] = input[...]
