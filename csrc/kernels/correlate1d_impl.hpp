@@ -457,10 +457,10 @@ KernelStatus c1_run_as(const Correlate1dJob& job) noexcept {
   const bool last_axis = inner == 1 || (inner < L && job.weights2 == nullptr);
   const i64 lines = job.outer * (last_axis ? inner : 1);
   const bool in_place = job.input == job.output;
-  // Tile width across inner columns: whole rows (sequential reads) when k + 1 of them fit the
-  // ring budget, else as many columns as fit. Rows are converted into the ring just before the
-  // first output row that reads them (see below), so the working set is about k + 1 rows of the
-  // tile whatever the length.
+  // Tile width across inner columns: whole rows (sequential reads) when the ring's
+  // k + c1_group - 1 of them fit the ring budget, else as many columns as fit. Rows are
+  // converted into the ring just before the first group of output rows that reads them (see
+  // below), so the working set is about that many rows of the tile whatever the length.
   const i64 ring_rows = k + c1_group - 1;  // the rows of a group of output rows
   i64 tile = 1;
   if (!last_axis) {
@@ -469,8 +469,8 @@ KernelStatus c1_run_as(const Correlate1dJob& job) noexcept {
     if (job.weights2 != nullptr) tile = inner;  // a fused second pass needs whole rows
   }
   i64 tile_count = last_axis ? 1 : ceil_div(inner, tile);
-  // Slots of the ring an odd number of cache lines apart: the k + 1 rows a vector of outputs
-  // reads then sit in k + 1 different cache sets (rows a power of two apart, as the input's
+  // Slots of the ring an odd number of cache lines apart: the rows a vector of outputs reads
+  // then sit in different cache sets (rows a power of two apart, as the input's
   // rows often are, all fall into one set of the 8-way L1 and evict each other).
   const i64 line_elements = 64 / bytes;
   const i64 pitch = (ceil_div(tile, line_elements) | 1) * line_elements;
