@@ -32,6 +32,16 @@ int symmetry_of(const double* w, i64 k) {
   return -1;
 }
 
+// Float32 sums only where rounding the weights to float32 keeps each one finite and nonzero
+// (a weight below FLT_MIN would turn inf * w into 0 * inf = NaN, unlike SciPy).
+bool float32_weights(const double* w, i64 k) {
+  for (i64 t = 0; t < k; ++t) {
+    const double a = std::fabs(w[t]);
+    if (a != 0.0 && !(a >= double(FLT_MIN) && a <= double(FLT_MAX))) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 namespace {
@@ -48,9 +58,12 @@ LineMap line_map(const Correlate1dParams& p) {
   const i64 ext = p.length + p.size - 1;
   m.shift = -(s1 + p.origin);
   m.map.resize(static_cast<std::size_t>(ext));
-  for (i64 e = 0; e < ext; ++e) m.map[e] = filter_border_index(p.border, e + m.shift, p.length);
   m.identity_begin = std::min(ext, std::max<i64>(0, -m.shift));
   m.identity_end = std::max(m.identity_begin, std::min(ext, p.length - m.shift));
+  // inside the line the index is e + shift; the border rule only for the k - 1 outside
+  for (i64 e = 0; e < m.identity_begin; ++e) m.map[e] = filter_border_index(p.border, e + m.shift, p.length);
+  for (i64 e = m.identity_begin; e < m.identity_end; ++e) m.map[e] = e + m.shift;
+  for (i64 e = m.identity_end; e < ext; ++e) m.map[e] = filter_border_index(p.border, e + m.shift, p.length);
   return m;
 }
 
@@ -107,11 +120,15 @@ Correlate1dJob make_job(const Correlate1dParams& p, const LineMap& m, FilterScal
   job.identity_end = m.identity_end;
   job.shift = m.shift;
   job.cval = p.cval;
-  // Per element and tap a float64 multiply and add (no FMA: SciPy's order), vectorised along
-  // the contiguous axis: about a quarter of the direct conv's float64 rate.
-  job.threads = threads_for_work(conv_work_ns<double>(double(p.outer) * double(p.length) * double(p.inner) *
-                                                          double(p.kind == Line1dKind::weights ? p.size + 4 : 6),
-                                                      0.25));
+  // float32 input and output, weights: float32 sums with FMA (docs/scipy-deviations.md); every
+  // other case SciPy's float64 sums in SciPy's order, bit for bit.
+  job.float_sums = input_type == FilterScalar::float32 && output_type == FilterScalar::float32 &&
+                   p.kind == Line1dKind::weights && float32_weights(weights, p.size);
+  // Per element and tap a multiply and add, vectorised along the contiguous axis: about a
+  // quarter of the direct conv's rate (float64 without FMA, or float32 with it).
+  const double macs =
+      double(p.outer) * double(p.length) * double(p.inner) * double(p.kind == Line1dKind::weights ? p.size + 4 : 6);
+  job.threads = threads_for_work(job.float_sums ? conv_work_ns<float>(macs, 0.25) : conv_work_ns<double>(macs, 0.25));
   job.weights2 = nullptr;
   job.plane_rows = 0;
   job.plane_weights = nullptr;
@@ -120,6 +137,7 @@ Correlate1dJob make_job(const Correlate1dParams& p, const LineMap& m, FilterScal
 
 // The fused job's pass along the last axis, done on each row as soon as the first pass wrote it.
 void attach_last_pass(Correlate1dJob& job, const Correlate1dParams& last, const LineMap& map, const double* weights) {
+  job.float_sums = job.float_sums && float32_weights(weights, last.size);
   job.weights2 = weights;
   job.size2 = last.size;
   job.symmetry2 = symmetry_of(weights, last.size);
@@ -205,6 +223,7 @@ void correlate1d_then_last_two(const Correlate1dParams& first, const double* fir
   Correlate1dJob job = make_job(first, m1, input_type, input, output_type, output, first_weights);
   attach_last_pass(job, end, m2, last_weights);
   job.plane_rows = plane_rows;
+  job.float_sums = job.float_sums && float32_weights(middle_weights, mid.size);
   job.plane_weights = middle_weights;
   job.plane_size = mid.size;
   job.plane_symmetry = symmetry_of(middle_weights, mid.size);

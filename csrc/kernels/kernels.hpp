@@ -104,6 +104,10 @@ struct Correlate1dJob {
   std::int64_t identity_begin, identity_end, shift;
   double cval;
   int threads;
+  // 1: float32 input and output, weights kind: every pass sums in float32 with fused
+  // multiply-adds (weights rounded to float32; docs/scipy-deviations.md). 0: SciPy's float64
+  // sums in SciPy's order without FMA, bit for bit.
+  int float_sums;
   // Optional second pass along the last axis (inner > 1, weights kind), fused: each output
   // row of the first pass is converted to the output type and back (as a separate pass would
   // store and reload it), extended through map2 (inner + size2 - 1 entries, identity

@@ -1,7 +1,8 @@
 """The 1-D line-filter engine under fieldconv.ndimage's correlate1d family (internal).
 
 ``run`` filters along one axis of an N-D array with the C++ core (fieldconv/correlate1d.hpp):
-SciPy's sums in SciPy's order (float64, no FMA), so results equal scipy.ndimage's bit for bit;
+SciPy's sums in SciPy's order (float64, no FMA), so results equal scipy.ndimage's bit for bit
+(float32 input and output with weights: float32 sums with FMA, docs/scipy-deviations.md);
 ``gaussian_kernel1d`` gives the same weights as scipy.ndimage's Gaussian kernels.
 """
 

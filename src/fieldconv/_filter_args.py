@@ -230,24 +230,27 @@ def ndimage_check_origin(origin, size: int) -> int:
     return origin
 
 
-def ndimage_output(output, input: np.ndarray, complex_output: bool = False) -> np.ndarray:
-    """scipy.ndimage's _get_output (RuntimeError for a wrong shape or dtype)."""
+def ndimage_output(output, input: np.ndarray, complex_output: bool = False, empty: bool = False) -> np.ndarray:
+    """scipy.ndimage's _get_output (RuntimeError for a wrong shape or dtype). empty: a new array
+    is left uninitialised (the caller writes every element): np.zeros' fresh zeroed pages cost
+    about 0.7 ms per 16 MB call on 2 threads (gaussian_filter of 2048^2 float32: 4.1 -> 3.4 ms)."""
     shape = input.shape
+    new = np.empty if empty else np.zeros
     if output is None:
         dtype = np.promote_types(input.dtype, np.complex64) if complex_output else input.dtype.name
-        return np.zeros(shape, dtype=dtype)
+        return new(shape, dtype=dtype)
     if isinstance(output, (type, np.dtype)):
         if complex_output and np.dtype(output).kind != "c":
             warnings.warn("promoting specified output dtype to complex", stacklevel=4)
             output = np.promote_types(output, np.complex64)
-        return np.zeros(shape, dtype=output)
+        return new(shape, dtype=output)
     if isinstance(output, str):
         dtype = np.dtype(output)
         if complex_output and dtype.kind != "c":
             raise RuntimeError(f"output must have complex dtype for complex input or weights, got {output!r}")
         if not issubclass(dtype.type, np.number):
             raise RuntimeError(f"output must have numeric dtype, got {output!r}")
-        return np.zeros(shape, dtype=dtype)
+        return new(shape, dtype=dtype)
     array = np.asarray(output)
     if array.shape != shape:
         raise RuntimeError(f"output shape not correct: got {array.shape}, the input has shape {shape}")

@@ -6,9 +6,11 @@ Weights with |w| <= DBL_EPSILON (and NaN weights) are skipped, as SciPy skips th
 
 correlate1d and everything built on it (convolve1d, uniform_filter1d, uniform_filter,
 gaussian_filter1d, gaussian_filter, sobel, prewitt, laplace, gaussian_laplace,
-gaussian_gradient_magnitude) run on one C++ line-filter core with SciPy's sums in SciPy's order,
-so their results equal SciPy's bit for bit for every dtype; separable filters convert to the
-output dtype after every pass, as SciPy does.
+gaussian_gradient_magnitude) run on one C++ line-filter core with SciPy's sums in SciPy's order
+(float64, no FMA), so their results equal SciPy's bit for bit for every dtype, except weighted
+passes with float32 input and float32 output, which sum in float32 with FMA (docs/
+scipy-deviations.md; ``output=numpy.float64`` gives SciPy's sums); separable filters convert to
+the output dtype after every pass, as SciPy does.
 """
 
 from __future__ import annotations
@@ -297,17 +299,18 @@ def correlate1d(
     """One-dimensional correlation along `axis`, as ``scipy.ndimage.correlate1d``.
 
     Sums in float64 in SciPy's order (symmetric and antisymmetric odd kernels pair their taps),
-    so every result equals SciPy's bit for bit. Complex input or weights as SciPy (weights
-    conjugated).
+    so every result equals SciPy's bit for bit; float32 input with float32 output sums in float32
+    with FMA instead (error about ``taps * 2**-24 * sum(|w| * |x|)``, docs/scipy-deviations.md).
+    Complex input or weights as SciPy (weights conjugated).
     """
     input = np.asarray(input)
     weights = np.asarray(weights)
     if input.dtype.kind == "c" or weights.dtype.kind == "c":
         if weights.dtype.kind == "c":
             weights = weights.conj().astype(np.complex128, copy=False)
-        output = _filter_args.ndimage_output(output, input, complex_output=True)
+        output = _filter_args.ndimage_output(output, input, complex_output=True, empty=True)
         return _complex_parts(correlate1d, input, weights, output, cval, axis=axis, mode=mode, origin=origin)
-    output = _filter_args.ndimage_output(output, input)
+    output = _filter_args.ndimage_output(output, input, empty=True)
     weights = np.asarray(weights, dtype=np.float64)
     if weights.ndim != 1 or weights.shape[0] < 1:
         raise RuntimeError(
@@ -351,7 +354,7 @@ def uniform_filter1d(
     if size < 1:
         raise RuntimeError(f"incorrect filter size: size must be at least 1, got {size!r}")
     complex_output = input.dtype.kind == "c"
-    output = _filter_args.ndimage_output(output, input, complex_output=complex_output)
+    output = _filter_args.ndimage_output(output, input, complex_output=complex_output, empty=True)
     if (size // 2 + origin < 0) or (size // 2 + origin >= size):
         raise ValueError(
             f"invalid origin: origin must satisfy -(size // 2) <= origin <= (size - 1) // 2, "
@@ -377,7 +380,7 @@ def uniform_filter(input, size=3, output=None, mode="reflect", cval: float = 0.0
     """Multidimensional mean filter, as ``scipy.ndimage.uniform_filter`` (one uniform_filter1d
     per axis, converting to the output dtype after each)."""
     input = np.asarray(input)
-    output = _filter_args.ndimage_output(output, input, complex_output=input.dtype.kind == "c")
+    output = _filter_args.ndimage_output(output, input, complex_output=input.dtype.kind == "c", empty=True)
     axes = _filter_args.ndimage_axes(axes, input.ndim)
     sizes = _filter_args.ndimage_sequence(size, len(axes), "size")
     origins = _filter_args.ndimage_sequence(origin, len(axes), "origin")
@@ -405,7 +408,8 @@ def gaussian_filter1d(
     radius=None,
 ) -> np.ndarray:
     """One-dimensional Gaussian filter (or its derivative of `order`), as
-    ``scipy.ndimage.gaussian_filter1d``: SciPy's weights and sums, bit for bit."""
+    ``scipy.ndimage.gaussian_filter1d``: SciPy's weights and sums, bit for bit (float32 in and
+    out: float32 sums, as correlate1d)."""
     half_width = int(truncate * float(sigma) + 0.5)
     if radius is not None:
         half_width = radius
@@ -431,7 +435,7 @@ def gaussian_filter(
     order, mode and radius; one gaussian_filter1d per axis with sigma > 1e-15, converting to the
     output dtype after each)."""
     input = np.asarray(input)
-    output = _filter_args.ndimage_output(output, input)
+    output = _filter_args.ndimage_output(output, input, empty=True)
     axes = _filter_args.ndimage_axes(axes, input.ndim)
     count = len(axes)
     orders = _filter_args.ndimage_sequence(order, count, "order")
@@ -525,7 +529,7 @@ def _run_then_last(input, output, weights, mode, weights2, mode2, cval) -> np.nd
 def _derivative_then_smooth(input, axis, output, mode, cval, derivative, smooth) -> np.ndarray:
     input = np.asarray(input)
     axis = _normalize_axis_index(axis, input.ndim)
-    output = _filter_args.ndimage_output(output, input)
+    output = _filter_args.ndimage_output(output, input, empty=True)
     modes = _filter_args.ndimage_sequence(mode, input.ndim, "mode")
     passes = [(axis, derivative)] + [(other, smooth) for other in range(input.ndim) if other != axis]
     pass_modes = [modes[ax] for ax, _ in passes]
@@ -552,7 +556,7 @@ def prewitt(input, axis: int = -1, output=None, mode="reflect", cval: float = 0.
 
 def _generic_laplace(input, derivative2, output, mode, cval, axes, extra=()) -> np.ndarray:
     input = np.asarray(input)
-    output = _filter_args.ndimage_output(output, input)
+    output = _filter_args.ndimage_output(output, input, empty=True)
     axes = _filter_args.ndimage_axes(axes, input.ndim)
     if not axes:
         output[...] = input[...]
@@ -601,7 +605,7 @@ def gaussian_gradient_magnitude(
     """Gradient magnitude from Gaussian first derivatives, as
     ``scipy.ndimage.gaussian_gradient_magnitude`` (extra keywords go to gaussian_filter)."""
     input = np.asarray(input)
-    output = _filter_args.ndimage_output(output, input)
+    output = _filter_args.ndimage_output(output, input, empty=True)
     axes = _filter_args.ndimage_axes(axes, input.ndim)
     if not axes:
         output[...] = input[...]

@@ -16,7 +16,10 @@
 //   uniform (k = size): a running sum of k extended elements divided by k after every step.
 //
 // Sums are float64 without fused multiply-adds, in exactly SciPy's order, so every output
-// (float64 and integer outputs alike) equals SciPy's bit for bit; outputs are converted as
+// (float64 and integer outputs alike) equals SciPy's bit for bit, except with float32 input and
+// float32 output (weights kind, weights within float32's normal range): there sums are float32
+// with fused multiply-adds (the same pairing of taps), within about taps * 2**-24 *
+// sum(|w| * |x|) of SciPy's float64 sums per pass; outputs are converted as
 // SciPy's line buffers convert on x86-64 (a plain C cast). Input and output may be the same
 // array (same type and memory); otherwise they must not overlap.
 #pragma once
