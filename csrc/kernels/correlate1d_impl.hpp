@@ -416,33 +416,7 @@ void c1_filter_rows(int symmetry, const A* w, i64 k, const A* const* p, A* const
   }
 }
 
-// The memory of a call, kept by the calling thread between calls (fresh pages fault: a new
-// multi-megabyte buffer per call costs milliseconds); more than 64 MiB is released after the call.
-struct C1Workspace {
-  static constexpr std::size_t retained_bytes = std::size_t{64} << 20;
-  void* memory = nullptr;
-  std::size_t bytes = 0;
-  C1Workspace() = default;
-  C1Workspace(const C1Workspace&) = delete;
-  C1Workspace& operator=(const C1Workspace&) = delete;
-  ~C1Workspace() { free_workspace(memory); }
-  void* get(std::size_t wanted) {
-    if (wanted > bytes) {
-      free_workspace(memory);
-      memory = allocate_workspace(wanted);
-      bytes = memory != nullptr ? wanted : 0;
-    }
-    return memory;
-  }
-  void trim() {
-    if (bytes > retained_bytes) {
-      free_workspace(memory);
-      memory = nullptr;
-      bytes = 0;
-    }
-  }
-};
-thread_local C1Workspace c1_workspace;
+thread_local CachedWorkspace c1_workspace;  // kernel_support.hpp
 
 // ---- the driver ----------------------------------------------------------------------------
 

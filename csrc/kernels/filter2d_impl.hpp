@@ -326,6 +326,8 @@ void integer_row(const A* base, const i64* offsets, const A* weights, i64 taps, 
   }
 }
 
+thread_local CachedWorkspace f2_workspace;  // the strips (kernel_support.hpp)
+
 // The input plane slot `slot` of output plane `plane` reads (-1: fill rows), N-D jobs only.
 template <class A>
 i64 depth_plane(const Filter2dJob<A>& job, i64 plane, i64 slot) {
@@ -389,8 +391,8 @@ KernelStatus filter2d_run(const Filter2dJob<A>& job) noexcept {
   const i64 planes_bytes = round_up((5 * slots + max_i64(1, job.tap_count)) * i64(sizeof(i64)));
   const i64 thread_bytes = strip_bytes + row_bytes + planes_bytes;
   Workspace offsets_memory(2 * sizeof(i64) * std::size_t(max_i64(1, job.tap_count)));
-  Workspace thread_memory(std::size_t(thread_bytes) * threads);
-  if (offsets_memory.get() == nullptr || thread_memory.get() == nullptr) return KernelStatus::out_of_memory;
+  char* const thread_memory = static_cast<char*>(f2_workspace.get(std::size_t(thread_bytes) * threads));
+  if (offsets_memory.get() == nullptr || thread_memory == nullptr) return KernelStatus::out_of_memory;
   // Tap offsets in the strip and, for the in-place path, in the input plane (in_width).
   i64* offsets = static_cast<i64*>(offsets_memory.get());
   i64* input_offsets = offsets + max_i64(1, job.tap_count);
@@ -420,7 +422,7 @@ KernelStatus filter2d_run(const Filter2dJob<A>& job) noexcept {
   for (i64 t = 0; line && t < job.tap_count; ++t) line = job.tap_cols[t] == t;
 
   auto body = [&](i64 item, int thread) {
-    char* memory = static_cast<char*>(thread_memory.get()) + thread * thread_bytes;
+    char* memory = thread_memory + thread * thread_bytes;
     A* strip = reinterpret_cast<A*>(memory);
     A* row_buffer = reinterpret_cast<A*>(memory + strip_bytes);
     i64* slot_offsets = reinterpret_cast<i64*>(memory + strip_bytes + row_bytes);
@@ -547,6 +549,7 @@ KernelStatus filter2d_run(const Filter2dJob<A>& job) noexcept {
     }
   };
   parallel_for(item_count, threads, body);
+  f2_workspace.trim();
   return KernelStatus::ok;
 }
 

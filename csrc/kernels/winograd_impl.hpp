@@ -242,35 +242,6 @@ GemmMicrokernel<T> gemm_microkernel_for(i64 rows) {
   }
 }
 
-// Workspace kept by each calling thread between calls: allocating a few MB per call costs page
-// faults (measured ~10% of a 64@56 layer). Only up to retained_bytes is kept, so one huge call
-// does not pin up to 1 GiB per thread for the life of every thread that ever made one. Freed
-// when the calling thread exits.
-struct CachedWorkspace {
-  static constexpr std::size_t retained_bytes = std::size_t{64} << 20;
-  void* memory = nullptr;
-  std::size_t bytes = 0;
-  CachedWorkspace() = default;
-  CachedWorkspace(const CachedWorkspace&) = delete;
-  CachedWorkspace& operator=(const CachedWorkspace&) = delete;
-  ~CachedWorkspace() { free_workspace(memory); }
-  void* get(std::size_t wanted) {
-    if (wanted > bytes) {
-      free_workspace(memory);
-      memory = allocate_workspace(wanted);
-      bytes = memory != nullptr ? wanted : 0;
-    }
-    return memory;
-  }
-  // Called when the call is done with the memory.
-  void trim() {
-    if (bytes > retained_bytes) {
-      free_workspace(memory);
-      memory = nullptr;
-      bytes = 0;
-    }
-  }
-};
 thread_local CachedWorkspace cached_workspace;
 
 template <class T, int M>
