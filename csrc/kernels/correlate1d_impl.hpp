@@ -156,47 +156,7 @@ inline typename S::vec c1_madd(typename S::vec a, typename S::vec b, typename S:
   else return S::mul_add(a, b, acc);
 }
 
-// Along a line (Strided), the taps are loads at every offset, most of them across two cache
-// lines: with 512-bit vectors the load ports bound the pass (Zen 4: about 30 cycles per 16
-// float32 outputs). 256-bit vectors measured 3-8% faster there (2048^2 float32 along the last
-// axis 3.08 ms against 3.37 ms, float64 6.78 against 7.09, one thread), so the AVX-512 family
-// filters lines with them. (Transposing 16 lines into rows of 16 lanes to use the row kernel
-// measured slower: the 512-bit shuffles of the two transposes cost more than the loads saved.)
-#if defined(__AVX512F__)
-template <class A>
-struct C1Ymm;
-template <>
-struct C1Ymm<float> {
-  using vec = __m256;
-  static constexpr int lanes = 8;
-  static vec set1(float v) { return _mm256_set1_ps(v); }
-  static vec load(const float* p) { return _mm256_loadu_ps(p); }
-  static void store(float* p, vec v) { _mm256_storeu_ps(p, v); }
-  static vec fma(vec a, vec b, vec c) { return _mm256_fmadd_ps(a, b, c); }
-  static vec mul_add(vec a, vec b, vec c) { return _mm256_add_ps(_mm256_mul_ps(a, b), c); }
-  static vec add(vec a, vec b) { return _mm256_add_ps(a, b); }
-  static vec sub(vec a, vec b) { return _mm256_sub_ps(a, b); }
-  static vec mul(vec a, vec b) { return _mm256_mul_ps(a, b); }
-};
-template <>
-struct C1Ymm<double> {
-  using vec = __m256d;
-  static constexpr int lanes = 4;
-  static vec set1(double v) { return _mm256_set1_pd(v); }
-  static vec load(const double* p) { return _mm256_loadu_pd(p); }
-  static void store(double* p, vec v) { _mm256_storeu_pd(p, v); }
-  static vec fma(vec a, vec b, vec c) { return _mm256_fmadd_pd(a, b, c); }
-  static vec mul_add(vec a, vec b, vec c) { return _mm256_add_pd(_mm256_mul_pd(a, b), c); }
-  static vec add(vec a, vec b) { return _mm256_add_pd(a, b); }
-  static vec sub(vec a, vec b) { return _mm256_sub_pd(a, b); }
-  static vec mul(vec a, vec b) { return _mm256_mul_pd(a, b); }
-};
-template <class A>
-using LineSimd = C1Ymm<A>;
-#else
-template <class A>
-using LineSimd = Simd<A>;
-#endif
+// Along a line (Strided) the family's LineSimd<A> vectors are used (simd_<isa>.hpp).
 template <class A>
 inline A c1_madd1(A a, A b, A acc) {
   if constexpr (std::is_same_v<A, float>) {

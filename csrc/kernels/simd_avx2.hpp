@@ -23,43 +23,11 @@ constexpr std::int64_t direct_block_bytes = 64;
 // Float32 multiply-adds per ns one thread of the direct conv sustains (Conv2dDirectKernels).
 constexpr double direct_macs_per_ns = 40;
 
+// One ymm register of T (simd_ymm.hpp); lines are filtered with the same vectors.
 template <class T>
-struct Simd;
-
-template <>
-struct Simd<float> {
-  using vec = __m256;
-  static constexpr int lanes = 8;
-  static vec zero() { return _mm256_setzero_ps(); }
-  static vec set1(float v) { return _mm256_set1_ps(v); }
-  static vec load(const float* p) { return _mm256_loadu_ps(p); }
-  static vec broadcast(const float* p) { return _mm256_broadcast_ss(p); }
-  static void store(float* p, vec v) { _mm256_storeu_ps(p, v); }
-  static vec fma(vec a, vec b, vec c) { return _mm256_fmadd_ps(a, b, c); }
-  static float fma(float a, float b, float c) { return std::fma(a, b, c); }
-  // a * b + c with two roundings (no FMA): sums that must equal SciPy's bit for bit
-  static vec mul_add(vec a, vec b, vec c) { return _mm256_add_ps(_mm256_mul_ps(a, b), c); }
-  static vec add(vec a, vec b) { return _mm256_add_ps(a, b); }
-  static vec sub(vec a, vec b) { return _mm256_sub_ps(a, b); }
-  static vec mul(vec a, vec b) { return _mm256_mul_ps(a, b); }
-};
-
-template <>
-struct Simd<double> {
-  using vec = __m256d;
-  static constexpr int lanes = 4;
-  static vec zero() { return _mm256_setzero_pd(); }
-  static vec set1(double v) { return _mm256_set1_pd(v); }
-  static vec load(const double* p) { return _mm256_loadu_pd(p); }
-  static vec broadcast(const double* p) { return _mm256_broadcast_sd(p); }
-  static void store(double* p, vec v) { _mm256_storeu_pd(p, v); }
-  static vec fma(vec a, vec b, vec c) { return _mm256_fmadd_pd(a, b, c); }
-  static double fma(double a, double b, double c) { return std::fma(a, b, c); }
-  static vec mul_add(vec a, vec b, vec c) { return _mm256_add_pd(_mm256_mul_pd(a, b), c); }
-  static vec add(vec a, vec b) { return _mm256_add_pd(a, b); }
-  static vec sub(vec a, vec b) { return _mm256_sub_pd(a, b); }
-  static vec mul(vec a, vec b) { return _mm256_mul_pd(a, b); }
-};
+using Simd = SimdYmm<T>;
+template <class T>
+using LineSimd = SimdYmm<T>;
 
 // Winograd: float tiles are gathered and stored through Float8 rows transposed in registers.
 constexpr bool has_transpose8 = true;

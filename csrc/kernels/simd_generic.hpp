@@ -5,6 +5,7 @@
 // simd_ymm.hpp, the 256-bit code the x86 families share) hold intrinsics or ISA-specific code;
 // the *_impl.hpp kernels choose their paths with `if constexpr` on the traits:
 //   Simd<T>                    vector of T: load/store/broadcast, fma, mul_add, add/sub/mul
+//   LineSimd<T>                the vectors correlate1d filters lines with (Simd<T>, or narrower)
 //   simd_registers             vector registers (sizes register blocks)
 //   direct_block_bytes         the direct conv's packing: bytes of out-channels per weight block
 //   direct_macs_per_ns         float32 multiply-adds per ns of one thread's direct conv (work estimates)
@@ -138,6 +139,9 @@ struct Float8 {
     for (std::int64_t i = 0; i < count; ++i) p[i] = v.v[i];
   }
 };
+
+template <class T>
+using LineSimd = Simd<T>;
 
 // Portable vector operations of the pooling kernels (see pool2d_impl.hpp): 32-byte arrays the
 // compiler may map onto the baseline SIMD. Same semantics as the AVX2 family, lane by lane.

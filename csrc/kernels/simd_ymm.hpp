@@ -6,11 +6,52 @@
 
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstdint>
 
 namespace fieldconv {
 namespace FIELDCONV_KERNEL_FAMILY {
 namespace {
+
+// 256-bit vector traits: the AVX2 family's Simd<T>, and the AVX-512 family's LineSimd<T>
+// (correlate1d filters lines with these: see simd_avx512.hpp).
+template <class T>
+struct SimdYmm;
+
+template <>
+struct SimdYmm<float> {
+  using vec = __m256;
+  static constexpr int lanes = 8;
+  static vec zero() { return _mm256_setzero_ps(); }
+  static vec set1(float v) { return _mm256_set1_ps(v); }
+  static vec load(const float* p) { return _mm256_loadu_ps(p); }
+  static vec broadcast(const float* p) { return _mm256_broadcast_ss(p); }
+  static void store(float* p, vec v) { _mm256_storeu_ps(p, v); }
+  static vec fma(vec a, vec b, vec c) { return _mm256_fmadd_ps(a, b, c); }
+  static float fma(float a, float b, float c) { return std::fma(a, b, c); }
+  // a * b + c with two roundings (no FMA): sums that must equal SciPy's bit for bit
+  static vec mul_add(vec a, vec b, vec c) { return _mm256_add_ps(_mm256_mul_ps(a, b), c); }
+  static vec add(vec a, vec b) { return _mm256_add_ps(a, b); }
+  static vec sub(vec a, vec b) { return _mm256_sub_ps(a, b); }
+  static vec mul(vec a, vec b) { return _mm256_mul_ps(a, b); }
+};
+
+template <>
+struct SimdYmm<double> {
+  using vec = __m256d;
+  static constexpr int lanes = 4;
+  static vec zero() { return _mm256_setzero_pd(); }
+  static vec set1(double v) { return _mm256_set1_pd(v); }
+  static vec load(const double* p) { return _mm256_loadu_pd(p); }
+  static vec broadcast(const double* p) { return _mm256_broadcast_sd(p); }
+  static void store(double* p, vec v) { _mm256_storeu_pd(p, v); }
+  static vec fma(vec a, vec b, vec c) { return _mm256_fmadd_pd(a, b, c); }
+  static double fma(double a, double b, double c) { return std::fma(a, b, c); }
+  static vec mul_add(vec a, vec b, vec c) { return _mm256_add_pd(_mm256_mul_pd(a, b), c); }
+  static vec add(vec a, vec b) { return _mm256_add_pd(a, b); }
+  static vec sub(vec a, vec b) { return _mm256_sub_pd(a, b); }
+  static vec mul(vec a, vec b) { return _mm256_mul_pd(a, b); }
+};
 
 // One row of 8 floats. The Winograd kernels gather float tiles as rows of 8 columns of 8
 // channels and transpose them in registers (one vector per position and 8 channels), and store
