@@ -192,17 +192,6 @@ void float_row(const A* base, const i64* offsets, const A* weights, i64 taps, A*
   }
 }
 
-// Makes the compiler hold v in a register: without it, it folds the load into each FMA that
-// uses v, loading the same (mostly cache-line-splitting) vector twice.
-template <class V>
-inline void keep_in_register(V& v) {
-#if defined(__x86_64__) && defined(__AVX__)
-  if constexpr (sizeof(V) >= 32) asm("" : "+v"(v));
-#else
-  (void)v;
-#endif
-}
-
 // R output rows at once for a dense slots x kh x kw tap grid (weights in C order; slot sl's
 // rows start at base + slot_offsets[sl]): each strip vector loaded serves kernel row s - r of
 // output row r, so a block needs (kh + R - 1) * kw loads per slot instead of R * kh * kw (the

@@ -6,6 +6,7 @@
 // the *_impl.hpp kernels choose their paths with `if constexpr` on the traits:
 //   Simd<T>                    vector of T: load/store/broadcast, fma, mul_add, add/sub/mul
 //   LineSimd<T>                the vectors correlate1d filters lines with (Simd<T>, or narrower)
+//   keep_in_register(v)        a hint that v stays in a register (not reloaded at every use)
 //   simd_registers             vector registers (sizes register blocks)
 //   direct_block_bytes         the direct conv's packing: bytes of out-channels per weight block
 //   direct_macs_per_ns         float32 multiply-adds per ns of one thread's direct conv (work estimates)
@@ -142,6 +143,9 @@ struct Float8 {
 
 template <class T>
 using LineSimd = Simd<T>;
+
+template <class V>
+inline void keep_in_register(V&) {}
 
 // Portable vector operations of the pooling kernels (see pool2d_impl.hpp): 32-byte arrays the
 // compiler may map onto the baseline SIMD. Same semantics as the AVX2 family, lane by lane.

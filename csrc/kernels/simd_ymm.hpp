@@ -13,6 +13,14 @@ namespace fieldconv {
 namespace FIELDCONV_KERNEL_FAMILY {
 namespace {
 
+// Makes the compiler hold v in a register (an empty asm that may change it): otherwise it folds
+// the load into each FMA that uses v, loading the same (mostly cache-line-splitting) vector
+// once per use.
+template <class V>
+inline void keep_in_register(V& v) {
+  asm("" : "+v"(v));
+}
+
 // 256-bit vector traits: the AVX2 family's Simd<T>, and the AVX-512 family's LineSimd<T>
 // (correlate1d filters lines with these: see simd_avx512.hpp).
 template <class T>
