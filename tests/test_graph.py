@@ -376,6 +376,34 @@ def test_graph_runs_activations_and_adds_in_place_with_the_layers_results(dtype,
     np.testing.assert_array_equal(upto(x), r2)
 
 
+def test_graph_adds_a_strided_branch_without_the_in_place_pass():
+    # one input of the Add is a view with strides (a layer that slices): the Add is the layer's
+    rng = np.random.default_rng(1614)
+
+    class EveryOtherRow:
+        receptive_field = ReceptiveField.identity()
+        parameter_count = 0
+
+        def __call__(self, x):
+            return x[..., ::2, :]
+
+        def output_shape(self, shape):
+            return tuple(shape[:-2]) + ((shape[-2] + 1) // 2, shape[-1])
+
+    conv = conv_layer(rng, 2, 2, 3, 1, 1)
+    rows_by_two = Conv2d(rng.standard_normal((2, 2, 3, 3)), rng.standard_normal(2), (2, 1), 1)
+    graph = Graph(
+        [
+            ("conv", conv, "input"),
+            ("half", EveryOtherRow(), "conv"),
+            ("c2", rows_by_two, "input"),
+            ("add", Add(), ("c2", "half")),
+        ]
+    )
+    x = rng.standard_normal((1, 2, 6, 5))
+    np.testing.assert_array_equal(graph(x), rows_by_two(x) + conv(x)[..., ::2, :])
+
+
 def test_sequential_runs_activations_in_place_only_on_fresh_outputs(monkeypatch):
     rng = np.random.default_rng(1613)
     conv = conv_layer(rng, 3, 4, 3, 1, 1)

@@ -43,7 +43,6 @@ __all__ = ["Add", "Cat", "Concat", "Graph", "GraphNode", "Mul", "Residual"]
 
 INPUT = "input"
 
-
 # Set while fieldconv.dask runs a graph on one tile: joins then crop their branches to the
 # outputs they share. Tiles start at multiples of every jump, so output t of each branch is the
 # same global output and the extra outputs one branch has at a tile's inner edge are the ones
@@ -418,6 +417,7 @@ class Graph:
             and a.shape == b.shape
             and a.dtype == b.dtype
             and a.dtype in (np.float32, np.float64)
+            and a.flags.c_contiguous
             and b.flags.c_contiguous
             and not np.may_share_memory(a, b)
         ):
