@@ -397,7 +397,7 @@ def test_graph_adds_a_strided_branch_without_the_in_place_pass():
             ("conv", conv, "input"),
             ("half", EveryOtherRow(), "conv"),
             ("c2", rows_by_two, "input"),
-            ("add", Add(), ("c2", "half")),
+            ("add", Add(), ("half", "c2")),  # the strided view first
         ]
     )
     x = rng.standard_normal((1, 2, 6, 5))
