@@ -85,7 +85,8 @@ def test_conv3x3(benchmark, workload, algorithm):
         make_problem(workload)[0].shape, (WORKLOADS[workload][1],) * 2 + (3, 3), padding=1
     )
     benchmark.pedantic(run, rounds=9 if WORKLOADS[workload][0] == 1 else 5, iterations=1, warmup_rounds=1)
-    benchmark.extra_info["gflops_effective"] = flops(workload) / benchmark.stats.stats.median / 1e9
+    if benchmark.stats is not None:  # None under --benchmark-disable (a smoke run)
+        benchmark.extra_info["gflops_effective"] = flops(workload) / benchmark.stats.stats.median / 1e9
 
 
 def interleaved_medians(runs, repeats=9):
