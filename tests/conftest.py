@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import zlib
 
 import numpy as np
@@ -12,6 +13,34 @@ from fieldconv import _core
 
 # Every ISA of the kernel list (csrc/kernels/kernel_list.inc), portable first.
 ISAS = tuple(isa for _, isa in sorted({(entry["isa_rank"], entry["isa"]) for entry in _core.kernel_list()}))
+
+
+# The dtype names the SciPy drop-ins accept (scipy.signal's; ndimage takes bool too) and
+# ndimage's modes, shared by the drop-in tests and their fuzzing.
+SIGNAL_DTYPES = [
+    "int8",
+    "uint8",
+    "int16",
+    "uint16",
+    "int32",
+    "uint32",
+    "int64",
+    "uint64",
+    "float32",
+    "float64",
+    "complex64",
+    "complex128",
+]
+NDIMAGE_DTYPES = ["bool"] + SIGNAL_DTYPES
+NDIMAGE_MODES = ["reflect", "constant", "nearest", "mirror", "wrap", "grid-mirror", "grid-constant", "grid-wrap"]
+
+
+# A forked child that starts threads: ThreadSanitizer aborts such a child after a
+# multi-threaded fork, so these tests skip under .ci/sanitize tsan.
+fork_child_starts_threads = pytest.mark.skipif(
+    not hasattr(os, "fork") or os.environ.get("FIELDCONV_SANITIZER") == "tsan",
+    reason="needs os.fork, and ThreadSanitizer aborts a child that starts threads after a multi-threaded fork",
+)
 
 
 def isa_supported(name: str) -> bool:

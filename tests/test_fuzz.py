@@ -44,7 +44,7 @@ import fieldconv
 from fieldconv import _core
 from fieldconv.functional import conv2d_algorithm_for
 
-from conftest import supported_isas
+from conftest import NDIMAGE_DTYPES, NDIMAGE_MODES, SIGNAL_DTYPES, supported_isas
 from reference import (
     avg_pool2d_reference,
     conv2d_error,
@@ -1229,20 +1229,6 @@ def test_runtime(n):
 # SciPy drop-ins: fieldconv.correlate2d / convolve2d and fieldconv.ndimage.correlate / convolve
 
 needs_scipy = pytest.mark.skipif(scipy_signal is None, reason="scipy not installed")
-SIGNAL_DTYPES = [
-    "int8",
-    "uint8",
-    "int16",
-    "uint16",
-    "int32",
-    "uint32",
-    "int64",
-    "uint64",
-    "float32",
-    "float64",
-    "complex64",
-    "complex128",
-]
 SIGNAL_BAD_DTYPES = ["bool", "float16", "object"]
 SIGNAL_FILLS = [0, 2, -1, 1.5, np.nan, 300, 1j, "a", [1, 2], np.float32(2.5), np.array(3), np.int8(-3), 2**63, None]
 
@@ -1407,22 +1393,6 @@ def test_signal_drop_ins(case):
             assert_same_nonfinite(signal_assert_same, result, theirs[1], dtype, kernel_size, str(case))
 
 
-NDIMAGE_MODES = ["reflect", "constant", "nearest", "mirror", "wrap", "grid-mirror", "grid-constant", "grid-wrap"]
-NDIMAGE_DTYPES = [
-    "bool",
-    "int8",
-    "uint8",
-    "int16",
-    "uint16",
-    "int32",
-    "uint32",
-    "int64",
-    "uint64",
-    "float32",
-    "float64",
-    "complex64",
-    "complex128",
-]
 NDIMAGE_OUTPUTS = [None, None, None, np.int16, np.float32, np.uint64, "f8", np.complex128, bool, "array", "in_place"]
 
 

@@ -11,27 +11,14 @@ import pytest
 import fieldconv
 import fieldconv.ndimage as fnd
 
+from conftest import NDIMAGE_DTYPES, NDIMAGE_MODES
 from reference import correlate2d_reference, correlate_nd_reference
 
 ndi = pytest.importorskip("scipy.ndimage")
 
 FUNCS = ["correlate", "convolve"]
-MODES = ["reflect", "constant", "nearest", "mirror", "wrap", "grid-mirror", "grid-constant", "grid-wrap"]
-DTYPES = [
-    "bool",
-    "int8",
-    "uint8",
-    "int16",
-    "uint16",
-    "int32",
-    "uint32",
-    "int64",
-    "uint64",
-    "float32",
-    "float64",
-    "complex64",
-    "complex128",
-]
+MODES = NDIMAGE_MODES
+DTYPES = NDIMAGE_DTYPES
 # (image shape, kernel shape); kernels larger than the image included. Kernels more than twice
 # the image size are checked against reference.py instead (SciPy's reflect mode reads outside
 # the array there, see the README).

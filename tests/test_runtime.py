@@ -16,6 +16,8 @@ import pytest
 import fieldconv
 from fieldconv import _core
 
+from conftest import fork_child_starts_threads
+
 
 def run_python(code: str, env_updates: dict, timeout: float = 60) -> str:
     env = dict(os.environ)
@@ -152,10 +154,7 @@ def test_show_config_mentions_version_isa_threads():
     assert "OpenMP" in text
 
 
-@pytest.mark.skipif(
-    os.environ.get("FIELDCONV_SANITIZER") == "tsan",
-    reason="ThreadSanitizer aborts a child that starts threads after a multi-threaded fork",
-)
+@fork_child_starts_threads
 def test_forked_child_can_compute():
     """After fork the child computes (with new helper threads) and exits; a hang fails, not blocks."""
     if not hasattr(os, "fork"):

@@ -12,6 +12,7 @@ import pytest
 import fieldconv
 from fieldconv import _core
 
+from conftest import SIGNAL_DTYPES, fork_child_starts_threads
 from reference import correlate2d_reference
 
 signal = pytest.importorskip("scipy.signal")
@@ -19,20 +20,7 @@ signal = pytest.importorskip("scipy.signal")
 FUNCS = ["correlate2d", "convolve2d"]
 MODES = ["full", "same", "valid"]
 BOUNDARIES = ["fill", "wrap", "symm"]
-DTYPES = [
-    "int8",
-    "uint8",
-    "int16",
-    "uint16",
-    "int32",
-    "uint32",
-    "int64",
-    "uint64",
-    "float32",
-    "float64",
-    "complex64",
-    "complex128",
-]
+DTYPES = SIGNAL_DTYPES
 SHAPES = [
     ((7, 9), (3, 3)),
     ((6, 8), (2, 4)),
@@ -456,11 +444,7 @@ def test_core_nd_entry_point_checks_its_arguments():
         _core.filter_nd(volume, out, coords, weights.astype(np.float32), fill, 1, offsets, 0)
 
 
-@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
-@pytest.mark.skipif(
-    __import__("os").environ.get("FIELDCONV_SANITIZER") == "tsan",
-    reason="ThreadSanitizer aborts a child that starts threads after a multi-threaded fork",
-)
+@fork_child_starts_threads
 def test_fork_child_keeps_working():
     import os
 

@@ -17,6 +17,7 @@ import pytest
 
 import fieldconv
 from fieldconv import _core
+from conftest import fork_child_starts_threads
 from reference import conv2d_reference
 
 
@@ -341,11 +342,7 @@ def test_fork_before_any_team_keeps_threads():
     assert lines[0] == "2 True 0 True"
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-@pytest.mark.skipif(
-    os.environ.get("FIELDCONV_SANITIZER") == "tsan",
-    reason="ThreadSanitizer aborts a child that starts threads after a multi-threaded fork",
-)
+@fork_child_starts_threads
 def test_fork_after_a_team_keeps_threads_without_a_warning():
     """The pool's threads do not exist in the child: it starts new ones and computes with a team."""
     lines = _fork_case(
@@ -356,11 +353,7 @@ def test_fork_after_a_team_keeps_threads_without_a_warning():
     assert lines[0] == "2 True 0 True"
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-@pytest.mark.skipif(
-    os.environ.get("FIELDCONV_SANITIZER") == "tsan",
-    reason="ThreadSanitizer aborts a child that starts threads after a multi-threaded fork",
-)
+@fork_child_starts_threads
 def test_fork_after_another_thread_ran_teams_keeps_threads():
     lines = _fork_case(
         "t = threading.Thread(target=lambda: fieldconv.conv2d(x, w, padding=1, algorithm='direct')); "
