@@ -435,26 +435,23 @@ KernelStatus filter2d_run(const Filter2dJob<A>& job) noexcept {
       i64 r = 0;
       if constexpr (std::is_floating_point_v<A>) {
         // two rows at a time (four measured no faster: the FMAs, not the loads, bound it then)
-        const auto multi = [&](auto rows_at_once) {
-          constexpr int R = decltype(rows_at_once)::value;
-          for (; dense && r + R <= rows; r += R) {
-            const i64 out_index = out_index0 + r * job.out_width + cb;
-            A* dst[R];
+        constexpr int R = 2;
+        for (; dense && r + R <= rows; r += R) {
+          const i64 out_index = out_index0 + r * job.out_width + cb;
+          A* dst[R];
+          for (int q = 0; q < R; ++q)
+            dst[q] =
+                direct_store ? static_cast<A*>(job.output) + out_index + q * job.out_width : row_buffer + q * tile_cols;
+          if (fused)
+            float_rows<A, R, true>(source + r * src_pitch, src_pitch, slots, slot_offsets, tap_offsets, kh, kw,
+                                   job.tap_weights, dst, n);
+          else
+            float_rows<A, R, false>(source + r * src_pitch, src_pitch, slots, slot_offsets, tap_offsets, kh, kw,
+                                    job.tap_weights, dst, n);
+          if (!direct_store)
             for (int q = 0; q < R; ++q)
-              dst[q] = direct_store ? static_cast<A*>(job.output) + out_index + q * job.out_width
-                                    : row_buffer + q * tile_cols;
-            if (fused)
-              float_rows<A, R, true>(source + r * src_pitch, src_pitch, slots, slot_offsets, tap_offsets, kh, kw,
-                                     job.tap_weights, dst, n);
-            else
-              float_rows<A, R, false>(source + r * src_pitch, src_pitch, slots, slot_offsets, tap_offsets, kh, kw,
-                                      job.tap_weights, dst, n);
-            if (!direct_store)
-              for (int q = 0; q < R; ++q)
-                store_row(job, row_buffer + q * tile_cols, job.output, out_index + q * job.out_width, n);
-          }
-        };
-        multi(std::integral_constant<int, 2>{});
+              store_row(job, row_buffer + q * tile_cols, job.output, out_index + q * job.out_width, n);
+        }
       }
       for (; r < rows; ++r) {
         const A* base = source + r * src_pitch;
