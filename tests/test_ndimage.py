@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 import zlib
 
@@ -251,6 +252,37 @@ def test_nd_weights_match_reference(isa, case, mode, dtype):
         np.testing.assert_array_equal(
             fnd.convolve(image, flipped, mode=mode, cval=0.75), fnd.correlate(image, weights, mode=mode, cval=0.75)
         )
+
+
+@functools.lru_cache(maxsize=4)
+def _large_case(shape, wshape, dtype):
+    rng = np.random.default_rng(len(shape))
+    image = rng.standard_normal(shape).astype(dtype)
+    weights = rng.standard_normal(wshape)
+    offsets = [-(k // 2) for k in wshape]
+    expected = correlate_nd_reference(image, weights, offsets, "reflect", 0.0)
+    scale = correlate_nd_reference(np.abs(image), np.abs(weights), offsets, "reflect", 0.0).max()
+    return image, weights, expected, scale
+
+
+@pytest.mark.parametrize("shape, wshape", [((128, 128, 128), (3, 3, 3)), ((1024, 2048), (5, 5))])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_large_outputs_streamed_match_reference(isa, shape, wshape, dtype):
+    # Float outputs of 8 MiB and more whose rows start on cache lines are written with streaming
+    # stores (csrc/kernels/filter2d_impl.hpp). A fresh output is allocated aligned (streamed); a
+    # given output 8 bytes off a cache line is written with ordinary stores. Bounds as in
+    # test_nd_weights_match_reference.
+    image, weights, expected, scale = _large_case(shape, wshape, dtype)
+    taps = weights.size
+    bound = taps * 2.0**-52 if dtype == np.float64 else (taps + 2) * 2.0**-24
+    fresh = fnd.correlate(image, weights)
+    assert fresh.ctypes.data % 64 == 0 and fresh.dtype == dtype
+    assert np.abs(fresh - expected).max() / scale <= bound
+    raw = np.empty(image.size * image.itemsize + 128, dtype=np.uint8)
+    start = -raw.ctypes.data % 64 + 8
+    given = raw[start : start + image.size * image.itemsize].view(dtype).reshape(shape)
+    assert fnd.correlate(image, weights, output=given) is given
+    np.testing.assert_array_equal(given, fresh)
 
 
 def test_nd_weights_propagate_nan_and_inf_as_scipy(isa):

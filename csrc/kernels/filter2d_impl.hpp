@@ -32,6 +32,16 @@ constexpr i64 f2_strip_budget_bytes = 192 * 1024;
 constexpr i64 f2_max_tile_cols = 512;
 constexpr i64 f2_max_tile_rows = 64;
 constexpr i64 f2_max_thread_workspace_bytes = i64{1} << 30;
+// Output rows computed together by the dense-grid loop (float_rows). With 32 registers, four:
+// 6 strip rows loaded per 4 output rows of a 3 x 3 kernel instead of 4 per 2 (64^3 float64
+// 3x3x3, one thread: 0.42 ms against 0.53 with two rows; six rows spill registers, 2x slower).
+// With 16, four rows leave room for only 2 vectors per row: 5 x 5 kernels measured 25-35% slower.
+constexpr int f2_rows_at_once = simd_registers >= 32 ? 4 : 2;
+// Float outputs at least this large are written with streaming stores: they would not stay in
+// the cache for the caller anyway, and a streaming store does not first read the output line
+// from memory (128^3 float64 3x3x3: 2 threads 1.8-2.0 ms against 2.3-2.6, 1 thread 4.4 against
+// 5.6). Python allocates large outputs on a cache line (_filter_args.empty_output).
+constexpr i64 f2_stream_min_bytes = i64{8} << 20;
 
 // Conversions (SciPy's x86-64 C casts): kernels/convert_impl.hpp.
 
@@ -197,11 +207,16 @@ void float_row(const A* base, const i64* offsets, const A* weights, i64 taps, A*
 // output row r, so a block needs (kh + R - 1) * kw loads per slot instead of R * kh * kw (the
 // loads, not the FMAs, bound the one-row loop). Each output gets the same FMAs in the same
 // order as from float_row.
-template <class A, int R, int U, bool Fused>
-inline void float_rows_block(const A* base, i64 pitch, i64 slots, const i64* slot_offsets, i64 kh, i64 kw,
-                             const A* weights, A* const* out, i64 c) {
+template <class A, int R, int U, bool Fused, int KH = 0, int KW = 0, bool Stream = false>
+inline void float_rows_block(const A* base, i64 pitch, i64 slots, const i64* slot_offsets, i64 kh_runtime,
+                             i64 kw_runtime, const A* weights, A* const* out, i64 c) {
   using S = Simd<A>;
   constexpr int L = S::lanes;
+  // KH, KW > 0: the kernel's shape known at compile time (3 x 3, 5 x 5), so the row and tap
+  // loops unroll and the test of which output rows a strip row serves disappears (64^3
+  // float64 3x3x3 7-12% faster, 5x5x5 14%; 5 x 5 only with 32 registers: with 16 the unrolled
+  // body spills, 1.7x slower).
+  const i64 kh = KH > 0 ? KH : kh_runtime, kw = KW > 0 ? KW : kw_runtime;
   typename S::vec acc[R][U];
 #pragma GCC unroll 4
   for (int r = 0; r < R; ++r)
@@ -209,8 +224,10 @@ inline void float_rows_block(const A* base, i64 pitch, i64 slots, const i64* slo
     for (int u = 0; u < U; ++u) acc[r][u] = S::zero();
   for (i64 sl = 0; sl < slots; ++sl) {
     const A* const slot_weights = weights + sl * kh * kw;
+#pragma GCC unroll 8
     for (i64 s = 0; s < kh + R - 1; ++s) {
       const A* row = base + slot_offsets[sl] + s * pitch + c;
+#pragma GCC unroll 8
       for (i64 tc = 0; tc < kw; ++tc) {
         typename S::vec v[U];
 #pragma GCC unroll 4
@@ -232,25 +249,61 @@ inline void float_rows_block(const A* base, i64 pitch, i64 slots, const i64* slo
 #pragma GCC unroll 4
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
-    for (int u = 0; u < U; ++u) S::store(out[r] + c + u * L, acc[r][u]);
+    for (int u = 0; u < U; ++u) {
+      if constexpr (Stream) S::stream(out[r] + c + u * L, acc[r][u]);
+      else S::store(out[r] + c + u * L, acc[r][u]);
+    }
 }
 
-// Output rows out[0..R) (strip rows base + r * pitch on) over columns [0, n).
-template <class A, int R, bool Fused>
-void float_rows(const A* base, i64 pitch, i64 slots, const i64* slot_offsets, const i64* offsets, i64 kh, i64 kw,
-                const A* weights, A* const* out, i64 n) {
-  using S = Simd<A>;
-  constexpr i64 L = S::lanes;
+// Vector blocks of output rows out[0..R) over columns [c, n), for a KH x KW kernel (0: the
+// shape read at run time); returns the first column left over.
+template <class A, int R, bool Fused, bool Stream, int KH, int KW>
+i64 float_rows_span(const A* base, i64 pitch, i64 slots, const i64* slot_offsets, i64 kh, i64 kw, const A* weights,
+                    A* const* out, i64 c, i64 n) {
+  constexpr i64 L = Simd<A>::lanes;
   // R x U accumulators, U loaded vectors and a weight in registers
   constexpr int U = R * 4 + 4 + 1 <= simd_registers ? 4 : 2;
-  i64 c = 0;
   for (; c + U * L <= n; c += U * L)
-    float_rows_block<A, R, U, Fused>(base, pitch, slots, slot_offsets, kh, kw, weights, out, c);
+    float_rows_block<A, R, U, Fused, KH, KW, Stream>(base, pitch, slots, slot_offsets, kh, kw, weights, out, c);
+  if (!Stream && c < n && n >= U * L && c > 0) {
+    // the rest in one block ending at n (overlapping the last one's columns; not when
+    // streaming: a cached store to a line just streamed waits for the line from memory)
+    float_rows_block<A, R, U, Fused, KH, KW, false>(base, pitch, slots, slot_offsets, kh, kw, weights, out, n - U * L);
+    return n;
+  }
   for (; c + L <= n; c += L)
-    float_rows_block<A, R, 1, Fused>(base, pitch, slots, slot_offsets, kh, kw, weights, out, c);
-  if (c < n)
-    for (int r = 0; r < R; ++r)
-      float_row<A, Fused>(base + r * pitch + c, offsets, weights, slots * kh * kw, out[r] + c, n - c);
+    float_rows_block<A, R, 1, Fused, KH, KW, Stream>(base, pitch, slots, slot_offsets, kh, kw, weights, out, c);
+  return c;
+}
+
+template <class A, int R, bool Fused, bool Stream>
+i64 float_rows_blocks(const A* base, i64 pitch, i64 slots, const i64* slot_offsets, i64 kh, i64 kw, const A* weights,
+                      A* const* out, i64 c, i64 n) {
+  if (kh == 3 && kw == 3)
+    return float_rows_span<A, R, Fused, Stream, 3, 3>(base, pitch, slots, slot_offsets, kh, kw, weights, out, c, n);
+  if (simd_registers >= 32 && kh == 5 && kw == 5)
+    return float_rows_span<A, R, Fused, Stream, 5, 5>(base, pitch, slots, slot_offsets, kh, kw, weights, out, c, n);
+  return float_rows_span<A, R, Fused, Stream, 0, 0>(base, pitch, slots, slot_offsets, kh, kw, weights, out, c, n);
+}
+
+// Output rows out[0..R) (strip rows base + r * pitch on) over columns [0, n). Rows of at least
+// one vector end with a vector block overlapping the previous one (its columns are recomputed
+// to the same values) instead of a scalar loop. stream: streaming stores, for rows that start
+// on a cache line and hold whole vectors.
+template <class A, int R, bool Fused>
+void float_rows(const A* base, i64 pitch, i64 slots, const i64* slot_offsets, const i64* offsets, i64 kh, i64 kw,
+                const A* weights, A* const* out, i64 n, bool stream) {
+  constexpr i64 L = Simd<A>::lanes;
+  const i64 c =
+      stream ? float_rows_blocks<A, R, Fused, true>(base, pitch, slots, slot_offsets, kh, kw, weights, out, 0, n)
+             : float_rows_blocks<A, R, Fused, false>(base, pitch, slots, slot_offsets, kh, kw, weights, out, 0, n);
+  if (c == n) return;
+  if (n >= L) {
+    float_rows_blocks<A, R, Fused, false>(base, pitch, slots, slot_offsets, kh, kw, weights, out, n - L, n);
+    return;
+  }
+  for (int r = 0; r < R; ++r)
+    float_row<A, Fused>(base + r * pitch + c, offsets, weights, slots * kh * kw, out[r] + c, n - c);
 }
 
 // One output row of a single-row kernel whose taps are columns 0..k-1 (fused sums only: the
@@ -374,7 +427,7 @@ KernelStatus filter2d_run(const Filter2dJob<A>& job) noexcept {
 
   const auto round_up = [](i64 bytes) { return (bytes + 63) / 64 * 64; };
   const i64 strip_bytes = round_up(slots * slot_pitch * i64(sizeof(A)) + 64);
-  const i64 row_bytes = round_up(2 * tile_cols * i64(sizeof(A)));  // two row buffers
+  const i64 row_bytes = round_up(f2_rows_at_once * tile_cols * i64(sizeof(A)));  // a row buffer per row at once
   // per slot: its strip offset, cache entry, wanted plane; per cache entry: its plane, in use;
   // per tap: its strip offset for the current output plane
   const i64 planes_bytes = round_up((5 * slots + max_i64(1, job.tap_count)) * i64(sizeof(i64)));
@@ -406,6 +459,12 @@ KernelStatus filter2d_run(const Filter2dJob<A>& job) noexcept {
   for (i64 t = 0; dense && t < job.tap_count; ++t)
     dense = (job.tap_slots == nullptr ? 0 : job.tap_slots[t]) == t / grid && job.tap_rows[t] == t % grid / kw &&
             job.tap_cols[t] == t % kw;
+  // Large float outputs whose rows all start on a cache line, written by the dense-grid loop:
+  // streaming stores. (Misaligned rows measured slower streamed: the unaligned blocks at their
+  // ends store into lines the aligned ones streamed.)
+  const bool stream =
+      fused && dense && direct_store && job.planes * out_plane * i64(sizeof(A)) >= f2_stream_min_bytes &&
+      job.out_width * i64(sizeof(A)) % 64 == 0 && reinterpret_cast<std::uintptr_t>(job.output) % 64 == 0;
   // A single dense row of taps (1-D signals, 1 x k kernels): the sliding-window loop.
   bool line = fused && kh == 1 && slots == 1 && job.tap_count == kw;
   for (i64 t = 0; line && t < job.tap_count; ++t) line = job.tap_cols[t] == t;
@@ -434,8 +493,7 @@ KernelStatus filter2d_run(const Filter2dJob<A>& job) noexcept {
     const auto run_rows = [&](const A* source, i64 src_pitch, const i64* tap_offsets, i64 cb, i64 n) {
       i64 r = 0;
       if constexpr (std::is_floating_point_v<A>) {
-        // two rows at a time (four measured no faster: the FMAs, not the loads, bound it then)
-        constexpr int R = 2;
+        constexpr int R = f2_rows_at_once;
         for (; dense && r + R <= rows; r += R) {
           const i64 out_index = out_index0 + r * job.out_width + cb;
           A* dst[R];
@@ -444,10 +502,10 @@ KernelStatus filter2d_run(const Filter2dJob<A>& job) noexcept {
                 direct_store ? static_cast<A*>(job.output) + out_index + q * job.out_width : row_buffer + q * tile_cols;
           if (fused)
             float_rows<A, R, true>(source + r * src_pitch, src_pitch, slots, slot_offsets, tap_offsets, kh, kw,
-                                   job.tap_weights, dst, n);
+                                   job.tap_weights, dst, n, stream);
           else
             float_rows<A, R, false>(source + r * src_pitch, src_pitch, slots, slot_offsets, tap_offsets, kh, kw,
-                                    job.tap_weights, dst, n);
+                                    job.tap_weights, dst, n, false);
           if (!direct_store)
             for (int q = 0; q < R; ++q)
               store_row(job, row_buffer + q * tile_cols, job.output, out_index + q * job.out_width, n);
@@ -534,7 +592,10 @@ KernelStatus filter2d_run(const Filter2dJob<A>& job) noexcept {
       run_band(c0, cols);
     }
   };
-  parallel_for(item_count, threads, body);
+  parallel_for(item_count, threads, [&](i64 item, int thread) {
+    body(item, thread);
+    if (stream) stream_fence();
+  });
   f2_workspace.trim();
   return KernelStatus::ok;
 }

@@ -36,6 +36,7 @@ struct Simd<float> {
   static vec load(const float* p) { return _mm512_loadu_ps(p); }
   static vec broadcast(const float* p) { return _mm512_set1_ps(*p); }
   static void store(float* p, vec v) { _mm512_storeu_ps(p, v); }
+  static void stream(float* p, vec v) { _mm512_stream_ps(p, v); }  // p 64-byte aligned
   static vec fma(vec a, vec b, vec c) { return _mm512_fmadd_ps(a, b, c); }
   static float fma(float a, float b, float c) { return std::fma(a, b, c); }
   // a * b + c with two roundings (no FMA): sums that must equal SciPy's bit for bit
@@ -62,6 +63,7 @@ struct Simd<double> {
   static vec load(const double* p) { return _mm512_loadu_pd(p); }
   static vec broadcast(const double* p) { return _mm512_set1_pd(*p); }
   static void store(double* p, vec v) { _mm512_storeu_pd(p, v); }
+  static void stream(double* p, vec v) { _mm512_stream_pd(p, v); }  // p 64-byte aligned
   static vec fma(vec a, vec b, vec c) { return _mm512_fmadd_pd(a, b, c); }
   static double fma(double a, double b, double c) { return std::fma(a, b, c); }
   static vec mul_add(vec a, vec b, vec c) { return _mm512_add_pd(_mm512_mul_pd(a, b), c); }

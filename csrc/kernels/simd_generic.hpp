@@ -4,7 +4,9 @@
 // Every family's simd_<isa>.hpp defines the same names, and only those headers (with
 // simd_ymm.hpp, the 256-bit code the x86 families share) hold intrinsics or ISA-specific code;
 // the *_impl.hpp kernels choose their paths with `if constexpr` on the traits:
-//   Simd<T>                    vector of T: load/store/broadcast, fma, mul_add, add/sub/mul
+//   Simd<T>                    vector of T: load/store/broadcast, fma, mul_add, add/sub/mul;
+//                              stream: a store that bypasses the cache (vector-aligned address)
+//   stream_fence()             orders a thread's streaming stores before it reports its work done
 //   LineSimd<T>                the vectors correlate1d filters lines with (Simd<T>, or narrower)
 //   keep_in_register(v)        a hint that v stays in a register (not reloaded at every use)
 //   simd_registers             vector registers (sizes register blocks)
@@ -60,6 +62,7 @@ struct Simd {
   static void store(T* p, const vec& a) {
     for (int i = 0; i < lanes; ++i) p[i] = a.v[i];
   }
+  static void stream(T* p, const vec& a) { store(p, a); }
   static vec fma(const vec& a, const vec& b, const vec& c) {
     vec r;
     for (int i = 0; i < lanes; ++i) r.v[i] = a.v[i] * b.v[i] + c.v[i];
@@ -84,6 +87,9 @@ struct Simd {
     return r;
   }
 };
+
+// Streams are plain stores here: nothing to order.
+inline void stream_fence() {}
 
 // Winograd: float tiles are gathered element by element, not through Float8 transposes.
 constexpr bool has_transpose8 = false;

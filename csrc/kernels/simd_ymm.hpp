@@ -21,6 +21,10 @@ inline void keep_in_register(V& v) {
   asm("" : "+v"(v));
 }
 
+// Streaming (non-temporal) stores are weakly ordered: each thread fences them before its work
+// is reported done.
+inline void stream_fence() { _mm_sfence(); }
+
 // 256-bit vector traits: the AVX2 family's Simd<T>, and the AVX-512 family's LineSimd<T>
 // (correlate1d filters lines with these: see simd_avx512.hpp).
 template <class T>
@@ -35,6 +39,7 @@ struct SimdYmm<float> {
   static vec load(const float* p) { return _mm256_loadu_ps(p); }
   static vec broadcast(const float* p) { return _mm256_broadcast_ss(p); }
   static void store(float* p, vec v) { _mm256_storeu_ps(p, v); }
+  static void stream(float* p, vec v) { _mm256_stream_ps(p, v); }  // p 32-byte aligned
   static vec fma(vec a, vec b, vec c) { return _mm256_fmadd_ps(a, b, c); }
   static float fma(float a, float b, float c) { return std::fma(a, b, c); }
   // a * b + c with two roundings (no FMA): sums that must equal SciPy's bit for bit
@@ -53,6 +58,7 @@ struct SimdYmm<double> {
   static vec load(const double* p) { return _mm256_loadu_pd(p); }
   static vec broadcast(const double* p) { return _mm256_broadcast_sd(p); }
   static void store(double* p, vec v) { _mm256_storeu_pd(p, v); }
+  static void stream(double* p, vec v) { _mm256_stream_pd(p, v); }  // p 32-byte aligned
   static vec fma(vec a, vec b, vec c) { return _mm256_fmadd_pd(a, b, c); }
   static double fma(double a, double b, double c) { return std::fma(a, b, c); }
   static vec mul_add(vec a, vec b, vec c) { return _mm256_add_pd(_mm256_mul_pd(a, b), c); }

@@ -33,7 +33,7 @@ def direct(stack, kernel, out_hw, row_offset, col_offset, border, fill, accumula
         rows, cols = np.nonzero(mask)
         weights = np.ascontiguousarray(np.asarray(kernel)[rows, cols], dtype=acc_dtype)
     if out is None:
-        out = np.empty((stack.shape[0],) + tuple(out_hw), dtype=out_dtype)
+        out = _filter_args.empty_output((stack.shape[0],) + tuple(out_hw), out_dtype)
     fill_array = np.asarray(fill, dtype=acc_dtype).reshape(1)
     _core.filter2d(
         stack,

@@ -230,6 +230,23 @@ def ndimage_check_origin(origin, size: int) -> int:
     return origin
 
 
+# New outputs this large start on a cache line: the C++ filters write large outputs whose rows
+# start on cache lines with streaming stores (numpy.empty gives 16-byte alignment).
+ALIGNED_OUTPUT_BYTES = 1 << 20
+
+
+def empty_output(shape, dtype) -> np.ndarray:
+    """numpy.empty(shape, dtype), 64-byte aligned when it holds ALIGNED_OUTPUT_BYTES or more
+    (then a view of a slightly larger buffer)."""
+    dtype = np.dtype(dtype)
+    size = math.prod(shape) * dtype.itemsize
+    if size < ALIGNED_OUTPUT_BYTES:
+        return np.empty(shape, dtype=dtype)
+    raw = np.empty(size + 64, dtype=np.uint8)
+    start = -raw.ctypes.data % 64
+    return raw[start : start + size].view(dtype).reshape(shape)
+
+
 def ndimage_output(output, input: np.ndarray, complex_output: bool = False, empty: bool = False) -> np.ndarray:
     """scipy.ndimage's _get_output (RuntimeError for a wrong shape or dtype). empty: a new array
     is left uninitialised (the caller writes every element): np.zeros' fresh zeroed pages cost

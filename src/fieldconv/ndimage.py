@@ -105,7 +105,11 @@ def _correlate_or_convolve(input, weights, output, mode, cval, origin, convoluti
     for o, n in zip(origins, wshape):
         _filter_args.ndimage_check_origin(o, n)
     fresh = output is None
-    output = np.empty(input.shape, dtype=input.dtype.name) if fresh else _filter_args.ndimage_output(output, input)
+    output = (
+        _filter_args.empty_output(input.shape, input.dtype.name)
+        if fresh
+        else _filter_args.ndimage_output(output, input)
+    )
     border = _filter_args.ndimage_mode(mode)
     _filter_args.ndimage_check_writeable(output)  # in SciPy's order: output, cval, origins, then dtypes
     cval = _filter_args.ndimage_cval(cval)
@@ -258,7 +262,7 @@ def _filter_nd(x, w, out_dtype, border, cval, origins, target=None):
     coords = np.argwhere(np.abs(w) > _filter2d.DBL_EPSILON)  # C order
     weights = np.ascontiguousarray(w[tuple(coords.T)], dtype=acc_dtype)
     offsets = np.array([-(k // 2 + o) for k, o in zip(w.shape, origins)], dtype=np.int64)
-    out = target if target is not None else np.empty(x.shape, dtype=out_dtype)
+    out = target if target is not None else _filter_args.empty_output(x.shape, out_dtype)
     _core.filter_nd(
         source,
         out,
