@@ -51,6 +51,38 @@ def test_every_implementation_computes_the_convolution(workload):
     assert ran >= 2  # fieldconv and NumPy at least
 
 
+DROP_INS = {
+    "nd-float64": benchmark.drop_ins.nd_workload(9, 3, "float64"),
+    "nd-float32": benchmark.drop_ins.nd_workload(8, 5, "float32"),
+    "gaussian-2d": benchmark.drop_ins.gaussian_workload(20, 2, 1.5, "float32"),
+    "gaussian-3d": benchmark.drop_ins.gaussian_workload(10, 3, 1.0, "float64"),
+    "convolve": benchmark.drop_ins.convolve_workload(300, 7),
+}
+
+
+@pytest.mark.parametrize("workload", DROP_INS.values(), ids=DROP_INS.keys())
+def test_drop_in_implementations_agree(workload):
+    # fieldconv against the function it replaces (float32: float32 sums against SciPy's
+    # float64 ones, within a few float32 roundings of the largest value)
+    if workload.kind != "convolve":
+        pytest.importorskip("scipy")
+    arrays = workload.make_arrays()
+    results = []
+    for implementation in benchmark.IMPLEMENTATIONS[workload.kind]:
+        try:
+            function = implementation.prepare(workload, arrays, 1)
+        except benchmark.Unavailable:
+            continue
+        results.append((implementation.name, np.asarray(function())))
+    assert len(results) >= 2 and results[0][0].startswith("fieldconv")
+    ours = results[0][1]
+    scale = np.abs(ours).max()
+    for name, result in results[1:]:
+        assert result.shape == ours.shape, name
+        np.testing.assert_allclose(result, ours, rtol=0, atol=1e-5 * scale, err_msg=name)
+    assert workload.flops() > 0
+
+
 def test_flop_count():
     workload = benchmark.WORKLOADS["resnet18-3x3-64@56"]
     assert workload.flops() == 2 * 64 * 56 * 56 * 64 * 9
@@ -71,6 +103,11 @@ def test_registry_holds_the_stated_workloads():
         "1x1-256to64@56",
         "depthwise-3x3-128@56",
         "vgg-3x3-64@224",
+        "ndimage-128^3-3x3x3-float64",
+        "gaussian-2048^2-float32",
+        "gaussian-128^3-float64",
+        "convolve-1e6x101-float64",
+        "convolve-1e6x10000-float64",
     ):
         assert required in names
     defaults = benchmark.select_workloads("default")

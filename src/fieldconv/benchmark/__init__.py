@@ -22,7 +22,7 @@ spinning thread pool go idle. The table shows the median over rounds, GFLOP/s fr
 workload's nominal operation count, the percentage of the machine's FMA peak for the
 instruction set of fieldconv's active kernels (derivation printed with the table) and each implementation's time relative to the first "ours" entry.
 The package: registry (workloads, implementations), one module of workloads per op (conv2d,
-pool2d, filter2d), whole networks (networks, with the torch models of torch_models), peers
+pool2d, filter2d; drop_ins: N-D ndimage, gaussian_filter, numpy.convolve), whole networks (networks, with the torch models of torch_models), peers
 (torch's set-up), timing (peak, interleaved rounds), report (tables) and cli.
 """
 
@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import importlib  # noqa: F401  (tests patch importlib.util.find_spec through this module)
 
-from . import conv2d, filter2d, networks, pool2d  # noqa: F401  (register their workloads)
+from . import conv2d, drop_ins, filter2d, networks, pool2d  # noqa: F401  (register their workloads)
 from .cli import add_arguments, main, run, select_workloads
 from .conv2d import (
     conv_arrays,

@@ -173,7 +173,9 @@ def run_workload(workload: Workload, threads: int, repeats: int, peak: Peak) -> 
             result.spread_percent = spread_percent(result.seconds)
             if flops is not None:
                 result.gflops = flops / result.median_seconds / 1e9
-                result.peak_percent = 100 * result.gflops / peak.peak_gflops
+                # the peak is float32's; float64 vectors hold half as many lanes
+                lanes = 4 / np.dtype(workload.dtype).itemsize
+                result.peak_percent = 100 * result.gflops / (peak.peak_gflops * lanes)
             if implementation.ours and baseline is None:
                 baseline = result.median_seconds
     for _, result, _, _ in entries:
