@@ -18,7 +18,7 @@ interleaved rounds (round r times each implementation once, in turn, starting wi
 one each round), so slow drifts of this
 shared, noisy machine hit all of them alike; a round repeats fast calls until ~5 ms have passed
 and records the time per call, after a 20 ms pause that lets the previous implementation's
-spinning thread pool go idle. The table shows the median over rounds, GFLOP/s from the
+spinning thread pool go idle and one untimed call that wakes this one's threads. The table shows the median over rounds, GFLOP/s from the
 workload's nominal operation count, the percentage of the machine's FMA peak for the
 instruction set of fieldconv's active kernels (derivation printed with the table) and each implementation's time relative to the first "ours" entry.
 The package: registry (workloads, implementations), one module of workloads per op (conv2d,

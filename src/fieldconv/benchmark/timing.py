@@ -123,8 +123,9 @@ def spread_percent(seconds: Sequence[float]) -> Optional[float]:
 
 
 MIN_ROUND_SECONDS = 0.005
-# Pause before each timed block: thread pools (OpenMP, BLAS) spin-wait for a while after their
-# last parallel region; with 2 cores that spinning would be charged to whoever runs next.
+# Pause before each timed block (which then starts with an untimed call): thread pools (OpenMP,
+# BLAS) spin-wait for a while after their last parallel region; with 2 cores that spinning would
+# be charged to whoever runs next.
 SETTLE_SECONDS = 0.02
 
 
@@ -164,6 +165,10 @@ def run_workload(workload: Workload, threads: int, repeats: int, peak: Peak) -> 
             if implementation.max_rounds is not None and round_index >= implementation.max_rounds:
                 continue
             time.sleep(SETTLE_SECONDS)
+            # one untimed call first: after the pause each library's threads are asleep, and
+            # waking them (on a 2-vCPU VM, a helper woken after more than ~10 ms of idle first
+            # shares its caller's CPU; docs/threads.md) is not what back-to-back calls pay
+            function()
             result.seconds.append(time_call(function, calls))
 
     baseline = None
