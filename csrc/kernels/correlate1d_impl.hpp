@@ -37,30 +37,12 @@ constexpr i64 c1_max_thread_workspace_bytes = i64{1} << 30;
 template <class A>
 constexpr int scalar_code = std::is_same_v<A, float> ? 9 : 10;  // FilterScalar of A
 
-// dst[j] = src[j], j < n, by vectors (glibc's memcpy of rows of a few KiB measured slower here).
-template <class A>
-void c1_copy(const A* src, A* dst, i64 n) {
-  using S = Simd<A>;
-  constexpr i64 L = S::lanes;
-  i64 j = 0;
-  for (; j + 4 * L <= n; j += 4 * L) {
-    const typename S::vec v0 = S::load(src + j), v1 = S::load(src + j + L);
-    const typename S::vec v2 = S::load(src + j + 2 * L), v3 = S::load(src + j + 3 * L);
-    S::store(dst + j, v0);
-    S::store(dst + j + L, v1);
-    S::store(dst + j + 2 * L, v2);
-    S::store(dst + j + 3 * L, v3);
-  }
-  for (; j + L <= n; j += L) S::store(dst + j, S::load(src + j));
-  for (; j < n; ++j) dst[j] = src[j];
-}
-
 template <class A, class In>
 void c1_load_typed(const void* base, i64 index, i64 stride, A* dst, i64 n) {
   const In* src = static_cast<const In*>(base) + index;
   if constexpr (std::is_same_v<In, A>) {
     if (stride == 1) {
-      c1_copy<A>(src, dst, n);
+      vector_copy<A>(src, dst, n);
       return;
     }
   }
@@ -98,7 +80,7 @@ void c1_store_typed(const A* src, void* base, i64 index, i64 stride, i64 n) {
   Out* dst = static_cast<Out*>(base) + index;
   if constexpr (std::is_same_v<Out, A>) {
     if (stride == 1) {
-      if (dst != src) c1_copy<A>(src, dst, n);
+      if (dst != src) vector_copy<A>(src, dst, n);
       return;
     }
   }
@@ -612,7 +594,7 @@ KernelStatus c1_run_as(const Correlate1dJob& job) noexcept {
     // converted to the output type and back.
     const auto round_trip = [&](const A* row, A* dst, i64 count) {
       if (job.output_type == scalar_code<A>) {
-        if (row != dst) c1_copy<A>(row, dst, count);
+        if (row != dst) vector_copy<A>(row, dst, count);
       } else {
         c1_store<A>(job.output_type, row, typed2, 0, count);
         c1_load<A>(job.output_type, typed2, 0, 1, dst, count);

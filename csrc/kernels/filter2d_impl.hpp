@@ -61,26 +61,6 @@ void store_span(const A* src, Out* dst, i64 n) {
   for (i64 j = 0; j < n; ++j) dst[j] = store_value<Out>(src[j]);
 }
 
-// dst[j] = src[j], j < n, by vectors: glibc's memcpy measured slower for strip rows of a few
-// KiB (128^3 float64 3x3x3, 2 threads, medians of 8 alternating runs: 2.25 ms against 2.8;
-// float32 1.3 against 1.5), as it did for correlate1d's rows.
-template <class A>
-void copy_span(const A* src, A* dst, i64 n) {
-  using S = Simd<A>;
-  constexpr i64 L = S::lanes;
-  i64 j = 0;
-  for (; j + 4 * L <= n; j += 4 * L) {
-    const typename S::vec v0 = S::load(src + j), v1 = S::load(src + j + L);
-    const typename S::vec v2 = S::load(src + j + 2 * L), v3 = S::load(src + j + 3 * L);
-    S::store(dst + j, v0);
-    S::store(dst + j + L, v1);
-    S::store(dst + j + 2 * L, v2);
-    S::store(dst + j + 3 * L, v3);
-  }
-  for (; j + L <= n; j += L) S::store(dst + j, S::load(src + j));
-  for (; j < n; ++j) dst[j] = src[j];
-}
-
 // One strip row: extended columns [c0, c0 + n) of input row `row` (nullptr: fill row).
 template <class In, class A>
 void fill_strip_row_typed(const Filter2dJob<A>& job, const In* row, i64 c0, i64 n, A* dst) {
@@ -94,7 +74,7 @@ void fill_strip_row_typed(const Filter2dJob<A>& job, const In* row, i64 c0, i64 
   if (lo > 0) load_gather(row, job.cols.left + c0, job.fill, dst, lo);
   if (hi > lo) {
     if constexpr (sizeof(In) == sizeof(A) && std::is_same_v<In, A> && std::is_floating_point_v<A>)
-      copy_span(row + c0 + lo + job.cols.shift, dst + lo, hi - lo);
+      vector_copy(row + c0 + lo + job.cols.shift, dst + lo, hi - lo);  // (glibc's memcpy: slower)
     else if constexpr (sizeof(In) == sizeof(A) && std::is_same_v<In, A>)
       std::memcpy(static_cast<void*>(dst + lo), row + c0 + lo + job.cols.shift, sizeof(A) * (hi - lo));
     else load_span(row + c0 + lo + job.cols.shift, dst + lo, hi - lo);
