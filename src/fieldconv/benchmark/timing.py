@@ -167,8 +167,10 @@ def run_workload(workload: Workload, threads: int, repeats: int, peak: Peak) -> 
             time.sleep(SETTLE_SECONDS)
             # one untimed call first: after the pause each library's threads are asleep, and
             # waking them (on a 2-vCPU VM, a helper woken after more than ~10 ms of idle first
-            # shares its caller's CPU; docs/threads.md) is not what back-to-back calls pay
-            function()
+            # shares its caller's CPU; docs/threads.md) is not what back-to-back calls pay.
+            # (Not for the slow single-threaded peers limited to a few rounds: SciPy, NumPy.)
+            if implementation.max_rounds is None:
+                function()
             result.seconds.append(time_call(function, calls))
 
     baseline = None
