@@ -401,7 +401,7 @@ KernelStatus filter2d_run(const Filter2dJob<A>& job) noexcept {
   // Strip rows start on cache lines, an odd number of lines apart: rows a power of two apart
   // would alias in 4 KiB (loads of one row stalled by stores to another; measured 2-3x slower).
   constexpr i64 line_elements = 64 / i64(sizeof(A));
-  i64 pitch = (tile_cols + kw - 1 + line_elements - 1) / line_elements * line_elements;
+  i64 pitch = round_up(tile_cols + kw - 1, line_elements);
   if ((pitch / line_elements) % 2 == 0) pitch += line_elements;
   i64 tile_rows = max_i64(1, f2_strip_budget_bytes / (slots * pitch * i64(sizeof(A))) - (kh - 1));
   tile_rows = min_i64(min_i64(tile_rows, f2_max_tile_rows), job.out_height);
@@ -427,12 +427,11 @@ KernelStatus filter2d_run(const Filter2dJob<A>& job) noexcept {
   const i64 item_count = ceil_div(job.planes, run) * tiles;
   const int threads = int(min_i64(job.threads, item_count));
 
-  const auto round_up = [](i64 bytes) { return (bytes + 63) / 64 * 64; };
-  const i64 strip_bytes = round_up(slots * slot_pitch * i64(sizeof(A)) + 64);
-  const i64 row_bytes = round_up(f2_rows_at_once * tile_cols * i64(sizeof(A)));  // a row buffer per row at once
+  const i64 strip_bytes = round_up(slots * slot_pitch * i64(sizeof(A)) + 64, 64);
+  const i64 row_bytes = round_up(f2_rows_at_once * tile_cols * i64(sizeof(A)), 64);  // a row buffer per row at once
   // per slot: its strip offset, cache entry, wanted plane; per cache entry: its plane, in use;
   // per tap: its strip offset for the current output plane
-  const i64 planes_bytes = round_up((5 * slots + max_i64(1, job.tap_count)) * i64(sizeof(i64)));
+  const i64 planes_bytes = round_up((5 * slots + max_i64(1, job.tap_count)) * i64(sizeof(i64)), 64);
   const i64 thread_bytes = strip_bytes + row_bytes + planes_bytes;
   Workspace offsets_memory(2 * sizeof(i64) * std::size_t(max_i64(1, job.tap_count)));
   char* const thread_memory = static_cast<char*>(f2_workspace.get(std::size_t(thread_bytes) * threads));
