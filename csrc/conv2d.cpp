@@ -88,7 +88,7 @@ bool PackedConv2dWeights<T>::matches(const Conv2dParams& params) const noexcept 
 
 template <class T>
 void conv2d_direct(const Conv2dParams& params, const T* input, const PackedConv2dWeights<T>& weight, const T* bias,
-                   T* output) {
+                   T* output, const ConvEpilogue<T>& epilogue) {
   const Conv2dShape shape = conv2d_shape(params);
   if (!weight.matches(params))
     throw_invalid("packed weights were made for other channel counts, kernel size or groups");
@@ -98,6 +98,7 @@ void conv2d_direct(const Conv2dParams& params, const T* input, const PackedConv2
   const std::int64_t output_bytes = shape.output_elements * std::int64_t(sizeof(T));
   check_disjoint(output, output_bytes, "output", input, shape.input_elements * std::int64_t(sizeof(T)), "input");
   check_disjoint(output, output_bytes, "output", bias, params.out_channels * std::int64_t(sizeof(T)), "bias");
+  check_epilogue(epilogue, output, output_bytes);
   const double work_ns = conv_work_ns<T>(conv2d_macs(shape, params), weight.is_depthwise() ? 0.15 : 1.0);
   const Conv2dJob<T> job{params,
                          shape,
@@ -105,7 +106,8 @@ void conv2d_direct(const Conv2dParams& params, const T* input, const PackedConv2
                          {weight.data(), weight.block_width(), weight.blocks_per_group(), weight.block_stride()},
                          bias,
                          output,
-                         threads_for_work(work_ns)};
+                         threads_for_work(work_ns),
+                         epilogue};
   const Conv2dDirectFunctions<T>& kernels = active_kernels().conv2d_direct.functions.of<T>();
   const KernelStatus status = weight.is_depthwise() ? kernels.depthwise(job) : kernels.blocked(job);
   if (status == KernelStatus::workspace_too_large)
@@ -115,19 +117,22 @@ void conv2d_direct(const Conv2dParams& params, const T* input, const PackedConv2
 }
 
 template <class T>
-void conv2d_direct(const Conv2dParams& params, const T* input, const T* weight, const T* bias, T* output) {
+void conv2d_direct(const Conv2dParams& params, const T* input, const T* weight, const T* bias, T* output,
+                   const ConvEpilogue<T>& epilogue) {
   conv2d_shape(params);  // check before packing anything
   const PackedConv2dWeights<T> packed(weight, params);
-  conv2d_direct(params, input, packed, bias, output);
+  conv2d_direct(params, input, packed, bias, output, epilogue);
 }
 
 template class PackedConv2dWeights<float>;
 template class PackedConv2dWeights<double>;
 template void conv2d_direct<float>(const Conv2dParams&, const float*, const PackedConv2dWeights<float>&, const float*,
-                                   float*);
+                                   float*, const ConvEpilogue<float>&);
 template void conv2d_direct<double>(const Conv2dParams&, const double*, const PackedConv2dWeights<double>&,
-                                    const double*, double*);
-template void conv2d_direct<float>(const Conv2dParams&, const float*, const float*, const float*, float*);
-template void conv2d_direct<double>(const Conv2dParams&, const double*, const double*, const double*, double*);
+                                    const double*, double*, const ConvEpilogue<double>&);
+template void conv2d_direct<float>(const Conv2dParams&, const float*, const float*, const float*, float*,
+                                   const ConvEpilogue<float>&);
+template void conv2d_direct<double>(const Conv2dParams&, const double*, const double*, const double*, double*,
+                                    const ConvEpilogue<double>&);
 
 }  // namespace fieldconv

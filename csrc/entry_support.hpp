@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "dispatch.hpp"
+#include "fieldconv/epilogue.hpp"
 #include "fieldconv/filter2d.hpp"
 #include "fieldconv/shapes.hpp"
 #include "parallel.hpp"
@@ -27,6 +28,15 @@ inline void check_disjoint(const void* a, std::int64_t a_bytes, const char* a_na
     throw_invalid(a_name, " and ", b_name,
                   " must not overlap (no entry point computes in place; "
                   "write into a separate buffer)");
+}
+
+// A conv epilogue's activation code is known and its residual (output_bytes long, like the
+// output) does not overlap the output (std::invalid_argument otherwise).
+template <class T>
+void check_epilogue(const ConvEpilogue<T>& epilogue, const void* output, std::int64_t output_bytes) {
+  const int code = static_cast<int>(epilogue.activation);
+  if (code < 0 || code > 2) throw_invalid("epilogue.activation must be none (0), relu (1) or relu6 (2), got ", code);
+  check_disjoint(output, output_bytes, "output", epilogue.residual, output_bytes, "residual");
 }
 
 // Bytes of one element of a filter scalar type (FilterScalar, fieldconv/filter2d.hpp).

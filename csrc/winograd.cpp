@@ -109,7 +109,7 @@ bool WinogradWeights<T>::matches(const Conv2dParams& params) const noexcept {
 
 template <class T>
 bool conv2d_winograd(const Conv2dParams& params, const T* input, const WinogradWeights<T>& weight, const T* bias,
-                     T* output) {
+                     T* output, const ConvEpilogue<T>& epilogue) {
   const Conv2dShape shape = conv2d_shape(params);
   check_winograd_params(params, weight.tile());
   if (!weight.matches(params))
@@ -120,6 +120,7 @@ bool conv2d_winograd(const Conv2dParams& params, const T* input, const WinogradW
   const std::int64_t output_bytes = shape.output_elements * std::int64_t(sizeof(T));
   check_disjoint(output, output_bytes, "output", input, shape.input_elements * std::int64_t(sizeof(T)), "input");
   check_disjoint(output, output_bytes, "output", bias, params.out_channels * std::int64_t(sizeof(T)), "bias");
+  check_epilogue(epilogue, output, output_bytes);
   if (!weight.usable()) return false;
   constexpr double largest = double(std::numeric_limits<T>::max());
   if (bias != nullptr)
@@ -145,7 +146,8 @@ bool conv2d_winograd(const Conv2dParams& params, const T* input, const WinogradW
                            output,
                            threads_for_work(conv_work_ns<T>(conv2d_macs(shape, params), 2.0)),
                            T(limit),
-                           &out_of_range};
+                           &out_of_range,
+                           epilogue};
   const KernelStatus status = active_kernels().winograd.functions.of<T>().run(job);
   if (status == KernelStatus::out_of_memory) throw std::bad_alloc();
   if (status == KernelStatus::workspace_too_large)
@@ -155,20 +157,24 @@ bool conv2d_winograd(const Conv2dParams& params, const T* input, const WinogradW
 }
 
 template <class T>
-void conv2d_winograd(const Conv2dParams& params, const T* input, const T* weight, const T* bias, T* output, int tile) {
+void conv2d_winograd(const Conv2dParams& params, const T* input, const T* weight, const T* bias, T* output, int tile,
+                     const ConvEpilogue<T>& epilogue) {
   conv2d_shape(params);
   check_winograd_params(params, tile);
   const WinogradWeights<T> transformed(weight, params, tile);
-  if (!conv2d_winograd(params, input, transformed, bias, output)) conv2d_direct(params, input, weight, bias, output);
+  if (!conv2d_winograd(params, input, transformed, bias, output, epilogue))
+    conv2d_direct(params, input, weight, bias, output, epilogue);
 }
 
 template class WinogradWeights<float>;
 template class WinogradWeights<double>;
 template bool conv2d_winograd<float>(const Conv2dParams&, const float*, const WinogradWeights<float>&, const float*,
-                                     float*);
+                                     float*, const ConvEpilogue<float>&);
 template bool conv2d_winograd<double>(const Conv2dParams&, const double*, const WinogradWeights<double>&, const double*,
-                                      double*);
-template void conv2d_winograd<float>(const Conv2dParams&, const float*, const float*, const float*, float*, int);
-template void conv2d_winograd<double>(const Conv2dParams&, const double*, const double*, const double*, double*, int);
+                                      double*, const ConvEpilogue<double>&);
+template void conv2d_winograd<float>(const Conv2dParams&, const float*, const float*, const float*, float*, int,
+                                     const ConvEpilogue<float>&);
+template void conv2d_winograd<double>(const Conv2dParams&, const double*, const double*, const double*, double*, int,
+                                      const ConvEpilogue<double>&);
 
 }  // namespace fieldconv

@@ -66,6 +66,15 @@ int main() {
   std::printf("direct_shape %lld %lld\n", (long long)s.out_height, (long long)s.out_width);
   print_values("direct", y);
 
+  // The same convolution with an epilogue: relu(conv + bias + residual), the residual being the
+  // first result (so relu(2 y)).
+  std::vector<double> fused(s.output_elements);
+  fieldconv::ConvEpilogue<double> epilogue;
+  epilogue.residual = y.data();
+  epilogue.activation = fieldconv::Activation::relu;
+  fieldconv::conv2d_direct<double>(p, x.data(), w.data(), b.data(), fused.data(), epilogue);
+  print_values("direct_relu_residual", fused);
+
   // conv2d Winograd F(4x4, 3x3): stride 1, padding 1 on every side.
   fieldconv::Conv2dParams q = p;
   q.stride_height = 1; q.pad_left = q.pad_right = 1;
@@ -205,6 +214,7 @@ def test_find_package_program_matches_python(tmp_path):
     direct = conv2d_reference(x, w, b, stride=(2, 1), padding=(1, 1, 2, 0))
     assert output[1].split() == ["direct_shape", str(direct.shape[2]), str(direct.shape[3])]
     np.testing.assert_allclose(sections["direct"], direct.ravel(), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(sections["direct_relu_residual"], np.maximum(2 * direct, 0).ravel(), rtol=0, atol=2e-12)
     winograd = conv2d_reference(x, w, b, padding=(1, 1, 1, 1))
     np.testing.assert_allclose(sections["winograd"], winograd.ravel(), rtol=0, atol=1e-11)  # F4: ~1e-14 x 150
     values, indices = max_pool2d_reference(x, 3, 2, 1, ceil_mode=True)

@@ -328,6 +328,21 @@ def test_graph_fold_batch_norm_keeps_results_and_parameter_count():
     assert np.allclose(folded(x), graph(x), rtol=1e-12, atol=1e-12)
 
 
+def record_conv_epilogues(monkeypatch):
+    """(residual given, activation code) of every conv2d kernel call from now on (a Winograd call
+    that declines is followed by its direct call: both are listed)."""
+    epilogues = []
+    for name in ("conv2d_direct", "conv2d_winograd"):
+        core_call = getattr(fieldconv._core, name)
+
+        def recording(*args, core_call=core_call, **kwargs):
+            epilogues.append((kwargs.get("residual") is not None, int(kwargs.get("activation", 0))))
+            return core_call(*args, **kwargs)
+
+        monkeypatch.setattr(fieldconv._core, name, recording)
+    return epilogues
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_graph_runs_activations_and_adds_in_place_with_the_layers_results(dtype, monkeypatch):
     # A ResNet block's ReLU after a conv, Add + ReLU, a ReLU6, an Add whose input another node
@@ -362,13 +377,18 @@ def test_graph_runs_activations_and_adds_in_place_with_the_layers_results(dtype,
     calls = []
     core_pass = fieldconv._core.add_activation
     monkeypatch.setattr(fieldconv._core, "add_activation", lambda *a: calls.append(a[2]) or core_pass(*a))
+    epilogues = record_conv_epilogues(monkeypatch)
     r1 = ReLU()(conv1(x))
     r2 = ReLU()(Add()(conv2(r1), r1))
     expected = ReLU()(Add()(ReLU6()(conv3(Dropout(0.5)(r2))), r2))
+    assert epilogues == [(False, 0)] * 3  # the layers one by one: no epilogue
+    epilogues.clear()
     ours = graph(x)
-    # relu1 in place; add + relu2 in one pass; six in place; add2 + relu3 in one pass (relu2's
-    # value is read by add2 and drop aliases it, so add2 writes into six's array)
-    assert calls == [1, 1, 2, 1]
+    # relu1 in conv1's epilogue; add + relu2 in conv2's (adding relu1's value); six in conv3's;
+    # add2 + relu3 in one pass (relu2's value is read by add2 and drop aliases it, so add2
+    # writes into six's array)
+    assert epilogues == [(False, 1), (True, 1), (False, 2)]
+    assert calls == [1]
     np.testing.assert_array_equal(ours, expected)
     np.testing.assert_array_equal(x, before)
     assert np.isnan(ours).any() and ours.dtype == dtype
@@ -413,8 +433,10 @@ def test_sequential_runs_activations_in_place_only_on_fresh_outputs(monkeypatch)
     calls = []
     core_pass = fieldconv._core.add_activation
     monkeypatch.setattr(fieldconv._core, "add_activation", lambda *a: calls.append(a[2]) or core_pass(*a))
+    epilogues = record_conv_epilogues(monkeypatch)
     ours = network(x)
-    assert calls == [2, 1]  # after each conv; not on the input, not after the Dropout
+    assert epilogues == [(False, 2), (False, 1)]  # in each conv's epilogue
+    assert calls == []  # not on the input, not after the Dropout
     expected = x
     for layer in network:
         expected = layer(expected)

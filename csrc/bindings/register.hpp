@@ -8,6 +8,8 @@
 #include <memory>
 #include <string>
 
+#include "fieldconv/epilogue.hpp"
+
 namespace fieldconv::bindings {
 
 namespace py = pybind11;
@@ -36,6 +38,23 @@ const T* const_data(const py::array& array, const char* name, py::ssize_t ndim) 
     throw py::type_error(std::string(name) + ": expected a C-contiguous " + std::to_string(ndim) + "-d array of " +
                          py::str(py::dtype::of<T>()).cast<std::string>());
   return static_cast<const T*>(array.data());
+}
+
+// A conv epilogue (fieldconv/epilogue.hpp) from the bindings' residual (None or an array of the
+// output's dtype and shape, C-contiguous) and activation code; the C++ entry point checks the
+// code and the overlap.
+template <class T>
+ConvEpilogue<T> conv_epilogue(const py::object& residual, const py::array& output, int activation) {
+  ConvEpilogue<T> epilogue;
+  epilogue.activation = static_cast<Activation>(activation);
+  if (!residual.is_none()) {
+    const py::array r = residual.cast<py::array>();
+    const T* data = const_data<T>(r, "residual", output.ndim());
+    for (py::ssize_t axis = 0; axis < output.ndim(); ++axis)
+      if (r.shape(axis) != output.shape(axis)) throw py::value_error("residual must have the output's shape");
+    epilogue.residual = data;
+  }
+  return epilogue;
 }
 
 // Weights prepared once (packed, transformed) in the dtype of the array they come from, behind

@@ -57,7 +57,7 @@ class PackedWeights {
 
 template <class T>
 void run_direct(const py::array& input, const PackedWeights& weight, const py::object& bias, py::array& output,
-                Pair stride, Pair dilation, Quad padding) {
+                Pair stride, Pair dilation, Quad padding, const py::object& residual, int activation) {
   const T* x = const_data<T>(input, "input", 4);
   const T* b = bias.is_none() ? nullptr : const_data<T>(bias.cast<py::array>(), "bias", 1);
   T* y = mutable_data<T>(output, "output", 4);
@@ -71,8 +71,9 @@ void run_direct(const py::array& input, const PackedWeights& weight, const py::o
   if (b != nullptr && bias.cast<py::array>().shape(0) != p.out_channels)
     throw py::value_error("bias has the wrong length");
   const PackedConv2dWeights<T>& packed = weight.get<T>();
+  const ConvEpilogue<T> epilogue = conv_epilogue<T>(residual, output, activation);
   py::gil_scoped_release release;
-  conv2d_direct<T>(p, x, packed, b, y);
+  conv2d_direct<T>(p, x, packed, b, y, epilogue);
 }
 
 }  // namespace
@@ -101,14 +102,15 @@ void register_conv2d(py::module_& module) {
   module.def(
       "conv2d_direct",
       [](const py::array& input, const PackedWeights& weight, const py::object& bias, py::array& output, Pair stride,
-         Pair dilation, Quad padding) {
+         Pair dilation, Quad padding, const py::object& residual, int activation) {
         if (py::isinstance<py::array_t<float>>(input))
-          run_direct<float>(input, weight, bias, output, stride, dilation, padding);
-        else run_direct<double>(input, weight, bias, output, stride, dilation, padding);
+          run_direct<float>(input, weight, bias, output, stride, dilation, padding, residual, activation);
+        else run_direct<double>(input, weight, bias, output, stride, dilation, padding, residual, activation);
       },
       py::arg("input"), py::arg("weight"), py::arg("bias"), py::arg("output"), py::arg("stride"), py::arg("dilation"),
-      py::arg("padding"),
-      "Direct conv2d into a preallocated output; arguments already checked by fieldconv._conv2d_args.");
+      py::arg("padding"), py::arg("residual") = py::none(), py::arg("activation") = 0,
+      "Direct conv2d into a preallocated output; arguments already checked by fieldconv._conv2d_args. "
+      "Epilogue: output = activation(conv + bias + residual), activation 0 none, 1 relu, 2 relu6.");
 
   module.def(
       "add_activation",

@@ -53,7 +53,7 @@ class WinogradWeightsObject {
 
 template <class T>
 bool run_winograd(const py::array& input, const WinogradWeightsObject& weight, const py::object& bias,
-                  py::array& output, Quad padding) {
+                  py::array& output, Quad padding, const py::object& residual, int activation) {
   const T* x = const_data<T>(input, "input", 4);
   const T* b = bias.is_none() ? nullptr : const_data<T>(bias.cast<py::array>(), "bias", 1);
   T* y = mutable_data<T>(output, "output", 4);
@@ -75,8 +75,9 @@ bool run_winograd(const py::array& input, const WinogradWeightsObject& weight, c
   if (b != nullptr && bias.cast<py::array>().shape(0) != p.out_channels)
     throw py::value_error("bias has the wrong length");
   const WinogradWeights<T>& transformed = weight.get<T>();
+  const ConvEpilogue<T> epilogue = conv_epilogue<T>(residual, output, activation);
   py::gil_scoped_release release;
-  return conv2d_winograd<T>(p, x, transformed, b, y);
+  return conv2d_winograd<T>(p, x, transformed, b, y, epilogue);
 }
 
 }  // namespace
@@ -94,13 +95,15 @@ void register_winograd(py::module_& module) {
   module.def(
       "conv2d_winograd",
       [](const py::array& input, const WinogradWeightsObject& weight, const py::object& bias, py::array& output,
-         Quad padding) {
-        if (py::isinstance<py::array_t<float>>(input)) return run_winograd<float>(input, weight, bias, output, padding);
-        return run_winograd<double>(input, weight, bias, output, padding);
+         Quad padding, const py::object& residual, int activation) {
+        if (py::isinstance<py::array_t<float>>(input))
+          return run_winograd<float>(input, weight, bias, output, padding, residual, activation);
+        return run_winograd<double>(input, weight, bias, output, padding, residual, activation);
       },
       py::arg("input"), py::arg("weight"), py::arg("bias"), py::arg("output"), py::arg("padding"),
-      "Winograd conv2d (3x3, stride 1) into a preallocated output. Returns False when the values could "
-      "overflow or are not finite: the caller then runs direct convolution.");
+      py::arg("residual") = py::none(), py::arg("activation") = 0,
+      "Winograd conv2d (3x3, stride 1) into a preallocated output, with conv2d_direct's epilogue. Returns "
+      "False when the values could overflow or are not finite: the caller then runs direct convolution.");
 }
 
 }  // namespace fieldconv::bindings

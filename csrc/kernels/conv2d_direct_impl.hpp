@@ -21,6 +21,7 @@
 #include "kernels/kernel_support.hpp"
 #include "kernels/kernels.hpp"
 #include "parallel.hpp"
+#include "kernels/epilogue_impl.hpp"
 #include "kernels/conv2d_pointwise_impl.hpp"
 
 namespace fieldconv {
@@ -442,22 +443,34 @@ KernelStatus direct_blocked(const Conv2dJob<T>& job) noexcept {
     }
 
     // Transpose the [block][pixel][lane] accumulators into the NCHW output, 16 pixels at a
-    // time so the rows being read stay in L1 while every channel's run is written.
+    // time so the rows being read stay in L1 while every channel's run is written; then the
+    // epilogue, over each channel's rows of the tile (whole rows: the residual is read in
+    // runs the prefetchers follow).
     constexpr i64 run = 16;
+    const bool epilogue = epilogue_active(job.epilogue);
     for (i64 b = 0; b < block_count; ++b) {
       const i64 oc0 = (block0 + b) * block_width;
       const i64 lanes_used = min_i64(block_width, s.out_channels_per_group - oc0);
       const T* block_tile = tile + b * plan.tile_pixels * block_width;
-      T* out = job.output + (image * p.out_channels + group * s.out_channels_per_group + oc0) * out_plane +
-               oh0 * s.out_width + ow0;
+      const i64 out_offset =
+          (image * p.out_channels + group * s.out_channels_per_group + oc0) * out_plane + oh0 * s.out_width + ow0;
+      T* out = job.output + out_offset;
+      const T* residual = job.epilogue.residual != nullptr ? job.epilogue.residual + out_offset : nullptr;
       for (i64 r = 0; r < tile_rows; ++r)
         for (i64 c0 = 0; c0 < tile_cols; c0 += run) {
           const i64 count = min_i64(run, tile_cols - c0);
           const T* src = block_tile + (r * tile_cols + c0) * block_width;
-          T* dst = out + r * s.out_width + c0;
+          const i64 at = r * s.out_width + c0;
+          T* dst = out + at;
           for (i64 l = 0; l < lanes_used; ++l)
             for (i64 k = 0; k < count; ++k) dst[l * out_plane + k] = src[k * block_width + l];
         }
+      if (epilogue)
+        for (i64 l = 0; l < lanes_used; ++l)
+          for (i64 r = 0; r < tile_rows; ++r) {
+            const i64 at = l * out_plane + r * s.out_width;
+            epilogue_span(out + at, residual != nullptr ? residual + at : nullptr, tile_cols, job.epilogue.activation);
+          }
     }
   });
   return KernelStatus::ok;
@@ -588,7 +601,10 @@ KernelStatus depthwise(const Conv2dJob<T>& job) noexcept {
       }
     }
 
-    T* out = job.output + (image * p.out_channels + channel) * out_plane + oh0 * s.out_width + ow0;
+    const i64 out_offset = (image * p.out_channels + channel) * out_plane + oh0 * s.out_width + ow0;
+    T* out = job.output + out_offset;
+    const T* residual = job.epilogue.residual != nullptr ? job.epilogue.residual + out_offset : nullptr;
+    const bool epilogue = epilogue_active(job.epilogue);
     constexpr i64 max_vectors = 8;
     for (i64 r = 0; r < tile_rows; ++r) {
       T* out_row = out + r * s.out_width;
@@ -598,6 +614,10 @@ KernelStatus depthwise(const Conv2dJob<T>& job) noexcept {
         const i64 vectors = ceil_div(count, L);
         depthwise_row_kernel_for<T>(vectors)(strip_row + c, tap_offsets, taps, weights, bias, out_row + c,
                                              count - (vectors - 1) * L);
+        // over the segment just stored (in L1)
+        if (epilogue)
+          epilogue_span(out_row + c, residual != nullptr ? residual + r * s.out_width + c : nullptr, count,
+                        job.epilogue.activation);
       }
     }
   });

@@ -12,7 +12,8 @@
 // than pointwise_min_plane pixels waste lanes here and go to the blocked kernel. Weights come from
 // the direct kernel's packing ([channel][lane] per block of out-channels, zero past the last).
 // Sums run over channels in increasing order from the bias, as in the blocked kernel, so both
-// give the same bits.
+// give the same bits. The epilogue (residual, activation) runs on the last channel chunk's
+// registers before they are stored.
 
 #include <cstdint>
 #include <cstring>
@@ -37,10 +38,11 @@ constexpr i64 pointwise_min_plane = 256;
 
 // acc = (first ? bias or zero : y) + sum over `channels` of w[c][m] * x[c][pixel]; stores the
 // first `rows` rows and the first `pixels` pixels of each. x: channel stride x_stride; w:
-// channel stride w_stride; y: row stride y_stride.
+// channel stride w_stride; y: row stride y_stride. epilogue (the last channel chunk only, else
+// null): y = activation(acc + residual), residual at y's offsets (may be null).
 template <class T, int MR, int NV>
 void pointwise_microkernel(const T* x, i64 x_stride, const T* w, i64 w_stride, i64 channels, const T* bias, bool first,
-                           T* y, i64 y_stride, int rows, i64 pixels) {
+                           T* y, i64 y_stride, int rows, i64 pixels, const ConvEpilogue<T>* epilogue) {
   using S = Simd<T>;
   constexpr int L = S::lanes;
   typename S::vec acc[MR][NV];
@@ -64,6 +66,11 @@ void pointwise_microkernel(const T* x, i64 x_stride, const T* w, i64 w_stride, i
       for (int v = 0; v < NV; ++v) acc[m][v] = S::load(&tail[m][v * L]);
     }
   }
+  // The residual comes from memory, a plane apart per row: fetch it while the sums run.
+  if (epilogue != nullptr && epilogue->residual != nullptr)
+    for (int m = 0; m < rows; ++m)
+      for (i64 line = 0; line < NV * L * i64(sizeof(T)); line += 64)
+        __builtin_prefetch(reinterpret_cast<const char*>(epilogue->residual + m * y_stride) + line, 0, 3);
   for (i64 c = 0; c < channels; ++c) {
     typename S::vec xv[NV];
 #pragma GCC unroll 4
@@ -76,7 +83,16 @@ void pointwise_microkernel(const T* x, i64 x_stride, const T* w, i64 w_stride, i
       for (int v = 0; v < NV; ++v) acc[m][v] = S::fma(b, xv[v], acc[m][v]);
     }
   }
-  if (whole) {
+  if (whole && epilogue != nullptr) {
+    const T* residual = epilogue->residual;
+    for (int m = 0; m < rows; ++m)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        typename S::vec value = acc[m][v];
+        if (residual != nullptr) value = S::add(value, S::load(residual + m * y_stride + v * L));
+        S::store(y + m * y_stride + v * L, activate<S>(value, epilogue->activation));
+      }
+  } else if (whole) {
     for (int m = 0; m < rows; ++m)
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) S::store(y + m * y_stride + v * L, acc[m][v]);
@@ -84,6 +100,9 @@ void pointwise_microkernel(const T* x, i64 x_stride, const T* w, i64 w_stride, i
     for (int m = 0; m < rows; ++m) {
       for (int v = 0; v < NV; ++v) S::store(&tail[m][v * L], acc[m][v]);
       std::memcpy(static_cast<void*>(y + m * y_stride), tail[m], sizeof(T) * std::size_t(pixels));
+      if (epilogue != nullptr)
+        epilogue_span(y + m * y_stride, epilogue->residual != nullptr ? epilogue->residual + m * y_stride : nullptr,
+                      pixels, epilogue->activation);
     }
   }
 }
@@ -136,6 +155,7 @@ KernelStatus pointwise(const Conv2dJob<T>& job) noexcept {
     const i64 row_stride = plane;
     for (i64 c0 = 0; c0 < in_per_group; c0 += chunk) {
       const i64 channels = min_i64(chunk, in_per_group - c0);
+      const bool last_chunk = c0 + channels == in_per_group;
       for (i64 q = p0; q < p1; q += width) {
         const i64 pixels = min_i64(width, p1 - q);
         const T* xs = x + c0 * row_stride + q;
@@ -168,15 +188,19 @@ KernelStatus pointwise(const Conv2dJob<T>& job) noexcept {
           const T* b = bias != nullptr ? bias + r : nullptr;
           const int rows = int(min_i64(MR, r1 - r));
           T* out = y + r * plane + q;
+          const i64 out_offset = out - job.output;
+          ConvEpilogue<T> at_store = job.epilogue;
+          if (at_store.residual != nullptr) at_store.residual += out_offset;
+          const ConvEpilogue<T>* epilogue = last_chunk && epilogue_active(job.epilogue) ? &at_store : nullptr;
           if (vectors == 3)
             pointwise_microkernel<T, MR, NV>(panel, width, w, block_width, channels, b, c0 == 0, out, plane, rows,
-                                             pixels);
+                                             pixels, epilogue);
           else if (vectors == 2)
             pointwise_microkernel<T, MR, 2>(panel, width, w, block_width, channels, b, c0 == 0, out, plane, rows,
-                                            pixels);
+                                            pixels, epilogue);
           else
             pointwise_microkernel<T, MR, 1>(panel, width, w, block_width, channels, b, c0 == 0, out, plane, rows,
-                                            pixels);
+                                            pixels, epilogue);
         }
       }
     }

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "fieldconv/epilogue.hpp"
 #include "fieldconv/shapes.hpp"
 
 namespace fieldconv {
@@ -30,6 +31,7 @@ struct Conv2dJob {
   const T* bias;  // may be null
   T* output;
   int threads;
+  ConvEpilogue<T> epilogue = {};  // at the final store of each output value
 };
 
 enum class KernelStatus {
@@ -176,6 +178,10 @@ struct WinogradJob {
   // caller then recomputes with direct convolution (so NaN/Inf land exactly where direct puts them).
   T value_limit;
   int* out_of_range;
+  // At the final store, as Conv2dJob's. With a residual the kernel also sets *out_of_range when
+  // a stored value is beyond largest T / 2 (or not finite): direct convolution's sum could then
+  // overflow where this one does not.
+  ConvEpilogue<T> epilogue = {};
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -44,6 +44,9 @@ struct Simd<float> {
   static vec add(vec a, vec b) { return _mm512_add_ps(a, b); }
   static vec sub(vec a, vec b) { return _mm512_sub_ps(a, b); }
   static vec mul(vec a, vec b) { return _mm512_mul_ps(a, b); }
+  // v < lower ? lower : v and v > upper ? upper : v (NaN and -0.0 in v kept, as simd_ymm.hpp)
+  static vec at_least(vec v, vec lower) { return _mm512_max_ps(lower, v); }
+  static vec at_most(vec v, vec upper) { return _mm512_min_ps(upper, v); }
   // Low / high 8 floats (Float8 rows), and the vector made of two of them (AVX-512F only,
   // through the 64-bit-lane forms): Winograd's transposed float paths use two Float8 rows.
   static Float8::vec low_half(vec v) { return _mm512_castps512_ps256(v); }
@@ -70,6 +73,8 @@ struct Simd<double> {
   static vec add(vec a, vec b) { return _mm512_add_pd(a, b); }
   static vec sub(vec a, vec b) { return _mm512_sub_pd(a, b); }
   static vec mul(vec a, vec b) { return _mm512_mul_pd(a, b); }
+  static vec at_least(vec v, vec lower) { return _mm512_max_pd(lower, v); }
+  static vec at_most(vec v, vec upper) { return _mm512_min_pd(upper, v); }
 };
 
 // Winograd: float tiles are gathered and stored through Float8 rows transposed in registers,

@@ -4,7 +4,8 @@
 // Every family's simd_<isa>.hpp defines the same names, and only those headers (with
 // simd_ymm.hpp, the 256-bit code the x86 families share) hold intrinsics or ISA-specific code;
 // the *_impl.hpp kernels choose their paths with `if constexpr` on the traits:
-//   Simd<T>                    vector of T: load/store/broadcast, fma, mul_add, add/sub/mul;
+//   Simd<T>                    vector of T: load/store/broadcast, fma, mul_add, add/sub/mul,
+//                              at_least/at_most (the clamps of ReLU: NaN and -0.0 kept);
 //                              stream: a store that bypasses the cache (vector-aligned address)
 //   stream_fence()             orders a thread's streaming stores before it reports its work done
 //   LineSimd<T>                the vectors correlate1d filters lines with (Simd<T>, or narrower)
@@ -14,7 +15,8 @@
 //   direct_macs_per_ns         float32 multiply-adds per ns of one thread's direct conv (work estimates)
 //   PoolVec<T>                 pooling vectors: NaN-propagating max, divide, deinterleave, indices
 //   RangeCheck<T>              "every vector seen has |v| <= limit" (Winograd's overflow check)
-//   Float8                     a row of 8 floats: load, masked load, 8 x 8 transpose, partial store
+//   Float8                     a row of 8 floats: load, masked load, 8 x 8 transpose, partial store,
+//                              add and the clamps (conv epilogues on transposed rows)
 //   has_transpose8             Winograd gathers/stores float tiles through Float8 transposes; with
 //                              16-float vectors, also Simd<float>::low_half/high_half/join_halves
 //   winograd_wide_gemm         Winograd's GEMM runs gemm_microkernel_wide (one vector per panel)
@@ -86,6 +88,17 @@ struct Simd {
     for (int i = 0; i < lanes; ++i) r.v[i] = a.v[i] * b.v[i];
     return r;
   }
+  // v < lower ? lower : v and v > upper ? upper : v: NaN and -0.0 in v are kept.
+  static vec at_least(const vec& v, const vec& lower) {
+    vec r;
+    for (int i = 0; i < lanes; ++i) r.v[i] = v.v[i] < lower.v[i] ? lower.v[i] : v.v[i];
+    return r;
+  }
+  static vec at_most(const vec& v, const vec& upper) {
+    vec r;
+    for (int i = 0; i < lanes; ++i) r.v[i] = v.v[i] > upper.v[i] ? upper.v[i] : v.v[i];
+    return r;
+  }
 };
 
 // Streams are plain stores here: nothing to order.
@@ -120,7 +133,11 @@ struct Float8 {
     int flags[8];
   };
   static vec zero() { return Simd<float>::zero(); }
+  static vec set1(float v) { return Simd<float>::set1(v); }
   static vec load(const float* p) { return Simd<float>::load(p); }
+  static vec add(const vec& a, const vec& b) { return Simd<float>::add(a, b); }
+  static vec at_least(const vec& v, const vec& lower) { return Simd<float>::at_least(v, lower); }
+  static vec at_most(const vec& v, const vec& upper) { return Simd<float>::at_most(v, upper); }
   // flags: 8 ints, -1 for a lane to load and 0 for a lane to leave zero.
   static mask load_mask(const int* flags) {
     mask m;

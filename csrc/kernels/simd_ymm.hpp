@@ -47,6 +47,10 @@ struct SimdYmm<float> {
   static vec add(vec a, vec b) { return _mm256_add_ps(a, b); }
   static vec sub(vec a, vec b) { return _mm256_sub_ps(a, b); }
   static vec mul(vec a, vec b) { return _mm256_mul_ps(a, b); }
+  // v < lower ? lower : v and v > upper ? upper : v, lane by lane: NaN and -0.0 in v are kept
+  // (maxps/minps return their second operand when the comparison is false).
+  static vec at_least(vec v, vec lower) { return _mm256_max_ps(lower, v); }
+  static vec at_most(vec v, vec upper) { return _mm256_min_ps(upper, v); }
 };
 
 template <>
@@ -65,6 +69,8 @@ struct SimdYmm<double> {
   static vec add(vec a, vec b) { return _mm256_add_pd(a, b); }
   static vec sub(vec a, vec b) { return _mm256_sub_pd(a, b); }
   static vec mul(vec a, vec b) { return _mm256_mul_pd(a, b); }
+  static vec at_least(vec v, vec lower) { return _mm256_max_pd(lower, v); }
+  static vec at_most(vec v, vec upper) { return _mm256_min_pd(upper, v); }
 };
 
 // One row of 8 floats. The Winograd kernels gather float tiles as rows of 8 columns of 8
@@ -77,7 +83,11 @@ struct Float8 {
   using vec = __m256;
   using mask = __m256i;
   __attribute__((always_inline)) static vec zero() { return _mm256_setzero_ps(); }
+  __attribute__((always_inline)) static vec set1(float v) { return _mm256_set1_ps(v); }
   __attribute__((always_inline)) static vec load(const float* p) { return _mm256_loadu_ps(p); }
+  __attribute__((always_inline)) static vec add(vec a, vec b) { return _mm256_add_ps(a, b); }
+  __attribute__((always_inline)) static vec at_least(vec v, vec lower) { return _mm256_max_ps(lower, v); }
+  __attribute__((always_inline)) static vec at_most(vec v, vec upper) { return _mm256_min_ps(upper, v); }
   // flags: 8 ints, 32-byte aligned, -1 for a lane to load and 0 for a lane to leave zero.
   __attribute__((always_inline)) static mask load_mask(const int* flags) {
     return _mm256_load_si256(reinterpret_cast<const __m256i*>(flags));

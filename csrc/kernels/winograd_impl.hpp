@@ -12,7 +12,8 @@
 //      out-channels (broadcast one V value, FMA with two U vectors: 12 FMAs per 2 loads + 6
 //      broadcasts), as the direct kernel and BLIS-style GEMMs do;
 //   3. output transform Y = A^T M A (+ bias) on vectors of out-channels, written into NCHW (float
-//      with has_transpose8: transposed in registers, stored a row of the tile at a time).
+//      with has_transpose8: transposed in registers, stored a row of the tile at a time), with
+//      the epilogue (residual, activation) on the stored rows' registers.
 // The scratch of an item is bounded (a block of at most max_block_tiles tiles, V and M budgets
 // below), never a transformed copy of the whole input. Each output value is computed by the
 // same sequence of operations whatever the partition, so results do not depend on the thread
@@ -20,11 +21,13 @@
 
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 
 #include "kernels/kernel_support.hpp"
 #include "kernels/kernels.hpp"
 #include "kernels/winograd_transforms.hpp"
+#include "kernels/epilogue_impl.hpp"
 #include "parallel.hpp"
 
 namespace fieldconv {
@@ -328,6 +331,9 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
 
   const i64 in_plane = p.in_height * p.in_width;
   const i64 out_plane = s.out_height * s.out_width;
+  const T* const residual = job.epilogue.residual;
+  const Activation activation = job.epilogue.activation;
+  const bool epilogue = epilogue_active(job.epilogue);
 
   parallel_for(item_count, threads, [&](i64 item, int thread) {
     if (__atomic_load_n(job.out_of_range, __ATOMIC_RELAXED)) return;
@@ -345,6 +351,11 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
     const i64 tile_count = min_i64(block_tiles, tile_total - tile0);
     const i64 panel0 = split * panels_per_split;
     const i64 panel_end = min_i64(panels, panel0 + panels_per_split);
+
+    // With a residual, every stored value must stay within largest T / 2 (see WinogradJob).
+    const T stored_limit = std::numeric_limits<T>::max() / 2;
+    RangeCheck<T> stored_range(stored_limit);
+    bool stored_in_range = true;
 
     // 1. Input transform.
     RangeCheck<T> range(job.value_limit);
@@ -535,7 +546,7 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
           }
         }
       }
-      // 3. Output transform, vectors of out-channels.
+      // 3. Output transform, vectors of out-channels, and the epilogue.
       const i64 oc_begin = chunk0 * panel_width;
       const i64 oc_end = min_i64(out_channels, chunk_end * panel_width);
       for (i64 oc = oc_begin; oc < chunk_end * panel_width; ++oc)  // zero past the group's channels
@@ -545,6 +556,10 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
         const i64 image = (tile0 + t) / tiles_per_image, tile = (tile0 + t) % tiles_per_image;
         const i64 out_row0 = (tile / tiles_w) * M, out_col0 = (tile % tiles_w) * M;
         const i64 rows_used = min_i64(M, s.out_height - out_row0), cols_used = min_i64(M, s.out_width - out_col0);
+        // the residual's columns of this tile (Float8 rows): nothing past the output's row is read
+        alignas(32) int column_flags[8];
+        for (int j = 0; j < 8; ++j) column_flags[j] = j < cols_used ? -1 : 0;
+        const Float8::mask tile_columns = Float8::load_mask(column_flags);
         for (i64 oc = oc_begin; oc < oc_end; oc += L) {
           vec tmp[M * alpha], y[M * M];
           const T* src = m_buffer + t * m_stride + (oc - oc_begin);
@@ -561,8 +576,10 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
           for (int i = 0; i < M; ++i) Transform1d<T, M>::output(tmp + i * alpha, 1, y + i * M, 1);
           const i64 lanes_used = min_i64(L, oc_end - oc);
           const vec bias = S::load(bias_chunk + (oc - oc_begin));
-          T* out0 = job.output + (image * p.out_channels + group * out_channels + oc) * out_plane +
-                    out_row0 * s.out_width + out_col0;
+          const i64 out_offset =
+              (image * p.out_channels + group * out_channels + oc) * out_plane + out_row0 * s.out_width + out_col0;
+          T* out0 = job.output + out_offset;
+          const T* residual0 = residual != nullptr ? residual + out_offset : nullptr;
           if constexpr (transposed_float && L == 8) {
             if (lanes_used == L) {
               // Row i of the tile for 8 channels: transpose (j, channel) -> (channel, j).
@@ -571,6 +588,16 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
 #pragma GCC unroll 8
                 for (int j = 0; j < 8; ++j) r[j] = j < M ? S::add(y[i * M + j], bias) : Float8::zero();
                 Float8::transpose(r);
+                if (epilogue) {
+                  for (int l = 0; l < 8; ++l) {
+                    if (residual0 != nullptr) {
+                      r[l] = Float8::add(
+                          r[l], Float8::masked_load(residual0 + l * out_plane + i * s.out_width, tile_columns));
+                      stored_range.add(r[l]);
+                    }
+                    r[l] = activate<Float8>(r[l], activation);
+                  }
+                }
 #pragma GCC unroll 8
                 for (int l = 0; l < 8; ++l)
                   Float8::store_first(out0 + l * out_plane + i * s.out_width, r[l], cols_used);
@@ -596,6 +623,18 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
                 Float8::transpose(low);
                 Float8::transpose(high);
                 float* dst = out0 + i * row_step;
+                if (epilogue) {
+                  for (int l = 0; l < 8; ++l) {
+                    if (residual0 != nullptr) {
+                      const float* res = residual0 + i * row_step;
+                      low[l] = Float8::add(low[l], Float8::masked_load(res + l * channel_step, tile_columns));
+                      high[l] = Float8::add(high[l], Float8::masked_load(res + (l + 8) * channel_step, tile_columns));
+                      stored_range.add(S::join_halves(low[l], high[l]));
+                    }
+                    low[l] = activate<Float8>(low[l], activation);
+                    high[l] = activate<Float8>(high[l], activation);
+                  }
+                }
 #pragma GCC unroll 8
                 for (int l = 0; l < 8; ++l) {
                   Float8::store_first(dst + l * channel_step, low[l], cols_used);
@@ -612,9 +651,24 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
             for (i64 i = 0; i < rows_used; ++i)
               for (i64 j = 0; j < cols_used; ++j) out[i * s.out_width + j] = patch[(i * M + j) * L + l];
           }
+          if (epilogue)
+            for (i64 l = 0; l < lanes_used; ++l)
+              for (i64 i = 0; i < rows_used; ++i) {
+                const i64 at = l * out_plane + i * s.out_width;
+                T* out = out0 + at;
+                for (i64 j = 0; j < cols_used; ++j) {
+                  T value = out[j];
+                  if (residual0 != nullptr) {
+                    value = value + residual0[at + j];
+                    if (!(value <= stored_limit && value >= -stored_limit)) stored_in_range = false;
+                  }
+                  out[j] = activate_value(value, activation);
+                }
+              }
         }
       }
     }
+    if (!stored_in_range || !stored_range.passed()) __atomic_store_n(job.out_of_range, 1, __ATOMIC_RELAXED);
   });
   cached_workspace.trim();
   return KernelStatus::ok;

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -32,20 +32,29 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, a
     return run_conv2d(call, lambda: _core.PackedConv2dWeights(call.weight, call.groups), winograd)
 
 
-def run_conv2d(call: _conv2d_args.Conv2dCall, packed, winograd=None) -> np.ndarray:
+def run_conv2d(
+    call: _conv2d_args.Conv2dCall, packed, winograd=None, residual: Optional[np.ndarray] = None, activation: int = 0
+) -> np.ndarray:
     """Runs a checked call (shared by conv2d and Conv2d).
 
     packed: direct-packed weights, or a callable returning them (only called when needed).
     winograd: transformed weights (_core.WinogradConv2dWeights) or None. The Winograd kernel
     declines (returns False) when values are non-finite or could overflow; direct convolution
     then computes the result, so NaN/Inf land exactly where direct puts them.
+    residual, activation: the kernels' epilogue, y = activation(conv + bias + residual) as each
+    value is stored (residual: None or a C-contiguous array of the output's dtype and 4-d shape,
+    not sharing its memory; activation: 0 none, 1 relu, 2 relu6). Same bits as the separate passes.
     """
     y = call.allocate_output()
-    if winograd is not None and _core.conv2d_winograd(call.x, winograd, call.bias, y, call.padding):
+    if winograd is not None and _core.conv2d_winograd(
+        call.x, winograd, call.bias, y, call.padding, residual=residual, activation=activation
+    ):
         return call.finish(y)
     if callable(packed):
         packed = packed()
-    _core.conv2d_direct(call.x, packed, call.bias, y, call.stride, call.dilation, call.padding)
+    _core.conv2d_direct(
+        call.x, packed, call.bias, y, call.stride, call.dilation, call.padding, residual=residual, activation=activation
+    )
     return call.finish(y)
 
 

@@ -304,6 +304,45 @@ class Graph:
                 and node.name != output
             ):
                 self._fused_activation[node.name] = code
+        self._plan_conv_epilogues(readers)
+
+    def _plan_conv_epilogues(self, readers: Dict[str, int]) -> None:
+        """Which joins and activations run in a convolution's epilogue (Conv2d._forward), as each
+        value is stored, instead of as passes over memory:
+        - a residual Add of two values whose later one is a Conv2d node read by nothing else: that
+          convolution adds the other value (and applies the ReLU/ReLU6 fused with the Add);
+        - an activation whose input is a Conv2d node read by nothing else.
+        _conv_epilogue: conv node -> (residual node or None, activation code, absorbed nodes);
+        _absorbed: absorbed node -> the node whose value it takes (when the fusion ran)."""
+        self._conv_epilogue: Dict[str, Tuple[Optional[str], int, Tuple[str, ...]]] = {}
+        self._absorbed: Dict[str, str] = {}
+        position = {node.name: index for index, node in enumerate(self._nodes)}
+        position[INPUT] = -1
+
+        def fusable_conv(name: str) -> bool:
+            return (
+                name != INPUT
+                and type(self._by_name[name].layer) is Conv2d
+                and readers.get(name) == 1
+                and name != self.output
+                and name not in self._conv_epilogue
+            )
+
+        for index, node in enumerate(self._nodes):
+            if type(node.layer) is Add and len(node.inputs) == 2 and node.inputs[0] != node.inputs[1]:
+                later, earlier = sorted(node.inputs, key=position.__getitem__, reverse=True)
+                if not fusable_conv(later):
+                    continue
+                absorbed = (node.name,)
+                code = self._fused_activation.get(node.name, 0)
+                if code:
+                    absorbed += (self._nodes[index + 1].name,)
+                    self._absorbed[self._nodes[index + 1].name] = node.name
+                self._conv_epilogue[later] = (earlier, code, absorbed)
+                self._absorbed[node.name] = later
+            elif type(node.layer) in ACTIVATION_CODES and fusable_conv(node.inputs[0]):
+                self._conv_epilogue[node.inputs[0]] = (None, ACTIVATION_CODES[type(node.layer)], (node.name,))
+                self._absorbed[node.name] = node.inputs[0]
 
     # ---- structure
     @property
@@ -383,11 +422,21 @@ class Graph:
             self.output_shape(np.shape(x))  # shapes disagreeing at a join: raise before computing
         values = {INPUT: x}
         activated = set()  # Add nodes whose following activation already ran with them
+        fused = set()  # nodes an epilogue computed: their value is that of _absorbed[node]
         for index, node in enumerate(self._nodes):
             sources = [values[s] for s in node.inputs]
             try:
-                result = None if cropping else self._in_place(index, node, sources, values, activated)
-                values[node.name] = node.layer(*sources) if result is None else result
+                if node.name in fused:
+                    values[node.name] = values[self._absorbed[node.name]]
+                elif not cropping and node.name in self._conv_epilogue:
+                    residual_name, code, absorbed = self._conv_epilogue[node.name]
+                    residual = None if residual_name is None else values[residual_name]
+                    values[node.name], done = node.layer._forward(sources[0], residual, code)
+                    if done:
+                        fused.update(absorbed)
+                else:
+                    result = None if cropping else self._in_place(index, node, sources, values, activated)
+                    values[node.name] = node.layer(*sources) if result is None else result
             except (ValueError, TypeError) as error:
                 raise type(error)(f"node {node.name!r} ({node.layer!r}): {error}") from error
             for source in node.inputs:

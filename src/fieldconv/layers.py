@@ -130,7 +130,30 @@ class Conv2d:
         return transformed if transformed.usable else None  # NaN/Inf/huge weights: direct
 
     def __call__(self, x):
+        return self._forward(x)[0]
+
+    def _forward(self, x, residual=None, activation: int = 0):
+        """(y, fused): y = self(x), with activation(y + residual) applied in the kernels'
+        epilogue (the same bits as the separate passes; Graph and Sequential fuse the ReLU or
+        residual Add after a convolution this way). activation: 0 none, 1 relu, 2 relu6. fused
+        is False, and y the plain convolution, when residual (if given) is not a C-contiguous
+        array of y's dtype and shape: the caller then runs the Add and activation itself."""
         call = _conv2d_args.conv2d_call(x, self.weight, self.bias, self._geometry)
+        if residual is not None:
+            expected = call.output_shape[1:] if call.unbatched else call.output_shape
+            if not (
+                isinstance(residual, np.ndarray)
+                and residual.dtype == call.dtype
+                and residual.shape == expected
+                and residual.flags.c_contiguous
+            ):
+                residual, activation = None, 0
+                fused = False
+            else:
+                residual = residual.reshape(call.output_shape)
+                fused = True
+        else:
+            fused = True
         key = (call.x.shape, call.dtype, _core.get_isa())
         tile = self._plans.get(key)
         if tile is None:  # the plan depends on shape, dtype and kernel family only: cache it
@@ -140,7 +163,8 @@ class Conv2d:
             if len(self._plans) < 64:
                 self._plans[key] = tile
         winograd = self._winograd_weights(call.dtype, tile) if tile else None
-        return run_conv2d(call, self._packed_weights(call.dtype), winograd)
+        y = run_conv2d(call, self._packed_weights(call.dtype), winograd, residual, activation)
+        return y, fused
 
     def algorithm_for(self, input_shape, dtype=None) -> str:
         """The algorithm a call on an input of this shape ((N, C, H, W) or (C, H, W)) and dtype
@@ -342,13 +366,23 @@ class Sequential:
         return total
 
     def __call__(self, x):
+        fused_next = False
         for index, layer in enumerate(self._layers):
+            if fused_next:  # applied by the convolution before it
+                fused_next = False
+                continue
             # A ReLU after a layer whose output is a new array of its own runs in place on it:
             # one threaded pass, no new array (the same comparisons as the layer).
             if index > 0 and activation_in_place(layer, self._layers[index - 1], x):
                 continue
             try:
-                x = layer(x)
+                # A ReLU after a convolution runs in its epilogue, as each value is stored.
+                following = self._layers[index + 1] if index + 1 < len(self._layers) else None
+                code = fused_activation_code(layer, following)
+                if code:
+                    x, fused_next = layer._forward(x, None, code)
+                else:
+                    x = layer(x)
             except (ValueError, TypeError) as error:
                 _reraise_naming(error, f"layer {index}", layer)
         return x
@@ -1167,6 +1201,14 @@ def owned_float_array(array) -> bool:
         and array.flags.writeable
         and array.dtype in (np.float32, np.float64)
     )
+
+
+def fused_activation_code(layer, following) -> int:
+    """The activation code (1 relu, 2 relu6) when `following` is an activation a Conv2d `layer`
+    can apply in its epilogue, else 0."""
+    if type(layer) is not Conv2d:
+        return 0
+    return ACTIVATION_CODES.get(type(following), 0)
 
 
 def activation_in_place(layer, previous, x) -> bool:

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 
+#include "fieldconv/epilogue.hpp"
 #include "fieldconv/shapes.hpp"
 #include "fieldconv/tensor.hpp"
 
@@ -39,16 +40,18 @@ class PackedConv2dWeights {
 };
 
 // y = conv2d(x, w) + b. x: (batch, in_channels, in_height, in_width), y: (batch, out_channels,
-// out_height, out_width), both C-contiguous; bias may be null. Checks params (throwing
-// std::invalid_argument) and that the packing matches them. The output must not overlap the
-// input or the bias (std::invalid_argument: no in-place computation). Uses at most
-// get_num_threads() threads (fewer for small calls; see runtime.hpp).
+// out_height, out_width), both C-contiguous; bias may be null. epilogue: a residual added and an
+// activation applied as each value is stored (epilogue.hpp; the default: none). Checks params
+// (throwing std::invalid_argument) and that the packing matches them. The output must not
+// overlap the input, the bias or the residual (std::invalid_argument: no in-place computation).
+// Uses at most get_num_threads() threads (fewer for small calls; see runtime.hpp).
 template <class T>
 void conv2d_direct(const Conv2dParams& params, const T* input, const PackedConv2dWeights<T>& weight, const T* bias,
-                   T* output);
+                   T* output, const ConvEpilogue<T>& epilogue = {});
 
 // Same, packing the weights (out_channels, in_channels / groups, kh, kw) on the way.
 template <class T>
-void conv2d_direct(const Conv2dParams& params, const T* input, const T* weight, const T* bias, T* output);
+void conv2d_direct(const Conv2dParams& params, const T* input, const T* weight, const T* bias, T* output,
+                   const ConvEpilogue<T>& epilogue = {});
 
 }  // namespace fieldconv

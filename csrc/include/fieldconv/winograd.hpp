@@ -66,13 +66,17 @@ class WinogradWeights {
 // products could overflow T (|transformed x| * |U| * channels near the largest T), or a bias
 // beyond a quarter of the largest T. The caller then uses conv2d_direct. Workspace per thread:
 // see README ("Winograd"): V up to 4 MiB, M up to 384 KiB (AVX-512 kernels: 1.5 MiB), 2 KiB more.
+// With an epilogue that has a residual it also declines when a stored value (sum plus residual)
+// is beyond half the largest T or not finite; the residual is only read, so the direct call
+// after a decline sees it unchanged.
 template <class T>
 bool conv2d_winograd(const Conv2dParams& params, const T* input, const WinogradWeights<T>& weight, const T* bias,
-                     T* output);
+                     T* output, const ConvEpilogue<T>& epilogue = {});
 
 // Convenience: transforms the weights for tile m, and falls back to conv2d_direct whenever the
 // Winograd path declines. Always computes the output.
 template <class T>
-void conv2d_winograd(const Conv2dParams& params, const T* input, const T* weight, const T* bias, T* output, int tile);
+void conv2d_winograd(const Conv2dParams& params, const T* input, const T* weight, const T* bias, T* output, int tile,
+                     const ConvEpilogue<T>& epilogue = {});
 
 }  // namespace fieldconv
