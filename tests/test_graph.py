@@ -191,6 +191,14 @@ def test_flatten_and_linear_match_reference(dtype):
     scale = linear_reference(np.abs(flat), np.abs(weight), np.abs(bias))
     # K = 30 products summed: K u
     assert relative_error(y, linear_reference(flat, weight, bias), scale) <= 30 * ROUNDING[dtype]
+    # a 1-d input, leading axes, and more rows than the conv path takes (NumPy's matmul)
+    for rows in (rng.standard_normal(30), rng.standard_normal((2, 5, 30)), rng.standard_normal((70, 30))):
+        rows = rows.astype(dtype)
+        expected = linear_reference(rows.reshape(-1, 30), weight, bias).reshape(rows.shape[:-1] + (7,))
+        scale = linear_reference(np.abs(rows.reshape(-1, 30)), np.abs(weight), np.abs(bias)).reshape(expected.shape)
+        got = layer(rows)
+        assert got.shape == expected.shape and got.dtype == dtype
+        assert relative_error(got, expected, scale) <= 30 * ROUNDING[dtype]
     assert layer.parameter_count == 217 and layer.macs((4, 30)) == 4 * 30 * 7
     with pytest.raises(ValueError, match=r"Linear\(30, 7\) needs input_shape \(\.\.\., 30\)"):
         layer.output_shape((4, 31))
