@@ -100,6 +100,10 @@ def prepare_onnxruntime_network(workload, arrays, threads):
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    # Without this its threads keep spinning after each run and take the cores from whichever
+    # implementation is timed next (fieldconv's MobileNet v2 N=8 ran 1.5x slower right after
+    # onnxruntime); onnxruntime itself measured no slower without spinning.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = onnxruntime.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
     feed = {"x": arrays["x"]}
     return lambda: session.run(None, feed)
