@@ -594,6 +594,28 @@ def test_pointwise_edges(isa, rng, dtype, n, c_in, h, w, c_out, groups):
     check_conv2d(x, weight, None, groups=groups, algorithm="direct")
 
 
+# The row kernel (at most 4 input channels, groups 1, no dilation, output rows at least a vector
+# wide): stride phases, partial last vectors, row and column tiles, out-channels off the grid of
+# 4; narrower rows (float32 with 16 lanes) go to the blocked kernel.
+@pytest.mark.parametrize("dtype", FLOAT_TYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize(
+    "n, c_in, h, w, c_out, kernel, args",
+    [
+        (1, 3, 45, 47, 64, 7, {"stride": 2, "padding": 3}),  # an RGB stem, odd sizes
+        (2, 1, 20, 33, 5, 3, {"padding": 1}),
+        (1, 4, 12, 100, 9, (2, 5), {"stride": (1, 3), "padding": (0, 1, 2, 0)}),
+        (1, 2, 300, 17, 3, 3, {}),  # many row tiles; 15 columns
+        (1, 3, 3, 2100, 6, (1, 3), {"padding": (0, 1)}),  # 3 column tiles of 700
+        (1, 3, 9, 40, 7, 4, {"stride": 3}),
+        (2, 2, 6, 35, 4, 1, {"stride": 2}),  # 1x1 with stride: not the pointwise kernel
+    ],
+)
+def test_row_kernel_edges(isa, rng, dtype, n, c_in, h, w, c_out, kernel, args):
+    x, weight, bias = random_case(rng, dtype, n, c_in, h, w, c_out, kernel)
+    check_conv2d(x, weight, bias, algorithm="direct", **args)
+    check_conv2d(x, weight, None, algorithm="direct", **args)
+
+
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_pointwise_results_do_not_depend_on_threads(rng, threads):
     x, weight, bias = random_case(rng, np.float32, 2, 100, 20, 20, 72, 1)

@@ -625,10 +625,18 @@ KernelStatus depthwise(const Conv2dJob<T>& job) noexcept {
 }
 
 }  // namespace
+}  // namespace FIELDCONV_KERNEL_FAMILY
+}  // namespace fieldconv
+
+#include "kernels/conv2d_rows_impl.hpp"
+
+namespace fieldconv {
+namespace FIELDCONV_KERNEL_FAMILY {
 
 template <class T>
 KernelStatus conv2d_direct_blocked(const Conv2dJob<T>& job) noexcept {
   if (pointwise_applies(job)) return pointwise(job);
+  if (rows_applies(job)) return rows(job);
   return direct_blocked(job);
 }
 template <class T>
