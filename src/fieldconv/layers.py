@@ -968,8 +968,11 @@ class Flatten:
 
 
 # Rows up to which Linear multiplies with the conv kernels rather than BLAS (1280 -> 1000,
-# measured: about even with OpenBLAS up to 64 rows, half its speed from 128).
+# measured: about even with OpenBLAS up to 64 rows, half its speed from 128), for weights up to
+# _LINEAR_CONV_WEIGHT_BYTES (the conv kernels keep a packed copy of them: a classifier's 5-8 MB,
+# not VGG's 400 MB).
 _LINEAR_CONV_ROWS = 64
+_LINEAR_CONV_WEIGHT_BYTES = 32 << 20
 
 
 class Linear:
@@ -994,10 +997,10 @@ class Linear:
         # convolution on fieldconv's threads: a BLAS matmul would wake the BLAS library's own
         # threads, which keep spinning for a while after the call and take a core from the
         # convolutions that follow (a MobileNet v2 forward pass ran up to 20 % slower after its
-        # classifier's matmul). Longer products go to BLAS, twice as fast there.
+        # classifier's matmul). Longer products go to BLAS, twice as fast there. The Conv2d (and
+        # its packed weights) is made at the first such call.
         self._conv = None
-        if self.in_features > 0 and self.out_features > 0:
-            self._conv = Conv2d(self.weight[:, :, np.newaxis, np.newaxis], self.bias, algorithm="direct")
+        self._conv_applies = 0 < self.weight.size and self.weight.nbytes <= _LINEAR_CONV_WEIGHT_BYTES
 
     @property
     def parameter_count(self) -> int:
@@ -1028,11 +1031,13 @@ class Linear:
         self.output_shape(array.shape)
         dtype = np.result_type(array, self.weight)
         rows = array.reshape(-1, self.in_features).astype(dtype, copy=False)
-        if self._conv is None or not 0 < rows.shape[0] <= _LINEAR_CONV_ROWS:
+        if not (self._conv_applies and 0 < rows.shape[0] <= _LINEAR_CONV_ROWS):
             y = np.matmul(rows, self.weight.T.astype(dtype, copy=False))
             if self.bias is not None:
                 y += self.bias.astype(dtype, copy=False)
         else:
+            if self._conv is None:  # (two threads may both make one: either serves)
+                self._conv = Conv2d(self.weight[:, :, np.newaxis, np.newaxis], self.bias, algorithm="direct")
             # the rows as the pixels of one image: (1, in_features, rows, 1) -> (1, out_features, rows, 1)
             pixels = np.ascontiguousarray(rows.T)[np.newaxis, :, :, np.newaxis]
             y = np.ascontiguousarray(self._conv(pixels)[0, :, :, 0].T)
