@@ -43,6 +43,17 @@ fork_child_starts_threads = pytest.mark.skipif(
 )
 
 
+if os.environ.get("FIELDCONV_SANITIZER") == "tsan":
+    # torch, a reference here, runs its own OpenMP threads through libgomp, which ThreadSanitizer
+    # cannot see synchronise (reports of races inside libtorch): one thread for it.
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+
+
 def isa_supported(name: str) -> bool:
     previous = _core.get_isa()
     try:
