@@ -594,9 +594,10 @@ def test_pointwise_edges(isa, rng, dtype, n, c_in, h, w, c_out, groups):
     check_conv2d(x, weight, None, groups=groups, algorithm="direct")
 
 
-# The row kernel (at most 4 input channels, groups 1, no dilation, output rows at least a vector
-# wide): stride phases, partial last vectors, row and column tiles, out-channels off the grid of
-# 4; narrower rows (float32 with 16 lanes) go to the blocked kernel.
+# The row kernel (AVX-512 family; at most 4 input channels, groups 1, no dilation, output rows at
+# least a vector wide): stride phases, partial last vectors, row and column tiles, out-channels
+# off the grid of 4. Narrower rows (float32's 16 lanes), and every case in the other families,
+# go to the blocked kernel.
 @pytest.mark.parametrize("dtype", FLOAT_TYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize(
     "n, c_in, h, w, c_out, kernel, args",

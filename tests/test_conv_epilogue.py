@@ -24,8 +24,8 @@ DTYPES = (np.float32, np.float64)
 BOUND = {("direct", np.float32): 1e-5, ("direct", np.float64): 1e-13, ("winograd", np.float32): 5e-3}
 BOUND[("winograd", np.float64)] = 1e-11
 
-# (batch, in, size, out, kernel, stride, padding, groups): blocked 3x3 and 7x7/2, the row kernel
-# (7x7/2 on 3 channels, rows of 23 outputs; the 11 of the first only in float64), pointwise with a
+# (batch, in, size, out, kernel, stride, padding, groups): blocked 3x3, 7x7/2 on 3 channels (the
+# AVX-512 family's row kernel for rows of 23 outputs, and for rows of 11 in float64), pointwise with a
 # ragged last pixel run and several channel chunks, a 1x1 stride 2 downsample, depthwise with a
 # multiplier, a map too small for the pointwise kernel.
 GEOMETRIES = [

@@ -636,7 +636,9 @@ namespace FIELDCONV_KERNEL_FAMILY {
 template <class T>
 KernelStatus conv2d_direct_blocked(const Conv2dJob<T>& job) noexcept {
   if (pointwise_applies(job)) return pointwise(job);
-  if (rows_applies(job)) return rows(job);
+  if constexpr (rows_kernel_enabled) {
+    if (rows_applies(job)) return rows(job);
+  }
   return direct_blocked(job);
 }
 template <class T>
