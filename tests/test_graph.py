@@ -206,6 +206,24 @@ def test_flatten_and_linear_match_reference(dtype):
     assert layer.receptive_field_for((4, 30)) == ReceptiveField.identity()
 
 
+def test_linear_conv_and_blas_paths_agree(monkeypatch):
+    # up to 64 rows and 32 MB of weights Linear runs on the conv kernels (made at the first such
+    # call), else NumPy's matmul: the same values within float64 rounding
+    rng = np.random.default_rng(1606)
+    weight, bias = rng.standard_normal((9, 40)), rng.standard_normal(9)
+    x = rng.standard_normal((6, 40))
+    layer = Linear(weight, bias)
+    assert layer._conv is None
+    by_conv = layer(x)
+    assert layer._conv is not None
+    monkeypatch.setattr(fieldconv.layers, "_LINEAR_CONV_WEIGHT_BYTES", 0)
+    large = Linear(weight, bias)
+    by_blas = large(x)
+    assert large._conv is None
+    scale = linear_reference(np.abs(x), np.abs(weight), np.abs(bias))
+    assert relative_error(by_conv, by_blas, scale) <= 40 * ROUNDING[np.float64]
+
+
 # --------------------------------------------------------------------------------------------
 # joins
 
