@@ -582,7 +582,7 @@ def test_layer_bias_is_cast_per_call_as_the_function_does():
     [
         (1, 16, 16, 16, 8, 1),  # 256 pixels: whole runs only
         (1, 7, 17, 19, 5, 1),  # 323 pixels: a tail, out-channels off the grid
-        (2, 200, 16, 17, 70, 1),  # several channel chunks, 70 = 64 + 6 rows
+        (2, 600, 16, 17, 70, 1),  # several channel chunks (48 KiB X panels), 70 = 64 + 6 rows
         (1, 12, 20, 13, 9, 3),  # groups
         (1, 3, 1, 300, 130, 1),  # one row, 3 row items
         (1, 4, 16, 31, 1, 1),  # one out-channel
