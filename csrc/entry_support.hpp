@@ -30,12 +30,17 @@ inline void check_disjoint(const void* a, std::int64_t a_bytes, const char* a_na
                   "write into a separate buffer)");
 }
 
+// std::invalid_argument, naming the argument, unless activation is a known code.
+inline void check_activation(Activation activation, const char* name) {
+  const int code = static_cast<int>(activation);
+  if (code < 0 || code > 2) throw_invalid(name, " must be none (0), relu (1) or relu6 (2), got ", code);
+}
+
 // A conv epilogue's activation code is known and its residual (output_bytes long, like the
 // output) does not overlap the output (std::invalid_argument otherwise).
 template <class T>
 void check_epilogue(const ConvEpilogue<T>& epilogue, const void* output, std::int64_t output_bytes) {
-  const int code = static_cast<int>(epilogue.activation);
-  if (code < 0 || code > 2) throw_invalid("epilogue.activation must be none (0), relu (1) or relu6 (2), got ", code);
+  check_activation(epilogue.activation, "epilogue.activation");
   check_disjoint(output, output_bytes, "output", epilogue.residual, output_bytes, "residual");
 }
 

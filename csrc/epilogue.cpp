@@ -37,8 +37,7 @@ void run_span(T* y, const T* residual, i64 n) {
 template <class T>
 void add_activation(T* y, const T* residual, i64 count, Activation activation) {
   check_range("count", count, 0, max_element_count);
-  const int code = static_cast<int>(activation);
-  if (code < 0 || code > 2) throw_invalid("activation must be none (0), relu (1) or relu6 (2), got ", code);
+  check_activation(activation, "activation");
   if (count == 0) return;
   if (y == nullptr) throw_invalid("y must not be null");
   const i64 bytes = count * i64(sizeof(T));

@@ -105,11 +105,12 @@ RowsMicrokernel<T> rows_microkernel_for(i64 vectors) {
   }
 }
 
+// (Callers check rows_kernel_enabled first.)
 template <class T>
 bool rows_applies(const Conv2dJob<T>& job) noexcept {
   const Conv2dParams& p = job.params;
-  return rows_kernel_enabled && Simd<T>::lanes >= 4 && p.groups == 1 && p.in_channels <= rows_max_in_channels &&
-         p.dilation_height == 1 && p.dilation_width == 1 && job.shape.out_width >= Simd<T>::lanes &&
+  return Simd<T>::lanes >= 4 && p.groups == 1 && p.in_channels <= rows_max_in_channels && p.dilation_height == 1 &&
+         p.dilation_width == 1 && job.shape.out_width >= Simd<T>::lanes &&
          job.weight.block_width % RowsShape<T>::mr == 0;
 }
 

@@ -557,8 +557,9 @@ KernelStatus winograd_tiled(const WinogradJob<T>& job) noexcept {
         const i64 out_row0 = (tile / tiles_w) * M, out_col0 = (tile % tiles_w) * M;
         const i64 rows_used = min_i64(M, s.out_height - out_row0), cols_used = min_i64(M, s.out_width - out_col0);
         // the residual's columns of this tile (Float8 rows): nothing past the output's row is read
-        alignas(32) int column_flags[8];
-        for (int j = 0; j < 8; ++j) column_flags[j] = j < cols_used ? -1 : 0;
+        alignas(32) int column_flags[8] = {};
+        if (residual != nullptr)
+          for (int j = 0; j < 8; ++j) column_flags[j] = j < cols_used ? -1 : 0;
         const Float8::mask tile_columns = Float8::load_mask(column_flags);
         for (i64 oc = oc_begin; oc < oc_end; oc += L) {
           vec tmp[M * alpha], y[M * M];

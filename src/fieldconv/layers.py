@@ -139,21 +139,18 @@ class Conv2d:
         is False, and y the plain convolution, when residual (if given) is not a C-contiguous
         array of y's dtype and shape: the caller then runs the Add and activation itself."""
         call = _conv2d_args.conv2d_call(x, self.weight, self.bias, self._geometry)
+        fused = True
         if residual is not None:
             expected = call.output_shape[1:] if call.unbatched else call.output_shape
-            if not (
+            if (
                 isinstance(residual, np.ndarray)
                 and residual.dtype == call.dtype
                 and residual.shape == expected
                 and residual.flags.c_contiguous
             ):
-                residual, activation = None, 0
-                fused = False
-            else:
                 residual = residual.reshape(call.output_shape)
-                fused = True
-        else:
-            fused = True
+            else:
+                residual, activation, fused = None, 0, False
         key = (call.x.shape, call.dtype, _core.get_isa())
         tile = self._plans.get(key)
         if tile is None:  # the plan depends on shape, dtype and kernel family only: cache it
