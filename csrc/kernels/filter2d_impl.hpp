@@ -490,12 +490,35 @@ KernelStatus filter2d_run(const Filter2dJob<A>& job) noexcept {
     i64 out_index0 = first_plane * out_plane + r0 * job.out_width;
     for (i64 sl = 0; sl < slots; ++sl) slot_offsets[sl] = sl * slot_pitch;
 
+    // N-D: the input plane the next output plane will convert (-1: none), prefetched a few rows
+    // per block of output rows while this plane's sums run, so that converting it reads the
+    // cache instead of waiting on memory row by row (it was 30% of a 128^3 float64 3x3x3 call).
+    const void* ahead_plane = nullptr;
+    i64 ahead_row = 0, ahead_rows_per_step = 0;
+    const i64 ahead_first = min_i64(cols + kw - 1, max_i64(0, job.cols.begin - c0));
+    const i64 ahead_last = max_i64(ahead_first, min_i64(cols + kw - 1, job.cols.end - c0));
+    const i64 ahead_bytes = (ahead_last - ahead_first) * scalar_size(job.input_type);
+    const auto prefetch_ahead = [&]() {
+      if (ahead_plane == nullptr) return;
+      const i64 end = min_i64(rows + kh - 1, ahead_row + ahead_rows_per_step);
+      for (; ahead_row < end; ++ahead_row) {
+        const i64 input_row = job.rows.at(r0 + ahead_row);
+        if (input_row < 0 || ahead_bytes == 0) continue;
+        const char* first =
+            static_cast<const char*>(ahead_plane) +
+            (input_row * job.in_width + c0 + ahead_first + job.cols.shift) * scalar_size(job.input_type);
+        for (i64 b = 0; b < ahead_bytes; b += 64) __builtin_prefetch(first + b, 0, 2);
+        __builtin_prefetch(first + ahead_bytes - 1, 0, 2);
+      }
+    };
+
     // Output columns [cb, cb + n) of the tile's rows from a source laid out with src_pitch.
     const auto run_rows = [&](const A* source, i64 src_pitch, const i64* tap_offsets, i64 cb, i64 n) {
       i64 r = 0;
       if constexpr (std::is_floating_point_v<A>) {
         constexpr int R = f2_rows_at_once;
         for (; dense && r + R <= rows; r += R) {
+          prefetch_ahead();
           const i64 out_index = out_index0 + r * job.out_width + cb;
           A* dst[R];
           for (int q = 0; q < R; ++q)
@@ -513,6 +536,7 @@ KernelStatus filter2d_run(const Filter2dJob<A>& job) noexcept {
         }
       }
       for (; r < rows; ++r) {
+        prefetch_ahead();
         const A* base = source + r * src_pitch;
         const i64 out_index = out_index0 + r * job.out_width + cb;
         A* dst = direct_store ? static_cast<A*>(job.output) + out_index : row_buffer;
@@ -565,6 +589,16 @@ KernelStatus filter2d_run(const Filter2dJob<A>& job) noexcept {
         for (i64 sl = 0; sl < slots; ++sl) slot_offsets[sl] = slot_entry[sl] * slot_pitch;
         for (i64 t = 0; t < job.tap_count; ++t)
           plane_offsets[t] = offsets[t] - job.tap_slots[t] * slot_pitch + slot_offsets[job.tap_slots[t]];
+        // The next plane's first input plane not read by this one (a sliding window reads one).
+        ahead_plane = nullptr;
+        for (i64 sl = 0; plane + 1 < last_plane && sl < slots && ahead_plane == nullptr; ++sl) {
+          const i64 next = depth_plane(job, plane + 1, sl);
+          bool held = next < 0;
+          for (i64 e = 0; e < slots && !held; ++e) held = wanted_plane[e] == next;
+          if (!held) ahead_plane = static_cast<const char*>(job.input) + next * in_plane_bytes;
+        }
+        ahead_row = 0;
+        ahead_rows_per_step = ceil_div(rows + kh - 1, max_i64(1, rows / f2_rows_at_once));
         run_rows(strip, pitch, plane_offsets, c0, cols);
       }
       return;

@@ -98,18 +98,22 @@ def _warn_if_isa_request_unmet() -> None:
 _warn_if_isa_request_unmet()
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+# Where the build installed _core, the headers and the CMake package: the package folder, or
+# in an editable install the build's own install tree.
+_BINARY_DIR = os.path.dirname(os.path.abspath(_core.__file__))
 
 
 def get_include() -> str:
     """Folder holding the public C++ headers (``#include <fieldconv/conv2d.hpp>``)."""
-    installed = os.path.join(_PACKAGE_DIR, "include")
-    if os.path.isdir(installed):
-        return installed
-    # editable install: the headers of the source tree
+    for folder in (_PACKAGE_DIR, _BINARY_DIR):
+        installed = os.path.join(folder, "include")
+        if os.path.isdir(installed):
+            return installed
+    # an editable install built without its install step: the headers of the source tree
     return os.path.join(os.path.dirname(os.path.dirname(_PACKAGE_DIR)), "csrc", "include")
 
 
 def get_cmake_dir() -> str:
     """Folder holding fieldconvConfig.cmake: ``find_package(fieldconv)`` with this on CMAKE_PREFIX_PATH
     (or ``-Dfieldconv_DIR=...``) gives the target ``fieldconv::fieldconv``."""
-    return os.path.join(_PACKAGE_DIR, "lib", "cmake", "fieldconv")
+    return os.path.join(_BINARY_DIR, "lib", "cmake", "fieldconv")
