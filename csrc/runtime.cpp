@@ -240,6 +240,12 @@ constexpr int warm_up_teams = 2;
 // Calls within this long of the previous team are "frequent": their helpers are still watching
 // (thread_pool.cpp) or were asleep only briefly.
 constexpr i64 helpers_awake_ns = 1'000'000;
+// FIELDCONV_TEAM_TRACE set: one line per team (and per caller-alone window) on stderr.
+bool team_trace() noexcept {
+  static const bool trace = std::getenv("FIELDCONV_TEAM_TRACE") != nullptr;
+  return trace;
+}
+
 // One judgment of whether helpers pay: the score and its caller-alone window. A window lasts
 // both a time and a number of calls (whichever ends later), so that calls coming in bursts
 // (another library's calls in between, or a benchmark's rounds at another thread count) do not
@@ -286,6 +292,9 @@ struct Judgment {
     window_end_ns.store(now + length, std::memory_order_relaxed);
     window_calls_left.store(calls, std::memory_order_relaxed);
     windows_opened.fetch_add(1, std::memory_order_relaxed);
+    if (team_trace())
+      std::fprintf(stderr, "  caller alone for %lld calls and %lld ms\n", (long long)calls,
+                   (long long)(length / 1'000'000));
   }
 
   void reset() noexcept {
@@ -415,7 +424,7 @@ void report(const RegionTiming& timing) noexcept {
   if (actual <= 0 || timing.item_cpu_ns <= 0) return;
   // What the caller alone would have taken: the CPU time every thread spent on items.
   const double alone = double(timing.item_cpu_ns);
-  static const bool trace = std::getenv("FIELDCONV_TEAM_TRACE") != nullptr;
+  const bool trace = team_trace();
   if (trace)
     std::fprintf(stderr, "team: %lld us, items' CPU time %lld us, class %d (measured %d)\n", (long long)actual / 1000,
                  (long long)timing.item_cpu_ns / 1000, current_size_class, size_class(alone));

@@ -39,6 +39,8 @@ class Implementation:
     ours: bool = False  # fieldconv's own; the first one is the baseline of the ratios
     max_rounds: Optional[int] = None  # slow peers: time them in the first rounds only
     max_seconds: Optional[float] = None  # skipped when the warm-up call takes longer
+    # its threads keep spinning this long after a call: the next timed block waits it out
+    spins_after_seconds: float = 0.0
 
 
 WORKLOADS: Dict[str, Workload] = {}

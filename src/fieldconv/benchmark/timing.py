@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import List, Optional, Sequence
 
 import numpy as np
-from .registry import IMPLEMENTATIONS, Unavailable, Workload
+from .registry import IMPLEMENTATIONS, Implementation, Unavailable, Workload
 
 # --------------------------------------------------------------------------------------------
 # The machine's peak
@@ -125,8 +125,12 @@ def spread_percent(seconds: Sequence[float]) -> Optional[float]:
 MIN_ROUND_SECONDS = 0.005
 # Pause before each timed block (which then starts with an untimed call): thread pools (OpenMP,
 # BLAS) spin-wait for a while after their last parallel region; with 2 cores that spinning would
-# be charged to whoever runs next.
+# be charged to whoever runs next. After an implementation whose threads spin longer
+# (Implementation.spins_after_seconds), the pause is that long: a BLAS thread spinning beside the
+# next block made fieldconv's helpers lose, and fieldconv then ran its calls alone (docs/threads.md)
+# for the rest of the workload.
 SETTLE_SECONDS = 0.02
+_pause_before_next_block = SETTLE_SECONDS
 
 
 def time_call(function, calls: int) -> float:
@@ -134,6 +138,12 @@ def time_call(function, calls: int) -> float:
     for _ in range(calls):
         function()
     return (time.perf_counter() - start) / calls
+
+
+def _ran(implementation: Implementation) -> None:
+    """Notes how long the block after calls of `implementation` must wait."""
+    global _pause_before_next_block
+    _pause_before_next_block = max(SETTLE_SECONDS, implementation.spins_after_seconds)
 
 
 def run_workload(workload: Workload, threads: int, repeats: int, peak: Peak) -> List[Result]:
@@ -148,6 +158,7 @@ def run_workload(workload: Workload, threads: int, repeats: int, peak: Peak) -> 
             first = time_call(function, 1)  # warm-up (first calls may build plans, caches)
             if first < 0.5:
                 first = min(first, time_call(function, 1))  # a warm call sizes the rounds
+            _ran(implementation)
             if implementation.max_seconds is not None and first > implementation.max_seconds:
                 raise Unavailable(f"skipped ({first:.1f} s per call)")
         except Unavailable as reason:
@@ -164,14 +175,15 @@ def run_workload(workload: Workload, threads: int, repeats: int, peak: Peak) -> 
                 continue
             if implementation.max_rounds is not None and round_index >= implementation.max_rounds:
                 continue
-            time.sleep(SETTLE_SECONDS)
+            time.sleep(_pause_before_next_block)
             # one untimed call first: after the pause each library's threads are asleep, and
-            # waking them (on a 2-vCPU VM, a helper woken after more than ~10 ms of idle first
-            # shares its caller's CPU; docs/threads.md) is not what back-to-back calls pay.
+            # waking them (on a 2-vCPU VM, a vCPU idle for more than ~10 ms is slow to come
+            # back; docs/threads.md) is not what back-to-back calls pay.
             # (Not for the slow single-threaded peers limited to a few rounds: SciPy, NumPy.)
             if implementation.max_rounds is None:
                 function()
             result.seconds.append(time_call(function, calls))
+            _ran(implementation)
 
     baseline = None
     for implementation, result, _, _ in entries:
