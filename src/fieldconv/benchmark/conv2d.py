@@ -8,7 +8,15 @@ from typing import Dict
 
 import numpy as np
 from .peers import SCIPY_LIMIT_SECONDS, import_torch
-from .registry import Implementation, Unavailable, Workload, register_implementation, register_kind, register_workload
+from .registry import (
+    BLAS_SPIN_SECONDS,
+    Implementation,
+    Unavailable,
+    Workload,
+    register_implementation,
+    register_kind,
+    register_workload,
+)
 
 # --------------------------------------------------------------------------------------------
 # conv2d: geometry, operation count, inputs
@@ -226,8 +234,9 @@ def prepare_fieldconv_algorithm(algorithm: str):
 register_implementation("conv2d", Implementation("fieldconv auto", prepare_fieldconv_algorithm("auto"), ours=True))
 register_implementation("conv2d", Implementation("fieldconv direct", prepare_fieldconv_direct, ours=True))
 register_implementation("conv2d", Implementation("torch", prepare_torch))
-# OpenBLAS's threads spin for 2**28 time-stamp cycles after a product (0.1 s at 2.6 GHz)
-register_implementation("conv2d", Implementation("numpy im2col", prepare_numpy_im2col, spins_after_seconds=0.15))
+register_implementation(
+    "conv2d", Implementation("numpy im2col", prepare_numpy_im2col, spins_after_seconds=BLAS_SPIN_SECONDS)
+)
 register_implementation(
     "conv2d", Implementation("scipy correlate2d", prepare_scipy, max_rounds=3, max_seconds=SCIPY_LIMIT_SECONDS)
 )

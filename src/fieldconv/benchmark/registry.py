@@ -32,6 +32,10 @@ class Workload:
         return ARRAY_FACTORIES[self.kind](self.params, np.dtype(self.dtype), np.random.default_rng(seed))
 
 
+# OpenBLAS's threads spin for 2**28 time-stamp cycles after a product (0.1 s at 2.6 GHz).
+BLAS_SPIN_SECONDS = 0.15
+
+
 @dataclass(frozen=True)
 class Implementation:
     name: str

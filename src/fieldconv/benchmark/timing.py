@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import List, Optional, Sequence
 
 import numpy as np
-from .registry import IMPLEMENTATIONS, Implementation, Unavailable, Workload
+from .registry import BLAS_SPIN_SECONDS, IMPLEMENTATIONS, Implementation, Unavailable, Workload
 
 # --------------------------------------------------------------------------------------------
 # The machine's peak
@@ -70,6 +70,8 @@ def measure_peak(threads: int, blas: bool = True, ghz: Optional[float] = None, i
             a @ b
             times.append(time.perf_counter() - start)
         blas_gflops = 2 * 2048**3 / min(times) / 1e9
+        global _pause_before_next_block
+        _pause_before_next_block = BLAS_SPIN_SECONDS
     return Peak(peak, source, threads, blas_gflops, peak_isa)
 
 
@@ -150,6 +152,7 @@ def run_workload(workload: Workload, threads: int, repeats: int, peak: Peak) -> 
     arrays = workload.make_arrays()
     flops = workload.flops()
     entries = []  # (implementation, result, function, calls per round)
+    time.sleep(_pause_before_next_block)
     for implementation in IMPLEMENTATIONS[workload.kind]:
         result = Result(workload.name, implementation.name, implementation.ours)
         function = None
