@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import statistics
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import List, Optional, Sequence
 
 import numpy as np
+from .. import _core
 from .registry import BLAS_SPIN_SECONDS, IMPLEMENTATIONS, Implementation, Unavailable, Workload
 
 # --------------------------------------------------------------------------------------------
@@ -54,8 +56,6 @@ def measure_peak(threads: int, blas: bool = True, ghz: Optional[float] = None, i
         peak = FMA_PIPES * lanes * 2 * ghz * threads
         source = f"--ghz: {FMA_PIPES} FMA pipes x {lanes} fp32 lanes x 2 flop x {ghz:.2f} GHz x {threads} threads"
     else:
-        from .. import _core
-
         # the best of three probes: one probe on a busy host can read half the true peak
         peak = max(float(_core.fma_peak_gflops(threads)) for _ in range(3))
         source = "measured now: independent float32 FMA chains of these kernels on every thread at once (best of 3)"
@@ -142,6 +142,13 @@ def time_call(function, calls: int) -> float:
     return (time.perf_counter() - start) / calls
 
 
+def _trace(line: str) -> None:
+    """With FIELDCONV_TEAM_TRACE set (fieldconv's teams then trace to stderr), marks where the
+    benchmark is."""
+    if os.environ.get("FIELDCONV_TEAM_TRACE"):
+        print(line, file=sys.stderr, flush=True)
+
+
 def _ran(implementation: Implementation) -> None:
     """Notes how long the block after calls of `implementation` must wait."""
     global _pause_before_next_block
@@ -152,7 +159,12 @@ def run_workload(workload: Workload, threads: int, repeats: int, peak: Peak) -> 
     arrays = workload.make_arrays()
     flops = workload.flops()
     entries = []  # (implementation, result, function, calls per round)
+    _trace(f"workload {workload.name}")
     time.sleep(_pause_before_next_block)
+    # Each workload starts from the thread pool's state in a fresh process: a stall in an earlier
+    # workload opened caller-alone windows (docs/threads.md) that ran the next workload's calls
+    # of the same size class on one thread, so its figures depended on what ran before it.
+    _core.team_statistics(reset=True)
     for implementation in IMPLEMENTATIONS[workload.kind]:
         result = Result(workload.name, implementation.name, implementation.ours)
         function = None
@@ -179,6 +191,7 @@ def run_workload(workload: Workload, threads: int, repeats: int, peak: Peak) -> 
             if implementation.max_rounds is not None and round_index >= implementation.max_rounds:
                 continue
             time.sleep(_pause_before_next_block)
+            _trace(f"block {implementation.name}, round {round_index}")
             # one untimed call first: after the pause each library's threads are asleep, and
             # waking them (on a 2-vCPU VM, a vCPU idle for more than ~10 ms is slow to come
             # back; docs/threads.md) is not what back-to-back calls pay.
