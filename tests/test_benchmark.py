@@ -358,3 +358,31 @@ def test_network_implementations_compute_the_same_network(model):
     assert {"resnet18-n1", "resnet18-n8", "resnet50-n1", "resnet50-n8", "mobilenet_v2-n1", "mobilenet_v2-n8"} <= set(
         benchmark.WORKLOADS
     )
+
+
+def test_blocks_after_spinning_peers_wait_longer(monkeypatch):
+    """A block after an implementation whose threads spin on (OpenBLAS: ~0.1 s) waits that long;
+    other blocks wait SETTLE_SECONDS; each workload starts with fresh thread-pool judgments."""
+    pauses = []
+    monkeypatch.setattr(benchmark.timing.time, "sleep", pauses.append)
+    monkeypatch.setattr(benchmark.timing, "_pause_before_next_block", benchmark.timing.SETTLE_SECONDS)
+    resets = []
+    monkeypatch.setattr(benchmark.timing._core, "team_statistics", lambda reset: resets.append(reset))
+    monkeypatch.setitem(benchmark.FLOP_COUNTS, "test-kind", lambda params: None)
+    monkeypatch.setitem(benchmark.ARRAY_FACTORIES, "test-kind", lambda params, dtype, rng: {"x": np.ones(4)})
+    monkeypatch.setitem(
+        benchmark.IMPLEMENTATIONS,
+        "test-kind",
+        [
+            benchmark.Implementation("ours", lambda w, a, t: lambda: a["x"].sum(), ours=True),
+            benchmark.Implementation("spinning peer", lambda w, a, t: lambda: a["x"].sum(), spins_after_seconds=0.15),
+        ],
+    )
+    workload = benchmark.Workload("test-spin", "test-kind", "sum", {})
+    peak = benchmark.measure_peak(1, blas=False, ghz=3.0)
+    benchmark.run_workload(workload, 1, 2, peak)
+    settle = benchmark.timing.SETTLE_SECONDS
+    # before the warm-ups (the test's starting value), then round 0: ours (after the peer's
+    # warm-up), the peer (after ours); round 1, rotated: the peer (after the peer), then ours
+    assert pauses == [settle, 0.15, settle, 0.15, 0.15]
+    assert resets == [True]

@@ -253,6 +253,42 @@ def test_large_calls_take_helpers(rng):
     assert _core.team_statistics()["teams"] == 0
 
 
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or len(os.sched_getaffinity(0)) < 2, reason="needs Linux and 2 CPUs"
+)
+def test_helpers_that_leave_their_callers_cpu_keep_their_affinity():
+    """A helper woken on its caller's CPU moves to an idle one by narrowing its affinity for a
+    moment (docs/threads.md): afterwards every helper still has the process's CPUs, and the
+    results are unchanged. The caller is pinned to one CPU and pauses between calls, so that its
+    helper is often woken there (whether it then moves is the scheduler's doing)."""
+    out = run_python(
+        """
+        import os, threading, time
+        import numpy as np
+        import fieldconv, fieldconv.functional as F
+        allowed = sorted(os.sched_getaffinity(0))
+        fieldconv.set_num_threads(2)
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((1, 32, 64, 64)).astype(np.float32)
+        w = rng.standard_normal((32, 32, 3, 3)).astype(np.float32)
+        first = F.conv2d(x, w, padding=1, algorithm="direct")  # starts the helper (it inherits all CPUs)
+        os.sched_setaffinity(0, {allowed[0]})  # this (main) thread only
+        same = True
+        for _ in range(20):
+            time.sleep(0.03)
+            fieldconv._core.team_statistics(reset=True)  # no caller-alone window: every call a team
+            same &= np.array_equal(F.conv2d(x, w, padding=1, algorithm="direct"), first)
+        main = threading.get_native_id()
+        masks = set()
+        for task in os.listdir("/proc/self/task"):
+            if int(task) != main:
+                masks.add(frozenset(os.sched_getaffinity(int(task))))
+        print(same, all(mask == frozenset(allowed) for mask in masks), len(masks) > 0)
+        """
+    )
+    assert out == "True True True"
+
+
 def test_threads_for_work():
     fieldconv.set_num_threads(4)
     _core.team_statistics(reset=True)
