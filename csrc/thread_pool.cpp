@@ -142,9 +142,9 @@ void serve(Team* team) noexcept {
   // inside): either the caller sees this helper inside and waits for it, or this helper sees the
   // team closed and never touches the call's data.
   if (!team->closed.load(std::memory_order_seq_cst)) {
+    leave_callers_cpu(team->caller_cpu);  // before joining: the caller never waits for the move
     team->inside.fetch_add(1, std::memory_order_seq_cst);
     if (!team->closed.load(std::memory_order_seq_cst)) {
-      leave_callers_cpu(team->caller_cpu);
       const int thread = team->joined.fetch_add(1, std::memory_order_relaxed) + 1;
       team->run_items(team->context, thread);
     }

@@ -490,7 +490,7 @@ KernelStatus filter2d_run(const Filter2dJob<A>& job) noexcept {
     i64 out_index0 = first_plane * out_plane + r0 * job.out_width;
     for (i64 sl = 0; sl < slots; ++sl) slot_offsets[sl] = sl * slot_pitch;
 
-    // N-D: the input plane the next output plane will convert (-1: none), prefetched a few rows
+    // N-D: the input plane the next output plane will convert (nullptr: none), prefetched a few rows
     // per block of output rows while this plane's sums run, so that converting it reads the
     // cache instead of waiting on memory row by row (it was 30% of a 128^3 float64 3x3x3 call).
     const void* ahead_plane = nullptr;
