@@ -422,6 +422,55 @@ def test_graph_runs_activations_and_adds_in_place_with_the_layers_results(dtype,
     np.testing.assert_array_equal(upto(x), r2)
 
 
+@pytest.mark.parametrize("last", ["conv", "flatten"])
+def test_graph_reuses_convolution_buffers_but_never_what_a_caller_holds(last, rng):
+    """Convolution outputs go back to the graph's buffers once read (for later nodes and calls);
+    the returned array, or the buffer it views, never does: an earlier result stays as it was,
+    concurrent callers get their own buffers, and the bits equal a fresh graph's."""
+    import threading
+
+    def conv(c_in, c_out, k, padding):
+        weight = rng.standard_normal((c_out, c_in, k, k)).astype(np.float32)
+        return Conv2d(weight, rng.standard_normal(c_out).astype(np.float32), 1, padding)
+
+    def nodes():
+        layers = [
+            ("conv1", conv1, "input"),
+            ("relu1", ReLU(), "conv1"),
+            ("conv2", conv2, "relu1"),
+            ("add", Add(), ("conv2", "relu1")),
+            ("relu2", ReLU(), "add"),
+            ("conv3", conv3, "relu2"),
+        ]
+        return layers + ([("flat", Flatten(), "conv3")] if last == "flatten" else [])
+
+    conv1, conv2, conv3 = conv(3, 8, 3, 1), conv(8, 8, 3, 1), conv(8, 8, 1, 0)
+    graph = Graph(nodes())
+    x1, x2 = (rng.standard_normal((2, 3, 12, 12)).astype(np.float32) for _ in range(2))
+    y1 = graph(x1)
+    kept = y1.copy()
+    y2 = graph(x2)
+    assert graph._buffers.kept_bytes > 0
+    for buffers in graph._buffers._free.values():
+        assert not any(np.shares_memory(buffer, y1) or np.shares_memory(buffer, y2) for buffer in buffers)
+    np.testing.assert_array_equal(y1, kept)
+    np.testing.assert_array_equal(y2, Graph(nodes())(x2))  # a fresh graph: new arrays only
+    np.testing.assert_array_equal(graph(x1), kept)
+    results = []
+
+    def caller():
+        results.extend(graph(x1) for _ in range(5))
+
+    threads = [threading.Thread(target=caller) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 20 and all(np.array_equal(result, kept) for result in results)
+    graph.release_buffers()
+    assert graph._buffers.kept_bytes == 0
+
+
 def test_graph_adds_a_strided_branch_without_the_in_place_pass():
     # one input of the Add is a view with strides (a layer that slices): the Add is the layer's
     rng = np.random.default_rng(1614)

@@ -33,7 +33,12 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, a
 
 
 def run_conv2d(
-    call: _conv2d_args.Conv2dCall, packed, winograd=None, residual: Optional[np.ndarray] = None, activation: int = 0
+    call: _conv2d_args.Conv2dCall,
+    packed,
+    winograd=None,
+    residual: Optional[np.ndarray] = None,
+    activation: int = 0,
+    allocate=None,
 ) -> np.ndarray:
     """Runs a checked call (shared by conv2d and Conv2d).
 
@@ -44,8 +49,10 @@ def run_conv2d(
     residual, activation: the kernels' epilogue, y = activation(conv + bias + residual) as each
     value is stored (residual: None or a C-contiguous array of the output's dtype and 4-d shape,
     not sharing its memory; activation: 0 none, 1 relu, 2 relu6). Same bits as the separate passes.
+    allocate: None, or allocate(shape, dtype) giving the output array (C-contiguous, sharing no
+    memory with the input or the residual; Graph hands out recycled buffers this way).
     """
-    y = call.allocate_output()
+    y = call.allocate_output() if allocate is None else allocate(call.output_shape, call.dtype)
     if winograd is not None and _core.conv2d_winograd(
         call.x, winograd, call.bias, y, call.padding, residual=residual, activation=activation
     ):

@@ -132,12 +132,13 @@ class Conv2d:
     def __call__(self, x):
         return self._forward(x)[0]
 
-    def _forward(self, x, residual=None, activation: int = 0):
+    def _forward(self, x, residual=None, activation: int = 0, allocate=None):
         """(y, fused): y = self(x), with activation(y + residual) applied in the kernels'
         epilogue (the same bits as the separate passes; Graph and Sequential fuse the ReLU or
         residual Add after a convolution this way). activation: 0 none, 1 relu, 2 relu6. fused
         is False, and y the plain convolution, when residual (if given) is not a C-contiguous
-        array of y's dtype and shape: the caller then runs the Add and activation itself."""
+        array of y's dtype and shape: the caller then runs the Add and activation itself.
+        allocate: see functional.run_conv2d (Graph's recycled output buffers)."""
         call = _conv2d_args.conv2d_call(x, self.weight, self.bias, self._geometry)
         fused = True
         if residual is not None:
@@ -160,7 +161,7 @@ class Conv2d:
             if len(self._plans) < 64:
                 self._plans[key] = tile
         winograd = self._winograd_weights(call.dtype, tile) if tile else None
-        y = run_conv2d(call, self._packed_weights(call.dtype), winograd, residual, activation)
+        y = run_conv2d(call, self._packed_weights(call.dtype), winograd, residual, activation, allocate)
         return y, fused
 
     def algorithm_for(self, input_shape, dtype=None) -> str:
