@@ -10,6 +10,7 @@ per output get 8 u32 (u32 = 2**-24 ~ 6e-8, one rounding per operation), float64 
 from __future__ import annotations
 
 import io
+import pickle
 
 import numpy as np
 import pytest
@@ -467,6 +468,9 @@ def test_graph_reuses_convolution_buffers_but_never_what_a_caller_holds(last, rn
     for thread in threads:
         thread.join()
     assert len(results) == 20 and all(np.array_equal(result, kept) for result in results)
+    copied = pickle.loads(pickle.dumps(graph))  # as dask sends it to a worker: no buffers
+    assert copied._buffers.kept_bytes == 0
+    np.testing.assert_array_equal(copied(x1), kept)
     graph.release_buffers()
     assert graph._buffers.kept_bytes == 0
 

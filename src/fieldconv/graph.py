@@ -247,6 +247,13 @@ class _OutputBuffers:
             self._free.clear()
             self._bytes = 0
 
+    # A pickled or copied graph (dask sends graphs to its workers) starts with no buffers.
+    def __getstate__(self) -> dict:
+        return {}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__()
+
     @property
     def kept_bytes(self) -> int:
         return self._bytes
