@@ -525,7 +525,7 @@ class Graph:
                     residual = None
                     if done:
                         fused.update(absorbed)
-                elif allocate is not None and isinstance(node.layer, Conv2d):
+                elif allocate is not None and type(node.layer) is Conv2d:  # (a subclass may change __call__)
                     values[node.name] = node.layer._forward(sources[0], None, 0, allocate)[0]
                 else:
                     result = None if cropping else self._in_place(index, node, sources, values, activated)
