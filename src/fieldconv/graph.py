@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import sys
+import threading
 from dataclasses import dataclass
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -218,8 +219,6 @@ class _OutputBuffers:
     max_bytes = 1 << 30
 
     def __init__(self) -> None:
-        import threading
-
         self._lock = threading.Lock()
         self._free: Dict[Tuple[Tuple[int, ...], str], List[np.ndarray]] = {}
         self._bytes = 0
