@@ -16,6 +16,7 @@ struct KernelTable {
   Pool2dKernels pool2d;
   Filter2dKernels filter2d;
   Correlate1dKernels correlate1d;
+  FftCorrelateKernels fft_correlate;
 };
 
 const KernelTable& active_kernels() noexcept;

@@ -154,12 +154,28 @@ def _check_correlate1d(rng) -> None:
             np.testing.assert_array_equal(got, np.trunc(expected / 5).astype(dtype))
 
 
+def _check_fft_correlate(rng) -> None:
+    # overlap-save FFT correlation against a plain float64 correlation; bound: 8 * log2(N) * eps
+    # of the dtype times the largest sum(|a| * |v|) (tests/test_numeric.py)
+    for dtype in (np.float32, np.float64):
+        for n1, n2, left in [(5000, 101, 100), (333, 40, 0), (70, 7, 3)]:
+            a, v = rng.standard_normal(n1).astype(dtype), rng.standard_normal(n2).astype(dtype)
+            out = np.empty(n1 + n2 - 1, dtype)
+            assert _core.correlate_line_fft(a, v, out, left)
+            padded = np.concatenate([np.zeros(left), a.astype(np.float64), np.zeros(n1 + n2)])
+            expected = np.array([padded[i : i + n2] @ v.astype(np.float64) for i in range(out.size)])
+            magnitude = np.convolve(np.abs(a).astype(np.float64), np.abs(v).astype(np.float64)).max()
+            log2_size = _core.fft_correlate_log2_size(n2, dtype == np.float32)
+            assert np.abs(out - expected).max() <= 8 * log2_size * np.finfo(dtype).eps * magnitude
+
+
 FAMILY_CHECKS = {
     "conv2d_direct": _check_conv2d_direct,
     "winograd": _check_winograd,
     "pool2d": _check_pool2d,
     "filter2d": _check_filter2d,
     "correlate1d": _check_correlate1d,
+    "fft_correlate": _check_fft_correlate,
 }
 
 

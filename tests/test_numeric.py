@@ -217,3 +217,69 @@ def test_long_direct_sums_every_length_and_tap_count(isa, dtype):
             magnitude = np.convolve(np.abs(a).astype(np.float64), np.abs(v).astype(np.float64)).max()
             assert ours.dtype == dtype and ours.shape == peer.shape
             assert np.abs(ours - peer).max() <= (n2 + 2) * np.finfo(dtype).eps * magnitude
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fft_line_path_every_isa_mode_and_length(isa, dtype):
+    # The C++ overlap-save FFTs (real inputs up to 4089-4093 taps): every ISA, partial batches and
+    # blocks, every mode, against NumPy's float64 sums. An FFT's rounding error grows with
+    # log2(N) of its length N (at most 2**12 here): the bound is 8 * log2(N) * eps of the dtype
+    # times the largest sum(|a| * |v|) (observed: under 2 eps for float64).
+    from fieldconv import _core
+
+    rng = np.random.default_rng(26)
+    for n1, n2 in [(20011, 101), (3001, 1), (5000, 64), (777, 700), (30000, 4089), (10, 3), (100, 99)]:
+        a, v = rng.standard_normal(n1).astype(dtype), rng.standard_normal(n2).astype(dtype)
+        log2_size = _core.fft_correlate_log2_size(n2, dtype == np.float32)
+        assert 1 <= log2_size <= 12
+        for mode in ("full", "same", "valid"):
+            ours = fieldconv.convolve(a, v, mode, method="fft")
+            peer = np.convolve(a.astype(np.float64), v.astype(np.float64), mode)
+            magnitude = np.convolve(np.abs(a).astype(np.float64), np.abs(v).astype(np.float64)).max()
+            assert ours.dtype == dtype and ours.shape == peer.shape
+            assert np.abs(ours - peer).max() <= 8 * log2_size * np.finfo(dtype).eps * magnitude
+    # the same sums on one thread and on two, into aligned and unaligned outputs
+    a, v = rng.standard_normal(300_000).astype(dtype), rng.standard_normal(101).astype(dtype)
+    results = []
+    for threads in (1, 2):
+        fieldconv.set_num_threads(threads)
+        for offset in (0, 1):
+            buffer = np.empty(a.size + v.size + 16, dtype)
+            out = buffer[offset : offset + a.size + v.size - 1]
+            assert _core.correlate_line_fft(a, v[::-1].copy(), out, v.size - 1)
+            results.append(out.copy())
+    for other in results[1:]:
+        np.testing.assert_array_equal(other, results[0])
+    np.testing.assert_allclose(results[0], np.convolve(a, v), rtol=0, atol=1e-3 if dtype == np.float32 else 1e-11)
+
+
+def test_fft_line_path_chosen_for_long_signals_and_never_spreads_nan_or_overflow():
+    from fieldconv import numeric
+
+    if fieldconv.get_isa() != "generic":
+        assert numeric._prefer_fft(10**6, 101, np.dtype(np.float64))
+    assert not numeric._prefer_fft(10**6, 31, np.dtype(np.float64))
+    rng = np.random.default_rng(27)
+    v = rng.standard_normal(101)
+    for bad in (np.nan, np.inf, -np.inf, 1e308):
+        a = rng.standard_normal(200_000)
+        a[[7, 150_000]] = bad
+        ours, peer = fieldconv.convolve(a, v), np.convolve(a, v)
+        np.testing.assert_array_equal(np.isnan(ours), np.isnan(peer))
+        np.testing.assert_array_equal(np.isinf(ours), np.isinf(peer))
+        finite = np.isfinite(peer)
+        np.testing.assert_allclose(ours[finite], peer[finite], rtol=1e-9, atol=1e-9)
+
+
+def test_fft_line_path_refuses_bad_arguments():
+    from fieldconv import _core
+
+    a, v, out = np.ones(100), np.ones(10), np.empty(109)
+    with pytest.raises(ValueError, match="log2_size 3 is too small for 10 taps"):
+        _core.correlate_line_fft(a, v, out, 9, 3)
+    with pytest.raises(TypeError, match="float32 or all float64"):
+        _core.correlate_line_fft(a.astype(np.float32), v, out, 9)
+    with pytest.raises(ValueError, match="tap_count 5000 is too long"):
+        _core.correlate_line_fft(np.ones(6000), np.ones(5000), np.empty(6000), 0)
+    with pytest.raises(ValueError, match="must not overlap"):
+        _core.correlate_line_fft(a, v, a, 9)

@@ -5,6 +5,7 @@
 
 #include "bindings/register.hpp"
 #include "fieldconv/correlate1d.hpp"
+#include "fieldconv/fft_correlate.hpp"
 #include "fieldconv/filter2d.hpp"
 
 namespace fieldconv::bindings {
@@ -36,9 +37,50 @@ void check_layout(const py::array& array, const char* name, bool writeable) {
   if (writeable && !array.writeable()) throw py::value_error(std::string(name) + " must be writeable");
 }
 
+template <class T>
+bool correlate_line_fft_of(const py::array& input, const py::array& taps, py::array& output, std::int64_t left,
+                           int log2_size) {
+  for (const py::array* a : {&input, &taps, static_cast<const py::array*>(&output)})
+    if (a->ndim() != 1 || !(a->flags() & py::array::c_style))
+      throw py::type_error("correlate_line_fft: expected contiguous 1-d arrays");
+  if (!output.writeable()) throw py::value_error("output must be writeable");
+  const T* x = static_cast<const T*>(input.data());
+  const T* y = static_cast<const T*>(taps.data());
+  T* out = static_cast<T*>(output.mutable_data());
+  const std::int64_t nx = input.shape(0), ny = taps.shape(0), nout = output.shape(0);
+  py::gil_scoped_release release;
+  return correlate_line_fft<T>(x, nx, y, ny, out, nout, left, log2_size);
+}
+
+void register_fft_correlate(py::module_& module) {
+  module.def(
+      "correlate_line_fft",
+      [](const py::array& input, const py::array& taps, py::array& output, std::int64_t left, int log2_size) -> bool {
+        const py::ssize_t size = output.dtype().itemsize();
+        for (const py::array* a : {&input, &taps, static_cast<const py::array*>(&output)}) {
+          const py::dtype dtype = a->dtype();
+          if (dtype.kind() != 'f' || dtype.itemsize() != size || (size != 4 && size != 8) || dtype.byteorder() == '>')
+            throw py::type_error("correlate_line_fft: input, taps and output must all be native float32 or all "
+                                 "float64, got " +
+                                 py::str(dtype).cast<std::string>());
+        }
+        if (size == 4) return correlate_line_fft_of<float>(input, taps, output, left, log2_size);
+        return correlate_line_fft_of<double>(input, taps, output, left, log2_size);
+      },
+      py::arg("input"), py::arg("taps"), py::arg("output"), py::arg("left"), py::arg("log2_size") = 0,
+      "output[i] = sum_j input[i + j - left] * taps[j] by overlap-save FFTs of 2**log2_size points (0: "
+      "picked), into a preallocated contiguous 1-d output (fieldconv/fft_correlate.hpp). False when an "
+      "output is not finite (compute those directly).");
+  module.def(
+      "fft_correlate_log2_size", [](std::int64_t taps, bool float32) { return fft_correlate_log2_size(taps, float32); },
+      py::arg("taps"), py::arg("float32"),
+      "log2 of the FFT length correlate_line_fft picks for `taps` taps (0: too long).");
+}
+
 }  // namespace
 
 void register_filter2d(py::module_& module) {
+  register_fft_correlate(module);
   module.def(
       "filter2d",
       [](const py::array& input, py::array& output, const py::array_t<std::int64_t, py::array::c_style>& tap_rows,

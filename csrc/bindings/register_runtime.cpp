@@ -58,6 +58,7 @@ void register_runtime(py::module_& module) {
         result["pool2d"] = table.pool2d.isa;
         result["filter2d"] = table.filter2d.isa;
         result["correlate1d"] = table.correlate1d.isa;
+        result["fft_correlate"] = table.fft_correlate.isa;
         return result;
       },
       "The ISA of the entry each kernel family runs under the active ISA (after fallbacks).");
@@ -70,6 +71,8 @@ void register_runtime(py::module_& module) {
         result["conv2d_vector_bytes"] = table.conv2d_direct.vector_bytes;
         result["conv2d_block_bytes"] = table.conv2d_direct.block_bytes;
         result["macs_per_ns"] = table.conv2d_direct.macs_per_ns;
+        result["fft_correlate_lanes_f32"] = table.fft_correlate.lanes_f32;
+        result["fft_correlate_lanes_f64"] = table.fft_correlate.lanes_f64;
         result["winograd_vector_bytes"] = budgets.vector_bytes;
         result["winograd_panel_bytes"] = WinogradWeights<float>::panel_width * std::int64_t(sizeof(float));
         result["winograd_v_budget_min_bytes"] = budgets.v_budget_min_bytes;

@@ -133,6 +133,29 @@ struct Correlate1dJob {
   double plane_cval;
 };
 
+// Correlation of one long line with a short filter by overlap-save FFTs
+// (fieldconv/fft_correlate.hpp, kernels/fft_correlate_impl.hpp): output[i] =
+// sum_j input[i + j - left] * taps[j] for i < output_length (input zero outside [0, input_length)),
+// with FFTs of 2^log2_size points; twiddle tables of 2^log2_size - 1 entries, the stage of span h
+// (pairs h apart) at offset h - 1: cos and sin of -2 pi t / 2h for t < h, and -sin.
+template <class T>
+struct FftCorrelateJob {
+  const T* input;
+  std::int64_t input_length;
+  const T* taps;
+  std::int64_t tap_count;  // 2^log2_size - tap_count + 1 >= the family's lanes
+  T* output;
+  std::int64_t output_length, left;
+  int log2_size;
+  const T* twiddle_cos;
+  const T* twiddle_sin;
+  const T* twiddle_minus_sin;
+  int threads;
+  // Set to 1 when an output is not finite (NaN/Inf in the input, or a sum that overflowed):
+  // the caller then recomputes directly, where NaN and Inf land where direct sums put them.
+  int* non_finite;
+};
+
 // ---------------------------------------------------------------------------------------------
 // Pooling (kernels/pool2d_impl.hpp)
 
@@ -267,6 +290,13 @@ struct Correlate1dKernels {
   KernelStatus (*lines)(const Correlate1dJob&) noexcept;
 };
 
+struct FftCorrelateKernels {
+  const char* isa;
+  KernelStatus (*f32)(const FftCorrelateJob<float>&) noexcept;
+  KernelStatus (*f64)(const FftCorrelateJob<double>&) noexcept;
+  int lanes_f32, lanes_f64;  // sequences transformed at once (blocks: twice as many)
+};
+
 // The entry struct of each family, by the family's name in kernel_list.inc.
 namespace family_entry {
 using conv2d_direct = Conv2dDirectKernels;
@@ -274,6 +304,7 @@ using winograd = WinogradKernels;
 using pool2d = Pool2dKernels;
 using filter2d = Filter2dKernels;
 using correlate1d = Correlate1dKernels;
+using fft_correlate = FftCorrelateKernels;
 }  // namespace family_entry
 
 #define FIELDCONV_KERNEL(family, isa)               \

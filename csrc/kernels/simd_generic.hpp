@@ -9,6 +9,7 @@
 //                              stream: a store that bypasses the cache (vector-aligned address)
 //   stream_fence()             orders a thread's streaming stores before it reports its work done
 //   LineSimd<T>                the vectors correlate1d filters lines with (Simd<T>, or narrower)
+//   transpose_lanes(r)         transposes lanes LineSimd vectors (rows) in place
 //   keep_in_register(v)        a hint that v stays in a register (not reloaded at every use)
 //   simd_registers             vector registers (sizes register blocks)
 //   direct_block_bytes         the direct conv's packing: bytes of out-channels per weight block
@@ -25,6 +26,7 @@
 // compile.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
@@ -166,6 +168,17 @@ struct Float8 {
 
 template <class T>
 using LineSimd = Simd<T>;
+
+// r[j] <- column j of the square matrix whose rows are r[0..lanes-1].
+template <class V, std::size_t N>
+inline void transpose_lanes(V (&r)[N]) {
+  for (std::size_t i = 0; i < N; ++i)
+    for (std::size_t j = 0; j < i; ++j) {
+      const auto value = r[i].v[j];
+      r[i].v[j] = r[j].v[i];
+      r[j].v[i] = value;
+    }
+}
 
 template <class V>
 inline void keep_in_register(V&) {}

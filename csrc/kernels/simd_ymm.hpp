@@ -143,6 +143,20 @@ struct Float8 {
   }
 };
 
+// r[j] <- column j of the square matrix whose rows are r[0..lanes-1] (LineSimd vectors): the
+// FFT correlation moves lanes rows of a line into one vector per position, and back.
+inline void transpose_lanes(__m256 (&r)[8]) { Float8::transpose(r); }
+inline void transpose_lanes(__m256d (&r)[4]) {
+  const __m256d t0 = _mm256_unpacklo_pd(r[0], r[1]);  // r0[0] r1[0] r0[2] r1[2]
+  const __m256d t1 = _mm256_unpackhi_pd(r[0], r[1]);  // r0[1] r1[1] r0[3] r1[3]
+  const __m256d t2 = _mm256_unpacklo_pd(r[2], r[3]);
+  const __m256d t3 = _mm256_unpackhi_pd(r[2], r[3]);
+  r[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
+  r[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
+  r[2] = _mm256_permute2f128_pd(t0, t2, 0x31);
+  r[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
+}
+
 // Vector operations of the pooling kernels (see pool2d_impl.hpp). max_ps(later, earlier) returns
 // `earlier` when either operand is NaN (and on ties), so max_nan then takes `later` where it is
 // NaN: the result is NaN when either is, and it is that input NaN itself (PyTorch's value bits).

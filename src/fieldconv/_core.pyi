@@ -156,6 +156,10 @@ def filter_nd(
     offsets: npt.NDArray[np.int64],  # (ndim,): output i, tap t read extended input i + t + offsets
     border: int,
 ) -> None: ...
+def correlate_line_fft(
+    input: np.ndarray, taps: np.ndarray, output: np.ndarray, left: int, log2_size: int = 0
+) -> bool: ...  # output[i] = sum_j input[i + j - left] * taps[j] by FFTs; False: an output is not finite
+def fft_correlate_log2_size(taps: int, float32: bool) -> int: ...  # 0: too many taps for correlate_line_fft
 def correlate1d(
     input: npt.NDArray,  # (outer, length, inner); filtered along the middle axis
     output: npt.NDArray,  # same shape, written; may be input itself

@@ -57,6 +57,7 @@ _OP_KERNELS = (
     ("max_pool2d, avg_pool2d", "pool2d"),
     ("signal 2-D, ndimage N-D, numeric", "filter2d"),
     ("ndimage 1-D and separable filters", "correlate1d"),
+    ("numeric convolve/correlate FFTs", "fft_correlate"),
 )
 
 

@@ -1,0 +1,354 @@
+// Correlation of a long real line with a short real filter by overlap-save FFTs
+// (fieldconv/fft_correlate.hpp), one implementation for every kernel family. Included by
+// fft_correlate_<isa>.cpp inside that family's namespace, after the Simd traits.
+//
+// Each SIMD lane transforms its own sequence: lane l of a batch holds block l as the real part
+// and block lanes + l as the imaginary part of one complex sequence of N = 2^log2_size points.
+// The butterflies are then plain vector arithmetic (no shuffles) with the twiddle factors
+// broadcast from scalar tables, and one complex transform serves two real blocks: the filter is
+// real, so the inverse transform of (S1 + i S2) * conj(Y) is corr(s1, y) + i corr(s2, y).
+// Blocks go in and out through lanes x lanes transposes of contiguous rows.
+//
+// Forward transforms are decimation in frequency (natural order in, bit-reversed out), the
+// inverse ones decimation in time (bit-reversed in, natural out), and the filter's spectrum is
+// kept in the same bit-reversed order, so no reordering pass is needed. Two or three radix-2
+// stages at a time run on points held in registers (one load and store of each point per pass).
+
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/kernel_support.hpp"
+#include "kernels/kernels.hpp"
+#include "parallel.hpp"
+
+namespace fieldconv {
+namespace FIELDCONV_KERNEL_FAMILY {
+namespace {
+
+template <class T>
+using FftSimd = LineSimd<T>;
+
+// The passes' loops over a group's points must be unrolled, so that the points stay in registers.
+#if defined(__clang__)
+#define FIELDCONV_UNROLL _Pragma("unroll")
+#else
+#define FIELDCONV_UNROLL _Pragma("GCC unroll 16")
+#endif
+
+constexpr i64 fft_max_thread_workspace_bytes = i64{1} << 30;
+// Outputs from this size on are stored with streaming stores (beyond what L2 holds).
+constexpr i64 fft_stream_min_bytes = i64{1} << 20;
+
+// A batch of complex sequences: re(p), im(p) are the vectors (one lane per sequence) of point p,
+// side by side (separate arrays of 2^k vectors would put re(p) and im(p) 4 KiB apart, and
+// their loads would wait for each other's stores).
+template <class T>
+struct FftBatch {
+  using S = FftSimd<T>;
+  using V = typename S::vec;
+  V* points;
+  V& re(i64 p) const { return points[2 * p]; }
+  V& im(i64 p) const { return points[2 * p + 1]; }
+};
+
+// Twiddle factors of the stage with span h (pairs h apart, blocks of 2h): exp(-2 pi i t / 2h)
+// for t < h, at offset h - 1 of the tables (fieldconv/fft_correlate.hpp).
+template <class T>
+struct FftTwiddles {
+  const T* cos;
+  const T* sin;        // sin(-2 pi t / 2h)
+  const T* minus_sin;  // so that complex products are two multiply-adds per part, no negation
+};
+
+// K radix-2 stages on groups of 2^K points held in registers: the points of a group are
+// base + j + m * q, m < 2^K, q the smallest span of the pass. j is the outer loop, so each j's
+// twiddle factors (P - 1 of them) are loaded once for every base. Unit: q == 1, so j == 0 and
+// every twiddle is known when compiling: 1 and -i cost no multiplication.
+template <class T, int K, bool Forward, bool Unit>
+void fft_pass(FftBatch<T> b, i64 n, i64 top, FftTwiddles<T> tw) {
+  using S = FftSimd<T>;
+  using V = typename S::vec;
+  constexpr int P = 1 << K;
+  const i64 q = top >> (K - 1);
+  for (i64 j = 0; j < q; ++j) {
+    // Sub-stage s (forward: span top >> s; inverse: span q << s) pairs m with m + half
+    // (forward: half = P >> (s + 1); inverse: half = 1 << s); the pair's twiddle is t =
+    // j + (m & (half - 1)) * q of its span.
+    V wc[K][P / 2], ws[K][P / 2], wm[K][P / 2];
+    FIELDCONV_UNROLL
+    for (int s = 0; s < K; ++s) {
+      const int half = Forward ? P >> (s + 1) : 1 << s;
+      const i64 span = Forward ? top >> s : q << s;
+      FIELDCONV_UNROLL
+      for (int u = 0; u < half; ++u) {
+        if (Unit) continue;
+        const i64 at = span - 1 + j + u * q;
+        wc[s][u] = S::broadcast(tw.cos + at);
+        ws[s][u] = S::broadcast(tw.sin + at);
+        wm[s][u] = S::broadcast(tw.minus_sin + at);
+      }
+    }
+    for (i64 base = j; base < n; base += 2 * top) {
+      V r[P], i[P];
+      FIELDCONV_UNROLL
+      for (int m = 0; m < P; ++m) {
+        r[m] = b.re(base + m * q);
+        i[m] = b.im(base + m * q);
+      }
+      FIELDCONV_UNROLL
+      for (int s = 0; s < K; ++s) {
+        const int half = Forward ? P >> (s + 1) : 1 << s;
+        const int span = Forward ? (P / 2) >> s : 1 << s;  // Unit's span (q == 1)
+        FIELDCONV_UNROLL
+        for (int m = 0; m < P; ++m) {
+          if (m & half) continue;
+          const int u = m & (half - 1);
+          V& ar = r[m];
+          V& ai = i[m];
+          V& br = r[m + half];
+          V& bi = i[m + half];
+          if (Forward) {  // a + b, (a - b) * w
+            const V dr = S::sub(ar, br), di = S::sub(ai, bi);
+            ar = S::add(ar, br);
+            ai = S::add(ai, bi);
+            if (Unit && u == 0) {
+              br = dr, bi = di;
+            } else if (Unit && 2 * u == span) {  // w = -i
+              br = di, bi = S::sub(S::zero(), dr);
+            } else if (Unit) {
+              const i64 at = span - 1 + u;
+              br = S::fma(dr, S::broadcast(tw.cos + at), S::mul(di, S::broadcast(tw.minus_sin + at)));
+              bi = S::fma(dr, S::broadcast(tw.sin + at), S::mul(di, S::broadcast(tw.cos + at)));
+            } else {
+              br = S::fma(dr, wc[s][u], S::mul(di, wm[s][u]));
+              bi = S::fma(dr, ws[s][u], S::mul(di, wc[s][u]));
+            }
+          } else {  // a + b * conj(w), a - b * conj(w)
+            V pr, pi;
+            if (Unit && u == 0) {
+              pr = br, pi = bi;
+            } else if (Unit && 2 * u == span) {  // conj(w) = i
+              pr = S::sub(S::zero(), bi), pi = br;
+            } else if (Unit) {
+              const i64 at = span - 1 + u;
+              pr = S::fma(br, S::broadcast(tw.cos + at), S::mul(bi, S::broadcast(tw.sin + at)));
+              pi = S::fma(bi, S::broadcast(tw.cos + at), S::mul(br, S::broadcast(tw.minus_sin + at)));
+            } else {
+              pr = S::fma(br, wc[s][u], S::mul(bi, ws[s][u]));
+              pi = S::fma(bi, wc[s][u], S::mul(br, wm[s][u]));
+            }
+            br = S::sub(ar, pr);
+            bi = S::sub(ai, pi);
+            ar = S::add(ar, pr);
+            ai = S::add(ai, pi);
+          }
+        }
+      }
+      FIELDCONV_UNROLL
+      for (int m = 0; m < P; ++m) {
+        b.re(base + m * q) = r[m];
+        b.im(base + m * q) = i[m];
+      }
+    }
+  }
+}
+
+// One pass of K stages whose largest span is `top`.
+template <class T, int K, bool Forward>
+void fft_pass_of(FftBatch<T> b, i64 n, i64 top, FftTwiddles<T> tw) {
+  if (top == i64{1} << (K - 1)) fft_pass<T, K, Forward, true>(b, n, top, tw);
+  else fft_pass<T, K, Forward, false>(b, n, top, tw);
+}
+
+// Stages per pass: two (radix 4). Three keep 16 vectors of points live, more than the 16 ymm
+// registers AVX2 (and AVX-512F without VL) gives 256-bit code: measured slower from spills.
+constexpr int fft_stages_per_pass = 2;
+
+template <class T>
+void fft_forward(FftBatch<T> b, int log2n, FftTwiddles<T> tw) {
+  const i64 n = i64{1} << log2n;
+  int stage = 0;  // stages done; the next has span n >> (stage + 1)
+  for (; log2n - stage >= fft_stages_per_pass; stage += fft_stages_per_pass)
+    fft_pass_of<T, fft_stages_per_pass, true>(b, n, n >> (stage + 1), tw);
+  if (log2n - stage == 2) fft_pass_of<T, 2, true>(b, n, n >> (stage + 1), tw);
+  if (log2n - stage == 1) fft_pass_of<T, 1, true>(b, n, n >> (stage + 1), tw);
+}
+
+template <class T>
+void fft_inverse(FftBatch<T> b, int log2n, FftTwiddles<T> tw) {
+  const i64 n = i64{1} << log2n;
+  int stage = 0;  // stages done; the next has span 1 << stage
+  const int rest = log2n % fft_stages_per_pass;
+  if (rest == 2) fft_pass_of<T, 2, false>(b, n, 2, tw), stage = 2;
+  if (rest == 1) fft_pass_of<T, 1, false>(b, n, 1, tw), stage = 1;
+  for (; stage < log2n; stage += fft_stages_per_pass)
+    fft_pass_of<T, fft_stages_per_pass, false>(b, n, i64{1} << (stage + fft_stages_per_pass - 1), tw);
+}
+
+// Point by point: z *= h, the filter's spectrum (conj(FFT) / N, bit-reversed like z): re[n],
+// im[n], -im[n].
+// Meanwhile, the cache lines of [prefetch, prefetch_end) are prefetched (the input of a later
+// batch: a batch's loads would otherwise wait for memory while no arithmetic runs).
+template <class T>
+void fft_multiply(FftBatch<T> b, i64 n, const T* h, const T* prefetch, const T* prefetch_end) {
+  using S = FftSimd<T>;
+  using V = typename S::vec;
+  constexpr i64 line = 64 / sizeof(T);
+  const i64 lines = prefetch < prefetch_end ? (prefetch_end - prefetch + line - 1) / line : 0;
+  const i64 per_point = ceil_div(lines, n);
+  for (i64 p = 0; p < n; ++p) {
+    for (i64 c = p * per_point; c < min_i64(lines, (p + 1) * per_point); ++c)
+      __builtin_prefetch(prefetch + c * line, 0, 3);
+    const V zr = b.re(p), zi = b.im(p);
+    b.re(p) = S::fma(zr, S::broadcast(h + p), S::mul(zi, S::broadcast(h + 2 * n + p)));
+    b.im(p) = S::fma(zr, S::broadcast(h + n + p), S::mul(zi, S::broadcast(h + p)));
+  }
+}
+
+thread_local CachedWorkspace fft_workspace;  // kernel_support.hpp
+
+template <class T>
+KernelStatus fft_correlate_run(const FftCorrelateJob<T>& job) noexcept {
+  using S = FftSimd<T>;
+  using V = typename S::vec;
+  constexpr i64 L = S::lanes;
+  const int log2n = job.log2_size;
+  const i64 n = i64{1} << log2n;
+  const i64 k = job.tap_count;
+  // valid outputs per block, a whole number of lanes (the transposes move lanes at a time)
+  const i64 step = (n - k + 1) / L * L;
+  if (job.output_length <= 0) return KernelStatus::ok;
+  if (step <= 0) return KernelStatus::workspace_too_large;  // the entry point sizes blocks; never here
+  const i64 blocks = ceil_div(job.output_length, step);
+  const i64 batches = ceil_div(blocks, 2 * L);
+  const i64 batch_bytes = 2 * n * i64(sizeof(V));
+  if (batch_bytes > fft_max_thread_workspace_bytes) return KernelStatus::workspace_too_large;
+  const int threads = int(min_i64(job.threads, batches));
+  const std::size_t spectrum_bytes = std::size_t(3 * n) * sizeof(T);
+  char* const memory =
+      static_cast<char*>(fft_workspace.get(std::size_t(batch_bytes) * std::size_t(threads + 1) + spectrum_bytes));
+  if (memory == nullptr) return KernelStatus::out_of_memory;
+  auto batch_of = [&](int thread) {
+    return FftBatch<T>{reinterpret_cast<V*>(memory + std::size_t(batch_bytes) * std::size_t(thread))};
+  };
+  T* const spectrum = reinterpret_cast<T*>(memory + std::size_t(batch_bytes) * std::size_t(threads + 1));
+  const FftTwiddles<T> tw{job.twiddle_cos, job.twiddle_sin, job.twiddle_minus_sin};
+
+  {  // the filter's spectrum: every lane transforms the taps; keep lane 0, conjugated, / n
+    const FftBatch<T> b = batch_of(threads);
+    for (i64 p = 0; p < n; ++p) {
+      b.re(p) = p < k ? S::broadcast(job.taps + p) : S::zero();
+      b.im(p) = S::zero();
+    }
+    fft_forward<T>(b, log2n, tw);
+    const T scale = T(1) / T(n);
+    alignas(64) T lane[L];
+    for (i64 p = 0; p < n; ++p) {
+      S::store(lane, b.re(p));
+      spectrum[p] = lane[0] * scale;
+      S::store(lane, b.im(p));
+      spectrum[n + p] = -lane[0] * scale;
+      spectrum[2 * n + p] = lane[0] * scale;
+    }
+  }
+
+  const T* const x = job.input;
+  const i64 nx = job.input_length;
+  T* const out = job.output;
+  const i64 length = job.output_length;
+  // Outputs are written once and not read again here: past the caches (when vector-aligned),
+  // which saves reading each line of a large output into the cache before writing it.
+  const bool stream =
+      reinterpret_cast<std::uintptr_t>(out) % sizeof(V) == 0 && length * i64(sizeof(T)) >= fft_stream_min_bytes;
+  auto body = [&](i64 batch, int thread) noexcept -> bool {
+    const FftBatch<T> b = batch_of(thread);
+    const i64 first = batch * 2 * L;  // block of lane 0's real part
+    // Block `block` computes outputs [block * step, + step), reading x from block * step - left.
+    for (int part = 0; part < 2; ++part) {
+      V* const dst = b.points + part;  // point p at dst[2 * p]
+      const i64 start0 = (first + part * L) * step - job.left;  // lane 0's first sample
+      const i64 end = start0 + (L - 1) * step + n;                // past the last lane's last
+      if (start0 >= 0 && end <= nx) {
+        for (i64 p = 0; p < n; p += L) {
+          V rows[S::lanes];
+          for (i64 l = 0; l < L; ++l) rows[l] = S::load(x + start0 + l * step + p);
+          transpose_lanes(rows);
+          for (i64 l = 0; l < L; ++l) dst[2 * (p + l)] = rows[l];
+        }
+      } else {
+        alignas(64) T lane[L];
+        for (i64 p = 0; p < n; ++p) {
+          for (i64 l = 0; l < L; ++l) {
+            const i64 at = start0 + l * step + p;
+            lane[l] = at >= 0 && at < nx ? x[at] : T(0);
+          }
+          dst[2 * p] = S::load(lane);
+        }
+      }
+    }
+    fft_forward<T>(b, log2n, tw);
+    {  // the input of this thread's next batch, if the threads take batches in turn
+      const i64 next = (batch + threads) * 2 * L * step - job.left;
+      const i64 begin = max_i64(0, min_i64(nx, next)), end = max_i64(0, min_i64(nx, next + 2 * L * step + n));
+      fft_multiply<T>(b, n, spectrum, x + begin, x + end);
+    }
+    fft_inverse<T>(b, log2n, tw);
+    // x * 0 + sum stays 0 while every x stored is finite, and becomes NaN for good otherwise
+    V finite_check = S::zero();
+    bool finite = true;
+    for (int part = 0; part < 2; ++part) {
+      const V* const src = b.points + part;  // point p at src[2 * p]
+      const i64 out0 = (first + part * L) * step;  // lane 0's first output
+      if (out0 >= length) break;
+      if (out0 + L * step <= length) {
+        for (i64 p = 0; p < step; p += L) {
+          V rows[S::lanes];
+          for (i64 l = 0; l < L; ++l) rows[l] = src[2 * (p + l)];
+          transpose_lanes(rows);
+          for (i64 l = 0; l < L; ++l) finite_check = S::fma(rows[l], S::zero(), finite_check);
+          // out0 + l * step + p is a multiple of L: every row is vector-aligned if out is
+          if (stream) {
+            for (i64 l = 0; l < L; ++l) S::stream(out + out0 + l * step + p, rows[l]);
+          } else {
+            for (i64 l = 0; l < L; ++l) S::store(out + out0 + l * step + p, rows[l]);
+          }
+        }
+      } else {
+        alignas(64) T lane[L];
+        for (i64 p = 0; p < step; ++p) {
+          S::store(lane, src[2 * p]);
+          for (i64 l = 0; l < L; ++l) {
+            const i64 at = out0 + l * step + p;
+            if (at < length) {
+              out[at] = lane[l];
+              if (!(lane[l] - lane[l] == T(0))) finite = false;  // NaN or Inf
+            }
+          }
+        }
+      }
+    }
+    alignas(64) T lane[L];
+    S::store(lane, finite_check);
+    for (i64 l = 0; l < L; ++l) finite = finite && lane[l] == T(0);
+    return finite;
+  };
+  std::atomic<int> non_finite{0};
+  parallel_for(batches, threads, [&](i64 batch, int thread) noexcept {
+    if (!body(batch, thread)) non_finite.store(1, std::memory_order_relaxed);
+    if (stream) stream_fence();
+  });
+  if (non_finite.load() != 0) *job.non_finite = 1;
+  fft_workspace.trim();
+  return KernelStatus::ok;
+}
+
+}  // namespace
+
+FftCorrelateKernels fft_correlate_kernels() noexcept {
+  return {kernel_isa_name, &fft_correlate_run<float>, &fft_correlate_run<double>, FftSimd<float>::lanes,
+          FftSimd<double>::lanes};
+}
+
+}  // namespace FIELDCONV_KERNEL_FAMILY
+}  // namespace fieldconv
