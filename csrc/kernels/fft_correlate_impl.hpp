@@ -61,34 +61,105 @@ struct FftTwiddles {
   const T* minus_sin;  // so that complex products are two multiply-adds per part, no negation
 };
 
-// K radix-2 stages on groups of 2^K points held in registers: the points of a group are
-// base + j + m * q, m < 2^K, q the smallest span of the pass. j is the outer loop, so each j's
-// twiddle factors (P - 1 of them) are loaded once for every base. Unit: q == 1, so j == 0 and
-// every twiddle is known when compiling: 1 and -i cost no multiplication.
+// K radix-2 stages on a group of P = 2^K points held in registers (r, i): the points
+// base + j + m * q, m < P, q the smallest span of the pass. Sub-stage s (forward: span top >> s;
+// inverse: span q << s) pairs m with m + half (forward: half = P >> (s + 1); inverse:
+// half = 1 << s); the pair's twiddle is t = j + (m & (half - 1)) * q of its span.
+// Unit: q == 1, so j == 0 and every twiddle is known when compiling: 1 and -i cost no
+// multiplication, the others are broadcast from the tables.
+template <class T, int K, bool Forward>
+struct FftGroupTwiddles {
+  using V = typename FftSimd<T>::vec;
+  V c[K][(1 << K) / 2], s[K][(1 << K) / 2], m[K][(1 << K) / 2];  // cos, sin, -sin
+
+  // The twiddles of offset j of a pass whose largest span is top (not Unit).
+  FftGroupTwiddles(FftTwiddles<T> tw, i64 top, i64 j) {
+    using S = FftSimd<T>;
+    constexpr int P = 1 << K;
+    const i64 q = top >> (K - 1);
+    FIELDCONV_UNROLL
+    for (int st = 0; st < K; ++st) {
+      const int half = Forward ? P >> (st + 1) : 1 << st;
+      const i64 span = Forward ? top >> st : q << st;
+      FIELDCONV_UNROLL
+      for (int u = 0; u < half; ++u) {
+        const i64 at = span - 1 + j + u * q;
+        c[st][u] = S::broadcast(tw.cos + at);
+        s[st][u] = S::broadcast(tw.sin + at);
+        m[st][u] = S::broadcast(tw.minus_sin + at);
+      }
+    }
+  }
+  FftGroupTwiddles() = default;
+};
+
 template <class T, int K, bool Forward, bool Unit>
-void fft_pass(FftBatch<T> b, i64 n, i64 top, FftTwiddles<T> tw) {
+inline void fft_group(typename FftSimd<T>::vec (&r)[1 << K], typename FftSimd<T>::vec (&i)[1 << K],
+                      const FftGroupTwiddles<T, K, Forward>& w, FftTwiddles<T> tw) {
   using S = FftSimd<T>;
   using V = typename S::vec;
   constexpr int P = 1 << K;
-  const i64 q = top >> (K - 1);
-  for (i64 j = 0; j < q; ++j) {
-    // Sub-stage s (forward: span top >> s; inverse: span q << s) pairs m with m + half
-    // (forward: half = P >> (s + 1); inverse: half = 1 << s); the pair's twiddle is t =
-    // j + (m & (half - 1)) * q of its span.
-    V wc[K][P / 2], ws[K][P / 2], wm[K][P / 2];
+  FIELDCONV_UNROLL
+  for (int s = 0; s < K; ++s) {
+    const int half = Forward ? P >> (s + 1) : 1 << s;
+    const int span = Forward ? (P / 2) >> s : 1 << s;  // Unit's span (q == 1)
     FIELDCONV_UNROLL
-    for (int s = 0; s < K; ++s) {
-      const int half = Forward ? P >> (s + 1) : 1 << s;
-      const i64 span = Forward ? top >> s : q << s;
-      FIELDCONV_UNROLL
-      for (int u = 0; u < half; ++u) {
-        if (Unit) continue;
-        const i64 at = span - 1 + j + u * q;
-        wc[s][u] = S::broadcast(tw.cos + at);
-        ws[s][u] = S::broadcast(tw.sin + at);
-        wm[s][u] = S::broadcast(tw.minus_sin + at);
+    for (int m = 0; m < P; ++m) {
+      if (m & half) continue;
+      const int u = m & (half - 1);
+      V& ar = r[m];
+      V& ai = i[m];
+      V& br = r[m + half];
+      V& bi = i[m + half];
+      if (Forward) {  // a + b, (a - b) * w
+        const V dr = S::sub(ar, br), di = S::sub(ai, bi);
+        ar = S::add(ar, br);
+        ai = S::add(ai, bi);
+        if (Unit && u == 0) {
+          br = dr, bi = di;
+        } else if (Unit && 2 * u == span) {  // w = -i
+          br = di, bi = S::sub(S::zero(), dr);
+        } else if (Unit) {
+          const i64 at = span - 1 + u;
+          br = S::fma(dr, S::broadcast(tw.cos + at), S::mul(di, S::broadcast(tw.minus_sin + at)));
+          bi = S::fma(dr, S::broadcast(tw.sin + at), S::mul(di, S::broadcast(tw.cos + at)));
+        } else {
+          br = S::fma(dr, w.c[s][u], S::mul(di, w.m[s][u]));
+          bi = S::fma(dr, w.s[s][u], S::mul(di, w.c[s][u]));
+        }
+      } else {  // a + b * conj(w), a - b * conj(w)
+        V pr, pi;
+        if (Unit && u == 0) {
+          pr = br, pi = bi;
+        } else if (Unit && 2 * u == span) {  // conj(w) = i
+          pr = S::sub(S::zero(), bi), pi = br;
+        } else if (Unit) {
+          const i64 at = span - 1 + u;
+          pr = S::fma(br, S::broadcast(tw.cos + at), S::mul(bi, S::broadcast(tw.sin + at)));
+          pi = S::fma(bi, S::broadcast(tw.cos + at), S::mul(br, S::broadcast(tw.minus_sin + at)));
+        } else {
+          pr = S::fma(br, w.c[s][u], S::mul(bi, w.s[s][u]));
+          pi = S::fma(bi, w.c[s][u], S::mul(br, w.m[s][u]));
+        }
+        br = S::sub(ar, pr);
+        bi = S::sub(ai, pi);
+        ar = S::add(ar, pr);
+        ai = S::add(ai, pi);
       }
     }
+  }
+}
+
+// One pass of K stages whose largest span is `top`, over every group. j is the outer loop, so
+// each j's twiddles (P - 1 of them) are loaded once for every base.
+template <class T, int K, bool Forward, bool Unit>
+void fft_pass(FftBatch<T> b, i64 n, i64 top, FftTwiddles<T> tw) {
+  using V = typename FftSimd<T>::vec;
+  constexpr int P = 1 << K;
+  const i64 q = top >> (K - 1);
+  for (i64 j = 0; j < q; ++j) {
+    FftGroupTwiddles<T, K, Forward> w;
+    if (!Unit) w = FftGroupTwiddles<T, K, Forward>(tw, top, j);
     for (i64 base = j; base < n; base += 2 * top) {
       V r[P], i[P];
       FIELDCONV_UNROLL
@@ -96,55 +167,7 @@ void fft_pass(FftBatch<T> b, i64 n, i64 top, FftTwiddles<T> tw) {
         r[m] = b.re(base + m * q);
         i[m] = b.im(base + m * q);
       }
-      FIELDCONV_UNROLL
-      for (int s = 0; s < K; ++s) {
-        const int half = Forward ? P >> (s + 1) : 1 << s;
-        const int span = Forward ? (P / 2) >> s : 1 << s;  // Unit's span (q == 1)
-        FIELDCONV_UNROLL
-        for (int m = 0; m < P; ++m) {
-          if (m & half) continue;
-          const int u = m & (half - 1);
-          V& ar = r[m];
-          V& ai = i[m];
-          V& br = r[m + half];
-          V& bi = i[m + half];
-          if (Forward) {  // a + b, (a - b) * w
-            const V dr = S::sub(ar, br), di = S::sub(ai, bi);
-            ar = S::add(ar, br);
-            ai = S::add(ai, bi);
-            if (Unit && u == 0) {
-              br = dr, bi = di;
-            } else if (Unit && 2 * u == span) {  // w = -i
-              br = di, bi = S::sub(S::zero(), dr);
-            } else if (Unit) {
-              const i64 at = span - 1 + u;
-              br = S::fma(dr, S::broadcast(tw.cos + at), S::mul(di, S::broadcast(tw.minus_sin + at)));
-              bi = S::fma(dr, S::broadcast(tw.sin + at), S::mul(di, S::broadcast(tw.cos + at)));
-            } else {
-              br = S::fma(dr, wc[s][u], S::mul(di, wm[s][u]));
-              bi = S::fma(dr, ws[s][u], S::mul(di, wc[s][u]));
-            }
-          } else {  // a + b * conj(w), a - b * conj(w)
-            V pr, pi;
-            if (Unit && u == 0) {
-              pr = br, pi = bi;
-            } else if (Unit && 2 * u == span) {  // conj(w) = i
-              pr = S::sub(S::zero(), bi), pi = br;
-            } else if (Unit) {
-              const i64 at = span - 1 + u;
-              pr = S::fma(br, S::broadcast(tw.cos + at), S::mul(bi, S::broadcast(tw.sin + at)));
-              pi = S::fma(bi, S::broadcast(tw.cos + at), S::mul(br, S::broadcast(tw.minus_sin + at)));
-            } else {
-              pr = S::fma(br, wc[s][u], S::mul(bi, ws[s][u]));
-              pi = S::fma(bi, wc[s][u], S::mul(br, wm[s][u]));
-            }
-            br = S::sub(ar, pr);
-            bi = S::sub(ai, pi);
-            ar = S::add(ar, pr);
-            ai = S::add(ai, pi);
-          }
-        }
-      }
+      fft_group<T, K, Forward, Unit>(r, i, w, tw);
       FIELDCONV_UNROLL
       for (int m = 0; m < P; ++m) {
         b.re(base + m * q) = r[m];
@@ -154,7 +177,6 @@ void fft_pass(FftBatch<T> b, i64 n, i64 top, FftTwiddles<T> tw) {
   }
 }
 
-// One pass of K stages whose largest span is `top`.
 template <class T, int K, bool Forward>
 void fft_pass_of(FftBatch<T> b, i64 n, i64 top, FftTwiddles<T> tw) {
   if (top == i64{1} << (K - 1)) fft_pass<T, K, Forward, true>(b, n, top, tw);
@@ -165,44 +187,67 @@ void fft_pass_of(FftBatch<T> b, i64 n, i64 top, FftTwiddles<T> tw) {
 // registers AVX2 (and AVX-512F without VL) gives 256-bit code: measured slower from spills.
 constexpr int fft_stages_per_pass = 2;
 
+// Stages of the last forward pass and the first inverse pass (both Unit, on the same groups of
+// consecutive points): fft_middle runs them with the spectrum product in between.
+inline int fft_middle_stages(int log2n) { return log2n % 2 == 0 ? 2 : 1; }
+
+// The forward transform; without its last pass when `middle` (fft_middle runs it).
 template <class T>
-void fft_forward(FftBatch<T> b, int log2n, FftTwiddles<T> tw) {
+void fft_forward(FftBatch<T> b, int log2n, FftTwiddles<T> tw, bool middle) {
   const i64 n = i64{1} << log2n;
+  const int stop = middle ? log2n - fft_middle_stages(log2n) : log2n;
   int stage = 0;  // stages done; the next has span n >> (stage + 1)
-  for (; log2n - stage >= fft_stages_per_pass; stage += fft_stages_per_pass)
+  for (; stop - stage >= fft_stages_per_pass; stage += fft_stages_per_pass)
     fft_pass_of<T, fft_stages_per_pass, true>(b, n, n >> (stage + 1), tw);
-  if (log2n - stage == 2) fft_pass_of<T, 2, true>(b, n, n >> (stage + 1), tw);
-  if (log2n - stage == 1) fft_pass_of<T, 1, true>(b, n, n >> (stage + 1), tw);
+  if (stop - stage == 1) fft_pass_of<T, 1, true>(b, n, n >> (stage + 1), tw);
 }
 
+// The inverse transform after fft_middle (which ran its first pass).
 template <class T>
-void fft_inverse(FftBatch<T> b, int log2n, FftTwiddles<T> tw) {
+void fft_inverse_after_middle(FftBatch<T> b, int log2n, FftTwiddles<T> tw) {
   const i64 n = i64{1} << log2n;
-  int stage = 0;  // stages done; the next has span 1 << stage
-  const int rest = log2n % fft_stages_per_pass;
-  if (rest == 2) fft_pass_of<T, 2, false>(b, n, 2, tw), stage = 2;
-  if (rest == 1) fft_pass_of<T, 1, false>(b, n, 1, tw), stage = 1;
-  for (; stage < log2n; stage += fft_stages_per_pass)
+  for (int stage = fft_middle_stages(log2n); stage < log2n; stage += fft_stages_per_pass)
     fft_pass_of<T, fft_stages_per_pass, false>(b, n, i64{1} << (stage + fft_stages_per_pass - 1), tw);
 }
 
-// Point by point: z *= h, the filter's spectrum (conj(FFT) / N, bit-reversed like z): re[n],
-// im[n], -im[n].
-// Meanwhile, the cache lines of [prefetch, prefetch_end) are prefetched (the input of a later
-// batch: a batch's loads would otherwise wait for memory while no arithmetic runs).
-template <class T>
-void fft_multiply(FftBatch<T> b, i64 n, const T* h, const T* prefetch, const T* prefetch_end) {
+// On each group of P = 2^K consecutive points: the forward transform's last pass, the product
+// with h, the filter's spectrum (conj(FFT) / N, bit-reversed like the points: re[n], im[n],
+// -im[n]), and the inverse transform's first pass; one load and store of each point for the
+// three. Meanwhile, the cache lines of [prefetch, prefetch_end) are prefetched (the input of a
+// later batch: its loads would otherwise wait for memory while no arithmetic runs).
+template <class T, int K>
+void fft_middle(FftBatch<T> b, i64 n, FftTwiddles<T> tw, const T* h, const T* prefetch, const T* prefetch_end) {
   using S = FftSimd<T>;
   using V = typename S::vec;
+  constexpr int P = 1 << K;
   constexpr i64 line = 64 / sizeof(T);
   const i64 lines = prefetch < prefetch_end ? (prefetch_end - prefetch + line - 1) / line : 0;
-  const i64 per_point = ceil_div(lines, n);
-  for (i64 p = 0; p < n; ++p) {
-    for (i64 c = p * per_point; c < min_i64(lines, (p + 1) * per_point); ++c)
+  const i64 per_group = ceil_div(lines, n / P);
+  const FftGroupTwiddles<T, K, true> unit_forward{};
+  const FftGroupTwiddles<T, K, false> unit_inverse{};
+  for (i64 base = 0; base < n; base += P) {
+    for (i64 c = base / P * per_group; c < min_i64(lines, (base / P + 1) * per_group); ++c)
       __builtin_prefetch(prefetch + c * line, 0, 3);
-    const V zr = b.re(p), zi = b.im(p);
-    b.re(p) = S::fma(zr, S::broadcast(h + p), S::mul(zi, S::broadcast(h + 2 * n + p)));
-    b.im(p) = S::fma(zr, S::broadcast(h + n + p), S::mul(zi, S::broadcast(h + p)));
+    V r[P], i[P];
+    FIELDCONV_UNROLL
+    for (int m = 0; m < P; ++m) {
+      r[m] = b.re(base + m);
+      i[m] = b.im(base + m);
+    }
+    fft_group<T, K, true, true>(r, i, unit_forward, tw);
+    FIELDCONV_UNROLL
+    for (int m = 0; m < P; ++m) {
+      const i64 p = base + m;
+      const V zr = r[m], zi = i[m];
+      r[m] = S::fma(zr, S::broadcast(h + p), S::mul(zi, S::broadcast(h + 2 * n + p)));
+      i[m] = S::fma(zr, S::broadcast(h + n + p), S::mul(zi, S::broadcast(h + p)));
+    }
+    fft_group<T, K, false, true>(r, i, unit_inverse, tw);
+    FIELDCONV_UNROLL
+    for (int m = 0; m < P; ++m) {
+      b.re(base + m) = r[m];
+      b.im(base + m) = i[m];
+    }
   }
 }
 
@@ -241,7 +286,7 @@ KernelStatus fft_correlate_run(const FftCorrelateJob<T>& job) noexcept {
       b.re(p) = p < k ? S::broadcast(job.taps + p) : S::zero();
       b.im(p) = S::zero();
     }
-    fft_forward<T>(b, log2n, tw);
+    fft_forward<T>(b, log2n, tw, false);
     const T scale = T(1) / T(n);
     alignas(64) T lane[L];
     for (i64 p = 0; p < n; ++p) {
@@ -287,13 +332,14 @@ KernelStatus fft_correlate_run(const FftCorrelateJob<T>& job) noexcept {
         }
       }
     }
-    fft_forward<T>(b, log2n, tw);
+    fft_forward<T>(b, log2n, tw, true);
     {  // the input of this thread's next batch, if the threads take batches in turn
       const i64 next = (batch + threads) * 2 * L * step - job.left;
       const i64 begin = max_i64(0, min_i64(nx, next)), end = max_i64(0, min_i64(nx, next + 2 * L * step + n));
-      fft_multiply<T>(b, n, spectrum, x + begin, x + end);
+      if (fft_middle_stages(log2n) == 2) fft_middle<T, 2>(b, n, tw, spectrum, x + begin, x + end);
+      else fft_middle<T, 1>(b, n, tw, spectrum, x + begin, x + end);
     }
-    fft_inverse<T>(b, log2n, tw);
+    fft_inverse_after_middle<T>(b, log2n, tw);
     // x * 0 + sum stays 0 while every x stored is finite, and becomes NaN for good otherwise
     V finite_check = S::zero();
     bool finite = true;
