@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <mutex>
 #include <new>
 #include <vector>
 
@@ -29,24 +30,65 @@ int lanes_of(bool float32) {
 // Valid outputs per block of 2^log2 points: a whole number of lanes.
 i64 block_step(int log2, i64 taps, int lanes) { return ((i64{1} << log2) - taps + 1) / lanes * lanes; }
 
+// Twiddle factors in double, rounded once to T: cos, sin and -sin tables of n - 1 entries each,
+// the stage of span h at offset h - 1 (kernels.hpp, FftCorrelateJob).
+template <class T>
+std::vector<T> twiddle_tables(int log2_size) {
+  const i64 n = i64{1} << log2_size;
+  std::vector<T> tables(std::size_t(3 * (n - 1)));
+  T* const cos_table = tables.data();
+  T* const sin_table = cos_table + (n - 1);
+  T* const minus_sin_table = sin_table + (n - 1);
+  const double pi = 3.14159265358979323846;
+  for (i64 h = 1; h < n; h *= 2)
+    for (i64 t = 0; t < h; ++t) {
+      const double angle = pi * double(t) / double(h);
+      cos_table[h - 1 + t] = T(std::cos(angle));
+      sin_table[h - 1 + t] = T(-std::sin(angle));
+      minus_sin_table[h - 1 + t] = T(std::sin(angle));
+    }
+  return tables;
+}
+
+// The tables of the lengths the picker chooses, built once per process (at most 2 x 96 KiB each);
+// null if they cannot be allocated.
+template <class T>
+const T* cached_twiddles(int log2_size) noexcept {
+  static std::mutex mutex;
+  static std::vector<T> cache[max_log2_size + 1];
+  const std::lock_guard<std::mutex> lock(mutex);
+  std::vector<T>& tables = cache[log2_size];
+  if (tables.empty()) {
+    try {
+      tables = twiddle_tables<T>(log2_size);
+    } catch (const std::bad_alloc&) {
+      return nullptr;
+    }
+  }
+  return tables.data();
+}
+
 }  // namespace
 
-int fft_correlate_log2_size(std::int64_t tap_count, bool float32) noexcept {
-  if (tap_count < 1) return 0;
-  const int lanes = lanes_of(float32);
-  int best = 0;
-  double best_cost = 0;
+FftCorrelatePlan fft_correlate_plan(std::int64_t tap_count, bool float32) noexcept {
+  if (tap_count < 1) return {0, 0.0};
+  const FftCorrelateKernels& kernels = active_kernels().fft_correlate;
+  const int lanes = float32 ? kernels.lanes_f32 : kernels.lanes_f64;
   const double vector_bytes = double(lanes) * (float32 ? 4 : 8);
+  FftCorrelatePlan best{0, 0.0};
   for (int log2 = 6; log2 <= max_log2_size; ++log2) {
     const i64 step = block_step(log2, tap_count, lanes);
     if (step <= 0) continue;
-    // work per output: the transforms' n log n over the outputs a block keeps, slower once a
-    // batch (2 n vectors) outgrows L1 (measured per point and stage on AMD Zen 4, 1.67 TSC cycles
-    // at 16 KiB, 2.06 at 32 KiB, 3.4 at 64 KiB)
-    const double batch_kib = 2.0 * double(i64{1} << log2) * vector_bytes / 1024.0;
+    // Per output, the vector operations of a point through a radix-2 stage: a batch has 2
+    // transforms of n log2 n of them for 2 lanes blocks of step outputs. They are slower once a
+    // batch (2 n vectors) outgrows L1 (measured per point and stage on AMD Zen 4: 1.67 TSC
+    // cycles at 16 KiB, 2.06 at 32 KiB, 3.4 at 64 KiB).
+    const double n = double(i64{1} << log2);
+    const double batch_kib = 2.0 * n * vector_bytes / 1024.0;
     const double cache_factor = batch_kib <= 16 ? 1.0 : batch_kib <= 32 ? 1.25 : 2.0;
-    const double cost = double(i64{1} << log2) * log2 / double(step) * cache_factor;
-    if (best == 0 || cost < best_cost) best = log2, best_cost = cost;
+    const double operations = n * log2 / (double(lanes) * double(step)) * cache_factor;
+    const double ns = operations * (float32 ? kernels.ns_per_operation_f32 : kernels.ns_per_operation_f64);
+    if (best.log2_size == 0 || ns < best.ns_per_output) best = {log2, ns};
   }
   return best;
 }
@@ -61,12 +103,12 @@ bool correlate_line_fft(const T* input, std::int64_t input_length, const T* taps
   const bool float32 = sizeof(T) == sizeof(float);
   const int lanes = lanes_of(float32);
   if (log2_size == 0) {
-    log2_size = fft_correlate_log2_size(tap_count, float32);
+    log2_size = fft_correlate_plan(tap_count, float32).log2_size;
     if (log2_size == 0)
       throw_invalid("tap_count ", tap_count, " is too long for the FFT correlation (at most ",
                     (i64{1} << max_log2_size) - lanes + 1, " taps)");
   }
-  check_range("log2_size", log2_size, 1, 30);
+  check_range("log2_size", log2_size, 1, 20);
   if (block_step(log2_size, tap_count, lanes) <= 0)
     throw_invalid("log2_size ", log2_size, " is too small for ", tap_count,
                   " taps (2**log2_size - taps + 1 must be at least ", lanes, ")");
@@ -77,20 +119,13 @@ bool correlate_line_fft(const T* input, std::int64_t input_length, const T* taps
   check_disjoint(output, out_bytes, "output", input, input_length * i64(sizeof(T)), "input");
   check_disjoint(output, out_bytes, "output", taps, tap_count * i64(sizeof(T)), "taps");
 
-  // Twiddles in double, rounded once to T: stage of span h at offset h - 1.
   const i64 n = i64{1} << log2_size;
-  std::vector<T> tables(std::size_t(3 * (n - 1)));
-  T* const cos_table = tables.data();
-  T* const sin_table = cos_table + (n - 1);
-  T* const minus_sin_table = sin_table + (n - 1);
-  const double pi = 3.14159265358979323846;
-  for (i64 h = 1; h < n; h *= 2)
-    for (i64 t = 0; t < h; ++t) {
-      const double angle = pi * double(t) / double(h);
-      cos_table[h - 1 + t] = T(std::cos(angle));
-      sin_table[h - 1 + t] = T(-std::sin(angle));
-      minus_sin_table[h - 1 + t] = T(std::sin(angle));
-    }
+  std::vector<T> own_tables;  // lengths the picker never chooses: built for this call
+  const T* const cos_table = log2_size <= max_log2_size ? cached_twiddles<T>(log2_size) : nullptr;
+  if (cos_table == nullptr) {
+    own_tables = twiddle_tables<T>(log2_size);
+  }
+  const T* const tables = cos_table != nullptr ? cos_table : own_tables.data();
 
   FftCorrelateJob<T> job{};
   job.input = input;
@@ -101,9 +136,9 @@ bool correlate_line_fft(const T* input, std::int64_t input_length, const T* taps
   job.output_length = output_length;
   job.left = left;
   job.log2_size = log2_size;
-  job.twiddle_cos = cos_table;
-  job.twiddle_sin = sin_table;
-  job.twiddle_minus_sin = minus_sin_table;
+  job.twiddle_cos = tables;
+  job.twiddle_sin = tables + (n - 1);
+  job.twiddle_minus_sin = tables + 2 * (n - 1);
   // Two transforms of n log2 n point-stages per pair of blocks and lane, at about 0.3 ns each
   // (measured on the AVX2 kernels, a round figure).
   const i64 step = block_step(log2_size, tap_count, lanes);

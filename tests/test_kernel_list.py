@@ -165,7 +165,7 @@ def _check_fft_correlate(rng) -> None:
             padded = np.concatenate([np.zeros(left), a.astype(np.float64), np.zeros(n1 + n2)])
             expected = np.array([padded[i : i + n2] @ v.astype(np.float64) for i in range(out.size)])
             magnitude = np.convolve(np.abs(a).astype(np.float64), np.abs(v).astype(np.float64)).max()
-            log2_size = _core.fft_correlate_log2_size(n2, dtype == np.float32)
+            log2_size = _core.fft_correlate_plan(n2, dtype == np.float32)[0]
             assert np.abs(out - expected).max() <= 8 * log2_size * np.finfo(dtype).eps * magnitude
 
 

@@ -72,9 +72,14 @@ void register_fft_correlate(py::module_& module) {
       "picked), into a preallocated contiguous 1-d output (fieldconv/fft_correlate.hpp). False when an "
       "output is not finite (compute those directly).");
   module.def(
-      "fft_correlate_log2_size", [](std::int64_t taps, bool float32) { return fft_correlate_log2_size(taps, float32); },
+      "fft_correlate_plan",
+      [](std::int64_t taps, bool float32) {
+        const FftCorrelatePlan plan = fft_correlate_plan(taps, float32);
+        return py::make_tuple(plan.log2_size, plan.ns_per_output);
+      },
       py::arg("taps"), py::arg("float32"),
-      "log2 of the FFT length correlate_line_fft picks for `taps` taps (0: too long).");
+      "(log2 of the FFT length correlate_line_fft picks for `taps` taps, 0: too many; estimated ns "
+      "per output on one thread).");
 }
 
 }  // namespace

@@ -295,6 +295,9 @@ struct FftCorrelateKernels {
   KernelStatus (*f32)(const FftCorrelateJob<float>&) noexcept;
   KernelStatus (*f64)(const FftCorrelateJob<double>&) noexcept;
   int lanes_f32, lanes_f64;  // sequences transformed at once (blocks: twice as many)
+  // Nanoseconds per vector operation of one thread (a point through a radix-2 stage, the
+  // transposes and product included), batches in L1: the cost model's rate (fft_correlate_plan).
+  double ns_per_operation_f32, ns_per_operation_f64;
 };
 
 // The entry struct of each family, by the family's name in kernel_list.inc.

@@ -159,7 +159,9 @@ def filter_nd(
 def correlate_line_fft(
     input: np.ndarray, taps: np.ndarray, output: np.ndarray, left: int, log2_size: int = 0
 ) -> bool: ...  # output[i] = sum_j input[i + j - left] * taps[j] by FFTs; False: an output is not finite
-def fft_correlate_log2_size(taps: int, float32: bool) -> int: ...  # 0: too many taps for correlate_line_fft
+def fft_correlate_plan(
+    taps: int, float32: bool
+) -> Tuple[int, float]: ...  # (log2 FFT length, 0: too many taps; ns per output)
 def correlate1d(
     input: npt.NDArray,  # (outer, length, inner); filtered along the middle axis
     output: npt.NDArray,  # same shape, written; may be input itself

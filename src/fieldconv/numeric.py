@@ -25,11 +25,11 @@ from ._runtime import get_num_threads
 
 __all__ = ["convolve", "correlate"]
 
-# Seconds per vector operation of the C++ FFT path's transforms (a lane's point through one
-# radix-2 stage, the in/out transposes and the spectrum product included), one thread, by the
-# kernel family that runs: measured 10**6 x 101 float64, AMD EPYC Zen 4, 2026-12-04 (generic:
-# an estimate, 4x slower).
-_FFT_LINE_SECONDS_PER_OPERATION = {"avx512": 0.9e-9, "avx2": 0.9e-9, "generic": 3.6e-9}
+# What a call of the C++ FFT path costs beyond its outputs (twiddle tables, the filter's
+# spectrum, waking helpers, and the page faults of a fresh output that the direct path, whose
+# estimate is of sums only, shares): chosen so that 10**5 x 101 (measured 1.1-1.3x slower by
+# FFT, AMD EPYC Zen 4) stays direct.
+_LINE_FFT_CALL_SECONDS = 100e-6
 
 # dtypes computed here; every other one is NumPy's own business
 _FAST_KINDS = frozenset("bBhHiIlLqQfdFD")
@@ -120,12 +120,12 @@ def _correlate_core(x: np.ndarray, y: np.ndarray, mode: int, dtype: np.dtype, me
     _filter_args.filter_extents(name, "a", (1, n1))
     _filter_args.filter_extents(name, "output", (1, length))
     if dtype.kind in "fc":
-        use_fft = method == "fft" or (method == "auto" and _prefer_fft(length, n2, dtype))
-        if use_fft and dtype.kind == "f" and _core.fft_correlate_log2_size(n2, dtype == np.float32):
+        path = _fastest_path(length, n2, dtype, fft_only=method == "fft") if method != "direct" else "direct"
+        if path == "line_fft":
             out, finite = _correlate_line_fft(x, y, length, left, dtype)
             if finite or method == "fft":
                 return out
-        elif use_fft and (method == "fft" or _filter2d.all_finite(x, y)):
+        elif path == "numpy_fft" and (method == "fft" or _filter2d.all_finite(x, y)):
             return _overlap_add(x.astype(dtype, copy=False), y.astype(dtype, copy=False), length, left, dtype)
     stack = np.ascontiguousarray(x, dtype=dtype).reshape(1, 1, n1)
     kernel = np.ascontiguousarray(y, dtype=dtype).reshape(1, n2)
@@ -160,34 +160,34 @@ def _block_length(n1: int, n2: int) -> int:
     return _filter2d._fast_length(min(max(8 * n2, 1024), n1 + n2 - 1))
 
 
-def _prefer_fft(length: int, n2: int, dtype: np.dtype) -> bool:
-    """The "auto" cost model: direct multiply-adds at the measured rate of the kernel family
-    against the FFTs: the C++ overlap-save path (real inputs, taps it takes) at its measured cost
-    per vector operation of its transforms, else numpy.fft's overlap-add at numpy.fft's measured
-    cost per point and log2(points)."""
-    if n2 < 64:
-        return False
+def _fastest_path(length: int, n2: int, dtype: np.dtype, fft_only: bool = False) -> str:
+    """The cost model of "auto" (and of "fft": the faster FFT): "direct" (multiply-adds at the
+    measured rate of the kernel family), "line_fft" (fieldconv's overlap-save FFTs, real inputs
+    and taps they take: their own estimate per output) or "numpy_fft" (numpy.fft's overlap-add at
+    numpy.fft's measured cost per point and log2(points), one thread)."""
     complex_ = dtype.kind == "c"
     itemsize = dtype.itemsize // (2 if complex_ else 1)
-    rates = _filter2d._DIRECT_RATE.get(str(_core.kernel_choice()["filter2d"]), _filter2d._DIRECT_RATE["generic"])
     threads = max(1, get_num_threads())
-    direct_seconds = length * n2 * (4 if complex_ else 1) / (rates.get(itemsize, rates[8]) * threads)
-    log2_size = 0 if complex_ else _core.fft_correlate_log2_size(n2, itemsize == 4)
-    if log2_size:
-        size = 1 << log2_size
-        lanes = _core.kernel_constants()["fft_correlate_lanes_f32" if itemsize == 4 else "fft_correlate_lanes_f64"]
-        step = (size - n2 + 1) // lanes * lanes
-        # a lane pair of blocks: two transforms of size * log2(size) vector butterfly halves
-        operations = length * size * log2_size / (lanes * step)
-        seconds_per_operation = _FFT_LINE_SECONDS_PER_OPERATION.get(
-            str(_core.kernel_choice()["fft_correlate"]), _FFT_LINE_SECONDS_PER_OPERATION["generic"]
-        )
-        return operations * seconds_per_operation / threads < direct_seconds
     size = _block_length(length, n2)
     blocks = -(-(length + n2 - 1) // (size - n2 + 1))
     # three transforms (two of the blocks' length, one of the kernel), real ones at half cost
-    fft_seconds = (2 * blocks + 1) * size * np.log2(max(size, 2)) * _filter2d._FFT_SECONDS_PER_POINT_LOG
-    return fft_seconds * (1.0 if complex_ else 0.5) < direct_seconds
+    numpy_points = (2 * blocks + 1) * size * np.log2(max(size, 2))
+    costs = {"numpy_fft": numpy_points * _filter2d._FFT_SECONDS_PER_POINT_LOG * (1.0 if complex_ else 0.5)}
+    if not complex_:
+        log2_size, ns_per_output = _core.fft_correlate_plan(n2, itemsize == 4)
+        if log2_size:
+            costs["line_fft"] = _LINE_FFT_CALL_SECONDS + length * ns_per_output * 1e-9 / threads
+    if not fft_only:
+        if n2 < 64:  # direct sums are exact-er and never slower here
+            return "direct"
+        rates = _filter2d._DIRECT_RATE.get(str(_core.kernel_choice()["filter2d"]), _filter2d._DIRECT_RATE["generic"])
+        costs["direct"] = length * n2 * (4 if complex_ else 1) / (rates.get(itemsize, rates[8]) * threads)
+    return min(costs, key=costs.__getitem__)
+
+
+def _prefer_fft(length: int, n2: int, dtype: np.dtype) -> bool:
+    """True where "auto" takes an FFT."""
+    return _fastest_path(length, n2, dtype) != "direct"
 
 
 def _overlap_add(x: np.ndarray, y: np.ndarray, length: int, left: int, dtype: np.dtype) -> np.ndarray:

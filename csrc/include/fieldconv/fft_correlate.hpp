@@ -16,9 +16,14 @@
 
 namespace fieldconv {
 
-// log2 of the FFT length the entry point picks for `tap_count` taps (0: the taps are too long for
-// this path; use another).
-int fft_correlate_log2_size(std::int64_t tap_count, bool float32) noexcept;
+// The FFT length the entry point picks for `tap_count` taps (log2_size 0: too many taps for this
+// path) and the estimated time per output on one thread of the active kernel family (for cost
+// models choosing between this path, direct sums and other FFTs).
+struct FftCorrelatePlan {
+  int log2_size;
+  double ns_per_output;
+};
+FftCorrelatePlan fft_correlate_plan(std::int64_t tap_count, bool float32) noexcept;
 
 // Checks every argument (std::invalid_argument with the reason): lengths >= 0 and at most 2^48,
 // tap_count >= 1, |left| <= 2^48, output not overlapping input or taps, log2_size 0 (pick) or one
