@@ -30,27 +30,25 @@ int lanes_of(bool float32) {
 // Valid outputs per block of 2^log2 points: a whole number of lanes.
 i64 block_step(int log2, i64 taps, int lanes) { return ((i64{1} << log2) - taps + 1) / lanes * lanes; }
 
-// Twiddle factors in double, rounded once to T: cos, sin and -sin tables of n - 1 entries each,
+// Twiddle factors in double, rounded once to T: cos and sin tables of n - 1 entries each,
 // the stage of span h at offset h - 1 (kernels.hpp, FftCorrelateJob).
 template <class T>
 std::vector<T> twiddle_tables(int log2_size) {
   const i64 n = i64{1} << log2_size;
-  std::vector<T> tables(std::size_t(3 * (n - 1)));
+  std::vector<T> tables(std::size_t(2 * (n - 1)));
   T* const cos_table = tables.data();
   T* const sin_table = cos_table + (n - 1);
-  T* const minus_sin_table = sin_table + (n - 1);
   const double pi = 3.14159265358979323846;
   for (i64 h = 1; h < n; h *= 2)
     for (i64 t = 0; t < h; ++t) {
       const double angle = pi * double(t) / double(h);
       cos_table[h - 1 + t] = T(std::cos(angle));
       sin_table[h - 1 + t] = T(-std::sin(angle));
-      minus_sin_table[h - 1 + t] = T(std::sin(angle));
     }
   return tables;
 }
 
-// The tables of the lengths the picker chooses, built once per process (at most 2 x 96 KiB each);
+// The tables of the lengths the picker chooses, built once per process (at most 2 x 64 KiB each);
 // null if they cannot be allocated.
 template <class T>
 const T* cached_twiddles(int log2_size) noexcept {
@@ -138,7 +136,6 @@ bool correlate_line_fft(const T* input, std::int64_t input_length, const T* taps
   job.log2_size = log2_size;
   job.twiddle_cos = tables;
   job.twiddle_sin = tables + (n - 1);
-  job.twiddle_minus_sin = tables + 2 * (n - 1);
   // Two transforms of n log2 n point-stages per pair of blocks and lane, at about 0.3 ns each
   // (measured on the AVX2 kernels, a round figure).
   const i64 step = block_step(log2_size, tap_count, lanes);

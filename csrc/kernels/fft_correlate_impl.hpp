@@ -26,9 +26,6 @@ namespace fieldconv {
 namespace FIELDCONV_KERNEL_FAMILY {
 namespace {
 
-template <class T>
-using FftSimd = LineSimd<T>;
-
 // The cost model's rates (FftCorrelateKernels): measured 10^6 x 101 on AMD Zen 4 (one thread,
 // 256-point FFTs), 0.73 ns float64 and 1.1 ns float32 (8 x 8 transposes, more per output) for
 // the AVX2 code; the portable family (a tenth of AVX2's direct_macs_per_ns) about 4x slower.
@@ -55,8 +52,9 @@ struct FftBatch {
   using S = FftSimd<T>;
   using V = typename S::vec;
   V* points;
-  V& re(i64 p) const { return points[2 * p]; }
-  V& im(i64 p) const { return points[2 * p + 1]; }
+  static i64 slot(i64 p) { return 2 * p; }  // index of re(p) in points
+  V& re(i64 p) const { return points[slot(p)]; }
+  V& im(i64 p) const { return points[slot(p) + 1]; }
 };
 
 // Twiddle factors of the stage with span h (pairs h apart, blocks of 2h): exp(-2 pi i t / 2h)
@@ -64,8 +62,7 @@ struct FftBatch {
 template <class T>
 struct FftTwiddles {
   const T* cos;
-  const T* sin;        // sin(-2 pi t / 2h)
-  const T* minus_sin;  // so that complex products are two multiply-adds per part, no negation
+  const T* sin;  // sin(-2 pi t / 2h)
 };
 
 // K radix-2 stages on a group of P = 2^K points held in registers (r, i): the points
@@ -77,7 +74,7 @@ struct FftTwiddles {
 template <class T, int K, bool Forward>
 struct FftGroupTwiddles {
   using V = typename FftSimd<T>::vec;
-  V c[K][(1 << K) / 2], s[K][(1 << K) / 2], m[K][(1 << K) / 2];  // cos, sin, -sin
+  V c[K][(1 << K) / 2], s[K][(1 << K) / 2];  // cos, sin
 
   // The twiddles of offset j of a pass whose largest span is top (not Unit).
   FftGroupTwiddles(FftTwiddles<T> tw, i64 top, i64 j) {
@@ -93,7 +90,6 @@ struct FftGroupTwiddles {
         const i64 at = span - 1 + j + u * q;
         c[st][u] = S::broadcast(tw.cos + at);
         s[st][u] = S::broadcast(tw.sin + at);
-        m[st][u] = S::broadcast(tw.minus_sin + at);
       }
     }
   }
@@ -128,10 +124,11 @@ inline void fft_group(typename FftSimd<T>::vec (&r)[1 << K], typename FftSimd<T>
           br = di, bi = S::sub(S::zero(), dr);
         } else if (Unit) {
           const i64 at = span - 1 + u;
-          br = S::fma(dr, S::broadcast(tw.cos + at), S::mul(di, S::broadcast(tw.minus_sin + at)));
-          bi = S::fma(dr, S::broadcast(tw.sin + at), S::mul(di, S::broadcast(tw.cos + at)));
+          const V c = S::broadcast(tw.cos + at), sn = S::broadcast(tw.sin + at);
+          br = S::fms(dr, c, S::mul(di, sn));
+          bi = S::fma(dr, sn, S::mul(di, c));
         } else {
-          br = S::fma(dr, w.c[s][u], S::mul(di, w.m[s][u]));
+          br = S::fms(dr, w.c[s][u], S::mul(di, w.s[s][u]));
           bi = S::fma(dr, w.s[s][u], S::mul(di, w.c[s][u]));
         }
       } else {  // a + b * conj(w), a - b * conj(w)
@@ -142,11 +139,12 @@ inline void fft_group(typename FftSimd<T>::vec (&r)[1 << K], typename FftSimd<T>
           pr = S::sub(S::zero(), bi), pi = br;
         } else if (Unit) {
           const i64 at = span - 1 + u;
-          pr = S::fma(br, S::broadcast(tw.cos + at), S::mul(bi, S::broadcast(tw.sin + at)));
-          pi = S::fma(bi, S::broadcast(tw.cos + at), S::mul(br, S::broadcast(tw.minus_sin + at)));
+          const V c = S::broadcast(tw.cos + at), sn = S::broadcast(tw.sin + at);
+          pr = S::fma(br, c, S::mul(bi, sn));
+          pi = S::fms(bi, c, S::mul(br, sn));
         } else {
           pr = S::fma(br, w.c[s][u], S::mul(bi, w.s[s][u]));
-          pi = S::fma(bi, w.c[s][u], S::mul(br, w.m[s][u]));
+          pi = S::fms(bi, w.c[s][u], S::mul(br, w.s[s][u]));
         }
         br = S::sub(ar, pr);
         bi = S::sub(ai, pi);
@@ -157,30 +155,38 @@ inline void fft_group(typename FftSimd<T>::vec (&r)[1 << K], typename FftSimd<T>
   }
 }
 
-// One pass of K stages whose largest span is `top`, over every group. j is the outer loop, so
-// each j's twiddles (P - 1 of them) are loaded once for every base.
+// One pass of K stages whose largest span is `top`, over every group.
 template <class T, int K, bool Forward, bool Unit>
 void fft_pass(FftBatch<T> b, i64 n, i64 top, FftTwiddles<T> tw) {
   using V = typename FftSimd<T>::vec;
   constexpr int P = 1 << K;
   const i64 q = top >> (K - 1);
-  for (i64 j = 0; j < q; ++j) {
-    FftGroupTwiddles<T, K, Forward> w;
-    if (!Unit) w = FftGroupTwiddles<T, K, Forward>(tw, top, j);
-    for (i64 base = j; base < n; base += 2 * top) {
-      V r[P], i[P];
-      FIELDCONV_UNROLL
-      for (int m = 0; m < P; ++m) {
-        r[m] = b.re(base + m * q);
-        i[m] = b.im(base + m * q);
-      }
-      fft_group<T, K, Forward, Unit>(r, i, w, tw);
-      FIELDCONV_UNROLL
-      for (int m = 0; m < P; ++m) {
-        b.re(base + m * q) = r[m];
-        b.im(base + m * q) = i[m];
-      }
+  auto group = [&](i64 base, const FftGroupTwiddles<T, K, Forward>& w) {
+    V r[P], i[P];
+    FIELDCONV_UNROLL
+    for (int m = 0; m < P; ++m) {
+      r[m] = b.re(base + m * q);
+      i[m] = b.im(base + m * q);
     }
+    fft_group<T, K, Forward, Unit>(r, i, w, tw);
+    FIELDCONV_UNROLL
+    for (int m = 0; m < P; ++m) {
+      b.re(base + m * q) = r[m];
+      b.im(base + m * q) = i[m];
+    }
+  };
+  if (Unit || n / (2 * top) >= 4) {
+    // j outer: each j's twiddles (P - 1 of them) are loaded once for its groups
+    for (i64 j = 0; j < q; ++j) {
+      FftGroupTwiddles<T, K, Forward> w;
+      if (!Unit) w = FftGroupTwiddles<T, K, Forward>(tw, top, j);
+      for (i64 base = j; base < n; base += 2 * top) group(base, w);
+    }
+  } else {
+    // few groups per j (the first passes): twiddles loaded where they are used, not kept
+    // (registers are short, and keeping them costs a store per twiddle)
+    for (i64 base = 0; base < n; base += 2 * top)
+      for (i64 j = 0; j < q; ++j) group(base + j, FftGroupTwiddles<T, K, Forward>(tw, top, j));
   }
 }
 
@@ -218,10 +224,10 @@ void fft_inverse_after_middle(FftBatch<T> b, int log2n, FftTwiddles<T> tw) {
 }
 
 // On each group of P = 2^K consecutive points: the forward transform's last pass, the product
-// with h, the filter's spectrum (conj(FFT) / N, bit-reversed like the points: re[n], im[n],
-// -im[n]), and the inverse transform's first pass; one load and store of each point for the
-// three. Meanwhile, the cache lines of [prefetch, prefetch_end) are prefetched (the input of a
-// later batch: its loads would otherwise wait for memory while no arithmetic runs).
+// with h, the filter's spectrum (conj(FFT) / N, bit-reversed like the points: re[n], im[n]), and the inverse
+// transform's first pass; one load and store of each point for the three. Meanwhile, the cache lines of [prefetch,
+// prefetch_end) are prefetched (the input of a later batch: its loads would otherwise wait for memory while no
+// arithmetic runs).
 template <class T, int K>
 void fft_middle(FftBatch<T> b, i64 n, FftTwiddles<T> tw, const T* h, const T* prefetch, const T* prefetch_end) {
   using S = FftSimd<T>;
@@ -246,8 +252,9 @@ void fft_middle(FftBatch<T> b, i64 n, FftTwiddles<T> tw, const T* h, const T* pr
     for (int m = 0; m < P; ++m) {
       const i64 p = base + m;
       const V zr = r[m], zi = i[m];
-      r[m] = S::fma(zr, S::broadcast(h + p), S::mul(zi, S::broadcast(h + 2 * n + p)));
-      i[m] = S::fma(zr, S::broadcast(h + n + p), S::mul(zi, S::broadcast(h + p)));
+      const V hr = S::broadcast(h + p), hi = S::broadcast(h + n + p);
+      r[m] = S::fms(zr, hr, S::mul(zi, hi));
+      i[m] = S::fma(zr, hi, S::mul(zi, hr));
     }
     fft_group<T, K, false, true>(r, i, unit_inverse, tw);
     FIELDCONV_UNROLL
@@ -274,10 +281,10 @@ KernelStatus fft_correlate_run(const FftCorrelateJob<T>& job) noexcept {
   if (step <= 0) return KernelStatus::workspace_too_large;  // the entry point sizes blocks; never here
   const i64 blocks = ceil_div(job.output_length, step);
   const i64 batches = ceil_div(blocks, 2 * L);
-  const i64 batch_bytes = 2 * n * i64(sizeof(V));
+  const i64 batch_bytes = FftBatch<T>::slot(n) * i64(sizeof(V));
   if (batch_bytes > fft_max_thread_workspace_bytes) return KernelStatus::workspace_too_large;
   const int threads = int(min_i64(job.threads, batches));
-  const std::size_t spectrum_bytes = std::size_t(3 * n) * sizeof(T);
+  const std::size_t spectrum_bytes = std::size_t(2 * n) * sizeof(T);
   char* const memory =
       static_cast<char*>(fft_workspace.get(std::size_t(batch_bytes) * std::size_t(threads + 1) + spectrum_bytes));
   if (memory == nullptr) return KernelStatus::out_of_memory;
@@ -285,7 +292,7 @@ KernelStatus fft_correlate_run(const FftCorrelateJob<T>& job) noexcept {
     return FftBatch<T>{reinterpret_cast<V*>(memory + std::size_t(batch_bytes) * std::size_t(thread))};
   };
   T* const spectrum = reinterpret_cast<T*>(memory + std::size_t(batch_bytes) * std::size_t(threads + 1));
-  const FftTwiddles<T> tw{job.twiddle_cos, job.twiddle_sin, job.twiddle_minus_sin};
+  const FftTwiddles<T> tw{job.twiddle_cos, job.twiddle_sin};
 
   {  // the filter's spectrum: every lane transforms the taps; keep lane 0, conjugated, / n
     const FftBatch<T> b = batch_of(threads);
@@ -301,7 +308,6 @@ KernelStatus fft_correlate_run(const FftCorrelateJob<T>& job) noexcept {
       spectrum[p] = lane[0] * scale;
       S::store(lane, b.im(p));
       spectrum[n + p] = -lane[0] * scale;
-      spectrum[2 * n + p] = lane[0] * scale;
     }
   }
 
@@ -326,7 +332,7 @@ KernelStatus fft_correlate_run(const FftCorrelateJob<T>& job) noexcept {
           V rows[S::lanes];
           for (i64 l = 0; l < L; ++l) rows[l] = S::load(x + start0 + l * step + p);
           transpose_lanes(rows);
-          for (i64 l = 0; l < L; ++l) dst[2 * (p + l)] = rows[l];
+          for (i64 l = 0; l < L; ++l) dst[FftBatch<T>::slot(p + l)] = rows[l];
         }
       } else {
         alignas(64) T lane[L];
@@ -335,7 +341,7 @@ KernelStatus fft_correlate_run(const FftCorrelateJob<T>& job) noexcept {
             const i64 at = start0 + l * step + p;
             lane[l] = at >= 0 && at < nx ? x[at] : T(0);
           }
-          dst[2 * p] = S::load(lane);
+          dst[FftBatch<T>::slot(p)] = S::load(lane);
         }
       }
     }
@@ -357,7 +363,7 @@ KernelStatus fft_correlate_run(const FftCorrelateJob<T>& job) noexcept {
       if (out0 + L * step <= length) {
         for (i64 p = 0; p < step; p += L) {
           V rows[S::lanes];
-          for (i64 l = 0; l < L; ++l) rows[l] = src[2 * (p + l)];
+          for (i64 l = 0; l < L; ++l) rows[l] = src[FftBatch<T>::slot(p + l)];
           transpose_lanes(rows);
           for (i64 l = 0; l < L; ++l) finite_check = S::fma(rows[l], S::zero(), finite_check);
           // out0 + l * step + p is a multiple of L: every row is vector-aligned if out is
@@ -370,7 +376,7 @@ KernelStatus fft_correlate_run(const FftCorrelateJob<T>& job) noexcept {
       } else {
         alignas(64) T lane[L];
         for (i64 p = 0; p < step; ++p) {
-          S::store(lane, src[2 * p]);
+          S::store(lane, src[FftBatch<T>::slot(p)]);
           for (i64 l = 0; l < L; ++l) {
             const i64 at = out0 + l * step + p;
             if (at < length) {

@@ -137,7 +137,7 @@ struct Correlate1dJob {
 // (fieldconv/fft_correlate.hpp, kernels/fft_correlate_impl.hpp): output[i] =
 // sum_j input[i + j - left] * taps[j] for i < output_length (input zero outside [0, input_length)),
 // with FFTs of 2^log2_size points; twiddle tables of 2^log2_size - 1 entries, the stage of span h
-// (pairs h apart) at offset h - 1: cos and sin of -2 pi t / 2h for t < h, and -sin.
+// (pairs h apart) at offset h - 1: cos and sin of -2 pi t / 2h for t < h.
 template <class T>
 struct FftCorrelateJob {
   const T* input;
@@ -149,7 +149,6 @@ struct FftCorrelateJob {
   int log2_size;
   const T* twiddle_cos;
   const T* twiddle_sin;
-  const T* twiddle_minus_sin;
   int threads;
   // Set to 1 when an output is not finite (NaN/Inf in the input, or a sum that overflowed):
   // the caller then recomputes directly, where NaN and Inf land where direct sums put them.

@@ -28,6 +28,8 @@ template <class T>
 using Simd = SimdYmm<T>;
 template <class T>
 using LineSimd = SimdYmm<T>;
+template <class T>
+using FftSimd = SimdYmm<T>;
 
 // Winograd: float tiles are gathered and stored through Float8 rows transposed in registers.
 constexpr bool has_transpose8 = true;

@@ -4,12 +4,13 @@
 // Every family's simd_<isa>.hpp defines the same names, and only those headers (with
 // simd_ymm.hpp, the 256-bit code the x86 families share) hold intrinsics or ISA-specific code;
 // the *_impl.hpp kernels choose their paths with `if constexpr` on the traits:
-//   Simd<T>                    vector of T: load/store/broadcast, fma, mul_add, add/sub/mul,
+//   Simd<T>                    vector of T: load/store/broadcast, fma, fms (a * b - c), mul_add, add/sub/mul,
 //                              at_least/at_most (the clamps of ReLU: NaN and -0.0 kept);
 //                              stream: a store that bypasses the cache (vector-aligned address)
 //   stream_fence()             orders a thread's streaming stores before it reports its work done
 //   LineSimd<T>                the vectors correlate1d filters lines with (Simd<T>, or narrower)
-//   transpose_lanes(r)         transposes lanes LineSimd vectors (rows) in place
+//   FftSimd<T>                 the vectors of the FFT correlation (one sequence per lane)
+//   transpose_lanes(r)         transposes lanes FftSimd vectors (rows) in place
 //   keep_in_register(v)        a hint that v stays in a register (not reloaded at every use)
 //   simd_registers             vector registers (sizes register blocks)
 //   direct_block_bytes         the direct conv's packing: bytes of out-channels per weight block
@@ -73,6 +74,11 @@ struct Simd {
     return r;
   }
   static T fma(T a, T b, T c) { return a * b + c; }
+  static vec fms(const vec& a, const vec& b, const vec& c) {
+    vec r;
+    for (int i = 0; i < lanes; ++i) r.v[i] = a.v[i] * b.v[i] - c.v[i];
+    return r;
+  }
   // a * b + c with two roundings (the build passes -ffp-contract=off, so no contraction)
   static vec mul_add(const vec& a, const vec& b, const vec& c) { return fma(a, b, c); }
   static vec add(const vec& a, const vec& b) {
@@ -168,6 +174,8 @@ struct Float8 {
 
 template <class T>
 using LineSimd = Simd<T>;
+template <class T>
+using FftSimd = Simd<T>;
 
 // r[j] <- column j of the square matrix whose rows are r[0..lanes-1].
 template <class V, std::size_t N>

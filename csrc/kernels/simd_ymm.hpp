@@ -41,6 +41,7 @@ struct SimdYmm<float> {
   static void store(float* p, vec v) { _mm256_storeu_ps(p, v); }
   static void stream(float* p, vec v) { _mm256_stream_ps(p, v); }  // p 32-byte aligned
   static vec fma(vec a, vec b, vec c) { return _mm256_fmadd_ps(a, b, c); }
+  static vec fms(vec a, vec b, vec c) { return _mm256_fmsub_ps(a, b, c); }  // a * b - c, one rounding
   static float fma(float a, float b, float c) { return std::fma(a, b, c); }
   // a * b + c with two roundings (no FMA): sums that must equal SciPy's bit for bit
   static vec mul_add(vec a, vec b, vec c) { return _mm256_add_ps(_mm256_mul_ps(a, b), c); }
@@ -64,6 +65,7 @@ struct SimdYmm<double> {
   static void store(double* p, vec v) { _mm256_storeu_pd(p, v); }
   static void stream(double* p, vec v) { _mm256_stream_pd(p, v); }  // p 32-byte aligned
   static vec fma(vec a, vec b, vec c) { return _mm256_fmadd_pd(a, b, c); }
+  static vec fms(vec a, vec b, vec c) { return _mm256_fmsub_pd(a, b, c); }
   static double fma(double a, double b, double c) { return std::fma(a, b, c); }
   static vec mul_add(vec a, vec b, vec c) { return _mm256_add_pd(_mm256_mul_pd(a, b), c); }
   static vec add(vec a, vec b) { return _mm256_add_pd(a, b); }
