@@ -24,6 +24,7 @@ PROGRAM = r"""
 #include <vector>
 
 #include <fieldconv/conv2d.hpp>
+#include <fieldconv/fft_correlate.hpp>
 #include <fieldconv/filter2d.hpp>
 #include <fieldconv/pool2d.hpp>
 #include <fieldconv/runtime.hpp>
@@ -115,6 +116,15 @@ int main() {
                       fieldconv::FilterAccumulator::float64, taps, &fill);
   print_values("filter", yf);
 
+  // A line correlated with 21 taps by FFTs, "full" (output[i] = sum_j line[i + j - 20] * taps[j]).
+  std::vector<double> line(300), line_taps(21), line_out(320);
+  for (std::size_t i = 0; i < line.size(); ++i) line[i] = double(int(i * 29 % 53) - 26) / 16;
+  for (std::size_t i = 0; i < line_taps.size(); ++i) line_taps[i] = double(int(i * 7 % 11) - 5) / 8;
+  const bool finite = fieldconv::correlate_line_fft<double>(line.data(), 300, line_taps.data(), 21, line_out.data(),
+                                                           320, 20);
+  std::printf("line_fft_finite %d\n", int(finite));
+  print_values("line_fft", line_out);
+
   // Every entry point checks its own arguments.
   fieldconv::Conv2dParams bad = p;
   bad.stride_width = 0;
@@ -130,6 +140,9 @@ int main() {
   expect_invalid("filter_bad", [&] {
     fieldconv::filter2d(bad_filter, fieldconv::FilterScalar::float64, x.data(), fieldconv::FilterScalar::float64,
                         yf.data(), fieldconv::FilterAccumulator::float64, taps, &fill);
+  });
+  expect_invalid("line_fft_bad", [&] {
+    fieldconv::correlate_line_fft<double>(line.data(), 300, line_taps.data(), 21, line_out.data(), 320, 20, 4);
   });
   expect_invalid("threads_bad", [&] { fieldconv::set_num_threads(0); });
   expect_invalid("threads_too_many_bad", [&] { fieldconv::set_num_threads(fieldconv::max_num_threads + 1); });
@@ -224,6 +237,11 @@ def test_find_package_program_matches_python(tmp_path):
     np.testing.assert_allclose(sections["avg_pool"], average.ravel(), rtol=0, atol=1e-14)
     filtered = correlate2d_reference(x[0, 0], w[0, 0], (9, 11), -1, -1, mode="reflect")
     np.testing.assert_allclose(sections["filter"], filtered.ravel(), rtol=0, atol=1e-12)
+    line = (np.arange(300) * 29 % 53 - 26) / 16
+    line_taps = (np.arange(21) * 7 % 11 - 5) / 8
+    assert "line_fft_finite 1" in output
+    # FFT rounding: 8 * log2(N) * eps * max sum(|line| * |taps|) (about 20 here), N <= 2**12
+    np.testing.assert_allclose(sections["line_fft"], np.correlate(line, line_taps, "full"), rtol=0, atol=5e-12)
     # ... and the Python API gives the same numbers.
     np.testing.assert_allclose(
         fieldconv.conv2d(x, w, b, padding=1, algorithm="winograd_f4").ravel(), sections["winograd"], rtol=0, atol=1e-11
@@ -237,6 +255,10 @@ def test_find_package_program_matches_python(tmp_path):
     assert messages["winograd_bad"].startswith("invalid_argument: ") and "stride" in messages["winograd_bad"]
     assert messages["pool_bad"].startswith("invalid_argument: padding[0] (height) must be at most kernel_size[0] // 2")
     assert messages["filter_bad"].startswith("invalid_argument: ") and "height" in messages["filter_bad"]
+    assert messages["line_fft_bad"] == (
+        "invalid_argument: log2_size 4 is too small for 21 taps (2**log2_size - taps + 1 must be at least "
+        f"{fieldconv._core.kernel_constants()['fft_correlate_lanes_f64']})"
+    )
     assert messages["threads_bad"].startswith("invalid_argument: n must be an integer between 1 and 1024")
     assert messages["threads_too_many_bad"] == "invalid_argument: n must be an integer between 1 and 1024, got 1025"
     assert "threads_max 1024" in output

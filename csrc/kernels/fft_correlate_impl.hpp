@@ -63,6 +63,9 @@ template <class T>
 struct FftTwiddles {
   const T* cos;
   const T* sin;  // sin(-2 pi t / 2h)
+  // Radix-4 passes: exp(-2 pi i 3j / 4q) for j < q at offset q - 1 (W^3j, W = exp(-2 pi i / 4q)).
+  const T* cos3;
+  const T* sin3;
 };
 
 // K radix-2 stages on a group of P = 2^K points held in registers (r, i): the points
@@ -81,6 +84,12 @@ struct FftGroupTwiddles {
     using S = FftSimd<T>;
     constexpr int P = 1 << K;
     const i64 q = top >> (K - 1);
+    if constexpr (K == 2) {  // radix 4: W^j, W^2j, W^3j (W = exp(-2 pi i / 4q))
+      c[0][0] = S::broadcast(tw.cos + 2 * q - 1 + j), s[0][0] = S::broadcast(tw.sin + 2 * q - 1 + j);
+      c[1][0] = S::broadcast(tw.cos + q - 1 + j), s[1][0] = S::broadcast(tw.sin + q - 1 + j);
+      c[0][1] = S::broadcast(tw.cos3 + q - 1 + j), s[0][1] = S::broadcast(tw.sin3 + q - 1 + j);
+      return;
+    }
     FIELDCONV_UNROLL
     for (int st = 0; st < K; ++st) {
       const int half = Forward ? P >> (st + 1) : 1 << st;
@@ -102,6 +111,34 @@ inline void fft_group(typename FftSimd<T>::vec (&r)[1 << K], typename FftSimd<T>
   using S = FftSimd<T>;
   using V = typename S::vec;
   constexpr int P = 1 << K;
+  if constexpr (K == 2 && !Unit) {
+    // The two radix-2 stages as one radix-4 butterfly: 3 twiddle products instead of 4
+    // (x0..x3 the points j + m q; the -i of W^q costs no multiplication).
+    const V w1c = w.c[0][0], w1s = w.s[0][0], w2c = w.c[1][0], w2s = w.s[1][0], w3c = w.c[0][1], w3s = w.s[0][1];
+    if constexpr (Forward) {
+      const V s0r = S::add(r[0], r[2]), s0i = S::add(i[0], i[2]), d0r = S::sub(r[0], r[2]), d0i = S::sub(i[0], i[2]);
+      const V s1r = S::add(r[1], r[3]), s1i = S::add(i[1], i[3]);
+      const V d1r = S::sub(i[1], i[3]), d1i = S::sub(r[3], r[1]);  // -i (x1 - x3)
+      r[0] = S::add(s0r, s1r), i[0] = S::add(s0i, s1i);
+      const V ar = S::sub(s0r, s1r), ai = S::sub(s0i, s1i);  // * W^2j
+      const V br = S::add(d0r, d1r), bi = S::add(d0i, d1i);  // * W^j
+      const V cr = S::sub(d0r, d1r), ci = S::sub(d0i, d1i);  // * W^3j
+      r[1] = S::fms(ar, w2c, S::mul(ai, w2s)), i[1] = S::fma(ar, w2s, S::mul(ai, w2c));
+      r[2] = S::fms(br, w1c, S::mul(bi, w1s)), i[2] = S::fma(br, w1s, S::mul(bi, w1c));
+      r[3] = S::fms(cr, w3c, S::mul(ci, w3s)), i[3] = S::fma(cr, w3s, S::mul(ci, w3c));
+    } else {  // the inverse, with conjugate twiddles (times 4, as two radix-2 stages)
+      const V p1r = S::fma(r[1], w2c, S::mul(i[1], w2s)), p1i = S::fms(i[1], w2c, S::mul(r[1], w2s));
+      const V p2r = S::fma(r[2], w1c, S::mul(i[2], w1s)), p2i = S::fms(i[2], w1c, S::mul(r[2], w1s));
+      const V p3r = S::fma(r[3], w3c, S::mul(i[3], w3s)), p3i = S::fms(i[3], w3c, S::mul(r[3], w3s));
+      const V s0r = S::add(r[0], p1r), s0i = S::add(i[0], p1i), s1r = S::sub(r[0], p1r), s1i = S::sub(i[0], p1i);
+      const V d0r = S::add(p2r, p3r), d0i = S::add(p2i, p3i), d1r = S::sub(p2r, p3r), d1i = S::sub(p2i, p3i);
+      r[0] = S::add(s0r, d0r), i[0] = S::add(s0i, d0i);
+      r[2] = S::sub(s0r, d0r), i[2] = S::sub(s0i, d0i);
+      r[1] = S::sub(s1r, d1i), i[1] = S::add(s1i, d1r);  // s1 + i d1
+      r[3] = S::add(s1r, d1i), i[3] = S::sub(s1i, d1r);  // s1 - i d1
+    }
+    return;
+  }
   FIELDCONV_UNROLL
   for (int s = 0; s < K; ++s) {
     const int half = Forward ? P >> (s + 1) : 1 << s;
@@ -292,7 +329,7 @@ KernelStatus fft_correlate_run(const FftCorrelateJob<T>& job) noexcept {
     return FftBatch<T>{reinterpret_cast<V*>(memory + std::size_t(batch_bytes) * std::size_t(thread))};
   };
   T* const spectrum = reinterpret_cast<T*>(memory + std::size_t(batch_bytes) * std::size_t(threads + 1));
-  const FftTwiddles<T> tw{job.twiddle_cos, job.twiddle_sin};
+  const FftTwiddles<T> tw{job.twiddle_cos, job.twiddle_sin, job.twiddle_cos3, job.twiddle_sin3};
 
   {  // the filter's spectrum: every lane transforms the taps; keep lane 0, conjugated, / n
     const FftBatch<T> b = batch_of(threads);

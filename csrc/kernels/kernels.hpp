@@ -149,6 +149,8 @@ struct FftCorrelateJob {
   int log2_size;
   const T* twiddle_cos;
   const T* twiddle_sin;
+  const T* twiddle_cos3;  // 2^log2_size / 2 - 1 entries: cos and sin of -2 pi 3j / 4q for j < q at q - 1
+  const T* twiddle_sin3;
   int threads;
   // Set to 1 when an output is not finite (NaN/Inf in the input, or a sum that overflowed):
   // the caller then recomputes directly, where NaN and Inf land where direct sums put them.
