@@ -59,7 +59,7 @@ std::vector<T> twiddle_tables(int log2_size) {
   return tables;
 }
 
-// The tables of the lengths the picker chooses, built once per process (at most 2 x 64 KiB each);
+// The tables of the lengths the picker chooses, built once per process (80 KiB for the longest);
 // null if they cannot be allocated.
 template <class T>
 const T* cached_twiddles(int log2_size) noexcept {
@@ -129,12 +129,10 @@ bool correlate_line_fft(const T* input, std::int64_t input_length, const T* taps
   check_disjoint(output, out_bytes, "output", taps, tap_count * i64(sizeof(T)), "taps");
 
   const i64 n = i64{1} << log2_size;
+  const T* const cached = log2_size <= max_log2_size ? cached_twiddles<T>(log2_size) : nullptr;
   std::vector<T> own_tables;  // lengths the picker never chooses: built for this call
-  const T* const cos_table = log2_size <= max_log2_size ? cached_twiddles<T>(log2_size) : nullptr;
-  if (cos_table == nullptr) {
-    own_tables = twiddle_tables<T>(log2_size);
-  }
-  const T* const tables = cos_table != nullptr ? cos_table : own_tables.data();
+  if (cached == nullptr) own_tables = twiddle_tables<T>(log2_size);
+  const T* const tables = cached != nullptr ? cached : own_tables.data();
 
   FftCorrelateJob<T> job{};
   job.input = input;

@@ -11,8 +11,9 @@
 //
 // Forward transforms are decimation in frequency (natural order in, bit-reversed out), the
 // inverse ones decimation in time (bit-reversed in, natural out), and the filter's spectrum is
-// kept in the same bit-reversed order, so no reordering pass is needed. Two or three radix-2
-// stages at a time run on points held in registers (one load and store of each point per pass).
+// kept in the same bit-reversed order, so no reordering pass is needed. Passes are radix 4 (two
+// radix-2 stages on points held in registers: one load and store of each point per pass), with
+// one radix-2 pass when log2 N is odd.
 
 #include <atomic>
 #include <cstdint>
@@ -45,8 +46,7 @@ constexpr i64 fft_max_thread_workspace_bytes = i64{1} << 30;
 constexpr i64 fft_stream_min_bytes = i64{1} << 20;
 
 // A batch of complex sequences: re(p), im(p) are the vectors (one lane per sequence) of point p,
-// side by side (separate arrays of 2^k vectors would put re(p) and im(p) 4 KiB apart, and
-// their loads would wait for each other's stores).
+// side by side (with 256-bit vectors, one cache line per point).
 template <class T>
 struct FftBatch {
   using S = FftSimd<T>;
@@ -261,10 +261,10 @@ void fft_inverse_after_middle(FftBatch<T> b, int log2n, FftTwiddles<T> tw) {
 }
 
 // On each group of P = 2^K consecutive points: the forward transform's last pass, the product
-// with h, the filter's spectrum (conj(FFT) / N, bit-reversed like the points: re[n], im[n]), and the inverse
-// transform's first pass; one load and store of each point for the three. Meanwhile, the cache lines of [prefetch,
-// prefetch_end) are prefetched (the input of a later batch: its loads would otherwise wait for memory while no
-// arithmetic runs).
+// with h, the filter's spectrum (conj(FFT) / N, bit-reversed like the points: re[n], im[n]),
+// and the inverse transform's first pass; one load and store of each point for the three.
+// Meanwhile, the cache lines of [prefetch, prefetch_end) are prefetched (the input of a later
+// batch: its loads would otherwise wait for memory while no arithmetic runs).
 template <class T, int K>
 void fft_middle(FftBatch<T> b, i64 n, FftTwiddles<T> tw, const T* h, const T* prefetch, const T* prefetch_end) {
   using S = FftSimd<T>;
