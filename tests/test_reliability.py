@@ -28,6 +28,8 @@ def every_op(rng):
     b32 = rng.standard_normal(16).astype(np.float32)
     image = rng.standard_normal((37, 29))
     kernel = rng.standard_normal((4, 5))
+    line = rng.standard_normal(70_000)
+    taps = rng.standard_normal(101)
     layer = fieldconv.Conv2d(w32, b32, padding=1)
     net = fieldconv.Sequential(fieldconv.Conv2d(w32, b32, padding=1), fieldconv.ReLU(), fieldconv.MaxPool2d(2))
     max_layer, avg_layer = fieldconv.MaxPool2d(3, 2, 1), fieldconv.AvgPool2d(2, ceil_mode=True)
@@ -57,6 +59,11 @@ def every_op(rng):
         "correlate2d/convolve2d": lambda: (
             fieldconv.correlate2d(image, kernel, "same", "symm"),
             fieldconv.convolve2d(image.astype(np.float32), kernel, "full"),
+        ),
+        "convolve/correlate (FFT and direct)": lambda: (
+            fieldconv.convolve(line, taps, method="fft"),
+            fieldconv.correlate(line.astype(np.float32), taps[:40].astype(np.float32), "same", method="fft"),
+            fieldconv.convolve(line[:5000], taps, "same"),
         ),
         "ndimage correlate/convolve": lambda: (
             fieldconv.ndimage.correlate(image, kernel, mode="mirror"),

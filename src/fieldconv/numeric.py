@@ -21,15 +21,14 @@ import operator
 import numpy as np
 
 from . import _core, _filter2d, _filter_args, signal
-from ._runtime import get_num_threads
 
 __all__ = ["convolve", "correlate"]
 
-# What a call of the C++ FFT path costs beyond its outputs (twiddle tables, the filter's
-# spectrum, waking helpers, and the page faults of a fresh output that the direct path, whose
-# estimate is of sums only, shares): chosen so that 10**5 x 101 (measured 1.1-1.3x slower by
-# FFT, AMD EPYC Zen 4) stays direct.
-_LINE_FFT_CALL_SECONDS = 100e-6
+# What a call of the C++ FFT path costs beyond its outputs, in the cost model's one-thread
+# seconds (the filter's spectrum, waking helpers, and the page faults of a fresh output that the
+# direct path, whose estimate is of sums only, shares): chosen so that 10**5 x 101 float64
+# (measured 1.1-1.3x slower by FFT at 2 threads, AMD EPYC Zen 4) stays direct.
+_LINE_FFT_CALL_SECONDS = 200e-6
 
 # dtypes computed here; every other one is NumPy's own business
 _FAST_KINDS = frozenset("bBhHiIlLqQfdFD")
@@ -164,10 +163,10 @@ def _fastest_path(length: int, n2: int, dtype: np.dtype, fft_only: bool = False)
     """The cost model of "auto" (and of "fft": the faster FFT): "direct" (multiply-adds at the
     measured rate of the kernel family), "line_fft" (fieldconv's overlap-save FFTs, real inputs
     and taps they take: their own estimate per output) or "numpy_fft" (numpy.fft's overlap-add at
-    numpy.fft's measured cost per point and log2(points), one thread)."""
+    numpy.fft's measured cost per point and log2(points)). Costs are for one thread, so that the
+    choice, and with it the rounding of the results, never depends on the thread count."""
     complex_ = dtype.kind == "c"
     itemsize = dtype.itemsize // (2 if complex_ else 1)
-    threads = max(1, get_num_threads())
     size = _block_length(length, n2)
     blocks = -(-(length + n2 - 1) // (size - n2 + 1))
     # three transforms (two of the blocks' length, one of the kernel), real ones at half cost
@@ -176,12 +175,12 @@ def _fastest_path(length: int, n2: int, dtype: np.dtype, fft_only: bool = False)
     if not complex_:
         log2_size, ns_per_output = _core.fft_correlate_plan(n2, itemsize == 4)
         if log2_size:
-            costs["line_fft"] = _LINE_FFT_CALL_SECONDS + length * ns_per_output * 1e-9 / threads
+            costs["line_fft"] = _LINE_FFT_CALL_SECONDS + length * ns_per_output * 1e-9
     if not fft_only:
         if n2 < 64:  # direct sums are exact-er and never slower here
             return "direct"
         rates = _filter2d._DIRECT_RATE.get(str(_core.kernel_choice()["filter2d"]), _filter2d._DIRECT_RATE["generic"])
-        costs["direct"] = length * n2 * (4 if complex_ else 1) / (rates.get(itemsize, rates[8]) * threads)
+        costs["direct"] = length * n2 * (4 if complex_ else 1) / rates.get(itemsize, rates[8])
     return min(costs, key=costs.__getitem__)
 
 
