@@ -126,12 +126,13 @@ _DIRECT_RATE = {"avx512": {4: 5.0e10, 8: 2.5e10}, "avx2": {4: 2.5e10, 8: 1.25e10
 _FFT_SECONDS_PER_POINT_LOG = 1.3e-9
 
 
-def prefer_fft(planes, out_hw, kernel_shape, taps, itemsize, threads) -> bool:
-    """True when the FFT path is expected to be faster than the direct one."""
+def prefer_fft(planes, out_hw, kernel_shape, taps, itemsize) -> bool:
+    """True when the FFT path is expected to be faster than the direct one, both on one thread:
+    the choice, and so the rounding of the results, never depends on the thread count."""
     if taps < 64:
         return False
     rates = _DIRECT_RATE.get(str(_core.kernel_choice()["filter2d"]), _DIRECT_RATE["generic"])  # the entry that runs
-    direct_seconds = planes * out_hw[0] * out_hw[1] * taps / (rates.get(itemsize, rates[8]) * max(1, threads))
+    direct_seconds = planes * out_hw[0] * out_hw[1] * taps / rates.get(itemsize, rates[8])
     points = _fast_length(out_hw[0] + kernel_shape[0] - 1) * _fast_length(out_hw[1] + kernel_shape[1] - 1)
     fft_seconds = planes * points * np.log2(max(points, 2)) * _FFT_SECONDS_PER_POINT_LOG
     return fft_seconds < direct_seconds

@@ -21,7 +21,6 @@ import operator
 import numpy as np
 
 from . import _core, _filter1d, _filter2d, _filter_args
-from ._runtime import get_num_threads
 
 try:
     from numpy.lib.array_utils import normalize_axis_index as _normalize_axis_index
@@ -201,7 +200,7 @@ def _filter(input, weights, out_dtype, border, cval, origins, method, target=Non
     use_fft = method == "fft"
     if method == "auto" and kernel.size >= 64 and x.dtype.kind == "f" and out_dtype.kind == "f" and stack.size:
         taps = int(mask.sum())
-        use_fft = _filter2d.prefer_fft(stack.shape[0], out_hw, kernel.shape, taps, x.dtype.itemsize, get_num_threads())
+        use_fft = _filter2d.prefer_fft(stack.shape[0], out_hw, kernel.shape, taps, x.dtype.itemsize)
         if use_fft:
             used = [stack, kernel[mask]] + ([np.float64(cval)] if border == _filter_args.BORDER_CONSTANT else [])
             use_fft = _filter2d.all_finite(*used)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from . import _filter2d, _filter_args
-from ._runtime import get_num_threads
 
 __all__ = ["correlate2d", "convolve2d"]
 
@@ -95,7 +94,7 @@ def _compute(stack, kernel, out_hw, offsets, border, fill, dtype, method):
         real_size = dtype.itemsize // (2 if dtype.kind == "c" else 1)
         real_filters = 4 if dtype.kind == "c" else 1  # complex: four real filters
         use_fft = _filter2d.prefer_fft(
-            stack.shape[0], out_hw, kernel.shape, kernel.size * real_filters, real_size, get_num_threads()
+            stack.shape[0], out_hw, kernel.shape, kernel.size * real_filters, real_size
         ) and _filter2d.all_finite(stack, kernel, fill)
     if use_fft:
         out = _filter2d.fft(stack, kernel, out_hw, offsets[0], offsets[1], border, fill)
