@@ -9,9 +9,11 @@ rounding order (and, on the FFT path, by the FFT's error bound). Inputs of other
 float16, long double, object, ...) and invalid calls go to NumPy itself, so they behave exactly
 as NumPy's.
 
-Computed by fieldconv's 2-D filter core on a one-row image (threaded SIMD direct sums) or by
-an FFT, chosen by the same cost model as the 2-D drop-ins: never for integers, nor for inputs
-holding NaN/Inf.
+Computed by fieldconv's 2-D filter core on a one-row image (threaded SIMD direct sums), by
+fieldconv's own overlap-save FFTs (real inputs, up to about 4,000 taps: threaded, SIMD) or by
+numpy.fft's overlap-add, chosen by a cost model of the same kind as the 2-D drop-ins': never
+an FFT for integers, and with method="auto" NaN/Inf in the inputs (or an FFT overflow) end up
+summed directly, where NumPy puts them.
 """
 
 from __future__ import annotations
@@ -177,7 +179,7 @@ def _fastest_path(length: int, n2: int, dtype: np.dtype, fft_only: bool = False)
         if log2_size:
             costs["line_fft"] = _LINE_FFT_CALL_SECONDS + length * ns_per_output * 1e-9
     if not fft_only:
-        if n2 < 64:  # direct sums are exact-er and never slower here
+        if n2 < 64:  # direct sums are more accurate, and never slower here
             return "direct"
         rates = _filter2d._DIRECT_RATE.get(str(_core.kernel_choice()["filter2d"]), _filter2d._DIRECT_RATE["generic"])
         costs["direct"] = length * n2 * (4 if complex_ else 1) / rates.get(itemsize, rates[8])
