@@ -1,6 +1,7 @@
 // Binding of the 2-D filter core (fieldconv/filter2d.hpp) used by fieldconv.signal and
 // fieldconv.ndimage. Arrays arrive checked and contiguous from fieldconv._filter_args.
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bindings/register.hpp"
@@ -40,10 +41,13 @@ void check_layout(const py::array& array, const char* name, bool writeable) {
 template <class T>
 bool correlate_line_fft_of(const py::array& input, const py::array& taps, py::array& output, std::int64_t left,
                            int log2_size) {
-  for (const py::array* a : {&input, &taps, static_cast<const py::array*>(&output)})
+  const std::pair<const char*, const py::array*> arrays[] = {{"input", &input}, {"taps", &taps}, {"output", &output}};
+  for (const auto& [name, a] : arrays)
     if (a->ndim() != 1 || !(a->flags() & py::array::c_style))
-      throw py::type_error("correlate_line_fft: expected contiguous 1-d arrays");
-  if (!output.writeable()) throw py::value_error("output must be writeable");
+      throw py::type_error(std::string("correlate_line_fft: ") + name + " must be a C-contiguous 1-d array, got " +
+                           std::to_string(a->ndim()) + " dimension(s)" +
+                           (a->ndim() == 1 ? " with a stride of " + std::to_string(a->strides(0)) + " bytes" : ""));
+  if (!output.writeable()) throw py::value_error("correlate_line_fft: output must be writeable");
   const T* x = static_cast<const T*>(input.data());
   const T* y = static_cast<const T*>(taps.data());
   T* out = static_cast<T*>(output.mutable_data());
@@ -57,12 +61,15 @@ void register_fft_correlate(py::module_& module) {
       "correlate_line_fft",
       [](const py::array& input, const py::array& taps, py::array& output, std::int64_t left, int log2_size) -> bool {
         const py::ssize_t size = output.dtype().itemsize();
-        for (const py::array* a : {&input, &taps, static_cast<const py::array*>(&output)}) {
+        const std::pair<const char*, const py::array*> arrays[] = {
+            {"input", &input}, {"taps", &taps}, {"output", &output}};
+        for (const auto& [name, a] : arrays) {
           const py::dtype dtype = a->dtype();
           if (dtype.kind() != 'f' || dtype.itemsize() != size || (size != 4 && size != 8) || dtype.byteorder() == '>')
-            throw py::type_error("correlate_line_fft: input, taps and output must all be native float32 or all "
-                                 "float64, got " +
-                                 py::str(dtype).cast<std::string>());
+            throw py::type_error(std::string("correlate_line_fft: input, taps and output must all be native float32 "
+                                             "or all float64, got ") +
+                                 name + " of " + py::str(dtype).cast<std::string>() + " with output of " +
+                                 py::str(output.dtype()).cast<std::string>());
         }
         if (size == 4) return correlate_line_fft_of<float>(input, taps, output, left, log2_size);
         return correlate_line_fft_of<double>(input, taps, output, left, log2_size);

@@ -26,9 +26,9 @@ struct FftCorrelatePlan {
 FftCorrelatePlan fft_correlate_plan(std::int64_t tap_count, bool float32) noexcept;
 
 // Checks every argument (std::invalid_argument with the reason): lengths >= 0 and at most 2^48,
-// tap_count >= 1, |left| <= 2^48, output not overlapping input or taps, log2_size 0 (pick) or one
-// whose FFT length leaves room for a block of outputs. Throws std::bad_alloc if the workspace
-// cannot be allocated.
+// tap_count >= 1, |left| <= 2^48, output not overlapping input or taps, log2_size 0 (pick) or at
+// most 20 and leaving room for a block of outputs (2^log2_size - tap_count + 1 >= the vector's
+// lanes). Throws std::bad_alloc if the workspace cannot be allocated.
 template <class T>
 bool correlate_line_fft(const T* input, std::int64_t input_length, const T* taps, std::int64_t tap_count, T* output,
                         std::int64_t output_length, std::int64_t left, int log2_size = 0);
