@@ -147,6 +147,12 @@ def _fieldconv_convolve(params, arrays):
     return lambda: fieldconv.convolve(arrays["a"], arrays["v"])
 
 
+def _fieldconv_convolve_direct(params, arrays):
+    import fieldconv
+
+    return lambda: fieldconv.convolve(arrays["a"], arrays["v"], method="direct")
+
+
 def _numpy_convolve(params, arrays):
     return lambda: np.convolve(arrays["a"], arrays["v"])
 
@@ -160,6 +166,10 @@ def _scipy_oaconvolve(params, arrays):
 
 register_kind("convolve", lambda p: 2.0 * p["samples"] * p["taps"], convolve_arrays)
 register_implementation("convolve", Implementation("fieldconv convolve", _runner(_fieldconv_convolve), ours=True))
+# the direct sums too, where "auto" takes an FFT: what the cost model's choice gains in the same run
+register_implementation(
+    "convolve", Implementation("fieldconv convolve direct", _runner(_fieldconv_convolve_direct), ours=True)
+)
 register_implementation(
     "convolve",
     Implementation("numpy convolve", _runner(_numpy_convolve), max_rounds=3, max_seconds=SCIPY_LIMIT_SECONDS),
