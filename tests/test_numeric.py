@@ -221,10 +221,12 @@ def test_long_direct_sums_every_length_and_tap_count(isa, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_fft_line_path_every_isa_mode_and_length(isa, dtype):
-    # The C++ overlap-save FFTs (real inputs up to 4081-4093 taps, by vector width): every ISA, partial batches and
-    # blocks, every mode, against NumPy's float64 sums. An FFT's rounding error grows with
-    # log2(N) of its length N (at most 2**12 here): the bound is 8 * log2(N) * eps of the dtype
-    # times the largest sum(|a| * |v|) (observed: under 2 eps for float64).
+    # The C++ overlap-save FFTs (real inputs up to 4081-4093 taps, by vector width), called
+    # directly and through convolve(method="fft") (which may take numpy.fft's path for the
+    # longest filters): every ISA, partial batches and blocks, every mode, against NumPy's
+    # float64 sums. An FFT's rounding error grows with log2(N) of its length N (at most 2**12
+    # here): the bound is 8 * log2(N) * eps of the dtype times the largest sum(|a| * |v|)
+    # (observed: under 2 eps for float64).
     from fieldconv import _core
 
     rng = np.random.default_rng(26)
@@ -232,10 +234,14 @@ def test_fft_line_path_every_isa_mode_and_length(isa, dtype):
         a, v = rng.standard_normal(n1).astype(dtype), rng.standard_normal(n2).astype(dtype)
         log2_size = _core.fft_correlate_plan(n2, dtype == np.float32)[0]
         assert 1 <= log2_size <= 12
+        magnitude = np.convolve(np.abs(a).astype(np.float64), np.abs(v).astype(np.float64)).max()
+        direct = np.empty(n1 + n2 - 1, dtype)
+        assert _core.correlate_line_fft(a, v[::-1].copy(), direct, n2 - 1)
+        full = np.convolve(a.astype(np.float64), v.astype(np.float64))
+        assert np.abs(direct - full).max() <= 8 * log2_size * np.finfo(dtype).eps * magnitude
         for mode in ("full", "same", "valid"):
             ours = fieldconv.convolve(a, v, mode, method="fft")
             peer = np.convolve(a.astype(np.float64), v.astype(np.float64), mode)
-            magnitude = np.convolve(np.abs(a).astype(np.float64), np.abs(v).astype(np.float64)).max()
             assert ours.dtype == dtype and ours.shape == peer.shape
             assert np.abs(ours - peer).max() <= 8 * log2_size * np.finfo(dtype).eps * magnitude
     # the same sums on one thread and on two, into aligned and unaligned outputs
