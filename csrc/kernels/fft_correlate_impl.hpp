@@ -139,6 +139,15 @@ inline void fft_group(typename FftSimd<T>::vec (&r)[1 << K], typename FftSimd<T>
     }
     return;
   }
+  // The twiddle of sub-stage s, pair u: kept in w, or (Unit) broadcast from the tables.
+  auto twiddle = [&](int s, int u, int span, V& c, V& sn) {
+    if (Unit) {
+      const i64 at = span - 1 + u;
+      c = S::broadcast(tw.cos + at), sn = S::broadcast(tw.sin + at);
+    } else {
+      c = w.c[s][u], sn = w.s[s][u];
+    }
+  };
   FIELDCONV_UNROLL
   for (int s = 0; s < K; ++s) {
     const int half = Forward ? P >> (s + 1) : 1 << s;
@@ -159,14 +168,11 @@ inline void fft_group(typename FftSimd<T>::vec (&r)[1 << K], typename FftSimd<T>
           br = dr, bi = di;
         } else if (Unit && 2 * u == span) {  // w = -i
           br = di, bi = S::sub(S::zero(), dr);
-        } else if (Unit) {
-          const i64 at = span - 1 + u;
-          const V c = S::broadcast(tw.cos + at), sn = S::broadcast(tw.sin + at);
+        } else {
+          V c, sn;
+          twiddle(s, u, span, c, sn);
           br = S::fms(dr, c, S::mul(di, sn));
           bi = S::fma(dr, sn, S::mul(di, c));
-        } else {
-          br = S::fms(dr, w.c[s][u], S::mul(di, w.s[s][u]));
-          bi = S::fma(dr, w.s[s][u], S::mul(di, w.c[s][u]));
         }
       } else {  // a + b * conj(w), a - b * conj(w)
         V pr, pi;
@@ -174,14 +180,11 @@ inline void fft_group(typename FftSimd<T>::vec (&r)[1 << K], typename FftSimd<T>
           pr = br, pi = bi;
         } else if (Unit && 2 * u == span) {  // conj(w) = i
           pr = S::sub(S::zero(), bi), pi = br;
-        } else if (Unit) {
-          const i64 at = span - 1 + u;
-          const V c = S::broadcast(tw.cos + at), sn = S::broadcast(tw.sin + at);
+        } else {
+          V c, sn;
+          twiddle(s, u, span, c, sn);
           pr = S::fma(br, c, S::mul(bi, sn));
           pi = S::fms(bi, c, S::mul(br, sn));
-        } else {
-          pr = S::fma(br, w.c[s][u], S::mul(bi, w.s[s][u]));
-          pi = S::fms(bi, w.c[s][u], S::mul(br, w.s[s][u]));
         }
         br = S::sub(ar, pr);
         bi = S::sub(ai, pi);
