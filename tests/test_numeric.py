@@ -233,7 +233,13 @@ def test_fft_line_path_every_isa_mode_and_length(isa, dtype):
     for n1, n2 in [(20011, 101), (3001, 1), (5000, 64), (777, 700), (30000, 4081), (10, 3), (100, 99)]:
         a, v = rng.standard_normal(n1).astype(dtype), rng.standard_normal(n2).astype(dtype)
         log2_size = _core.fft_correlate_plan(n2, dtype == np.float32)[0]
-        assert 1 <= log2_size <= 12
+        # the picked length keeps at least one vector of outputs per block, and is not much longer
+        # than the filter needs (at most 8x, or the shortest length, 64)
+        lanes = _core.kernel_constants()[
+            "fft_correlate_lanes_f32" if dtype == np.float32 else "fft_correlate_lanes_f64"
+        ]
+        assert 6 <= log2_size <= 12 and 2**log2_size - n2 + 1 >= lanes
+        assert 2**log2_size <= max(64, 8 * (n2 + lanes))
         magnitude = np.convolve(np.abs(a).astype(np.float64), np.abs(v).astype(np.float64)).max()
         direct = np.empty(n1 + n2 - 1, dtype)
         assert _core.correlate_line_fft(a, v[::-1].copy(), direct, n2 - 1)
