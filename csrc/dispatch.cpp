@@ -50,10 +50,12 @@ bool cpu_supports_avx2() noexcept {
 #endif
 }
 
+// AVX-512VL too: the family's 256-bit code then has 32 registers (every AVX-512 CPU but the
+// Xeon Phi has it).
 bool cpu_supports_avx512() noexcept {
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
   __builtin_cpu_init();
-  return cpu_supports_avx2() && __builtin_cpu_supports("avx512f");
+  return cpu_supports_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
 #else
   return false;
 #endif

@@ -236,8 +236,9 @@ void fft_pass_of(FftBatch<T> b, i64 n, i64 top, FftTwiddles<T> tw) {
   else fft_pass<T, K, Forward, false>(b, n, top, tw);
 }
 
-// Stages per pass: two (radix 4). Three keep 16 vectors of points live, more than the 16 ymm
-// registers AVX2 (and AVX-512F without VL) gives 256-bit code: measured slower from spills.
+// Stages per pass: two (radix 4). Three (as radix-2 stages) keep 16 vectors of points live,
+// more than AVX2's 16 ymm registers hold: slower from spills; with AVX-512VL's 32, no faster (more
+// twiddle products per point; measured on Zen 4).
 constexpr int fft_stages_per_pass = 2;
 
 // Stages of the last forward pass and the first inverse pass (both Unit, on the same groups of
@@ -305,6 +306,113 @@ void fft_middle(FftBatch<T> b, i64 n, FftTwiddles<T> tw, const T* h, const T* pr
   }
 }
 
+// The line a call correlates, and its blocks: block `block` computes outputs
+// [block * step, + step), reading x from block * step - left (n samples).
+template <class T>
+struct FftLine {
+  const T* x;
+  i64 nx;
+  T* out;
+  i64 length;
+  i64 left;
+  i64 n;
+  i64 step;
+  bool stream;  // outputs with streaming stores (out vector-aligned, longer than the caches)
+};
+
+// Fills batch b with the blocks first .. first + 2 lanes - 1 (lane l: block first + l in the
+// real part, first + lanes + l in the imaginary part), zero outside x.
+template <class T>
+void fft_load_batch(FftBatch<T> b, FftLine<T> io, i64 first) {
+  using S = FftSimd<T>;
+  using V = typename S::vec;
+  constexpr i64 L = S::lanes;
+  for (int part = 0; part < 2; ++part) {
+    V* const dst = b.points + part;  // point p at dst[2 * p]
+    const i64 start0 = (first + part * L) * io.step - io.left;  // lane 0's first sample
+    const i64 end = start0 + (L - 1) * io.step + io.n;          // past the last lane's last
+    if (start0 >= 0 && end <= io.nx) {
+      const T* const row0 = io.x + start0;
+      for (i64 p = 0; p < io.n; p += L) {
+        V columns[L];
+        load_transposed_lanes(columns, row0 + p, io.step);
+        for (i64 l = 0; l < L; ++l) dst[FftBatch<T>::slot(p + l)] = columns[l];
+      }
+    } else {
+      alignas(64) T lane[L];
+      for (i64 p = 0; p < io.n; ++p) {
+        for (i64 l = 0; l < L; ++l) {
+          const i64 at = start0 + l * io.step + p;
+          lane[l] = at >= 0 && at < io.nx ? io.x[at] : T(0);
+        }
+        dst[FftBatch<T>::slot(p)] = S::load(lane);
+      }
+    }
+  }
+}
+
+// The sum of a transpose's rows, by a tree of additions.
+template <class T>
+typename FftSimd<T>::vec sum_rows(const typename FftSimd<T>::vec (&rows)[FftSimd<T>::lanes]) {
+  using S = FftSimd<T>;
+  constexpr int L = S::lanes;
+  typename S::vec level[L];
+  for (int l = 0; l < L; ++l) level[l] = rows[l];
+  for (int width = L / 2; width >= 1; width /= 2)
+    for (int l = 0; l < width; ++l) level[l] = S::add(level[l], level[l + width]);
+  return level[0];
+}
+
+// Stores the batch's valid outputs (the first step points of each block); false if one of them
+// is not finite.
+template <class T>
+bool fft_store_batch(FftBatch<T> b, FftLine<T> io, i64 first) {
+  using S = FftSimd<T>;
+  using V = typename S::vec;
+  constexpr i64 L = S::lanes;
+  // x * 0 + check stays 0 while every x stored is finite, and becomes NaN for good otherwise;
+  // x is the sum of a vector of rows (one product per vector of rows keeps the chain short; a sum
+  // that overflows only sends the call to the direct sums)
+  V finite_check = S::zero();
+  bool finite = true;
+  for (int part = 0; part < 2; ++part) {
+    const V* const src = b.points + part;   // point p at src[2 * p]
+    const i64 out0 = (first + part * L) * io.step;  // lane 0's first output
+    if (out0 >= io.length) break;
+    if (out0 + L * io.step <= io.length) {
+      T* const row0 = io.out + out0;
+      for (i64 p = 0; p < io.step; p += L) {
+        V rows[L];
+        for (i64 l = 0; l < L; ++l) rows[l] = src[FftBatch<T>::slot(p + l)];
+        transpose_lanes(rows);
+        finite_check = S::fma(sum_rows<T>(rows), S::zero(), finite_check);
+        // out0 + l * step + p is a multiple of L: every row is vector-aligned if out is
+        if (io.stream) {
+          for (i64 l = 0; l < L; ++l) S::stream(row0 + l * io.step + p, rows[l]);
+        } else {
+          for (i64 l = 0; l < L; ++l) S::store(row0 + l * io.step + p, rows[l]);
+        }
+      }
+    } else {
+      alignas(64) T lane[L];
+      for (i64 p = 0; p < io.step; ++p) {
+        S::store(lane, src[FftBatch<T>::slot(p)]);
+        for (i64 l = 0; l < L; ++l) {
+          const i64 at = out0 + l * io.step + p;
+          if (at < io.length) {
+            io.out[at] = lane[l];
+            if (!(lane[l] - lane[l] == T(0))) finite = false;  // NaN or Inf
+          }
+        }
+      }
+    }
+  }
+  alignas(64) T lane[L];
+  S::store(lane, finite_check);
+  for (i64 l = 0; l < L; ++l) finite = finite && lane[l] == T(0);
+  return finite;
+}
+
 thread_local CachedWorkspace fft_workspace;  // kernel_support.hpp
 
 template <class T>
@@ -351,86 +459,26 @@ KernelStatus fft_correlate_run(const FftCorrelateJob<T>& job) noexcept {
     }
   }
 
-  const T* const x = job.input;
-  const i64 nx = job.input_length;
-  T* const out = job.output;
-  const i64 length = job.output_length;
   // Outputs are written once and not read again here: past the caches (when vector-aligned),
   // which saves reading each line of a large output into the cache before writing it.
-  const bool stream =
-      reinterpret_cast<std::uintptr_t>(out) % sizeof(V) == 0 && length * i64(sizeof(T)) >= fft_stream_min_bytes;
+  const bool stream = reinterpret_cast<std::uintptr_t>(job.output) % sizeof(V) == 0 &&
+                      job.output_length * i64(sizeof(T)) >= fft_stream_min_bytes;
+  const FftLine<T> line{job.input, job.input_length, job.output, job.output_length, job.left, n, step, stream};
   auto body = [&](i64 batch, int thread) noexcept -> bool {
+    const FftLine<T> io = line;  // a copy in registers: the vector stores may alias anything in memory
     const FftBatch<T> b = batch_of(thread);
     const i64 first = batch * 2 * L;  // block of lane 0's real part
-    // Block `block` computes outputs [block * step, + step), reading x from block * step - left.
-    for (int part = 0; part < 2; ++part) {
-      V* const dst = b.points + part;  // point p at dst[2 * p]
-      const i64 start0 = (first + part * L) * step - job.left;  // lane 0's first sample
-      const i64 end = start0 + (L - 1) * step + n;                // past the last lane's last
-      if (start0 >= 0 && end <= nx) {
-        for (i64 p = 0; p < n; p += L) {
-          V rows[S::lanes];
-          for (i64 l = 0; l < L; ++l) rows[l] = S::load(x + start0 + l * step + p);
-          transpose_lanes(rows);
-          for (i64 l = 0; l < L; ++l) dst[FftBatch<T>::slot(p + l)] = rows[l];
-        }
-      } else {
-        alignas(64) T lane[L];
-        for (i64 p = 0; p < n; ++p) {
-          for (i64 l = 0; l < L; ++l) {
-            const i64 at = start0 + l * step + p;
-            lane[l] = at >= 0 && at < nx ? x[at] : T(0);
-          }
-          dst[FftBatch<T>::slot(p)] = S::load(lane);
-        }
-      }
-    }
+    fft_load_batch<T>(b, io, first);
     fft_forward<T>(b, log2n, tw, true);
     {  // the input of this thread's next batch, if the threads take batches in turn
-      const i64 next = (batch + threads) * 2 * L * step - job.left;
-      const i64 begin = max_i64(0, min_i64(nx, next)), end = max_i64(0, min_i64(nx, next + 2 * L * step + n));
-      if (fft_middle_stages(log2n) == 2) fft_middle<T, 2>(b, n, tw, spectrum, x + begin, x + end);
-      else fft_middle<T, 1>(b, n, tw, spectrum, x + begin, x + end);
+      const i64 next = (batch + threads) * 2 * L * io.step - io.left;
+      const i64 begin = max_i64(0, min_i64(io.nx, next));
+      const i64 end = max_i64(0, min_i64(io.nx, next + 2 * L * io.step + n));
+      if (fft_middle_stages(log2n) == 2) fft_middle<T, 2>(b, n, tw, spectrum, io.x + begin, io.x + end);
+      else fft_middle<T, 1>(b, n, tw, spectrum, io.x + begin, io.x + end);
     }
     fft_inverse_after_middle<T>(b, log2n, tw);
-    // x * 0 + sum stays 0 while every x stored is finite, and becomes NaN for good otherwise
-    V finite_check = S::zero();
-    bool finite = true;
-    for (int part = 0; part < 2; ++part) {
-      const V* const src = b.points + part;  // point p at src[2 * p]
-      const i64 out0 = (first + part * L) * step;  // lane 0's first output
-      if (out0 >= length) break;
-      if (out0 + L * step <= length) {
-        for (i64 p = 0; p < step; p += L) {
-          V rows[S::lanes];
-          for (i64 l = 0; l < L; ++l) rows[l] = src[FftBatch<T>::slot(p + l)];
-          transpose_lanes(rows);
-          for (i64 l = 0; l < L; ++l) finite_check = S::fma(rows[l], S::zero(), finite_check);
-          // out0 + l * step + p is a multiple of L: every row is vector-aligned if out is
-          if (stream) {
-            for (i64 l = 0; l < L; ++l) S::stream(out + out0 + l * step + p, rows[l]);
-          } else {
-            for (i64 l = 0; l < L; ++l) S::store(out + out0 + l * step + p, rows[l]);
-          }
-        }
-      } else {
-        alignas(64) T lane[L];
-        for (i64 p = 0; p < step; ++p) {
-          S::store(lane, src[FftBatch<T>::slot(p)]);
-          for (i64 l = 0; l < L; ++l) {
-            const i64 at = out0 + l * step + p;
-            if (at < length) {
-              out[at] = lane[l];
-              if (!(lane[l] - lane[l] == T(0))) finite = false;  // NaN or Inf
-            }
-          }
-        }
-      }
-    }
-    alignas(64) T lane[L];
-    S::store(lane, finite_check);
-    for (i64 l = 0; l < L; ++l) finite = finite && lane[l] == T(0);
-    return finite;
+    return fft_store_batch<T>(b, io, first);
   };
   std::atomic<int> non_finite{0};
   parallel_for(batches, threads, [&](i64 batch, int thread) noexcept {

@@ -1,5 +1,5 @@
 // AVX-512F vector traits (one 512-bit register, 32 registers). Include only from files
-// compiled with -mavx512f -mavx2 -mfma, inside the avx512 kernel family's namespace. Every family
+// compiled with -mavx512f -mavx512vl -mavx2 -mfma, inside the avx512 kernel family's namespace. Every family
 // defines the same names (listed in simd_generic.hpp); Float8 and PoolVec (256-bit: pooling runs
 // the AVX2 kernels) come from simd_ymm.hpp.
 #pragma once

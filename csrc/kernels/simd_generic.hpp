@@ -11,6 +11,7 @@
 //   LineSimd<T>                the vectors correlate1d filters lines with (Simd<T>, or narrower)
 //   FftSimd<T>                 the vectors of the FFT correlation (one sequence per lane)
 //   transpose_lanes(r)         transposes lanes FftSimd vectors (rows) in place
+//   load_transposed_lanes(r, p, stride)  r[j] <- column j of the rows p + l * stride (l < lanes)
 //   keep_in_register(v)        a hint that v stays in a register (not reloaded at every use)
 //   simd_registers             vector registers (sizes register blocks)
 //   direct_block_bytes         the direct conv's packing: bytes of out-channels per weight block
@@ -186,6 +187,13 @@ inline void transpose_lanes(V (&r)[N]) {
       r[i].v[j] = r[j].v[i];
       r[j].v[i] = value;
     }
+}
+
+// r[j][l] = row0[l * stride + j]: the columns of lanes rows of lanes values.
+template <class V, std::size_t N, class T>
+inline void load_transposed_lanes(V (&r)[N], const T* row0, std::int64_t stride) {
+  for (std::size_t j = 0; j < N; ++j)
+    for (std::size_t l = 0; l < N; ++l) r[j].v[l] = row0[std::int64_t(l) * stride + std::int64_t(j)];
 }
 
 template <class V>

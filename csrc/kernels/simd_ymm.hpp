@@ -159,6 +159,44 @@ inline void transpose_lanes(__m256d (&r)[4]) {
   r[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
 }
 
+// r[j][l] = row0[l * stride + j] (the columns of lanes rows): each 128-bit half of a row is
+// loaded into its place, so that only in-lane shuffles remain (no cross-lane permutes, and
+// 16-byte loads, which split cache lines less often than 32-byte ones).
+inline void load_transposed_lanes(__m256d (&r)[4], const double* row0, std::int64_t stride) {
+  const double* const row1 = row0 + stride;
+  const double* const row2 = row1 + stride;
+  const double* const row3 = row2 + stride;
+  // a = rows 0 and 2, b = rows 1 and 3, of columns 0-1 (a0, b0) and 2-3 (a1, b1)
+  const __m256d a0 = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(row0)), _mm_loadu_pd(row2), 1);
+  const __m256d b0 = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(row1)), _mm_loadu_pd(row3), 1);
+  const __m256d a1 = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(row0 + 2)), _mm_loadu_pd(row2 + 2), 1);
+  const __m256d b1 = _mm256_insertf128_pd(_mm256_castpd128_pd256(_mm_loadu_pd(row1 + 2)), _mm_loadu_pd(row3 + 2), 1);
+  r[0] = _mm256_unpacklo_pd(a0, b0);
+  r[1] = _mm256_unpackhi_pd(a0, b0);
+  r[2] = _mm256_unpacklo_pd(a1, b1);
+  r[3] = _mm256_unpackhi_pd(a1, b1);
+}
+inline void load_transposed_lanes(__m256 (&r)[8], const float* row0, std::int64_t stride) {
+  // t[k] = rows k and k + 4 of columns 0-3, t[k + 4] of columns 4-7; then 4 x 4 in-lane transposes
+  __m256 t[8];
+  for (int k = 0; k < 4; ++k) {
+    const float* const low = row0 + k * stride;
+    const float* const high = row0 + (k + 4) * stride;
+    t[k] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(low)), _mm_loadu_ps(high), 1);
+    t[k + 4] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(low + 4)), _mm_loadu_ps(high + 4), 1);
+  }
+  for (int half = 0; half < 8; half += 4) {
+    const __m256 u0 = _mm256_unpacklo_ps(t[half], t[half + 1]);  // r0[0] r1[0] r0[1] r1[1]
+    const __m256 u1 = _mm256_unpackhi_ps(t[half], t[half + 1]);  // r0[2] r1[2] r0[3] r1[3]
+    const __m256 u2 = _mm256_unpacklo_ps(t[half + 2], t[half + 3]);
+    const __m256 u3 = _mm256_unpackhi_ps(t[half + 2], t[half + 3]);
+    r[half + 0] = _mm256_shuffle_ps(u0, u2, _MM_SHUFFLE(1, 0, 1, 0));
+    r[half + 1] = _mm256_shuffle_ps(u0, u2, _MM_SHUFFLE(3, 2, 3, 2));
+    r[half + 2] = _mm256_shuffle_ps(u1, u3, _MM_SHUFFLE(1, 0, 1, 0));
+    r[half + 3] = _mm256_shuffle_ps(u1, u3, _MM_SHUFFLE(3, 2, 3, 2));
+  }
+}
+
 // Vector operations of the pooling kernels (see pool2d_impl.hpp). max_ps(later, earlier) returns
 // `earlier` when either operand is NaN (and on ties), so max_nan then takes `later` where it is
 // NaN: the result is NaN when either is, and it is that input NaN itself (PyTorch's value bits).
