@@ -77,26 +77,31 @@ const T* cached_twiddles(int log2_size) noexcept {
   return tables.data();
 }
 
+// Estimated single-thread nanoseconds per output with FFTs of 2^log2 points (step > 0): per
+// output, the vector operations of a point through a radix-2 stage (a batch has 2 transforms of
+// n log2 n of them for 2 lanes blocks of step outputs), at the kernel family's measured rate.
+// They are slower once a batch (2 n vectors) outgrows L1 (measured per point and stage on AMD
+// Zen 4: 1.67 TSC cycles at 16 KiB, 2.06 at 32 KiB, 3.4 at 64 KiB).
+double ns_per_output(int log2, i64 step, bool float32) {
+  const FftCorrelateKernels& kernels = active_kernels().fft_correlate;
+  const int lanes = lanes_of(float32);
+  const double n = double(i64{1} << log2);
+  const double batch_kib = 2.0 * n * double(lanes) * (float32 ? 4 : 8) / 1024.0;
+  const double cache_factor = batch_kib <= 16 ? 1.0 : batch_kib <= 32 ? 1.25 : 2.0;
+  const double operations = n * log2 / (double(lanes) * double(step)) * cache_factor;
+  return operations * (float32 ? kernels.ns_per_operation_f32 : kernels.ns_per_operation_f64);
+}
+
 }  // namespace
 
 FftCorrelatePlan fft_correlate_plan(std::int64_t tap_count, bool float32) noexcept {
   if (tap_count < 1) return {0, 0.0};
-  const FftCorrelateKernels& kernels = active_kernels().fft_correlate;
-  const int lanes = float32 ? kernels.lanes_f32 : kernels.lanes_f64;
-  const double vector_bytes = double(lanes) * (float32 ? 4 : 8);
+  const int lanes = lanes_of(float32);
   FftCorrelatePlan best{0, 0.0};
   for (int log2 = 6; log2 <= max_log2_size; ++log2) {
     const i64 step = block_step(log2, tap_count, lanes);
     if (step <= 0) continue;
-    // Per output, the vector operations of a point through a radix-2 stage: a batch has 2
-    // transforms of n log2 n of them for 2 lanes blocks of step outputs. They are slower once a
-    // batch (2 n vectors) outgrows L1 (measured per point and stage on AMD Zen 4: 1.67 TSC
-    // cycles at 16 KiB, 2.06 at 32 KiB, 3.4 at 64 KiB).
-    const double n = double(i64{1} << log2);
-    const double batch_kib = 2.0 * n * vector_bytes / 1024.0;
-    const double cache_factor = batch_kib <= 16 ? 1.0 : batch_kib <= 32 ? 1.25 : 2.0;
-    const double operations = n * log2 / (double(lanes) * double(step)) * cache_factor;
-    const double ns = operations * (float32 ? kernels.ns_per_operation_f32 : kernels.ns_per_operation_f64);
+    const double ns = ns_per_output(log2, step, float32);
     if (best.log2_size == 0 || ns < best.ns_per_output) best = {log2, ns};
   }
   return best;
@@ -147,13 +152,12 @@ bool correlate_line_fft(const T* input, std::int64_t input_length, const T* taps
   job.twiddle_sin = tables + (n - 1);
   job.twiddle_cos3 = tables + 2 * (n - 1);
   job.twiddle_sin3 = job.twiddle_cos3 + std::max<i64>(n / 2 - 1, 1);
-  // Two transforms of n log2 n point-stages per pair of blocks and lane, at about 0.3 ns each
-  // (measured on the AVX2 kernels, a round figure).
+  // the work of whole batches of blocks
   const i64 step = block_step(log2_size, tap_count, lanes);
-  const double blocks = std::ceil(double(output_length) / double(step));
+  const double batches = std::ceil(double(output_length) / double(2 * lanes * step));
   int non_finite = 0;
   job.non_finite = &non_finite;
-  job.threads = threads_for_work(blocks / (2.0 * lanes) * 2.0 * double(n) * log2_size * 0.3);
+  job.threads = threads_for_work(batches * double(2 * lanes * step) * ns_per_output(log2_size, step, float32));
   const FftCorrelateKernels& kernels = active_kernels().fft_correlate;
   KernelStatus status;
   if constexpr (sizeof(T) == sizeof(float)) status = kernels.f32(job);

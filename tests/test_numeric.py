@@ -250,6 +250,19 @@ def test_fft_line_path_every_isa_mode_and_length(isa, dtype):
             peer = np.convolve(a.astype(np.float64), v.astype(np.float64), mode)
             assert ours.dtype == dtype and ours.shape == peer.shape
             assert np.abs(ours - peer).max() <= 8 * log2_size * np.finfo(dtype).eps * magnitude
+    # every FFT length the kernel takes when asked, not only those the picker chooses: each
+    # splits its stages into passes of its own (radix 8, 4 and 2, around the fused middle)
+    a = rng.standard_normal(3000).astype(dtype)
+    for log2_size in range(1, 15):
+        for n2 in {1, 2**log2_size - lanes + 1}:
+            if n2 < 1 or 2**log2_size - n2 + 1 < lanes:
+                continue
+            v = rng.standard_normal(n2).astype(dtype)
+            out = np.empty(a.size + n2 - 1, dtype)
+            assert _core.correlate_line_fft(a, v[::-1].copy(), out, n2 - 1, log2_size)
+            magnitude = np.convolve(np.abs(a).astype(np.float64), np.abs(v).astype(np.float64)).max()
+            error = np.abs(out - np.convolve(a.astype(np.float64), v.astype(np.float64))).max()
+            assert error <= 8 * log2_size * np.finfo(dtype).eps * magnitude, (log2_size, n2)
     # the same sums on one thread and on two, into aligned and unaligned outputs
     a, v = rng.standard_normal(300_000).astype(dtype), rng.standard_normal(101).astype(dtype)
     results = []

@@ -15,6 +15,7 @@
 // radix-2 stages on points held in registers: one load and store of each point per pass), with
 // one radix-2 pass when log2 N is odd.
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
@@ -28,11 +29,11 @@ namespace FIELDCONV_KERNEL_FAMILY {
 namespace {
 
 // The cost model's rates (FftCorrelateKernels): measured 10^6 x 101 on AMD Zen 4 (one thread,
-// 256-point FFTs), 0.73 ns float64 and 1.1 ns float32 (8 x 8 transposes, more per output) for
-// the AVX2 code; the portable family (a tenth of AVX2's direct_macs_per_ns) about 4x slower.
+// 256-point FFTs), 0.59 ns float64 and 0.60 ns float32 for the AVX-512 family, 0.61 and 0.73 for
+// AVX2; the portable family (a tenth of AVX2's direct_macs_per_ns) about 3.0 ns.
 constexpr bool fft_portable = direct_macs_per_ns < 10;
-constexpr double fft_ns_per_operation_f64 = fft_portable ? 3.0 : 0.75;
-constexpr double fft_ns_per_operation_f32 = fft_portable ? 4.4 : 1.1;
+constexpr double fft_ns_per_operation_f64 = fft_portable ? 3.0 : 0.6;
+constexpr double fft_ns_per_operation_f32 = fft_portable ? 3.0 : 0.65;
 
 // The passes' loops over a group's points must be unrolled, so that the points stay in registers.
 #if defined(__clang__)
@@ -90,6 +91,22 @@ struct FftGroupTwiddles {
       c[0][1] = S::broadcast(tw.cos3 + q - 1 + j), s[0][1] = S::broadcast(tw.sin3 + q - 1 + j);
       return;
     }
+    if constexpr (K == 3) {  // radix 8: W^kj, k = 1..7 (W = exp(-2 pi i / 8q)), in power(k)
+      const i64 q8 = top >> 2;
+      auto set = [&](int k, const T* cos, const T* sin) { power(k, S::broadcast(cos), S::broadcast(sin)); };
+      set(1, tw.cos + 4 * q8 - 1 + j, tw.sin + 4 * q8 - 1 + j);
+      set(2, tw.cos + 2 * q8 - 1 + j, tw.sin + 2 * q8 - 1 + j);
+      set(4, tw.cos + q8 - 1 + j, tw.sin + q8 - 1 + j);
+      set(3, tw.cos3 + 2 * q8 - 1 + j, tw.sin3 + 2 * q8 - 1 + j);  // W^3j of the radix-4 tables' 2q
+      set(6, tw.cos3 + q8 - 1 + j, tw.sin3 + q8 - 1 + j);          // (W^2)^3j of their q
+      auto times_w4 = [&](int k, int into) {                        // W^(into j) = W^4j W^kj
+        const V ac = cos_of(4), as = sin_of(4), bc = cos_of(k), bs = sin_of(k);
+        power(into, S::fms(ac, bc, S::mul(as, bs)), S::fma(ac, bs, S::mul(as, bc)));
+      };
+      times_w4(1, 5);
+      times_w4(3, 7);
+      return;
+    }
     FIELDCONV_UNROLL
     for (int st = 0; st < K; ++st) {
       const int half = Forward ? P >> (st + 1) : 1 << st;
@@ -103,6 +120,11 @@ struct FftGroupTwiddles {
     }
   }
   FftGroupTwiddles() = default;
+
+  // Radix 8 keeps W^kj (k = 1..7) in c[0][0..3] and c[1][0..2] (and s).
+  void power(int k, V cos, V sin) { c[(k - 1) / 4][(k - 1) % 4] = cos, s[(k - 1) / 4][(k - 1) % 4] = sin; }
+  V cos_of(int k) const { return c[(k - 1) / 4][(k - 1) % 4]; }
+  V sin_of(int k) const { return s[(k - 1) / 4][(k - 1) % 4]; }
 };
 
 template <class T, int K, bool Forward, bool Unit>
@@ -137,6 +159,25 @@ inline void fft_group(typename FftSimd<T>::vec (&r)[1 << K], typename FftSimd<T>
       r[1] = S::sub(s1r, d1i), i[1] = S::add(s1i, d1r);  // s1 + i d1
       r[3] = S::add(s1r, d1i), i[3] = S::sub(s1i, d1r);  // s1 - i d1
     }
+    return;
+  }
+  if constexpr (K == 3 && !Unit) {
+    // Radix 8: the 8-point DFT of the group (the Unit group's three stages), point m holding
+    // frequency k = bitrev(m), times W^kj (the inverse: conj(W^kj) first, then the Unit stages).
+    constexpr int frequency[8] = {0, 4, 2, 6, 1, 5, 3, 7};
+    const FftGroupTwiddles<T, K, Forward> unit{};
+    if constexpr (Forward) fft_group<T, K, true, true>(r, i, unit, tw);
+    FIELDCONV_UNROLL
+    for (int m = 1; m < P; ++m) {
+      const V c = w.cos_of(frequency[m]), sn = w.sin_of(frequency[m]);
+      const V zr = r[m], zi = i[m];
+      if constexpr (Forward) {
+        r[m] = S::fms(zr, c, S::mul(zi, sn)), i[m] = S::fma(zr, sn, S::mul(zi, c));
+      } else {
+        r[m] = S::fma(zr, c, S::mul(zi, sn)), i[m] = S::fms(zi, c, S::mul(zr, sn));
+      }
+    }
+    if constexpr (!Forward) fft_group<T, K, false, true>(r, i, unit, tw);
     return;
   }
   // The twiddle of sub-stage s, pair u: kept in w, or (Unit) broadcast from the tables.
@@ -236,10 +277,20 @@ void fft_pass_of(FftBatch<T> b, i64 n, i64 top, FftTwiddles<T> tw) {
   else fft_pass<T, K, Forward, false>(b, n, top, tw);
 }
 
-// Stages per pass: two (radix 4). Three (as radix-2 stages) keep 16 vectors of points live,
-// more than AVX2's 16 ymm registers hold: slower from spills; with AVX-512VL's 32, no faster (more
-// twiddle products per point; measured on Zen 4).
-constexpr int fft_stages_per_pass = 2;
+// Stages per pass: three (radix 8) where 16 vectors of points and their twiddles fit in the
+// registers (AVX-512VL's 32 ymm), else two (radix 4; with 16 registers radix 8 spills: 6.0 TSC
+// cycles per output against 5.2 on Zen 4).
+constexpr int fft_stages_per_pass = simd_registers >= 32 ? 3 : 2;
+
+// One pass of `stages` stages (1 to fft_stages_per_pass) whose largest span is top.
+template <class T, bool Forward>
+void fft_stages(FftBatch<T> b, i64 n, i64 top, int stages, FftTwiddles<T> tw) {
+  if constexpr (fft_stages_per_pass >= 3) {
+    if (stages == 3) return fft_pass_of<T, 3, Forward>(b, n, top, tw);
+  }
+  if (stages == 2) return fft_pass_of<T, 2, Forward>(b, n, top, tw);
+  fft_pass_of<T, 1, Forward>(b, n, top, tw);
+}
 
 // Stages of the last forward pass and the first inverse pass (both Unit, on the same groups of
 // consecutive points): fft_middle runs them with the spectrum product in between.
@@ -250,18 +301,22 @@ template <class T>
 void fft_forward(FftBatch<T> b, int log2n, FftTwiddles<T> tw, bool middle) {
   const i64 n = i64{1} << log2n;
   const int stop = middle ? log2n - fft_middle_stages(log2n) : log2n;
-  int stage = 0;  // stages done; the next has span n >> (stage + 1)
-  for (; stop - stage >= fft_stages_per_pass; stage += fft_stages_per_pass)
-    fft_pass_of<T, fft_stages_per_pass, true>(b, n, n >> (stage + 1), tw);
-  if (stop - stage == 1) fft_pass_of<T, 1, true>(b, n, n >> (stage + 1), tw);
+  for (int stage = 0; stage < stop;) {  // stages done; the next has span n >> (stage + 1)
+    const int stages = std::min(fft_stages_per_pass, stop - stage);
+    fft_stages<T, true>(b, n, n >> (stage + 1), stages, tw);
+    stage += stages;
+  }
 }
 
 // The inverse transform after fft_middle (which ran its first pass).
 template <class T>
 void fft_inverse_after_middle(FftBatch<T> b, int log2n, FftTwiddles<T> tw) {
   const i64 n = i64{1} << log2n;
-  for (int stage = fft_middle_stages(log2n); stage < log2n; stage += fft_stages_per_pass)
-    fft_pass_of<T, fft_stages_per_pass, false>(b, n, i64{1} << (stage + fft_stages_per_pass - 1), tw);
+  for (int stage = fft_middle_stages(log2n); stage < log2n;) {  // the next has span 1 << stage
+    const int stages = std::min(fft_stages_per_pass, log2n - stage);
+    fft_stages<T, false>(b, n, i64{1} << (stage + stages - 1), stages, tw);
+    stage += stages;
+  }
 }
 
 // On each group of P = 2^K consecutive points: the forward transform's last pass, the product
