@@ -43,6 +43,8 @@ constexpr double fft_ns_per_operation_f32 = fft_portable ? 3.0 : 0.65;
 #endif
 
 constexpr i64 fft_max_thread_workspace_bytes = i64{1} << 30;
+// Outputs per work item of the threads (a run of batches).
+constexpr i64 fft_run_outputs = 16384;
 // Outputs from this size on are stored with streaming stores (beyond what L2 holds).
 constexpr i64 fft_stream_min_bytes = i64{1} << 20;
 
@@ -519,14 +521,14 @@ KernelStatus fft_correlate_run(const FftCorrelateJob<T>& job) noexcept {
   const bool stream = reinterpret_cast<std::uintptr_t>(job.output) % sizeof(V) == 0 &&
                       job.output_length * i64(sizeof(T)) >= fft_stream_min_bytes;
   const FftLine<T> line{job.input, job.input_length, job.output, job.output_length, job.left, n, step, stream};
-  auto body = [&](i64 batch, int thread) noexcept -> bool {
+  auto body = [&](i64 batch, i64 next_batch, int thread) noexcept -> bool {
     const FftLine<T> io = line;  // a copy in registers: the vector stores may alias anything in memory
     const FftBatch<T> b = batch_of(thread);
     const i64 first = batch * 2 * L;  // block of lane 0's real part
     fft_load_batch<T>(b, io, first);
     fft_forward<T>(b, log2n, tw, true);
-    {  // the input of this thread's next batch, if the threads take batches in turn
-      const i64 next = (batch + threads) * 2 * L * io.step - io.left;
+    {  // the input of this thread's next batch
+      const i64 next = next_batch * 2 * L * io.step - io.left;
       const i64 begin = max_i64(0, min_i64(io.nx, next));
       const i64 end = max_i64(0, min_i64(io.nx, next + 2 * L * io.step + n));
       if (fft_middle_stages(log2n) == 2) fft_middle<T, 2>(b, n, tw, spectrum, io.x + begin, io.x + end);
@@ -535,9 +537,19 @@ KernelStatus fft_correlate_run(const FftCorrelateJob<T>& job) noexcept {
     fft_inverse_after_middle<T>(b, log2n, tw);
     return fft_store_batch<T>(b, io, first);
   };
+  // Threads take runs of consecutive batches, of about fft_run_outputs outputs: a thread's
+  // memory accesses then continue from one batch to the next, as the hardware prefetchers
+  // expect, and the streaming stores are fenced (and the next item claimed, a locked
+  // instruction, which waits for them too) once per run, not per batch. Measured on Zen 4,
+  // 10^6 x 101 float64: 10 % faster on one thread and on two than batches in turn; runs stay
+  // short enough for the threads to finish together.
+  const i64 run = max_i64(1, fft_run_outputs / (2 * L * step));
   std::atomic<int> non_finite{0};
-  parallel_for(batches, threads, [&](i64 batch, int thread) noexcept {
-    if (!body(batch, thread)) non_finite.store(1, std::memory_order_relaxed);
+  parallel_for(ceil_div(batches, run), threads, [&](i64 item, int thread) noexcept {
+    const i64 end = min_i64(batches, (item + 1) * run);
+    for (i64 batch = item * run; batch < end; ++batch)
+      if (!body(batch, batch + 1 < end ? batch + 1 : end + (threads - 1) * run, thread))
+        non_finite.store(1, std::memory_order_relaxed);
     if (stream) stream_fence();
   });
   if (non_finite.load() != 0) *job.non_finite = 1;
