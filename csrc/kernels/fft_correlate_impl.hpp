@@ -542,8 +542,8 @@ KernelStatus fft_correlate_run(const FftCorrelateJob<T>& job) noexcept {
   // expect, and the streaming stores are fenced (and the next item claimed, a locked
   // instruction, which waits for them too) once per run, not per batch. Measured on Zen 4,
   // 10^6 x 101 float64: 10 % faster on one thread and on two than batches in turn; runs stay
-  // short enough for the threads to finish together.
-  const i64 run = max_i64(1, fft_run_outputs / (2 * L * step));
+  // short enough (and at least 4 per thread) for the threads to finish together.
+  const i64 run = max_i64(1, min_i64(fft_run_outputs / (2 * L * step), batches / (4 * threads)));
   std::atomic<int> non_finite{0};
   parallel_for(ceil_div(batches, run), threads, [&](i64 item, int thread) noexcept {
     const i64 end = min_i64(batches, (item + 1) * run);

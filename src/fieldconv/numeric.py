@@ -26,11 +26,13 @@ from . import _core, _filter2d, _filter_args, signal
 
 __all__ = ["convolve", "correlate"]
 
-# What a call of the C++ FFT path costs beyond its outputs, in the cost model's one-thread
-# seconds (the filter's spectrum, waking helpers, and the page faults of a fresh output that the
-# direct path, whose estimate is of sums only, shares): chosen so that 10**5 x 101 float64
-# (measured 1.1-1.3x slower by FFT at 2 threads, AMD EPYC Zen 4) stays direct.
-_LINE_FFT_CALL_SECONDS = 200e-6
+# What a call costs beyond its outputs, in the cost model's one-thread seconds (measured on AMD
+# EPYC Zen 4 with 1,000-3,000 samples): the C++ FFT path (the filter's spectrum, at least one
+# whole batch of blocks, the Python around it) 6-9 us; the direct path's Python and 2-D
+# machinery 12-19 us; numpy.fft's overlap-add about 50 us.
+_LINE_FFT_CALL_SECONDS = 10e-6
+_DIRECT_CALL_SECONDS = 15e-6
+_NUMPY_FFT_CALL_SECONDS = 40e-6
 
 # dtypes computed here; every other one is NumPy's own business
 _FAST_KINDS = frozenset("bBhHiIlLqQfdFD")
@@ -173,7 +175,10 @@ def _fastest_path(length: int, n2: int, dtype: np.dtype, fft_only: bool = False)
     blocks = -(-(length + n2 - 1) // (size - n2 + 1))
     # three transforms (two of the blocks' length, one of the kernel), real ones at half cost
     numpy_points = (2 * blocks + 1) * size * np.log2(max(size, 2))
-    costs = {"numpy_fft": numpy_points * _filter2d._FFT_SECONDS_PER_POINT_LOG * (1.0 if complex_ else 0.5)}
+    costs = {
+        "numpy_fft": _NUMPY_FFT_CALL_SECONDS
+        + numpy_points * _filter2d._FFT_SECONDS_PER_POINT_LOG * (1.0 if complex_ else 0.5)
+    }
     if not complex_:
         log2_size, ns_per_output = _core.fft_correlate_plan(n2, itemsize == 4)
         if log2_size:
@@ -182,7 +187,7 @@ def _fastest_path(length: int, n2: int, dtype: np.dtype, fft_only: bool = False)
         if n2 < 64:  # direct sums are more accurate, and never slower here
             return "direct"
         rates = _filter2d._DIRECT_RATE.get(str(_core.kernel_choice()["filter2d"]), _filter2d._DIRECT_RATE["generic"])
-        costs["direct"] = length * n2 * (4 if complex_ else 1) / rates.get(itemsize, rates[8])
+        costs["direct"] = _DIRECT_CALL_SECONDS + length * n2 * (4 if complex_ else 1) / rates.get(itemsize, rates[8])
     return min(costs, key=costs.__getitem__)
 
 
