@@ -11,9 +11,9 @@
 //
 // Forward transforms are decimation in frequency (natural order in, bit-reversed out), the
 // inverse ones decimation in time (bit-reversed in, natural out), and the filter's spectrum is
-// kept in the same bit-reversed order, so no reordering pass is needed. Passes are radix 4 (two
-// radix-2 stages on points held in registers: one load and store of each point per pass), with
-// one radix-2 pass when log2 N is odd.
+// kept in the same bit-reversed order, so no reordering pass is needed. Passes are radix 8 or 4
+// (three or two radix-2 stages on points held in registers: one load and store of each point per
+// pass; fft_stages_per_pass), with a shorter pass where the stages left are fewer.
 
 #include <algorithm>
 #include <atomic>
