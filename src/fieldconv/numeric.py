@@ -184,7 +184,7 @@ def _fastest_path(length: int, n2: int, dtype: np.dtype, fft_only: bool = False)
         if log2_size:
             costs["line_fft"] = _LINE_FFT_CALL_SECONDS + length * ns_per_output * 1e-9
     if not fft_only:
-        if n2 < 64:  # direct sums are more accurate, and never slower here
+        if n2 < 64:  # direct sums are more accurate, and about as fast here
             return "direct"
         rates = _filter2d._DIRECT_RATE.get(str(_core.kernel_choice()["filter2d"]), _filter2d._DIRECT_RATE["generic"])
         costs["direct"] = _DIRECT_CALL_SECONDS + length * n2 * (4 if complex_ else 1) / rates.get(itemsize, rates[8])
