@@ -38,16 +38,10 @@ void check_layout(const py::array& array, const char* name, bool writeable) {
   if (writeable && !array.writeable()) throw py::value_error(std::string(name) + " must be writeable");
 }
 
+// The arrays' layout and dtypes are checked by the binding below.
 template <class T>
 bool correlate_line_fft_of(const py::array& input, const py::array& taps, py::array& output, std::int64_t left,
                            int log2_size) {
-  const std::pair<const char*, const py::array*> arrays[] = {{"input", &input}, {"taps", &taps}, {"output", &output}};
-  for (const auto& [name, a] : arrays)
-    if (a->ndim() != 1 || !(a->flags() & py::array::c_style))
-      throw py::type_error(std::string("correlate_line_fft: ") + name + " must be a C-contiguous 1-d array, got " +
-                           std::to_string(a->ndim()) + " dimension(s)" +
-                           (a->ndim() == 1 ? " with a stride of " + std::to_string(a->strides(0)) + " bytes" : ""));
-  if (!output.writeable()) throw py::value_error("correlate_line_fft: output must be writeable");
   const T* x = static_cast<const T*>(input.data());
   const T* y = static_cast<const T*>(taps.data());
   T* out = static_cast<T*>(output.mutable_data());
@@ -71,6 +65,13 @@ void register_fft_correlate(py::module_& module) {
                                  name + " of " + py::str(dtype).cast<std::string>() + " with output of " +
                                  py::str(output.dtype()).cast<std::string>());
         }
+        for (const auto& [name, a] : arrays)
+          if (a->ndim() != 1 || !(a->flags() & py::array::c_style))
+            throw py::type_error(
+                std::string("correlate_line_fft: ") + name + " must be a C-contiguous 1-d array, got " +
+                std::to_string(a->ndim()) + " dimension(s)" +
+                (a->ndim() == 1 ? " with a stride of " + std::to_string(a->strides(0)) + " bytes" : ""));
+        if (!output.writeable()) throw py::value_error("correlate_line_fft: output must be writeable");
         if (size == 4) return correlate_line_fft_of<float>(input, taps, output, left, log2_size);
         return correlate_line_fft_of<double>(input, taps, output, left, log2_size);
       },
